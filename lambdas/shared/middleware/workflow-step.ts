@@ -1,0 +1,29 @@
+import type middy from '@middy/core';
+import { ValidationFailedError } from '../errors';
+import { completeStep, isStepInvocation, type StepInvocation, type WorkflowEnvelope } from '../workflow-envelope';
+
+/**
+ * Adapts a step Lambda to the workflow envelope (see workflow-envelope.ts): the handler receives the workflow data
+ * as its event and returns only its operation output; this middleware restores the envelope around it.
+ */
+export function workflowStep(): middy.MiddlewareObj<unknown, unknown> {
+  const invocations = new WeakMap<object, StepInvocation>();
+  return {
+    before: (request) => {
+      if (!isStepInvocation(request.event)) {
+        throw new ValidationFailedError(
+          'Expected a workflow step invocation {step:{id,operation}, input, data}; got something else. ' +
+            'Invoke this function through the compiled state machine, or wrap a direct payload as {step, input, data}.',
+        );
+      }
+      invocations.set(request.context as object, request.event);
+      request.event = request.event.data;
+    },
+    after: (request) => {
+      const invocation = invocations.get(request.context as object);
+      if (!invocation) return;
+      const envelope: WorkflowEnvelope = completeStep(invocation, request.response);
+      request.response = envelope;
+    },
+  };
+}
