@@ -25,6 +25,8 @@ export interface StepRef {
 /** The `Payload` a compiled Task sends to its Lambda. */
 export interface StepInvocation {
   step: StepRef;
+  /** `$$.Execution.Id`: lets a retried step recognise work it already did in this execution. */
+  executionId?: string;
   /** The execution input, passed through untouched (ContractSpec conditions may read `input.*`). */
   input: unknown;
   /** Workflow data: the execution input merged with the output of every step completed so far. */

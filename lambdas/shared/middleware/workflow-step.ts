@@ -2,6 +2,15 @@ import type middy from '@middy/core';
 import { ValidationFailedError } from '../errors';
 import { completeStep, isStepInvocation, type StepInvocation, type WorkflowEnvelope } from '../workflow-envelope';
 
+/** What the middleware exposes to the handler on `context.workflowStep`. */
+export interface WorkflowStepContext {
+  stepId: string;
+  operation: string;
+  executionId?: string;
+}
+
+export type WithWorkflowStep<C> = C & { workflowStep?: WorkflowStepContext };
+
 /**
  * Adapts a step Lambda to the workflow envelope (see workflow-envelope.ts): the handler receives the workflow data
  * as its event and returns only its operation output; this middleware restores the envelope around it.
@@ -16,8 +25,12 @@ export function workflowStep(): middy.MiddlewareObj<unknown, unknown> {
             'Invoke this function through the compiled state machine, or wrap a direct payload as {step, input, data}.',
         );
       }
-      invocations.set(request.context as object, request.event);
-      request.event = request.event.data;
+      const invocation = request.event;
+      invocations.set(request.context as object, invocation);
+      const step: WorkflowStepContext = { stepId: invocation.step.id, operation: invocation.step.operation };
+      if (invocation.executionId !== undefined) step.executionId = invocation.executionId;
+      (request.context as WithWorkflowStep<object>).workflowStep = step;
+      request.event = invocation.data;
     },
     after: (request) => {
       const invocation = invocations.get(request.context as object);

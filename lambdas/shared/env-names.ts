@@ -1,0 +1,28 @@
+/**
+ * Environment variable names shared by the Lambdas (which read them, in config.ts) and the CDK constructs (which set
+ * them next to the matching grant). One list so the two never drift.
+ */
+export const ENV = {
+  /** DynamoDB table holding latest balances, history and PSD2 counters. */
+  tableName: 'TABLE_NAME',
+  /** Powens API root, e.g. https://acme-sandbox.biapi.pro/2.0 */
+  powensBaseUrl: 'POWENS_BASE_URL',
+  /** In AWS: Secrets Manager secret (ARN or name) holding the Powens configuration JSON. */
+  powensSecretId: 'POWENS_SECRET_ID',
+  /** Locally: path of a JSON file with the same content as the secret. Exactly one of the two is set. */
+  powensSecretFile: 'POWENS_SECRET_FILE',
+  /** Tenant (family office) the balances belong to. */
+  tenantId: 'TENANT_ID',
+  /** Per-request timeout for Powens reads, ms. */
+  powensTimeoutMs: 'POWENS_TIMEOUT_MS',
+  /** Per-request timeout for a forced sync (PUT), ms: a sync can take minutes. */
+  powensSyncTimeoutMs: 'POWENS_SYNC_TIMEOUT_MS',
+  /** Unattended (psu_requested=false) syncs allowed per connection per rolling 24 h. PSD2 RTS Art. 36(5): 4. */
+  psd2DailySyncLimit: 'PSD2_DAILY_SYNC_LIMIT',
+  /** Days balance history items are kept (DynamoDB TTL). */
+  historyTtlDays: 'HISTORY_TTL_DAYS',
+  /** refresh-api only: state machine to start. */
+  stateMachineArn: 'STATE_MACHINE_ARN',
+} as const;
+
+export type EnvName = (typeof ENV)[keyof typeof ENV];
