@@ -7,6 +7,8 @@ export interface WorkflowStepContext {
   stepId: string;
   operation: string;
   executionId?: string;
+  /** The execution input, untouched: validate it strictly (the event itself is the merged workflow data). */
+  input: unknown;
 }
 
 export type WithWorkflowStep<C> = C & { workflowStep?: WorkflowStepContext };
@@ -27,7 +29,11 @@ export function workflowStep(): middy.MiddlewareObj<unknown, unknown> {
       }
       const invocation = request.event;
       invocations.set(request.context as object, invocation);
-      const step: WorkflowStepContext = { stepId: invocation.step.id, operation: invocation.step.operation };
+      const step: WorkflowStepContext = {
+        stepId: invocation.step.id,
+        operation: invocation.step.operation,
+        input: invocation.input,
+      };
       if (invocation.executionId !== undefined) step.executionId = invocation.executionId;
       (request.context as WithWorkflowStep<object>).workflowStep = step;
       request.event = invocation.data;
