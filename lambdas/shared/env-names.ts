@@ -19,6 +19,11 @@ export const ENV = {
   powensSyncTimeoutMs: 'POWENS_SYNC_TIMEOUT_MS',
   /** Unattended (psu_requested=false) syncs allowed per connection per rolling 24 h. PSD2 RTS Art. 36(5): 4. */
   psd2DailySyncLimit: 'PSD2_DAILY_SYNC_LIMIT',
+  /**
+   * Set to `true` only when a higher unattended frequency is agreed with the bank and the account holder consented
+   * (RTS Art. 36(5)(b)); without it PSD2_DAILY_SYNC_LIMIT above 4 is rejected.
+   */
+  psd2HigherLimitAgreed: 'PSD2_HIGHER_LIMIT_AGREED',
   /** Days balance history items are kept (DynamoDB TTL). */
   historyTtlDays: 'HISTORY_TTL_DAYS',
   /** refresh-api only: state machine to start. */

@@ -16,3 +16,57 @@ export const TABLE_KEYS = {
   sortKey: 'sk',
   ttlAttribute: 'expiresAt',
 } as const;
+
+/**
+ * Key builders: the only place the `#`-joined key strings are spelled, so the store, the PSD2 budget, the execution
+ * markers and the tests agree. Ids must not contain `#` (config.ts rejects such a tenant id; Powens ids are ints).
+ */
+export const TABLE_KEY_PREFIX = {
+  tenant: 'TENANT#',
+  latest: 'LATEST#',
+  account: 'ACCOUNT#',
+  at: 'AT#',
+  psd2: 'PSD2#',
+  slot: 'SLOT#',
+  execution: 'EXEC#',
+  connection: 'CONN#',
+} as const;
+
+export const tableKeys = {
+  latest: (tenantId: string, accountId: string) => ({
+    pk: `${TABLE_KEY_PREFIX.tenant}${tenantId}`,
+    sk: `${TABLE_KEY_PREFIX.latest}${accountId}`,
+  }),
+  /** `balanceAtIso` must be `Date#toISOString()` output: fixed width, so string order is time order. */
+  history: (tenantId: string, accountId: string, balanceAtIso: string) => ({
+    pk: `${TABLE_KEY_PREFIX.account}${tenantId}#${accountId}`,
+    sk: `${TABLE_KEY_PREFIX.at}${balanceAtIso}`,
+  }),
+  psd2Slot: (userId: number, connectionId: number, slot: number) => ({
+    pk: `${TABLE_KEY_PREFIX.psd2}${userId}#${connectionId}`,
+    sk: `${TABLE_KEY_PREFIX.slot}${slot}`,
+  }),
+  executionMarker: (executionId: string, userId: number, connectionId: number) => ({
+    pk: `${TABLE_KEY_PREFIX.execution}${executionId}`,
+    sk: `${TABLE_KEY_PREFIX.connection}${userId}#${connectionId}`,
+  }),
+} as const;
+
+/**
+ * CreateTable input for tests and the local run (the CDK table construct declares the same keys). TTL cannot be
+ * enabled here: dynalite has no UpdateTimeToLive, so readers filter expired items themselves.
+ */
+export function balancesTableDefinition(tableName: string) {
+  return {
+    TableName: tableName,
+    BillingMode: 'PAY_PER_REQUEST' as const,
+    AttributeDefinitions: [
+      { AttributeName: TABLE_KEYS.partitionKey, AttributeType: 'S' as const },
+      { AttributeName: TABLE_KEYS.sortKey, AttributeType: 'S' as const },
+    ],
+    KeySchema: [
+      { AttributeName: TABLE_KEYS.partitionKey, KeyType: 'HASH' as const },
+      { AttributeName: TABLE_KEYS.sortKey, KeyType: 'RANGE' as const },
+    ],
+  };
+}
