@@ -1,0 +1,28 @@
+/** Powens sandbox: HTTP fake of Powens API 2.0 for tests, benchmarks and `npm start`. */
+export {
+  startPowensSandbox,
+  API_PREFIX,
+  CONTROL_PREFIX,
+  type PowensSandbox,
+  type PowensSandboxOptions,
+  type RateLimitOptions,
+  type RecordedRequest,
+  type RecordedSync,
+  type SyncHold,
+} from './server';
+export { FaultRegistry, parseFaultRule, type FaultRule, type SandboxFault, type ActiveFault } from './faults';
+export {
+  generateDataset,
+  secretFor,
+  createPrng,
+  CURRENCIES,
+  makeAccount,
+  makeConnection,
+  type GenerateDatasetOptions,
+  type PowensSecret,
+  type SandboxConnectionSeed,
+  type SandboxDataset,
+  type SandboxSyncScript,
+  type SandboxUserSeed,
+} from './dataset';
+export { createFamilyOfficeDataset, FAMILY_OFFICE_IDS, FAMILY_OFFICE_REFERENCE_NOW } from './family-office';
