@@ -1,0 +1,100 @@
+import {
+  Alarm,
+  ComparisonOperator,
+  Dashboard,
+  GraphWidget,
+  TreatMissingData,
+  type IMetric,
+} from 'aws-cdk-lib/aws-cloudwatch';
+import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
+import { ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import { Key } from 'aws-cdk-lib/aws-kms';
+import { Topic } from 'aws-cdk-lib/aws-sns';
+import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
+import type { IQueue } from 'aws-cdk-lib/aws-sqs';
+import type { StateMachine } from 'aws-cdk-lib/aws-stepfunctions';
+import type { RestApi } from 'aws-cdk-lib/aws-apigateway';
+import { Construct } from 'constructs';
+import type { NodeFunction } from './node-function';
+
+export interface OperationsAlarmsProps {
+  stateMachine: StateMachine;
+  functions: readonly NodeFunction[];
+  deadLetterQueue: IQueue;
+  api: RestApi;
+  /** Optional e-mail subscriber (confirm the subscription mail after deploy). */
+  email?: string;
+}
+
+/**
+ * Every alarm fires on the first occurrence (threshold 1, one 5-minute period): a refresh runs twice a day, so one
+ * failure is already a missed refresh. Missing data is "not breaching" (no run, no problem).
+ * The topic is encrypted with a customer-managed key because CloudWatch cannot publish to a topic encrypted with
+ * the AWS-managed SNS key (its key policy does not admit cloudwatch.amazonaws.com).
+ */
+export class OperationsAlarms extends Construct {
+  readonly topic: Topic;
+  readonly alarms: Alarm[] = [];
+  readonly dashboard: Dashboard;
+
+  constructor(scope: Construct, id: string, props: OperationsAlarmsProps) {
+    super(scope, id);
+    const key = new Key(this, 'TopicKey', {
+      description: 'Encrypts the operations alarm topic',
+      enableKeyRotation: true,
+    });
+    key.grant(new ServicePrincipal('cloudwatch.amazonaws.com'), 'kms:Decrypt', 'kms:GenerateDataKey*');
+    this.topic = new Topic(this, 'Topic', { enforceSSL: true, masterKey: key, displayName: 'Balance refresh alarms' });
+    if (props.email !== undefined) this.topic.addSubscription(new EmailSubscription(props.email));
+
+    const sm = props.stateMachine;
+    this.add('ExecutionsFailed', sm.metricFailed(), 'A balance refresh execution failed.');
+    this.add('ExecutionsTimedOut', sm.metricTimedOut(), 'A balance refresh execution timed out.');
+    this.add('ExecutionThrottled', sm.metricThrottled(), 'Step Functions throttled the refresh state machine.');
+    for (const fn of props.functions) {
+      const name = fn.node.id;
+      this.add(`${name}Errors`, fn.function.metricErrors(), `Lambda ${name} returned errors.`);
+      this.add(`${name}Throttles`, fn.function.metricThrottles(), `Lambda ${name} was throttled.`);
+    }
+    this.add(
+      'ScheduleDeadLetters',
+      props.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ statistic: 'Maximum' }),
+      'A scheduled refresh could not be started (message in the schedule DLQ).',
+    );
+    this.add('Api5xx', props.api.metricServerError(), 'The refresh API answered 5xx.');
+
+    this.dashboard = new Dashboard(this, 'Dashboard', {
+      widgets: [
+        [
+          new GraphWidget({
+            title: 'Refresh executions',
+            left: [sm.metricStarted(), sm.metricSucceeded(), sm.metricFailed(), sm.metricTimedOut()],
+          }),
+          new GraphWidget({
+            title: 'Lambda errors / duration p90',
+            left: props.functions.map((fn) => fn.function.metricErrors()),
+            right: props.functions.map((fn) => fn.function.metricDuration({ statistic: 'p90' })),
+          }),
+          new GraphWidget({
+            title: 'API requests / 4xx / 5xx',
+            left: [props.api.metricCount(), props.api.metricClientError(), props.api.metricServerError()],
+          }),
+        ],
+      ],
+    });
+  }
+
+  private add(id: string, metric: IMetric, description: string): void {
+    const alarm = new Alarm(this, id, {
+      metric,
+      alarmDescription: description,
+      threshold: 1,
+      evaluationPeriods: 1,
+      comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      treatMissingData: TreatMissingData.NOT_BREACHING,
+    });
+    alarm.addAlarmAction(new SnsAction(this.topic));
+    this.alarms.push(alarm);
+  }
+}
+

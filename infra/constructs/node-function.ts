@@ -1,0 +1,125 @@
+import path from 'node:path';
+import { Duration, Validations } from 'aws-cdk-lib';
+import type { ITableV2 } from 'aws-cdk-lib/aws-dynamodb';
+import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import { ApplicationLogLevel, Architecture, LoggingFormat, Runtime, SystemLogLevel, Tracing } from 'aws-cdk-lib/aws-lambda';
+import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
+import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
+import type { IStateMachine } from 'aws-cdk-lib/aws-stepfunctions';
+import { Construct } from 'constructs';
+import { ENV } from '../../lambdas/shared/env-names';
+import { LAMBDA_BUNDLING, PROJECT_ROOT } from '../bundling';
+
+export interface NodeFunctionProps {
+  /** Handler source relative to the repository root (bindings use this form). */
+  entry: string;
+  description: string;
+  /** POWERTOOLS_SERVICE_NAME: the `service` field of every log line and metric. */
+  serviceName: string;
+  /** Default 256 MB: enough for the SDK + JSON work; arm64 cost scales with it. */
+  memorySize?: number;
+  /** Default 30 s (API-sized). */
+  timeout?: Duration;
+  environment?: Record<string, string>;
+  /** Default one month: enough to investigate an incident, short enough for bank-adjacent data. */
+  logRetention?: RetentionDays;
+  reservedConcurrentExecutions?: number;
+}
+
+/**
+ * A Node 22 / arm64 Lambda with this project's defaults: one bundling definition (infra/bundling.ts), X-Ray active,
+ * its own log group (retention, JSON logs) and its own role with no managed policy: the role may only write to that
+ * log group. Every dependency is attached by one method that grants access AND sets the environment variable the
+ * code reads, so the two never drift.
+ */
+export class NodeFunction extends Construct {
+  readonly function: NodejsFunction;
+  readonly role: Role;
+  readonly logGroup: LogGroup;
+
+  constructor(scope: Construct, id: string, props: NodeFunctionProps) {
+    super(scope, id);
+    this.logGroup = new LogGroup(this, 'Logs', { retention: props.logRetention ?? RetentionDays.ONE_MONTH });
+    // No AWSLambdaBasicExecutionRole: it allows logs:CreateLogGroup/PutLogEvents on every log group of the account.
+    this.role = new Role(this, 'Role', {
+      assumedBy: new ServicePrincipal('lambda.amazonaws.com'),
+      description: `${props.description} (execution role)`,
+    });
+    this.logGroup.grantWrite(this.role);
+
+    this.function = new NodejsFunction(this, 'Function', {
+      entry: path.resolve(PROJECT_ROOT, props.entry),
+      projectRoot: PROJECT_ROOT,
+      depsLockFilePath: path.join(PROJECT_ROOT, 'package-lock.json'),
+      handler: 'handler',
+      description: props.description,
+      runtime: Runtime.NODEJS_22_X,
+      architecture: Architecture.ARM_64,
+      memorySize: props.memorySize ?? 256,
+      timeout: props.timeout ?? Duration.seconds(30),
+      tracing: Tracing.ACTIVE,
+      role: this.role,
+      logGroup: this.logGroup,
+      loggingFormat: LoggingFormat.JSON,
+      applicationLogLevelV2: ApplicationLogLevel.INFO,
+      systemLogLevelV2: SystemLogLevel.WARN,
+      bundling: LAMBDA_BUNDLING,
+      reservedConcurrentExecutions: props.reservedConcurrentExecutions,
+      environment: {
+        POWERTOOLS_SERVICE_NAME: props.serviceName,
+        // Stack traces in TypeScript line numbers (bundles ship a .map).
+        NODE_OPTIONS: '--enable-source-maps',
+        ...props.environment,
+      },
+    });
+
+    Validations.of(this.role).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::*]',
+      reason:
+        'Tracing.ACTIVE: xray:PutTraceSegments and xray:PutTelemetryRecords support no resource-level permissions ' +
+        '(AWS requires Resource "*").',
+    });
+    Validations.of(this.function).acknowledge({
+      id: 'AwsSolutions-L1',
+      reason:
+        'Node 22 is deliberate: bundles target node22 (infra/bundling.ts) and tests run on Node >= 20 with the same ' +
+        'APIs. Moving to nodejs24.x is a one-line change in LAMBDA_NODE_MAJOR once tested.',
+    });
+  }
+
+  get functionArn(): string {
+    return this.function.functionArn;
+  }
+
+  setEnvironment(name: string, value: string): this {
+    this.function.addEnvironment(name, value);
+    return this;
+  }
+
+  /** Step Lambdas: read, write, conditional updates on the balances table. */
+  readWriteTable(table: ITableV2): this {
+    table.grantReadWriteData(this.function);
+    return this.setEnvironment(ENV.tableName, table.tableName);
+  }
+
+  /** The API: Query/GetItem only (it reads latest balances). */
+  readTable(table: ITableV2): this {
+    this.role.addToPrincipalPolicy(
+      new PolicyStatement({ actions: ['dynamodb:Query', 'dynamodb:GetItem'], resources: [table.tableArn] }),
+    );
+    return this.setEnvironment(ENV.tableName, table.tableName);
+  }
+
+  readSecret(secret: ISecret): this {
+    secret.grantRead(this.function);
+    return this.setEnvironment(ENV.powensSecretId, secret.secretArn);
+  }
+
+  /** StartExecution on the machine; DescribeExecution on its executions (names are dynamic, hence `:*`). */
+  startAndDescribeExecutions(stateMachine: IStateMachine): this {
+    stateMachine.grantStartExecution(this.function);
+    stateMachine.grantExecution(this.function, 'states:DescribeExecution');
+    return this.setEnvironment(ENV.stateMachineArn, stateMachine.stateMachineArn);
+  }
+}

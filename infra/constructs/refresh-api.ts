@@ -1,0 +1,138 @@
+import { Validations } from 'aws-cdk-lib';
+import {
+  AccessLogFormat,
+  AuthorizationType,
+  LambdaIntegration,
+  LogGroupLogDestination,
+  MethodLoggingLevel,
+  ResponseType,
+  RestApi,
+  type JsonSchema,
+  type Model,
+  type RequestValidator,
+} from 'aws-cdk-lib/aws-apigateway';
+import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { Construct } from 'constructs';
+import { REFRESH_INPUT_SCHEMA } from '../../lambdas/shared/refresh-input';
+import type { NodeFunction } from './node-function';
+
+/**
+ * CDK's JsonSchema spells `$schema`/`$ref` as `schema`/`ref` and renders them back; the shared schema is plain JSON
+ * Schema, so rename those keys (recursively) rather than maintaining a second copy.
+ */
+export function toApiGatewaySchema(schema: unknown): JsonSchema {
+  const convert = (value: unknown): unknown => {
+    if (Array.isArray(value)) return value.map(convert);
+    if (value === null || typeof value !== 'object') return value;
+    return Object.fromEntries(
+      Object.entries(value).map(([key, v]) => [key === '$schema' ? 'schema' : key === '$ref' ? 'ref' : key, convert(v)]),
+    );
+  };
+  return convert(schema) as JsonSchema;
+}
+
+export interface RefreshApiProps {
+  handler: NodeFunction;
+  /** Stage throttling: a handful of operators and dashboards, not the public. */
+  throttlingRateLimit?: number;
+  throttlingBurstLimit?: number;
+}
+
+/**
+ * REST API, IAM (SigV4) on every method — callers are AWS principals (dashboards, operators), no user pool:
+ *   POST /refreshes       start a refresh (body validated against RefreshInput) → 202
+ *   GET  /refreshes/{id}  status and output of one refresh
+ *   GET  /balances        latest cash positions
+ * One thin Lambda serves all three (lambdas/refresh-api/handler.ts).
+ */
+export class RefreshApi extends Construct {
+  readonly api: RestApi;
+  readonly accessLogs: LogGroup;
+  readonly refreshInputModel: Model;
+  readonly bodyValidator: RequestValidator;
+
+  constructor(scope: Construct, id: string, props: RefreshApiProps) {
+    super(scope, id);
+    this.accessLogs = new LogGroup(this, 'AccessLogs', { retention: RetentionDays.ONE_MONTH });
+    this.api = new RestApi(this, 'Api', {
+      description: 'Open-banking balance refreshes (IAM auth)',
+      defaultMethodOptions: { authorizationType: AuthorizationType.IAM },
+      // The account-level CloudWatch role is a per-region singleton shared by every API; this stack must not own it.
+      cloudWatchRole: false,
+      deployOptions: {
+        stageName: 'v1',
+        tracingEnabled: true,
+        accessLogDestination: new LogGroupLogDestination(this.accessLogs),
+        accessLogFormat: AccessLogFormat.jsonWithStandardFields(),
+        throttlingRateLimit: props.throttlingRateLimit ?? 5,
+        throttlingBurstLimit: props.throttlingBurstLimit ?? 10,
+        loggingLevel: MethodLoggingLevel.OFF,
+      },
+    });
+
+    this.refreshInputModel = this.api.addModel('RefreshInput', {
+      modelName: 'RefreshInput',
+      contentType: 'application/json',
+      schema: toApiGatewaySchema(REFRESH_INPUT_SCHEMA),
+    });
+    this.bodyValidator = this.api.addRequestValidator('BodyValidator', {
+      requestValidatorName: 'body',
+      validateRequestBody: true,
+      validateRequestParameters: false,
+    });
+    const paramsValidator = this.api.addRequestValidator('ParamsValidator', {
+      requestValidatorName: 'params',
+      validateRequestBody: false,
+      validateRequestParameters: true,
+    });
+
+    // Gateway-made errors in the same {error, message} shape as the Lambda's. Templates here are not VTL: only
+    // simple substitution, and messageString is the one variable that comes JSON-quoted.
+    this.api.addGatewayResponse('BadBody', {
+      type: ResponseType.BAD_REQUEST_BODY,
+      statusCode: '400',
+      templates: {
+        'application/json':
+          '{"error":"BadRequest","message":$context.error.messageString,"hint":"The body must match the RefreshInput model: {userIds?: int[], connectionIds?: int[], psuRequested?: boolean, requestId?: string}. Send {} to refresh everything."}',
+      },
+    });
+    this.api.addGatewayResponse('Default4xx', {
+      type: ResponseType.DEFAULT_4XX,
+      templates: { 'application/json': '{"error":"$context.error.responseType","message":$context.error.messageString}' },
+    });
+    this.api.addGatewayResponse('Default5xx', {
+      type: ResponseType.DEFAULT_5XX,
+      templates: { 'application/json': '{"error":"InternalError","message":$context.error.messageString}' },
+    });
+
+    // allowTestInvoke=false: no extra invoke permission for the console's test-invoke stage.
+    const integration = new LambdaIntegration(props.handler.function, { allowTestInvoke: false });
+    const refreshes = this.api.root.addResource('refreshes');
+    refreshes.addMethod('POST', integration, {
+      requestValidator: this.bodyValidator,
+      requestModels: { 'application/json': this.refreshInputModel },
+    });
+    refreshes.addResource('{id}').addMethod('GET', integration, {
+      requestValidator: paramsValidator,
+      requestParameters: { 'method.request.path.id': true },
+    });
+    this.api.root.addResource('balances').addMethod('GET', integration);
+
+    Validations.of(this.api).acknowledge({
+      id: 'AwsSolutions-APIG3',
+      reason:
+        'IAM (SigV4) auth on every method: unsigned requests are rejected before reaching the Lambda, callers are ' +
+        'known AWS principals, and stage throttling caps load. A WAF web ACL (~$6/month + rules) adds little here.',
+    });
+    Validations.of(this.api).acknowledge({
+      id: 'AwsSolutions-APIG6',
+      reason:
+        'Access logging is on (JSON, every request). Execution logging needs the per-region account CloudWatch role ' +
+        '(AWS::ApiGateway::Account), a singleton shared by all APIs that this stack must not own; enable it per account.',
+    });
+    Validations.of(this.api).acknowledge({
+      id: 'AwsSolutions-COG4',
+      reason: 'Callers are AWS principals authorised with IAM (SigV4), not Cognito users; every method uses AWS_IAM.',
+    });
+  }
+}

@@ -1,0 +1,109 @@
+/**
+ * The open-banking refresh stack, top to bottom:
+ *   storage (table, Powens secret) → one Lambda per bound operation → the state machine compiled from the spec →
+ *   who starts it (schedule, API) → who is told when it breaks (alarms) → outputs.
+ */
+import { Annotations, CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
+import type { Construct } from 'constructs';
+import { ENV } from '../lambdas/shared/env-names';
+import { BalancesTable } from './constructs/balances-table';
+import { OperationsAlarms } from './constructs/alarms';
+import { NodeFunction } from './constructs/node-function';
+import { PowensSecret } from './constructs/powens-secret';
+import { RefreshApi } from './constructs/refresh-api';
+import { RefreshSchedule } from './constructs/refresh-schedule';
+import { WorkflowStateMachine, type CompiledDefinition } from './constructs/workflow-state-machine';
+import type { AppSettings } from './context';
+import { compileWorkflow } from './workflow/compile';
+import type { WorkflowSpec } from './workflow/spec';
+import { STEP_FUNCTIONS, type StepFunctionBinding } from './workflows/bindings';
+import { refreshOpenBankingBalancesWorkflow } from './workflows';
+
+export interface OpenBankingStackProps extends StackProps {
+  settings: AppSettings;
+  /** The workflow to deploy; default the seed refresh workflow. Its operations must be bound in STEP_FUNCTIONS. */
+  workflow?: WorkflowSpec;
+}
+
+export class OpenBankingStack extends Stack {
+  readonly compiled: CompiledDefinition;
+  readonly table: BalancesTable;
+  readonly powensSecret: PowensSecret;
+  readonly stepFunctions: ReadonlyMap<StepFunctionBinding, NodeFunction>;
+  readonly workflow: WorkflowStateMachine;
+  readonly schedule: RefreshSchedule;
+  readonly apiFunction: NodeFunction;
+  readonly api: RefreshApi;
+  readonly alarms: OperationsAlarms;
+
+  constructor(scope: Construct, id: string, props: OpenBankingStackProps) {
+    super(scope, id, props);
+    const { settings } = props;
+    if (settings.powensBaseUrl.includes('your-domain')) {
+      Annotations.of(this).addWarningV2(
+        'openbanking:powensBaseUrl',
+        `powensBaseUrl is the placeholder ${settings.powensBaseUrl}; deploy with -c powensBaseUrl=https://<domain>.biapi.pro/2.0`,
+      );
+    }
+
+    // 1. Where balances and credentials live.
+    this.table = new BalancesTable(this, 'Balances');
+    this.powensSecret = new PowensSecret(this, 'Powens', { existingSecretName: settings.powensSecretName });
+
+    // 2. One function per operation binding. Memory and timeout come from the binding: a forced Powens sync can take
+    //    minutes (RefreshBalances 300 s), reading and storing accounts is short but JSON-heavy (FetchBalances 512 MB).
+    const stepFunctions = new Map<StepFunctionBinding, NodeFunction>();
+    for (const binding of STEP_FUNCTIONS) {
+      const fn = new NodeFunction(this, binding.id, {
+        entry: binding.entry,
+        description: `Workflow step: ${binding.operations.join(', ')}`,
+        serviceName: binding.id,
+        memorySize: binding.memoryMb,
+        timeout: Duration.seconds(binding.timeoutSeconds),
+        environment: { [ENV.powensBaseUrl]: settings.powensBaseUrl, [ENV.tenantId]: settings.tenantId },
+      })
+        .readWriteTable(this.table.table)
+        .readSecret(this.powensSecret.secret);
+      stepFunctions.set(binding, fn);
+    }
+    this.stepFunctions = stepFunctions;
+
+    // 3. The state machine: the compiler's JSON, byte for byte, with function ARNs substituted.
+    const compiled = compileWorkflow(props.workflow ?? refreshOpenBankingBalancesWorkflow, { bindings: STEP_FUNCTIONS });
+    this.compiled = { json: compiled.json, substitutions: compiled.substitutions };
+    this.workflow = new WorkflowStateMachine(this, 'Workflow', { compiled: this.compiled, functions: stepFunctions });
+    const stateMachine = this.workflow.stateMachine;
+
+    // 4. Who starts it: the unattended schedule (PSD2-capped) and the IAM-authenticated API.
+    this.schedule = new RefreshSchedule(this, 'Schedule', {
+      stateMachine,
+      expression: settings.refreshSchedule,
+      timeZone: settings.refreshScheduleTimeZone,
+    });
+    this.apiFunction = new NodeFunction(this, 'RefreshApiFunction', {
+      entry: 'lambdas/refresh-api/handler.ts',
+      description: 'Refresh API: start/describe refreshes, latest balances',
+      serviceName: 'refresh-api',
+      environment: { [ENV.tenantId]: settings.tenantId },
+    })
+      .startAndDescribeExecutions(stateMachine)
+      .readTable(this.table.table);
+    this.api = new RefreshApi(this, 'RefreshApi', { handler: this.apiFunction });
+
+    // 5. Who is told when it breaks.
+    this.alarms = new OperationsAlarms(this, 'Alarms', {
+      stateMachine,
+      functions: [...stepFunctions.values(), this.apiFunction],
+      deadLetterQueue: this.schedule.deadLetterQueue,
+      api: this.api.api,
+      email: settings.alarmEmail,
+    });
+
+    // 6. What an operator needs after deploy.
+    new CfnOutput(this, 'StateMachineArn', { value: stateMachine.stateMachineArn });
+    new CfnOutput(this, 'ApiUrl', { value: this.api.api.url });
+    new CfnOutput(this, 'TableName', { value: this.table.table.tableName });
+    new CfnOutput(this, 'PowensSecretArn', { value: this.powensSecret.secret.secretArn });
+    new CfnOutput(this, 'AlarmTopicArn', { value: this.alarms.topic.topicArn });
+  }
+}
