@@ -1,0 +1,204 @@
+import './node-compat';
+import { parseArgs } from 'node:util';
+import type { FetchBalancesOutput } from '../../lambdas/shared/domain/fetch-balances';
+import type { ConnectionReport, RefreshBalancesOutput } from '../../lambdas/shared/domain/refresh-balances';
+import type { AccountBalanceRecord } from '../../lambdas/shared/balances/model';
+import type { WorkflowEnvelope } from '../../lambdas/shared/workflow-envelope';
+import { formatAmount, formatProgress, renderTable } from './report';
+import { runLocalRefresh, type LocalRunOptions, type LocalRunResult } from './run';
+import { parseFaultOption } from './fault-option';
+
+const USAGE = `Usage: npm start -- [options]
+
+Runs one refresh of the compiled state machine on this machine (embedded DynamoDB and Powens sandbox by default).
+
+  --input JSON               execution input, as in the Step Functions console (default {})
+  --fault SPEC               inject a sandbox fault, repeatable. SPEC = <target>:<kind>[x<times>]
+                               target: sync | connections | accounts | any
+                               kind:   500 | 502 | 503 | 504 | 429[@<retry-after-s>] | timeout | reset | malformed
+                             e.g. --fault sync:503x2   --fault accounts:429@3   --fault sync:timeout
+  --time-scale N             multiply retry waits (default: real seconds; 0 = no waiting; 0.1 = 10x faster)
+  --sync-latency-ms N        how long a sandbox sync takes (default 200)
+  --powens-timeout-ms N      Powens read timeout; --powens-sync-timeout-ms N for syncs (defaults 15000 / 180000)
+  --powens-base-url URL      use a real Powens domain (https://<domain>.biapi.pro/2.0) instead of the sandbox
+  --powens-secret-file FILE  JSON {clientId, clientSecret, users:[{userId, token, label}]}; required with the above
+  --dynamodb-endpoint URL    use this DynamoDB endpoint (e.g. DynamoDB Local) instead of the embedded one
+  --aws-region REGION        use real DynamoDB in REGION (default credential chain; table must exist)
+  --table-name NAME          table to write (default openbanking-balances-local)
+  --tenant-id ID             tenant the balances belong to (default family-office)
+  --verbose                  also print the Lambdas' own structured logs
+  --json                     print the execution result as JSON instead of tables
+  -h, --help                 this text
+`;
+
+export async function main(argv: readonly string[], out: (line: string) => void = (l) => console.log(l)): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: [...argv],
+      options: {
+        input: { type: 'string' },
+        fault: { type: 'string', multiple: true },
+        'time-scale': { type: 'string' },
+        'sync-latency-ms': { type: 'string' },
+        'powens-timeout-ms': { type: 'string' },
+        'powens-sync-timeout-ms': { type: 'string' },
+        'powens-base-url': { type: 'string' },
+        'powens-secret-file': { type: 'string' },
+        'dynamodb-endpoint': { type: 'string' },
+        'aws-region': { type: 'string' },
+        'table-name': { type: 'string' },
+        'tenant-id': { type: 'string' },
+        verbose: { type: 'boolean' },
+        json: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+      strict: true,
+    });
+  } catch (error) {
+    out(`error: ${(error as Error).message}\n\n${USAGE}`);
+    return 2;
+  }
+  const { values } = parsed;
+  if (values.help) {
+    out(USAGE);
+    return 0;
+  }
+
+  let options: LocalRunOptions;
+  try {
+    options = {
+      input: values.input === undefined ? {} : parseJsonOption('--input', values.input),
+      faults: (values.fault ?? []).map(parseFaultOption),
+      ...numberOption('timeScale', '--time-scale', values['time-scale']),
+      ...numberOption('syncLatencyMs', '--sync-latency-ms', values['sync-latency-ms']),
+      ...numberOption('powensTimeoutMs', '--powens-timeout-ms', values['powens-timeout-ms']),
+      ...numberOption('powensSyncTimeoutMs', '--powens-sync-timeout-ms', values['powens-sync-timeout-ms']),
+      ...optional('powensBaseUrl', values['powens-base-url']),
+      ...optional('powensSecretFile', values['powens-secret-file']),
+      ...optional('dynamodbEndpoint', values['dynamodb-endpoint']),
+      ...optional('awsRegion', values['aws-region']),
+      ...optional('tableName', values['table-name']),
+      ...optional('tenantId', values['tenant-id']),
+      verbose: values.verbose ?? false,
+    };
+  } catch (error) {
+    out(`error: ${(error as Error).message}\n\n${USAGE}`);
+    return 2;
+  }
+
+  const json = values.json ?? false;
+  if (!json) {
+    options.onProgress = (event) => {
+      const line = formatProgress(event);
+      if (line) out(line);
+    };
+  }
+  let result: LocalRunResult;
+  try {
+    result = await runLocalRefresh(options);
+  } catch (error) {
+    out(`error: the local run could not start: ${(error as Error).message}`);
+    return 1;
+  }
+  if (json) {
+    out(JSON.stringify(result, null, 2));
+  } else {
+    out(renderResult(result));
+  }
+  return result.status === 'SUCCEEDED' ? 0 : 1;
+}
+
+export function renderResult(result: LocalRunResult): string {
+  const lines: string[] = [''];
+  if (result.status !== 'SUCCEEDED') {
+    lines.push(`Refresh FAILED with ${result.error}: ${result.cause ?? ''}`);
+    lines.push(`Nothing after the failed step ran; what earlier steps stored is kept. Rerun once the cause is fixed.`);
+    return lines.join('\n');
+  }
+  const envelope = result.output as WorkflowEnvelope;
+  const data = envelope.data as Partial<RefreshBalancesOutput> & Partial<FetchBalancesOutput>;
+  const connections: ConnectionReport[] = data.connections ?? [];
+  lines.push('Connections (refresh-balances)');
+  lines.push(
+    renderTable(connections, [
+      { header: 'user', value: (c) => String(c.userId) },
+      { header: 'connection', value: (c) => (c.connectionId === undefined ? '-' : String(c.connectionId)) },
+      { header: 'outcome', value: (c) => c.outcome },
+      { header: 'detail', value: (c) => [c.reason, c.state, c.error?.name].filter(Boolean).join(', ') },
+      { header: 'last update', value: (c) => c.lastUpdate ?? '' },
+    ]),
+  );
+  const needsUser = connections.filter((c) => c.outcome === 'needs_user_action');
+  if (needsUser.length > 0) {
+    lines.push(
+      `${needsUser.length} connection(s) need the account holder (e.g. SCA): ` +
+        needsUser.map((c) => `user ${c.userId} connection ${c.connectionId ?? '-'} (${c.state ?? c.reason ?? ''})`).join('; '),
+    );
+  }
+  const balances: AccountBalanceRecord[] = data.balances ?? [];
+  lines.push('', `Balances (fetch-balances, as of ${data.asOf ?? 'n/a'})`);
+  lines.push(
+    renderTable(balances, [
+      { header: 'account', value: (b) => b.accountId },
+      { header: 'name', value: (b) => String((b.metadata as { name?: unknown } | undefined)?.name ?? '') },
+      { header: 'connection', value: (b) => b.connectionId },
+      { header: 'currency', value: (b) => b.currency },
+      { header: 'current', value: (b) => formatAmount(b.currentBalance), align: 'right' },
+      { header: 'available', value: (b) => formatAmount(b.availableBalance), align: 'right' },
+      { header: 'updated', value: (b) => b.lastUpdatedAt },
+    ]),
+  );
+  lines.push('', 'Cash positions');
+  lines.push(
+    renderTable(data.cashPositions ?? [], [
+      { header: 'currency', value: (p) => p.currency },
+      { header: 'accounts', value: (p) => String(p.accounts), align: 'right' },
+      { header: 'current', value: (p) => formatAmount(p.current), align: 'right' },
+      { header: 'available', value: (p) => formatAmount(p.available), align: 'right' },
+    ]),
+  );
+  if (data.storage) {
+    lines.push(
+      '',
+      `Stored in ${result.tableName}: ${data.storage.historyWritten} history items, ` +
+        `${data.storage.latestAdvanced} latest balances advanced, ${data.storage.latestStale} older snapshots ignored.`,
+    );
+  }
+  const attempts = Object.entries(result.attempts)
+    .map(([state, n]) => `${state} ×${n}`)
+    .join(', ');
+  lines.push(`Execution ${result.executionName}: ${result.transitions} state transitions (${attempts}).`);
+  return lines.join('\n');
+}
+
+function parseJsonOption(flag: string, raw: string): unknown {
+  try {
+    return JSON.parse(raw) as unknown;
+  } catch (error) {
+    throw new Error(`${flag} must be JSON, got ${JSON.stringify(raw)} (${(error as Error).message})`);
+  }
+}
+
+function numberOption<K extends string>(key: K, flag: string, raw: string | undefined): Partial<Record<K, number>> {
+  if (raw === undefined) return {};
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value < 0) throw new Error(`${flag} must be a number ≥ 0, got ${JSON.stringify(raw)}`);
+  return { [key]: value } as Partial<Record<K, number>>;
+}
+
+function optional<K extends string>(key: K, value: string | undefined): Partial<Record<K, string>> {
+  return value === undefined ? {} : ({ [key]: value } as Partial<Record<K, string>>);
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (error: unknown) => {
+      console.error(error);
+      process.exitCode = 1;
+    },
+  );
+}

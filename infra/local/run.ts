@@ -1,0 +1,212 @@
+import './node-compat';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { DynamoDBClient, ResourceInUseException } from '@aws-sdk/client-dynamodb';
+import { buildLambda, PROJECT_ROOT } from '../bundling';
+import { compileWorkflow } from '../workflow/compile';
+import { STEP_FUNCTIONS, functionArnPlaceholderKey } from '../workflows/bindings';
+import { refreshOpenBankingBalancesWorkflow } from '../workflows';
+import { ENV } from '../../lambdas/shared/env-names';
+import { createBalancesTable, LOCAL_AWS_CREDENTIALS, LOCAL_AWS_REGION, startEmbeddedDynamoDb } from './embedded-dynamodb';
+import { executeLocally, type AslDefinition, type ExecutionReport, type ProgressEvent } from './execute';
+import { loadBundledFunction, type LocalFunction } from './lambda-emulator';
+import { createFamilyOfficeDataset, startPowensSandbox, type FaultRule, type PowensSandbox } from './powens-sandbox';
+
+/**
+ * One full refresh on this machine: the compiled seed state machine, unchanged, executed by aws-local-stepfunctions;
+ * each Task invokes the esbuild bundle CDK would deploy; DynamoDB and Powens are embedded unless configured.
+ */
+export interface LocalRunOptions {
+  /** Execution input (what the console / schedule / API would send). Default {}. */
+  input?: unknown;
+  executionName?: string;
+  /** Faults for the embedded Powens sandbox. */
+  faults?: FaultRule[];
+  /** Retry wait multiplier (see executeLocally); undefined = real waits. */
+  timeScale?: number;
+  /** Embedded sandbox: how long a forced sync takes. */
+  syncLatencyMs?: number;
+  /** Real Powens instead of the sandbox: API root and a secret file ({clientId, clientSecret, users:[...]}). */
+  powensBaseUrl?: string;
+  powensSecretFile?: string;
+  powensTimeoutMs?: number;
+  powensSyncTimeoutMs?: number;
+  /** DynamoDB: an endpoint (e.g. DynamoDB Local) or a real region; embedded dynalite when neither is set. */
+  dynamodbEndpoint?: string;
+  awsRegion?: string;
+  tableName?: string;
+  tenantId?: string;
+  /** Where bundles and the sandbox secret are written. */
+  workDir?: string;
+  /** Show the Lambdas' own JSON logs (Powertools); silent otherwise. */
+  verbose?: boolean;
+  onProgress?: (event: ProgressEvent) => void;
+  /** Called before anything is stopped: tests read back what was stored. */
+  inspect?: (resources: LocalResources) => Promise<void>;
+}
+
+export interface LocalResources {
+  dynamodb: DynamoDBClient;
+  tableName: string;
+  tenantId: string;
+  sandbox?: PowensSandbox;
+}
+
+export interface LocalRunResult extends ExecutionReport {
+  executionName: string;
+  tableName: string;
+  tenantId: string;
+}
+
+const DEFAULT_TENANT = 'family-office';
+const DEFAULT_TABLE = 'openbanking-balances-local';
+
+export async function runLocalRefresh(options: LocalRunOptions = {}): Promise<LocalRunResult> {
+  const workDir = options.workDir ?? path.join(PROJECT_ROOT, '.local');
+  const tenantId = options.tenantId ?? DEFAULT_TENANT;
+  const tableName = options.tableName ?? DEFAULT_TABLE;
+  const executionName = options.executionName ?? `local-${new Date().toISOString().replace(/[:.]/g, '-')}`;
+  const stops: (() => Promise<void>)[] = [];
+  const restoreEnv = snapshotEnv();
+  try {
+    // Compile first: an invalid spec or an unbound operation must fail before anything starts.
+    const compiled = compileWorkflow(refreshOpenBankingBalancesWorkflow, { bindings: STEP_FUNCTIONS });
+    const definition = JSON.parse(compiled.json) as AslDefinition;
+
+    const dynamo = await openDynamoDb(options, tableName, stops);
+    const powens = await openPowens(options, workDir, stops);
+
+    // The handlers read their configuration from the environment at module scope, exactly as in Lambda.
+    Object.assign(process.env, {
+      [ENV.tableName]: tableName,
+      [ENV.powensBaseUrl]: powens.baseUrl,
+      [ENV.powensSecretFile]: powens.secretFile,
+      [ENV.tenantId]: tenantId,
+      AWS_REGION: dynamo.region,
+      // Step failures are already printed as progress lines; the Lambdas' JSON logs are for --verbose.
+      POWERTOOLS_LOG_LEVEL: options.verbose ? 'INFO' : 'SILENT',
+      POWERTOOLS_SERVICE_NAME: 'openbanking-balances-local',
+      POWERTOOLS_METRICS_NAMESPACE: 'OpenBankingLocal',
+      POWERTOOLS_METRICS_DISABLED: options.verbose ? 'false' : 'true',
+    });
+    delete process.env[ENV.powensSecretId];
+    if (dynamo.endpoint) process.env.AWS_ENDPOINT_URL_DYNAMODB = dynamo.endpoint;
+    if (dynamo.credentials) {
+      process.env.AWS_ACCESS_KEY_ID = dynamo.credentials.accessKeyId;
+      process.env.AWS_SECRET_ACCESS_KEY = dynamo.credentials.secretAccessKey;
+    }
+    if (options.powensTimeoutMs !== undefined) process.env[ENV.powensTimeoutMs] = String(options.powensTimeoutMs);
+    if (options.powensSyncTimeoutMs !== undefined) process.env[ENV.powensSyncTimeoutMs] = String(options.powensSyncTimeoutMs);
+
+    const functions: Record<string, LocalFunction> = {};
+    for (const binding of STEP_FUNCTIONS) {
+      const built = await buildLambda(binding.entry, path.join(workDir, 'bundles', binding.id));
+      functions[functionArnPlaceholderKey(binding)] = await loadBundledFunction(built.outfile, {
+        name: binding.id,
+        timeoutSeconds: binding.timeoutSeconds,
+        memoryMb: binding.memoryMb,
+        region: dynamo.region,
+      });
+    }
+
+    const report = await executeLocally({
+      definition,
+      input: options.input ?? {},
+      functions,
+      executionName,
+      region: dynamo.region,
+      ...(options.timeScale === undefined ? {} : { timeScale: options.timeScale }),
+      ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+    });
+    if (options.inspect) {
+      await options.inspect({
+        dynamodb: dynamo.client,
+        tableName,
+        tenantId,
+        ...(powens.sandbox ? { sandbox: powens.sandbox } : {}),
+      });
+    }
+    return { ...report, executionName, tableName, tenantId };
+  } finally {
+    restoreEnv();
+    for (const stop of stops.reverse()) await stop().catch(() => undefined);
+  }
+}
+
+interface OpenedDynamo {
+  client: DynamoDBClient;
+  region: string;
+  endpoint?: string;
+  credentials?: { accessKeyId: string; secretAccessKey: string };
+}
+
+async function openDynamoDb(options: LocalRunOptions, tableName: string, stops: (() => Promise<void>)[]): Promise<OpenedDynamo> {
+  if (options.awsRegion && !options.dynamodbEndpoint) {
+    // Real DynamoDB: the table must exist (deployed by the stack); credentials come from the default chain.
+    const client = new DynamoDBClient({ region: options.awsRegion });
+    stops.push(async () => client.destroy());
+    return { client, region: options.awsRegion };
+  }
+  if (options.dynamodbEndpoint) {
+    const region = options.awsRegion ?? LOCAL_AWS_REGION;
+    const client = new DynamoDBClient({ endpoint: options.dynamodbEndpoint, region, credentials: LOCAL_AWS_CREDENTIALS });
+    stops.push(async () => client.destroy());
+    await createBalancesTable(client, tableName).catch((error: unknown) => {
+      if (!(error instanceof ResourceInUseException)) throw error;
+    });
+    return { client, region, endpoint: options.dynamodbEndpoint, credentials: LOCAL_AWS_CREDENTIALS };
+  }
+  const embedded = await startEmbeddedDynamoDb();
+  stops.push(() => embedded.close());
+  await embedded.createTable(tableName);
+  return { client: embedded.client, region: LOCAL_AWS_REGION, endpoint: embedded.endpoint, credentials: LOCAL_AWS_CREDENTIALS };
+}
+
+interface OpenedPowens {
+  baseUrl: string;
+  secretFile: string;
+  sandbox?: PowensSandbox;
+}
+
+async function openPowens(options: LocalRunOptions, workDir: string, stops: (() => Promise<void>)[]): Promise<OpenedPowens> {
+  if (options.powensBaseUrl) {
+    if (!options.powensSecretFile) {
+      throw new Error('--powens-base-url needs --powens-secret-file (JSON: {clientId, clientSecret, users:[{userId, token}]}).');
+    }
+    await readFile(options.powensSecretFile); // fail now, naming the file, rather than inside a Lambda
+    return { baseUrl: options.powensBaseUrl, secretFile: path.resolve(options.powensSecretFile) };
+  }
+  const sandbox = await startPowensSandbox({
+    dataset: createFamilyOfficeDataset(),
+    syncLatencyMs: options.syncLatencyMs ?? 200,
+  });
+  stops.push(() => sandbox.close());
+  for (const rule of options.faults ?? []) sandbox.faults.add(rule);
+  await mkdir(workDir, { recursive: true });
+  const secretFile = path.join(workDir, 'powens-sandbox-secret.json');
+  // Sandbox tokens only; mode 0600 all the same, as a real secret file would be.
+  await writeFile(secretFile, JSON.stringify(sandbox.secret, null, 2), { mode: 0o600 });
+  return { baseUrl: sandbox.baseUrl, secretFile, sandbox };
+}
+
+const MANAGED_ENV = [
+  ...Object.values(ENV),
+  'AWS_REGION',
+  'AWS_ENDPOINT_URL_DYNAMODB',
+  'AWS_ACCESS_KEY_ID',
+  'AWS_SECRET_ACCESS_KEY',
+  'POWERTOOLS_LOG_LEVEL',
+  'POWERTOOLS_SERVICE_NAME',
+  'POWERTOOLS_METRICS_NAMESPACE',
+  'POWERTOOLS_METRICS_DISABLED',
+];
+
+function snapshotEnv(): () => void {
+  const saved = new Map(MANAGED_ENV.map((name) => [name, process.env[name]]));
+  return () => {
+    for (const [name, value] of saved) {
+      if (value === undefined) delete process.env[name];
+      else process.env[name] = value;
+    }
+  };
+}
