@@ -55,6 +55,11 @@ export interface PowensSandboxOptions {
   syncLatencyMs?: number;
   /** Off by default so tests are not throttled. */
   rateLimit?: RateLimitOptions | false;
+  /**
+   * Page size applied to GET /users/{u}/connections when the caller sends no `limit` (default: unpaged, which is
+   * what Powens does in practice). Lets tests prove the client follows `_links.next` without sending `limit`.
+   */
+  connectionsPageSize?: number;
 }
 
 export interface RecordedRequest {
@@ -552,8 +557,10 @@ export async function startPowensSandbox(options: PowensSandboxOptions): Promise
     if (rest[0] === 'connections' && rest.length === 1) {
       allow('GET');
       const list = user.connections.map((c) => connectionBody(c, expand));
-      if (!params.has('limit')) return send(res, record, 200, { connections: list });
-      const limit = Number(params.get('limit'));
+      if (!params.has('limit') && options.connectionsPageSize === undefined) {
+        return send(res, record, 200, { connections: list });
+      }
+      const limit = Number(params.get('limit') ?? options.connectionsPageSize);
       const offset = Number(params.get('offset') ?? '0');
       if (!Number.isInteger(limit) || limit < 1 || limit > 1000 || !Number.isInteger(offset) || offset < 0) {
         throw new HttpProblem(400, 'invalidValue', 'limit must be 1..1000 and offset ≥ 0.');
