@@ -82,7 +82,7 @@ export interface BalanceStore {
 }
 
 /** Attributes of an item that are not part of the record. */
-const ITEM_ONLY_ATTRIBUTES = new Set(['pk', 'sk', 'balanceAt', 'expiresAt', 'itemType']);
+const ITEM_ONLY_ATTRIBUTES = new Set(['pk', 'sk', 'balanceAt', 'expiresAt', 'itemType', 'updatedAt']);
 
 type Item = Record<string, NativeAttributeValue>;
 
