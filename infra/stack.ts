@@ -69,9 +69,14 @@ export class OpenBankingStack extends Stack {
     this.stepFunctions = stepFunctions;
 
     // 3. The state machine: the compiler's JSON, byte for byte, with function ARNs substituted.
-    const compiled = compileWorkflow(props.workflow ?? refreshOpenBankingBalancesWorkflow, { bindings: STEP_FUNCTIONS });
+    const workflow = props.workflow ?? refreshOpenBankingBalancesWorkflow;
+    const compiled = compileWorkflow(workflow, { bindings: STEP_FUNCTIONS });
     this.compiled = { json: compiled.json, substitutions: compiled.substitutions };
-    this.workflow = new WorkflowStateMachine(this, 'Workflow', { compiled: this.compiled, functions: stepFunctions });
+    this.workflow = new WorkflowStateMachine(this, 'Workflow', {
+      compiled: this.compiled,
+      functions: stepFunctions,
+      stateMachineName: `${this.stackName}-${workflow.meta.key}`.replace(/[^A-Za-z0-9_-]/g, '-').slice(0, 80),
+    });
     const stateMachine = this.workflow.stateMachine;
 
     // 4. Who starts it: the unattended schedule (PSD2-capped) and the IAM-authenticated API.
@@ -86,7 +91,7 @@ export class OpenBankingStack extends Stack {
       serviceName: 'refresh-api',
       environment: { [ENV.tenantId]: settings.tenantId },
     })
-      .startAndDescribeExecutions(stateMachine)
+      .startAndDescribeExecutions(stateMachine, this.workflow.stateMachineName)
       .readTable(this.table.table);
     this.api = new RefreshApi(this, 'RefreshApi', { handler: this.apiFunction });
 

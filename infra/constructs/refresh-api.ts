@@ -49,7 +49,7 @@ export class RefreshApi extends Construct {
   readonly api: RestApi;
   readonly accessLogs: LogGroup;
   readonly refreshInputModel: Model;
-  readonly bodyValidator: RequestValidator;
+  readonly validator: RequestValidator;
 
   constructor(scope: Construct, id: string, props: RefreshApiProps) {
     super(scope, id);
@@ -75,14 +75,10 @@ export class RefreshApi extends Construct {
       contentType: 'application/json',
       schema: toApiGatewaySchema(REFRESH_INPUT_SCHEMA),
     });
-    this.bodyValidator = this.api.addRequestValidator('BodyValidator', {
-      requestValidatorName: 'body',
+    // One validator for every method: bodies against their model (POST), required path parameters (GET {id}).
+    this.validator = this.api.addRequestValidator('Validator', {
+      requestValidatorName: 'body-and-params',
       validateRequestBody: true,
-      validateRequestParameters: false,
-    });
-    const paramsValidator = this.api.addRequestValidator('ParamsValidator', {
-      requestValidatorName: 'params',
-      validateRequestBody: false,
       validateRequestParameters: true,
     });
 
@@ -109,14 +105,14 @@ export class RefreshApi extends Construct {
     const integration = new LambdaIntegration(props.handler.function, { allowTestInvoke: false });
     const refreshes = this.api.root.addResource('refreshes');
     refreshes.addMethod('POST', integration, {
-      requestValidator: this.bodyValidator,
+      requestValidator: this.validator,
       requestModels: { 'application/json': this.refreshInputModel },
     });
     refreshes.addResource('{id}').addMethod('GET', integration, {
-      requestValidator: paramsValidator,
+      requestValidator: this.validator,
       requestParameters: { 'method.request.path.id': true },
     });
-    this.api.root.addResource('balances').addMethod('GET', integration);
+    this.api.root.addResource('balances').addMethod('GET', integration, { requestValidator: this.validator });
 
     Validations.of(this.api).acknowledge({
       id: 'AwsSolutions-APIG3',

@@ -27,10 +27,11 @@ export interface RefreshDeps {
 export interface StartedRefresh {
   executionArn: string;
   executionName: string;
-  /** ISO-8601. */
+  /**
+   * ISO-8601. For a double submit this is the original execution's start: Step Functions answers a repeated
+   * StartExecution for a running execution as if it were new, so the start date is how a caller tells them apart.
+   */
   startDate: string;
-  /** True when an execution with this name already existed (double submit): nothing new was started. */
-  deduplicated: boolean;
 }
 
 export interface RefreshStatus {
@@ -71,7 +72,6 @@ export async function startRefresh(deps: RefreshDeps, input: RefreshInput): Prom
       executionArn: required(started.executionArn, 'executionArn'),
       executionName,
       startDate: required(started.startDate, 'startDate').toISOString(),
-      deduplicated: false,
     };
   } catch (error) {
     // Closed execution with this name, or a running one with another input (a running one with the same input
@@ -90,7 +90,6 @@ export async function startRefresh(deps: RefreshDeps, input: RefreshInput): Prom
     executionArn,
     executionName,
     startDate: required(existing.startDate, 'startDate').toISOString(),
-    deduplicated: true,
   };
 }
 
