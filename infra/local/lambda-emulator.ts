@@ -1,11 +1,13 @@
+import { fork, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { pathToFileURL } from 'node:url';
-import type { Context } from 'aws-lambda';
+import path from 'node:path';
 
 /** A step function as the local run sees it: one bundled handler invoked the way the Lambda service would. */
 export interface LocalFunction {
   readonly name: string;
   invoke(payload: unknown): Promise<unknown>;
+  /** Stops the execution environment (the worker process). */
+  close(): Promise<void>;
 }
 
 export interface LocalFunctionOptions {
@@ -14,13 +16,13 @@ export interface LocalFunctionOptions {
   timeoutSeconds: number;
   memoryMb: number;
   region: string;
+  /** The function's environment variables, as CDK would set them. Nothing else of this process leaks in but PATH. */
+  environment: Readonly<Record<string, string>>;
 }
-
-type LambdaHandler = (event: unknown, context: Context) => Promise<unknown>;
 
 /**
  * Error thrown the way Step Functions sees a failed Lambda: `name` is the handler's error name (what Retry/Catch
- * match) and the message is the JSON `Cause` AWS would record ({errorType, errorMessage}).
+ * match) and the message is the JSON `Cause` AWS records ({errorType, errorMessage}).
  */
 export class LambdaInvocationError extends Error {
   constructor(
@@ -32,67 +34,85 @@ export class LambdaInvocationError extends Error {
   }
 }
 
-let instances = 0;
+const WORKER = path.join(__dirname, 'lambda-worker.mjs');
+
+type WorkerReply =
+  | { ready: true }
+  | { id: string; ok: true; result: unknown }
+  | { id: string; ok: false; errorType: string; errorMessage: string };
 
 /**
- * Loads a bundle built by infra/bundling.ts (the artefact CDK deploys) and exposes its `handler`. Every load is a
- * fresh module instance, like a Lambda cold start: module-scope configuration is read again from the environment.
+ * Runs a bundle built by infra/bundling.ts (the artefact CDK deploys) in its own Node process, like a Lambda
+ * execution environment: module-scope code runs once per environment (cold start), the environment variables are the
+ * function's own, payloads cross a JSON boundary, and a timed-out environment is discarded and recreated.
  */
-export async function loadBundledFunction(bundlePath: string, options: LocalFunctionOptions): Promise<LocalFunction> {
-  instances += 1;
-  const mod = (await import(`${pathToFileURL(bundlePath).href}?instance=${instances}`)) as { handler?: unknown; default?: { handler?: unknown } };
-  const handler = (mod.handler ?? mod.default?.handler) as LambdaHandler | undefined;
-  if (typeof handler !== 'function') {
-    throw new Error(`Bundle ${bundlePath} exports no "handler" function; check the entry in infra/workflows/bindings.ts.`);
-  }
-  return emulateLambda(handler, options);
-}
+export function startBundledFunction(bundlePath: string, options: LocalFunctionOptions): LocalFunction {
+  let worker: { child: ChildProcess; ready: Promise<void> } | undefined;
+  const pending = new Map<string, { resolve: (value: unknown) => void; reject: (error: Error) => void }>();
 
-export function emulateLambda(handler: LambdaHandler, options: LocalFunctionOptions): LocalFunction {
+  const spawn = (): { child: ChildProcess; ready: Promise<void> } => {
+    const child = fork(WORKER, [bundlePath, options.name, String(options.memoryMb), options.region], {
+      env: { PATH: process.env.PATH ?? '', ...options.environment },
+      serialization: 'json',
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+    const ready = new Promise<void>((resolve, reject) => {
+      child.once('error', reject);
+      child.on('message', (reply: WorkerReply) => {
+        if ('ready' in reply) return resolve();
+        const waiter = pending.get(reply.id);
+        if (!waiter) return;
+        pending.delete(reply.id);
+        if (reply.ok) waiter.resolve(reply.result);
+        else waiter.reject(new LambdaInvocationError(reply.errorType, reply.errorMessage));
+      });
+      child.once('exit', (code, signal) => {
+        worker = undefined;
+        const crash = new LambdaInvocationError('Lambda.Unknown', `Runtime exited (code ${code}, signal ${signal})`);
+        reject(crash);
+        for (const waiter of pending.values()) waiter.reject(crash);
+        pending.clear();
+      });
+    });
+    return { child, ready };
+  };
+
   return {
     name: options.name,
     async invoke(payload: unknown): Promise<unknown> {
+      worker ??= spawn();
+      const current = worker;
+      await current.ready;
+      const id = randomUUID();
       const deadline = Date.now() + options.timeoutSeconds * 1000;
-      const requestId = randomUUID();
-      const context: Context = {
-        callbackWaitsForEmptyEventLoop: true,
-        functionName: options.name,
-        functionVersion: '$LATEST',
-        invokedFunctionArn: `arn:aws:lambda:${options.region}:000000000000:function:${options.name}`,
-        memoryLimitInMB: String(options.memoryMb),
-        awsRequestId: requestId,
-        logGroupName: `/aws/lambda/${options.name}`,
-        logStreamName: `local/${requestId}`,
-        getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
-        done: () => undefined,
-        fail: () => undefined,
-        succeed: () => undefined,
-      };
-      // Lambda hands the function a JSON document and returns a JSON document: round-trip both so Dates, undefined
-      // and class instances behave exactly as they would in AWS.
-      const event = roundTrip(payload);
-      let timer: NodeJS.Timeout | undefined;
-      const timeout = new Promise<never>((_, reject) => {
-        timer = setTimeout(
-          () => reject(new LambdaInvocationError('Lambda.Unknown', `Task timed out after ${options.timeoutSeconds} seconds`)),
-          options.timeoutSeconds * 1000,
-        );
-        timer.unref();
+      return new Promise<unknown>((resolve, reject) => {
+        const timer = setTimeout(() => {
+          pending.delete(id);
+          // Lambda discards an environment whose invocation timed out; the next call cold-starts a new one.
+          current.child.kill('SIGKILL');
+          reject(new LambdaInvocationError('Lambda.Unknown', `Task timed out after ${options.timeoutSeconds} seconds`));
+        }, options.timeoutSeconds * 1000);
+        pending.set(id, {
+          resolve: (value) => {
+            clearTimeout(timer);
+            resolve(value);
+          },
+          reject: (error) => {
+            clearTimeout(timer);
+            reject(error);
+          },
+        });
+        // JSON round trip, as Lambda's: Dates become strings, undefined disappears.
+        current.child.send({ id, event: payload ?? null, requestId: randomUUID(), deadline });
       });
-      try {
-        return roundTrip(await Promise.race([handler(event, context), timeout]));
-      } catch (error) {
-        if (error instanceof LambdaInvocationError) throw error;
-        const name = error instanceof Error ? error.name : 'Error';
-        const message = error instanceof Error ? error.message : String(error);
-        throw new LambdaInvocationError(name, message);
-      } finally {
-        clearTimeout(timer);
-      }
+    },
+    async close(): Promise<void> {
+      const current = worker;
+      worker = undefined;
+      if (!current) return;
+      const exited = new Promise<void>((resolve) => current.child.once('exit', () => resolve()));
+      current.child.kill();
+      await exited;
     },
   };
-}
-
-function roundTrip(value: unknown): unknown {
-  return value === undefined ? null : (JSON.parse(JSON.stringify(value)) as unknown);
 }

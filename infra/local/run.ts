@@ -9,7 +9,7 @@ import { refreshOpenBankingBalancesWorkflow } from '../workflows';
 import { ENV } from '../../lambdas/shared/env-names';
 import { createBalancesTable, LOCAL_AWS_CREDENTIALS, LOCAL_AWS_REGION, startEmbeddedDynamoDb } from './embedded-dynamodb';
 import { executeLocally, type AslDefinition, type ExecutionReport, type ProgressEvent } from './execute';
-import { loadBundledFunction, type LocalFunction } from './lambda-emulator';
+import { startBundledFunction, type LocalFunction } from './lambda-emulator';
 import { createFamilyOfficeDataset, startPowensSandbox, type FaultRule, type PowensSandbox } from './powens-sandbox';
 
 /**
@@ -67,7 +67,6 @@ export async function runLocalRefresh(options: LocalRunOptions = {}): Promise<Lo
   const tableName = options.tableName ?? DEFAULT_TABLE;
   const executionName = options.executionName ?? `local-${new Date().toISOString().replace(/[:.]/g, '-')}`;
   const stops: (() => Promise<void>)[] = [];
-  const restoreEnv = snapshotEnv();
   try {
     // Compile first: an invalid spec or an unbound operation must fail before anything starts.
     const compiled = compileWorkflow(refreshOpenBankingBalancesWorkflow, { bindings: STEP_FUNCTIONS });
@@ -76,8 +75,8 @@ export async function runLocalRefresh(options: LocalRunOptions = {}): Promise<Lo
     const dynamo = await openDynamoDb(options, tableName, stops);
     const powens = await openPowens(options, workDir, stops);
 
-    // The handlers read their configuration from the environment at module scope, exactly as in Lambda.
-    Object.assign(process.env, {
+    // Each function gets the environment CDK gives it in AWS (names from env-names.ts), nothing inherited.
+    const environment: Record<string, string> = {
       [ENV.tableName]: tableName,
       [ENV.powensBaseUrl]: powens.baseUrl,
       [ENV.powensSecretFile]: powens.secretFile,
@@ -88,25 +87,28 @@ export async function runLocalRefresh(options: LocalRunOptions = {}): Promise<Lo
       POWERTOOLS_SERVICE_NAME: 'openbanking-balances-local',
       POWERTOOLS_METRICS_NAMESPACE: 'OpenBankingLocal',
       POWERTOOLS_METRICS_DISABLED: options.verbose ? 'false' : 'true',
-    });
-    delete process.env[ENV.powensSecretId];
-    if (dynamo.endpoint) process.env.AWS_ENDPOINT_URL_DYNAMODB = dynamo.endpoint;
-    if (dynamo.credentials) {
-      process.env.AWS_ACCESS_KEY_ID = dynamo.credentials.accessKeyId;
-      process.env.AWS_SECRET_ACCESS_KEY = dynamo.credentials.secretAccessKey;
-    }
-    if (options.powensTimeoutMs !== undefined) process.env[ENV.powensTimeoutMs] = String(options.powensTimeoutMs);
-    if (options.powensSyncTimeoutMs !== undefined) process.env[ENV.powensSyncTimeoutMs] = String(options.powensSyncTimeoutMs);
+      NODE_OPTIONS: '--enable-source-maps',
+      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+      ...(dynamo.endpoint ? { AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint } : {}),
+      ...(dynamo.credentials
+        ? { AWS_ACCESS_KEY_ID: dynamo.credentials.accessKeyId, AWS_SECRET_ACCESS_KEY: dynamo.credentials.secretAccessKey }
+        : awsCredentialsFromEnvironment()),
+      ...(options.powensTimeoutMs === undefined ? {} : { [ENV.powensTimeoutMs]: String(options.powensTimeoutMs) }),
+      ...(options.powensSyncTimeoutMs === undefined ? {} : { [ENV.powensSyncTimeoutMs]: String(options.powensSyncTimeoutMs) }),
+    };
 
     const functions: Record<string, LocalFunction> = {};
     for (const binding of STEP_FUNCTIONS) {
       const built = await buildLambda(binding.entry, path.join(workDir, 'bundles', binding.id));
-      functions[functionArnPlaceholderKey(binding)] = await loadBundledFunction(built.outfile, {
+      const fn = startBundledFunction(built.outfile, {
         name: binding.id,
         timeoutSeconds: binding.timeoutSeconds,
         memoryMb: binding.memoryMb,
         region: dynamo.region,
+        environment,
       });
+      stops.push(() => fn.close());
+      functions[functionArnPlaceholderKey(binding)] = fn;
     }
 
     const report = await executeLocally({
@@ -128,7 +130,6 @@ export async function runLocalRefresh(options: LocalRunOptions = {}): Promise<Lo
     }
     return { ...report, executionName, tableName, tenantId };
   } finally {
-    restoreEnv();
     for (const stop of stops.reverse()) await stop().catch(() => undefined);
   }
 }
@@ -177,7 +178,7 @@ async function openPowens(options: LocalRunOptions, workDir: string, stops: (() 
     return { baseUrl: options.powensBaseUrl, secretFile: path.resolve(options.powensSecretFile) };
   }
   const sandbox = await startPowensSandbox({
-    dataset: createFamilyOfficeDataset(),
+    dataset: createFamilyOfficeDataset({ now: new Date() }),
     syncLatencyMs: options.syncLatencyMs ?? 200,
   });
   stops.push(() => sandbox.close());
@@ -189,24 +190,8 @@ async function openPowens(options: LocalRunOptions, workDir: string, stops: (() 
   return { baseUrl: sandbox.baseUrl, secretFile, sandbox };
 }
 
-const MANAGED_ENV = [
-  ...Object.values(ENV),
-  'AWS_REGION',
-  'AWS_ENDPOINT_URL_DYNAMODB',
-  'AWS_ACCESS_KEY_ID',
-  'AWS_SECRET_ACCESS_KEY',
-  'POWERTOOLS_LOG_LEVEL',
-  'POWERTOOLS_SERVICE_NAME',
-  'POWERTOOLS_METRICS_NAMESPACE',
-  'POWERTOOLS_METRICS_DISABLED',
-];
-
-function snapshotEnv(): () => void {
-  const saved = new Map(MANAGED_ENV.map((name) => [name, process.env[name]]));
-  return () => {
-    for (const [name, value] of saved) {
-      if (value === undefined) delete process.env[name];
-      else process.env[name] = value;
-    }
-  };
+/** Real AWS: pass the caller's credentials through to the function environments (the default chain's env part). */
+function awsCredentialsFromEnvironment(): Record<string, string> {
+  const names = ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN', 'AWS_PROFILE', 'HOME'];
+  return Object.fromEntries(names.flatMap((name) => (process.env[name] ? [[name, process.env[name] as string]] : [])));
 }

@@ -1,0 +1,135 @@
+import { execFile } from 'node:child_process';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { ScanCommand } from '@aws-sdk/client-dynamodb';
+import { unmarshall } from '@aws-sdk/util-dynamodb';
+import { createFamilyOfficeDataset, FAMILY_OFFICE_IDS } from '../../infra/local/powens-sandbox';
+import { renderResult } from '../../infra/local/main';
+import { runLocalRefresh, type LocalResources } from '../../infra/local/run';
+import type { ProgressEvent } from '../../infra/local/execute';
+import type { WorkflowEnvelope } from '../../lambdas/shared/workflow-envelope';
+
+const ROOT = path.resolve(__dirname, '../..');
+
+/** Enabled accounts of the seeded family office: what every run must print and store. */
+const dataset = createFamilyOfficeDataset();
+const enabledAccounts = dataset.users.flatMap((user) =>
+  user.connections.flatMap((c) => c.accounts.filter((a) => a.disabled === null && a.deleted === null)),
+);
+
+interface Stored {
+  items: Record<string, unknown>[];
+  /** Truth on the Powens side after the run: current balance per enabled account. */
+  sandboxBalances: Map<string, { balance: number; currency: string }>;
+}
+
+async function readBack(resources: LocalResources): Promise<Stored> {
+  const scan = await resources.dynamodb.send(new ScanCommand({ TableName: resources.tableName }));
+  const items = (scan.Items ?? []).map((item) => unmarshall(item));
+  const sandboxBalances = new Map<string, { balance: number; currency: string }>();
+  for (const user of dataset.users) {
+    for (const seed of user.connections) {
+      for (const account of resources.sandbox?.accounts(seed.connection.id) ?? []) {
+        if (account.disabled !== null || account.deleted !== null || account.balance === null) continue;
+        sandboxBalances.set(String(account.id), { balance: account.balance, currency: account.currency?.id ?? '' });
+      }
+    }
+  }
+  return { items, sandboxBalances };
+}
+
+describe('npm start: the compiled state machine run locally end to end', () => {
+  jest.setTimeout(60_000);
+
+  it('refreshes every seeded connection, stores and prints every balance and the totals per currency', async () => {
+    let stored: Stored | undefined;
+    const result = await runLocalRefresh({
+      timeScale: 0,
+      syncLatencyMs: 5,
+      inspect: async (resources) => {
+        stored = await readBack(resources);
+      },
+    });
+    expect(result.status).toBe('SUCCEEDED');
+    expect(result.attempts).toEqual({ 'refresh-balances': 1, 'fetch-balances': 1 });
+    expect(result.transitions).toBe(2);
+    if (!stored) throw new Error('inspect hook did not run');
+
+    // What was stored: one latest item per enabled account, equal to what Powens holds after the sync.
+    const latest = stored.items.filter((item) => String(item.sk).startsWith('LATEST#'));
+    expect(latest).toHaveLength(enabledAccounts.length);
+    for (const item of latest) {
+      const truth = stored.sandboxBalances.get(String(item.accountId));
+      expect(truth).toBeDefined();
+      expect(item.currentBalance).toBe(truth?.balance);
+      expect(item.currency).toBe(truth?.currency);
+    }
+    const history = stored.items.filter((item) => String(item.pk).startsWith('ACCOUNT#'));
+    expect(history).toHaveLength(enabledAccounts.length);
+    expect(history.every((item) => typeof item.expiresAt === 'number')).toBe(true);
+
+    // What was printed: every account, the SCA connection flagged, totals per currency equal to Powens' truth.
+    const printed = renderResult(result);
+    for (const account of enabledAccounts) expect(printed).toMatch(new RegExp(`^${account.id}\\s`, 'm'));
+    expect(printed).not.toMatch(new RegExp(`^${FAMILY_OFFICE_IDS.disabledAccount}\\s`, 'm'));
+    expect(printed).toMatch(
+      new RegExp(`^1002\\s+${FAMILY_OFFICE_IDS.scaRequiredConnection}\\s+needs_user_action\\s.*SCARequired`, 'm'),
+    );
+    const totals = new Map<string, number>();
+    for (const { balance, currency } of stored.sandboxBalances.values()) {
+      totals.set(currency, (totals.get(currency) ?? 0) + balance);
+    }
+    expect(totals.size).toBeGreaterThanOrEqual(3);
+    for (const [currency, total] of totals) {
+      const formatted = total.toLocaleString('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 2 });
+      expect(printed).toMatch(new RegExp(`^${currency}\\s+\\d+\\s+${formatted.replace(/[.,]/g, '\\$&')}\\s`, 'm'));
+    }
+  });
+
+  it('retries refresh-balances on injected Powens 503s exactly as the spec says and still ends correctly', async () => {
+    const events: ProgressEvent[] = [];
+    // 6 forceable connections: 12 faults fail the first two attempts entirely, the third succeeds.
+    const result = await runLocalRefresh({
+      timeScale: 0,
+      syncLatencyMs: 1,
+      faults: [{ method: 'PUT', path: '/users/*/connections/*', times: 12, fault: { kind: 'status', status: 503 } }],
+      onProgress: (event) => events.push(event),
+    });
+    expect(result.status).toBe('SUCCEEDED');
+    expect(result.attempts['refresh-balances']).toBe(3);
+    // Spec: exponential, delayMs 1000 → 1 s then 2 s (ASL IntervalSeconds 1, BackoffRate 2).
+    expect(result.retryWaits['refresh-balances']).toEqual([1, 2]);
+    expect(events.filter((e) => e.type === 'state-failed').map((e) => (e as { error: string }).error)).toEqual([
+      'ServiceUnavailable',
+      'ServiceUnavailable',
+    ]);
+    expect(result.transitions).toBe(4);
+    const envelope = result.output as WorkflowEnvelope;
+    expect((envelope.output as { balances: unknown[] }).balances).toHaveLength(enabledAccounts.length);
+  });
+
+  it('fails with the named error once retries are exhausted, without running the next step', async () => {
+    const result = await runLocalRefresh({
+      timeScale: 0,
+      syncLatencyMs: 1,
+      faults: [{ method: 'GET', path: '/users/*/accounts', times: 100, fault: { kind: 'status', status: 502 } }],
+    });
+    expect(result.status).toBe('FAILED');
+    expect(result.error).toBe('BadGateway');
+    // fetch-balances: linear, maxAttempts 2 → 3 attempts, 1 s each (750 ms rounded up).
+    expect(result.attempts['fetch-balances']).toBe(3);
+    expect(result.retryWaits['fetch-balances']).toEqual([1, 1]);
+  });
+
+  it('the real `npm start` command prints the balances and exits 0', async () => {
+    const { stdout } = await promisify(execFile)(
+      process.execPath,
+      [path.join(ROOT, 'node_modules/tsx/dist/cli.mjs'), 'infra/local/main.ts', '--sync-latency-ms', '5'],
+      { cwd: ROOT, env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' } },
+    );
+    expect(stdout).toContain('■ execution succeeded');
+    for (const account of enabledAccounts) expect(stdout).toMatch(new RegExp(`^${account.id}\\s`, 'm'));
+    expect(stdout).toMatch(/^Cash positions$/m);
+    for (const currency of ['EUR', 'CHF', 'USD', 'GBP']) expect(stdout).toMatch(new RegExp(`^${currency}\\s+\\d+\\s`, 'm'));
+  });
+});
