@@ -114,16 +114,25 @@ function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-function describeCause(error: unknown): { name: string; code?: string } {
-  if (!(error instanceof Error)) return { name: typeof error };
-  const cause = (error as { cause?: unknown }).cause;
-  const code =
-    (error as { code?: unknown }).code ?? (isRecord(cause) || cause instanceof Error ? (cause as { code?: unknown }).code : undefined);
-  return typeof code === 'string' ? { name: error.name, code } : { name: error.name };
+/**
+ * Duck-typed on purpose: undici's errors may come from another realm (jest's VM, a bundled copy), where
+ * `instanceof Error` is false.
+ */
+function errorCode(value: unknown): string | undefined {
+  const code = isRecord(value) ? value.code : undefined;
+  return typeof code === 'string' ? code : undefined;
+}
+
+/** The most specific network code in an undici error chain (TypeError → cause (→ AggregateError.errors)). */
+function describeCause(error: unknown): string {
+  const cause = isRecord(error) ? error.cause : undefined;
+  const nested = isRecord(cause) && Array.isArray(cause.errors) ? cause.errors[0] : undefined;
+  const name = isRecord(error) && typeof error.name === 'string' ? error.name : typeof error;
+  return errorCode(cause) ?? errorCode(nested) ?? errorCode(error) ?? name;
 }
 
 function isAbortOrTimeout(error: unknown): boolean {
-  return error instanceof Error && (error.name === 'TimeoutError' || error.name === 'AbortError');
+  return isRecord(error) && (error.name === 'TimeoutError' || error.name === 'AbortError');
 }
 
 interface RequestSpec {
@@ -237,10 +246,10 @@ export function createPowensClient(options: PowensClientOptions): PowensClient {
         });
       }
       // undici wraps socket failures (ECONNRESET, ECONNREFUSED, "other side closed") in TypeError('fetch failed').
-      const cause = describeCause(error);
+      const network = describeCause(error);
       throw new ServiceUnavailableError(
-        `Powens ${label} failed before an HTTP answer (${cause.code ?? cause.name}); the service is unreachable or reset the connection`,
-        { details: { network: cause.code ?? cause.name } },
+        `Powens ${label} failed before an HTTP answer (${network}); the service is unreachable or reset the connection`,
+        { details: { network } },
       );
     }
 
