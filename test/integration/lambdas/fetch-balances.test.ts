@@ -1,0 +1,158 @@
+/**
+ * fetch-balances domain against the real Powens HTTP client + sandbox (loopback) and real dynalite.
+ */
+import { fetchBalances } from '../../../lambdas/shared/domain/fetch-balances';
+import { refreshBalances } from '../../../lambdas/shared/domain/refresh-balances';
+import { FAMILY_OFFICE_IDS } from '../../../infra/local/powens-sandbox';
+import { formatPowensDateTime } from '../../../lambdas/shared/powens/datetime';
+import { startDynalite, type LocalDynamo } from '../../support/dynalite';
+import { startHarness, TENANT, type Harness } from './harness';
+
+const C = FAMILY_OFFICE_IDS.connections;
+const U = FAMILY_OFFICE_IDS.users;
+const ALL_CONNECTIONS = Object.values(C);
+
+describe('fetchBalances (real client + sandbox + dynalite)', () => {
+  let dynamo: LocalDynamo;
+  let h: Harness;
+  beforeAll(async () => {
+    dynamo = await startDynalite();
+  });
+  afterAll(async () => {
+    await dynamo.close();
+  });
+  beforeEach(async () => {
+    h = await startHarness({ dynamo });
+  });
+  afterEach(async () => {
+    await h.close();
+  });
+
+  /** Enabled accounts the sandbox serves, straight from its live objects (the expectation's source of truth). */
+  function listedAccounts() {
+    return ALL_CONNECTIONS.flatMap((cid) => h.sandbox.accounts(cid)).filter((a) => !a.disabled && !a.deleted);
+  }
+
+  it('maps, stores and returns every enabled account with per-currency cash positions', async () => {
+    const out = await fetchBalances({}, { executionId: 'e1' }, h.fetchDeps());
+    const accounts = listedAccounts();
+    expect(out.balances).toHaveLength(accounts.length);
+    expect(out.balances.map((b) => b.accountId)).not.toContain(String(FAMILY_OFFICE_IDS.disabledAccount));
+    expect(out.storage).toEqual({ historyWritten: accounts.length, latestAdvanced: accounts.length, latestStale: 0 });
+    expect(out.skipped).toEqual([]);
+    expect(out.failedUsers).toEqual([]);
+
+    const checking = out.balances.find((b) => b.accountId === '3101');
+    expect(checking).toMatchObject({
+      tenantId: TENANT,
+      connectionId: String(C.claireBnp),
+      balanceType: 'current',
+      currentBalance: 18_452.37,
+      availableBalance: 18_139.97, // 18 452.37 + (-312.40) pending
+      currency: 'EUR',
+      createdAt: h.clock.now.toISOString(),
+    });
+    expect(out.balances.find((b) => b.accountId === '3102')?.availableBalance).toBeUndefined(); // coming null
+
+    const expected = new Map<string, { current: number; accounts: number }>();
+    for (const a of accounts) {
+      const e = expected.get(a.currency!.id) ?? { current: 0, accounts: 0 };
+      expected.set(a.currency!.id, { current: e.current + a.balance!, accounts: e.accounts + 1 });
+    }
+    expect(out.cashPositions.map((p) => p.currency)).toEqual(['CHF', 'EUR', 'GBP', 'USD']);
+    for (const p of out.cashPositions) {
+      expect(p.current).toBeCloseTo(expected.get(p.currency)!.current, 2);
+      expect(p.accounts).toBe(expected.get(p.currency)!.accounts);
+    }
+    const eur = out.cashPositions.find((p) => p.currency === 'EUR')!;
+    expect(eur.available).toBeCloseTo(eur.current - 312.4 - 1_284.56 - 58.3 - 4_200, 2);
+
+    expect(out.asOf).toBe(out.balances.map((b) => b.lastUpdatedAt).sort().at(-1));
+    // Read back from the table: latest items are exactly the records returned.
+    expect(await h.store.listLatest(TENANT)).toEqual(out.balances);
+  });
+
+  it('replaying the step writes the same items again: no duplicates, latest unchanged', async () => {
+    await fetchBalances({}, { executionId: 'e1' }, h.fetchDeps());
+    const before = await h.scan();
+    const replay = await fetchBalances({}, { executionId: 'e1' }, h.fetchDeps());
+    expect(replay.storage).toEqual({ historyWritten: before.length / 2, latestAdvanced: 0, latestStale: before.length / 2 });
+    expect(await h.scan()).toEqual(before);
+  });
+
+  it('after a refresh, history grows and latest advances to the new balance', async () => {
+    await fetchBalances({}, {}, h.fetchDeps());
+    h.clock.now = new Date(h.clock.now.getTime() + 3_600_000);
+    h.sandbox.scriptSync(C.claireBnp, { balanceDelta: 100 });
+    await refreshBalances({ connectionIds: [C.claireBnp] }, { executionId: 'r1' }, h.refreshDeps());
+    const out = await fetchBalances({ connectionIds: [C.claireBnp] }, {}, h.fetchDeps());
+    expect(out.balances.map((b) => b.accountId)).toEqual(['3101', '3102', '3103', '3104']);
+    expect(out.storage).toEqual({ historyWritten: 4, latestAdvanced: 4, latestStale: 0 });
+    const history = await h.store.queryHistory(TENANT, '3101');
+    expect(history.map((r) => r.currentBalance)).toEqual([18_452.37, 18_552.37]);
+    expect(history[1]?.lastUpdatedAt).toBe(h.clock.now.toISOString());
+    expect((await h.store.listLatest(TENANT)).find((r) => r.accountId === '3101')?.currentBalance).toBe(18_552.37);
+  });
+
+  it('an out-of-order (older) snapshot goes to history but never regresses latest', async () => {
+    await fetchBalances({ connectionIds: [C.claireBnp] }, {}, h.fetchDeps());
+    const account = h.sandbox.account(3101);
+    account.balance = 1;
+    account.last_update = formatPowensDateTime(new Date(h.clock.now.getTime() - 5 * 86_400_000));
+    const out = await fetchBalances({ connectionIds: [C.claireBnp] }, {}, h.fetchDeps());
+    expect(out.storage).toMatchObject({ latestStale: 4, latestAdvanced: 0 });
+    expect((await h.store.listLatest(TENANT)).find((r) => r.accountId === '3101')?.currentBalance).toBe(18_452.37);
+    expect((await h.store.queryHistory(TENANT, '3101')).map((r) => r.currentBalance)).toEqual([1, 18_452.37]);
+  });
+
+  it('skips accounts without balance or currency, falls back to the connection time when the account has none', async () => {
+    h.sandbox.account(3101).balance = null;
+    h.sandbox.account(3102).currency = null;
+    h.sandbox.account(3103).last_update = null;
+    const out = await fetchBalances({ connectionIds: [C.claireBnp] }, {}, h.fetchDeps());
+    expect(out.skipped).toEqual([
+      { userId: U.claire, accountId: '3101', connectionId: String(C.claireBnp), reason: 'no_balance' },
+      { userId: U.claire, accountId: '3102', connectionId: String(C.claireBnp), reason: 'no_currency' },
+    ]);
+    const card = out.balances.find((b) => b.accountId === '3103');
+    expect(card?.metadata).toMatchObject({ lastUpdatedFrom: 'connection' });
+    expect(card?.lastUpdatedAt).toBe(out.balances.find((b) => b.accountId === '3104')?.lastUpdatedAt);
+    expect((await h.scan()).map((i) => i.accountId)).not.toContain('3101');
+  });
+
+  it('a transient Powens failure throws before anything is written', async () => {
+    h.sandbox.faults.failNext('GET', `/users/${U.holding}/accounts`, { kind: 'status', status: 503 });
+    await expect(fetchBalances({}, {}, h.fetchDeps())).rejects.toMatchObject({ name: 'ServiceUnavailable' });
+    expect(await h.scan()).toEqual([]);
+  });
+
+  it('a revoked token fails that user only; every user failing throws', async () => {
+    h.sandbox.faults.failNext('GET', `/users/${U.louis}/accounts`, { kind: 'status', status: 401, code: 'invalidToken' });
+    const out = await fetchBalances({}, {}, h.fetchDeps());
+    expect(out.failedUsers).toEqual([{ userId: U.louis, error: expect.objectContaining({ name: 'Unauthenticated' }) }]);
+    expect(out.balances.some((b) => b.metadata?.powensUserId === U.louis)).toBe(false);
+    expect(out.balances.length).toBeGreaterThan(0);
+
+    h.sandbox.faults.failNext('GET', '/users/*/accounts', { kind: 'status', status: 403, code: 'forbidden' }, 3);
+    await expect(fetchBalances({}, {}, h.fetchDeps())).rejects.toMatchObject({ name: 'Forbidden' });
+  });
+
+  it('caps the balances list by size and says so explicitly; totals still cover every account', async () => {
+    const out = await fetchBalances({}, {}, h.fetchDeps({ maxBalancesBytes: 2_000 }));
+    const total = listedAccounts().length;
+    expect(out.balancesTruncated).toEqual({ total, returned: out.balances.length });
+    expect(out.balances.length).toBeLessThan(total);
+    expect(Buffer.byteLength(JSON.stringify(out.balances))).toBeLessThanOrEqual(2_000);
+    expect(out.cashPositions.reduce((n, p) => n + p.accounts, 0)).toBe(total);
+    expect(out.storage.historyWritten).toBe(total);
+  });
+
+  it('rejects invalid input with ValidationFailed before calling Powens', async () => {
+    await expect(fetchBalances({ connectionIds: ['2001'] }, {}, h.fetchDeps())).rejects.toMatchObject({
+      name: 'ValidationFailed',
+      message: expect.stringContaining('input.connectionIds.0 must be integer'),
+    });
+    expect(h.sandbox.requests).toEqual([]);
+    expect(await h.scan()).toEqual([]);
+  });
+});
