@@ -116,6 +116,8 @@ class Compiler {
   /** The entry automation step reads the raw execution input (`$`) instead of an envelope. */
   private readonly rawEntry: boolean;
   private needsSucceeded = false;
+  /** States created while routing a step, emitted after the step's own states for a readable order. */
+  private deferred: [string, State][] = [];
 
   constructor(
     private readonly spec: WorkflowSpec,
@@ -153,7 +155,11 @@ class Compiler {
       this.states[init] = { Type: 'Pass', Comment: 'Wraps the execution input in the workflow envelope {input, data, output}.', Parameters: parameters, Next: startAt };
       startAt = init;
     }
-    for (const step of this.steps) this.emitStep(step);
+    for (const step of this.steps) {
+      this.emitStep(step);
+      for (const [name, state] of this.deferred) this.states[name] = state;
+      this.deferred = [];
+    }
     this.emitCompensationChain();
     if (this.needsSucceeded) this.states[WORKFLOW_SUCCEEDED] = { Type: 'Succeed', Comment: 'No transition matched (noMatch: succeed).' };
 
@@ -274,9 +280,12 @@ class Compiler {
     }
     const name = `${step.id}${STATE_SUFFIX.noMatch}`;
     const cause = `No transition matched after executing step "${step.id}".`;
-    this.states[name] = this.compensating
-      ? { Type: 'Pass', Result: { Error: NO_TRANSITION_MATCHED, Cause: cause }, ResultPath: '$.error', Next: this.failureTarget() }
-      : { Type: 'Fail', Error: NO_TRANSITION_MATCHED, Cause: cause };
+    this.deferred.push([
+      name,
+      this.compensating
+        ? { Type: 'Pass', Result: { Error: NO_TRANSITION_MATCHED, Cause: cause }, ResultPath: '$.error', Next: this.failureTarget() }
+        : { Type: 'Fail', Error: NO_TRANSITION_MATCHED, Cause: cause },
+    ]);
     return name;
   }
 
