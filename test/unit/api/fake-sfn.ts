@@ -5,8 +5,9 @@
  * again with the same name and input returns the original; a closed one, or a different input, throws
  * ExecutionAlreadyExists; an unknown ARN throws ExecutionDoesNotExist. Errors are the SDK's own classes.
  */
+import type {
+  DescribeExecutionCommand} from '@aws-sdk/client-sfn';
 import {
-  DescribeExecutionCommand,
   ExecutionAlreadyExists,
   ExecutionDoesNotExist,
   StartExecutionCommand,

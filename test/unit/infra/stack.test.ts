@@ -1,0 +1,369 @@
+/**
+ * The synthesized stack, one synth for the whole file (bundling skipped via aws:cdk:bundling-stacks: []; the
+ * bundling test proves bundling). cdk-nag's AwsSolutions pack runs in the same synth, exactly as in `cdk synth`.
+ */
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { App, Stack, Validations } from 'aws-cdk-lib';
+import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import { createApp } from '../../../infra/app';
+import { POWENS_SECRET_TEMPLATE } from '../../../infra/constructs/powens-secret';
+import { API_ROUTES } from '../../../lambdas/shared/api/app';
+import { ENV } from '../../../lambdas/shared/env-names';
+import { REFRESH_INPUT_SCHEMA } from '../../../lambdas/shared/refresh-input';
+import { compileWorkflow } from '../../../infra/workflow/compile';
+import { refreshOpenBankingBalancesWorkflow } from '../../../infra/workflows';
+import { functionArnPlaceholderKey, STEP_FUNCTIONS } from '../../../infra/workflows/bindings';
+
+type Json = Record<string, unknown>;
+interface CfnResource {
+  Type: string;
+  Properties?: Json;
+}
+
+const CONTEXT = {
+  'aws:cdk:bundling-stacks': [],
+  powensBaseUrl: 'https://acme-sandbox.biapi.pro/2.0',
+  tenantId: 'family-office',
+  alarmEmail: 'ops@example.com',
+};
+
+let outdir: string;
+let template: Template;
+let resources: Record<string, CfnResource>;
+let nagError: unknown;
+let stackName: string;
+
+beforeAll(() => {
+  outdir = mkdtempSync(path.join(os.tmpdir(), 'cdk-stack-'));
+  const { app, stack } = createApp(new App({ outdir, context: CONTEXT }));
+  stackName = stack.stackName;
+  try {
+    app.synth();
+  } catch (error) {
+    nagError = error; // cdk-nag: "Validation failed"; details in validation-report.json
+  }
+  const templateFile = path.join(outdir, `${stack.artifactId}.template.json`);
+  const json = JSON.parse(readFileSync(templateFile, 'utf8')) as { Resources: Record<string, CfnResource> };
+  template = Template.fromJSON(json);
+  resources = json.Resources;
+});
+afterAll(() => rmSync(outdir, { recursive: true, force: true }));
+
+const ofType = (type: string) => Object.entries(resources).filter(([, r]) => r.Type === type);
+const functionsByEntry = () =>
+  ofType('AWS::Lambda::Function').map(([id, r]) => ({ id, props: r.Properties as Json }));
+
+describe('cdk-nag AwsSolutions', () => {
+  it('has zero unacknowledged findings', () => {
+    const report = JSON.parse(readFileSync(path.join(outdir, 'validation-report.json'), 'utf8')) as { pluginReports: unknown[] };
+    expect({ error: nagError === undefined ? undefined : String(nagError), reports: report.pluginReports }).toEqual({
+      error: undefined,
+      reports: [],
+    });
+  });
+
+  it('control: the same plugin set-up does fail a synth on an unacknowledged finding', () => {
+    const app = new App({ outdir: mkdtempSync(path.join(os.tmpdir(), 'cdk-nag-control-')) });
+    Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+    new Queue(new Stack(app, 'Control'), 'PlainQueue', { encryption: QueueEncryption.UNENCRYPTED });
+    expect(() => app.synth()).toThrow(/AwsSolutions-SQS2/);
+    rmSync(app.outdir, { recursive: true, force: true });
+  });
+});
+
+describe('DynamoDB table', () => {
+  it('is on-demand, PITR, TTL on expiresAt, AWS-managed encryption, retained, keys pk/sk', () => {
+    template.resourceCountIs('AWS::DynamoDB::GlobalTable', 1);
+    template.hasResource('AWS::DynamoDB::GlobalTable', {
+      DeletionPolicy: 'Retain',
+      UpdateReplacePolicy: 'Retain',
+      Properties: Match.objectLike({
+        BillingMode: 'PAY_PER_REQUEST',
+        KeySchema: [
+          { AttributeName: 'pk', KeyType: 'HASH' },
+          { AttributeName: 'sk', KeyType: 'RANGE' },
+        ],
+        TimeToLiveSpecification: { AttributeName: 'expiresAt', Enabled: true },
+        SSESpecification: { SSEEnabled: true },
+        Replicas: [Match.objectLike({ PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true } })],
+      }),
+    });
+  });
+});
+
+describe('Lambda functions', () => {
+  it('one per binding plus the API: Node 22, arm64, X-Ray, JSON logs, own log group with 1-month retention', () => {
+    const fns = functionsByEntry();
+    expect(fns).toHaveLength(STEP_FUNCTIONS.length + 1);
+    for (const { props } of fns) {
+      expect(props).toMatchObject({
+        Runtime: 'nodejs22.x',
+        Architectures: ['arm64'],
+        Handler: 'index.handler',
+        TracingConfig: { Mode: 'Active' },
+        LoggingConfig: { LogFormat: 'JSON', ApplicationLogLevel: 'INFO', SystemLogLevel: 'WARN', LogGroup: { Ref: expect.any(String) } },
+      });
+      const env = (props.Environment as { Variables: Record<string, unknown> }).Variables;
+      expect(env).toMatchObject({ NODE_OPTIONS: '--enable-source-maps', POWERTOOLS_SERVICE_NAME: expect.any(String), [ENV.tenantId]: 'family-office' });
+      expect(env[ENV.tableName]).toEqual({ Ref: expect.any(String) });
+      const logGroupId = (props.LoggingConfig as { LogGroup: { Ref: string } }).LogGroup.Ref;
+      expect(resources[logGroupId]?.Properties).toMatchObject({ RetentionInDays: 30 });
+    }
+  });
+
+  it('step functions take memory/timeout from their binding and get the Powens settings and secret (no credentials in env)', () => {
+    for (const binding of STEP_FUNCTIONS) {
+      const fn = functionsByEntry().find(({ id }) => id.startsWith(binding.id));
+      expect(fn?.props).toMatchObject({
+        MemorySize: binding.memoryMb,
+        Timeout: binding.timeoutSeconds,
+        Environment: {
+          Variables: expect.objectContaining({
+            [ENV.powensBaseUrl]: 'https://acme-sandbox.biapi.pro/2.0',
+            [ENV.powensSecretId]: { Ref: expect.stringMatching(/^PowensSecret/) },
+          }),
+        },
+      });
+      expect(JSON.stringify(fn?.props.Environment)).not.toMatch(/clientSecret|token/i);
+    }
+  });
+
+  it('the API function has the state machine ARN and no secret', () => {
+    const api = functionsByEntry().find(({ id }) => id.startsWith('RefreshApiFunction'));
+    const env = (api?.props.Environment as { Variables: Record<string, unknown> }).Variables;
+    expect(env[ENV.stateMachineArn]).toEqual({ Ref: expect.stringMatching(/^WorkflowStateMachine/) });
+    expect(env).not.toHaveProperty(ENV.powensSecretId);
+  });
+});
+
+describe('Powens secret', () => {
+  it('is created with the placeholder template (no credential), retained', () => {
+    template.hasResource('AWS::SecretsManager::Secret', {
+      DeletionPolicy: 'Retain',
+      Properties: Match.objectLike({ SecretString: JSON.stringify(POWENS_SECRET_TEMPLATE, null, 2) }),
+    });
+    template.resourcePropertiesCountIs('AWS::SecretsManager::Secret', { GenerateSecretString: Match.anyValue() }, 0);
+  });
+});
+
+describe('state machine', () => {
+  const compiled = compileWorkflow(refreshOpenBankingBalancesWorkflow, { bindings: STEP_FUNCTIONS });
+
+  it('deploys the compiler output byte for byte, with one substitution per placeholder', () => {
+    const [[, sm] = []] = ofType('AWS::StepFunctions::StateMachine');
+    const props = sm?.Properties as { DefinitionString: unknown; DefinitionSubstitutions: Record<string, unknown> };
+    expect(typeof props.DefinitionString).toBe('string');
+    expect(props.DefinitionString === compiled.json).toBe(true);
+    expect(Object.keys(props.DefinitionSubstitutions).sort()).toEqual([...compiled.substitutions].sort());
+    for (const binding of STEP_FUNCTIONS) {
+      const key = functionArnPlaceholderKey(binding);
+      if (!compiled.substitutions.includes(key)) continue;
+      expect(props.DefinitionSubstitutions[key]).toEqual({ 'Fn::GetAtt': [expect.stringMatching(new RegExp(`^${binding.id}Function`)), 'Arn'] });
+    }
+  });
+
+  it('is STANDARD, traced, logs ERROR without execution data, named for the scoped API grant', () => {
+    template.hasResourceProperties('AWS::StepFunctions::StateMachine', {
+      StateMachineType: 'STANDARD',
+      StateMachineName: `${stackName}-${refreshOpenBankingBalancesWorkflow.meta.key}`.replace(/[^A-Za-z0-9_-]/g, '-'),
+      TracingConfiguration: { Enabled: true },
+      LoggingConfiguration: Match.objectLike({ Level: 'ERROR', IncludeExecutionData: false }),
+    });
+  });
+});
+
+describe('schedule', () => {
+  it('starts the machine with {} twice a day, retries for an hour, dead-letters to an encrypted SSL-only queue', () => {
+    template.hasResourceProperties('AWS::Scheduler::Schedule', {
+      ScheduleExpression: 'cron(0 6,18 * * ? *)',
+      FlexibleTimeWindow: { Mode: 'OFF' },
+      Target: Match.objectLike({
+        Arn: { Ref: Match.stringLikeRegexp('^WorkflowStateMachine') },
+        Input: '{}',
+        RetryPolicy: { MaximumRetryAttempts: 3, MaximumEventAgeInSeconds: 3600 },
+        DeadLetterConfig: { Arn: { 'Fn::GetAtt': [Match.stringLikeRegexp('^ScheduleDeadLetters'), 'Arn'] } },
+      }),
+    });
+    template.hasResourceProperties('AWS::SQS::Queue', { SqsManagedSseEnabled: true });
+    template.hasResourceProperties('AWS::SQS::QueuePolicy', {
+      PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })]) },
+    });
+  });
+});
+
+describe('REST API', () => {
+  const methods = () => ofType('AWS::ApiGateway::Method').map(([, r]) => r.Properties as Json);
+  const pathOf = (resourceRef: unknown): string => {
+    const id = (resourceRef as { Ref?: string }).Ref;
+    if (id === undefined) return '';
+    const props = resources[id]?.Properties as { PathPart: string; ParentId: unknown };
+    return `${pathOf(props.ParentId)}/${props.PathPart}`;
+  };
+
+  it('exposes exactly the routes the Lambda serves, every method AWS_IAM, all through the one Lambda proxy', () => {
+    const declared = methods().map((m) => ({ method: m.HttpMethod, resource: pathOf(m.ResourceId) }));
+    expect(declared).toEqual(expect.arrayContaining(API_ROUTES.map((r) => ({ ...r }))));
+    expect(declared).toHaveLength(API_ROUTES.length);
+    for (const m of methods()) {
+      expect(m).toMatchObject({
+        AuthorizationType: 'AWS_IAM',
+        Integration: { Type: 'AWS_PROXY', IntegrationHttpMethod: 'POST' },
+        RequestValidatorId: { Ref: expect.stringMatching(/Validator/) },
+      });
+    }
+  });
+
+  it('validates POST /refreshes against the shared RefreshInput schema', () => {
+    const post = methods().find((m) => m.HttpMethod === 'POST');
+    expect(post?.RequestModels).toEqual({ 'application/json': { Ref: expect.any(String) } });
+    const modelId = (post?.RequestModels as Record<string, { Ref: string }>)['application/json']?.Ref ?? '';
+    expect(resources[modelId]?.Properties?.Schema).toEqual(REFRESH_INPUT_SCHEMA);
+    template.hasResourceProperties('AWS::ApiGateway::RequestValidator', { ValidateRequestBody: true, ValidateRequestParameters: true });
+    template.hasResourceProperties('AWS::ApiGateway::GatewayResponse', {
+      ResponseType: 'BAD_REQUEST_BODY',
+      StatusCode: '400',
+      ResponseTemplates: { 'application/json': Match.stringLikeRegexp('"error":"BadRequest"') },
+    });
+  });
+
+  it('stage: access logs (JSON), X-Ray, throttling', () => {
+    template.hasResourceProperties('AWS::ApiGateway::Stage', {
+      TracingEnabled: true,
+      AccessLogSetting: { DestinationArn: { 'Fn::GetAtt': [Match.stringLikeRegexp('AccessLogs'), 'Arn'] }, Format: Match.stringLikeRegexp('requestId') },
+      MethodSettings: [Match.objectLike({ ThrottlingRateLimit: 5, ThrottlingBurstLimit: 10 })],
+    });
+  });
+});
+
+describe('alarms', () => {
+  it('watch the state machine, every Lambda and the schedule DLQ, and notify an encrypted SSL-only topic', () => {
+    const alarms = ofType('AWS::CloudWatch::Alarm').map(([, r]) => r.Properties as Json);
+    const metrics = alarms.map((a) => `${String(a.Namespace)}:${String(a.MetricName)}`);
+    expect(metrics).toEqual(
+      expect.arrayContaining([
+        'AWS/States:ExecutionsFailed',
+        'AWS/States:ExecutionsTimedOut',
+        'AWS/States:ExecutionThrottled',
+        'AWS/SQS:ApproximateNumberOfMessagesVisible',
+        'AWS/ApiGateway:5XXError',
+      ]),
+    );
+    expect(metrics.filter((m) => m === 'AWS/Lambda:Errors')).toHaveLength(STEP_FUNCTIONS.length + 1);
+    expect(metrics.filter((m) => m === 'AWS/Lambda:Throttles')).toHaveLength(STEP_FUNCTIONS.length + 1);
+    for (const alarm of alarms) {
+      expect(alarm.AlarmActions).toEqual([{ Ref: expect.stringMatching(/^AlarmsTopic/) }]);
+    }
+    template.hasResourceProperties('AWS::SNS::Topic', { KmsMasterKeyId: { 'Fn::GetAtt': [Match.stringLikeRegexp('TopicKey'), 'Arn'] } });
+    template.hasResourceProperties('AWS::SNS::TopicPolicy', {
+      PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })]) },
+    });
+    template.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'email', Endpoint: 'ops@example.com' });
+    template.hasResourceProperties('AWS::KMS::Key', { EnableKeyRotation: true });
+  });
+});
+
+describe('outputs', () => {
+  it('state machine ARN, API URL, table name, secret ARN', () => {
+    const outputs = Object.keys(template.toJSON().Outputs as Json);
+    for (const name of ['StateMachineArn', 'ApiUrl', 'TableName', 'PowensSecretArn']) {
+      expect(outputs.some((o) => o.startsWith(name))).toBe(true);
+    }
+  });
+});
+
+/**
+ * Least privilege over every identity policy in the template. `*` actions are never allowed; `*` in a resource only
+ * where AWS offers no resource-level permission, each listed with its reason. Anything else fails.
+ */
+const STAR_RESOURCE_ALLOWED: Record<string, string> = {
+  'xray:PutTraceSegments': 'X-Ray has no resource-level permissions (Lambda and Step Functions tracing)',
+  'xray:PutTelemetryRecords': 'X-Ray has no resource-level permissions',
+  'xray:GetSamplingRules': 'X-Ray has no resource-level permissions (Step Functions tracing)',
+  'xray:GetSamplingTargets': 'X-Ray has no resource-level permissions (Step Functions tracing)',
+  'logs:CreateLogDelivery': 'CloudWatch Logs vended delivery (Step Functions logging) requires Resource *',
+  'logs:GetLogDelivery': 'same',
+  'logs:UpdateLogDelivery': 'same',
+  'logs:DeleteLogDelivery': 'same',
+  'logs:ListLogDeliveries': 'same',
+  'logs:PutResourcePolicy': 'same',
+  'logs:DescribeResourcePolicies': 'same',
+  'logs:DescribeLogGroups': 'same',
+};
+/** Resources ending in a wildcard that are scoped as tightly as the service allows. */
+const WILDCARD_RESOURCE_ALLOWED: { action: string; pattern: RegExp; reason: string }[] = [
+  {
+    action: 'states:DescribeExecution',
+    pattern: /:execution:OpenBankingRefresh-[A-Za-z0-9_-]+:\*$/,
+    reason: 'execution names are per request; scoped to this state machine',
+  },
+];
+
+function resourceText(resource: unknown): string {
+  if (typeof resource === 'string') return resource;
+  const join = (resource as { 'Fn::Join'?: [string, unknown[]] })['Fn::Join'];
+  if (join) return join[1].map((part) => (typeof part === 'string' ? part : '<token>')).join(join[0]);
+  return '<token>'; // Ref / GetAtt of a concrete resource
+}
+
+describe('IAM least privilege', () => {
+  const statements = () => {
+    const out: { where: string; Action: string[]; Resource: string[] }[] = [];
+    for (const [id, r] of Object.entries(resources)) {
+      const docs: unknown[] = [];
+      if (r.Type === 'AWS::IAM::Policy' || r.Type === 'AWS::IAM::ManagedPolicy') docs.push(r.Properties?.PolicyDocument);
+      if (r.Type === 'AWS::IAM::Role') for (const p of (r.Properties?.Policies as { PolicyDocument: unknown }[]) ?? []) docs.push(p.PolicyDocument);
+      for (const doc of docs) {
+        for (const s of (doc as { Statement: Json[] }).Statement) {
+          const list = (v: unknown) => (Array.isArray(v) ? v : [v]);
+          out.push({ where: id, Action: list(s.Action) as string[], Resource: list(s.Resource).map(resourceText) });
+        }
+      }
+    }
+    return out;
+  };
+
+  it('found the policies (the walk is not vacuous)', () => {
+    expect(statements().length).toBeGreaterThan(10);
+  });
+
+  it('uses no managed policies', () => {
+    for (const [, role] of ofType('AWS::IAM::Role')) expect(role.Properties?.ManagedPolicyArns).toBeUndefined();
+  });
+
+  it('has no wildcard action and wildcard resources only where AWS requires them', () => {
+    const violations: string[] = [];
+    for (const s of statements()) {
+      for (const action of s.Action) if (action.includes('*')) violations.push(`${s.where}: action ${action}`);
+      for (const resource of s.Resource) {
+        if (resource === '*') {
+          const bad = s.Action.filter((a) => !(a in STAR_RESOURCE_ALLOWED));
+          if (bad.length > 0) violations.push(`${s.where}: Resource * for ${bad.join(', ')}`);
+        } else if (resource.includes('*')) {
+          const ok = s.Action.every((a) => WILDCARD_RESOURCE_ALLOWED.some((w) => w.action === a && w.pattern.test(resource)));
+          if (!ok) violations.push(`${s.where}: ${s.Action.join(',')} on ${resource}`);
+        }
+      }
+    }
+    expect(violations).toEqual([]);
+  });
+
+  it('the API role may start/describe executions and Query/GetItem the table, nothing that writes', () => {
+    const apiActions = statements()
+      .filter((s) => s.where.startsWith('RefreshApiFunctionRole'))
+      .flatMap((s) => s.Action)
+      .sort();
+    expect(apiActions).toEqual(
+      ['dynamodb:GetItem', 'dynamodb:Query', 'logs:CreateLogStream', 'logs:PutLogEvents', 'states:DescribeExecution', 'states:StartExecution', 'xray:PutTelemetryRecords', 'xray:PutTraceSegments'].sort(),
+    );
+  });
+
+  it('the state machine may invoke exactly the bound functions (unqualified ARNs)', () => {
+    const invoke = statements().filter((s) => s.Action.includes('lambda:InvokeFunction'));
+    expect(invoke.flatMap((s) => s.Resource)).toHaveLength(STEP_FUNCTIONS.length);
+    expect(invoke.every((s) => s.where.startsWith('WorkflowStateMachineRole'))).toBe(true);
+  });
+});
