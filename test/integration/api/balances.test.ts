@@ -54,7 +54,7 @@ describe('GET /balances (refresh-api handler + dynalite)', () => {
       [ENV.stateMachineArn]: 'arn:aws:states:eu-west-3:123456789012:stateMachine:Refresh',
     });
     // Imported after the environment is set: the module reads it once, like a Lambda cold start.
-    ({ handler } = (await import('../../../lambdas/refresh-api/handler')) as unknown as { handler: typeof handler });
+    ({ handler } = jest.requireActual<{ handler: typeof handler }>('../../../lambdas/refresh-api/handler'));
   });
 
   afterAll(async () => {
