@@ -9,7 +9,13 @@
  * | per-execution sync mark  | EXEC#{executionId}                   | CONN#{userId}#{cid}        | expiresAt  |
  *
  * Access patterns: latest by tenant (Query pk, begins_with LATEST#), history by account and time range (Query pk,
- * sk BETWEEN), PSD2 budget (conditional UpdateItem on one slot), retry idempotency (conditional Put).
+ * sk BETWEEN), PSD2 budget (conditional UpdateItem on one slot), retry idempotency (conditional UpdateItem).
+ *
+ * As implemented: latest and history items carry the AccountBalanceRecord fields plus `balanceAt` (epoch ms of
+ * lastUpdatedAt; latest is written only if `attribute_not_exists(pk) OR balanceAt < :t`). History `expiresAt` =
+ * balance time + HISTORY_TTL_DAYS. Slots carry `usedAt` (epoch ms; free when older than 24 h) and `expiresAt` =
+ * usedAt + 48 h. Markers carry `status` (started|done), `attempts`, `slot`, `result` and `expiresAt` = +7 days.
+ * Every write is single-item (no transactions: dynalite has none), see balances/store.ts and psd2/budget.ts.
  */
 export const TABLE_KEYS = {
   partitionKey: 'pk',
