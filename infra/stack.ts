@@ -63,7 +63,7 @@ export class OpenBankingStack extends Stack {
         environment: { [ENV.powensBaseUrl]: settings.powensBaseUrl, [ENV.tenantId]: settings.tenantId },
       })
         .readWriteTable(this.table.table)
-        .readSecret(this.powensSecret.secret);
+        .readSecret(this.powensSecret.secret, this.powensSecret.secretId);
       stepFunctions.set(binding, fn);
     }
     this.stepFunctions = stepFunctions;

@@ -111,9 +111,10 @@ export class NodeFunction extends Construct {
     return this.setEnvironment(ENV.tableName, table.tableName);
   }
 
-  readSecret(secret: ISecret): this {
+  /** `secretId`: ARN or name as GetSecretValue should receive it (default the secret's ARN). */
+  readSecret(secret: ISecret, secretId: string = secret.secretArn): this {
     secret.grantRead(this.function);
-    return this.setEnvironment(ENV.powensSecretId, secret.secretArn);
+    return this.setEnvironment(ENV.powensSecretId, secretId);
   }
 
   /**

@@ -22,11 +22,17 @@ export interface PowensSecretProps {
 /** Powens client credentials and user tokens: Secrets Manager only, never environment variables. */
 export class PowensSecret extends Construct {
   readonly secret: ISecret;
+  /**
+   * What the Lambdas pass to GetSecretValue: the full ARN of a created secret; the NAME of an imported one (its CDK
+   * ARN is partial, without the random suffix, and partial ARNs are ambiguous for Secrets Manager).
+   */
+  readonly secretId: string;
 
   constructor(scope: Construct, id: string, props: PowensSecretProps = {}) {
     super(scope, id);
     if (props.existingSecretName !== undefined) {
       this.secret = Secret.fromSecretNameV2(this, 'Imported', props.existingSecretName);
+      this.secretId = props.existingSecretName;
       return;
     }
     const secret = new Secret(this, 'Secret', {
@@ -42,5 +48,6 @@ export class PowensSecret extends Construct {
         'They are replaced by hand with put-secret-value (infra/DEPLOY.md).',
     });
     this.secret = secret;
+    this.secretId = secret.secretArn;
   }
 }
