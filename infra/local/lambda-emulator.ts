@@ -10,6 +10,21 @@ export interface LocalFunction {
   close(): Promise<void>;
 }
 
+/** One invocation as the worker measured it (benchmarks turn these into billed Lambda duration). */
+export interface InvocationRecord {
+  /** Handler run time in the worker (Lambda's Duration); absent when the environment crashed or timed out. */
+  durationMs?: number;
+  /** Module import time of a fresh environment (≈ Lambda INIT), on the environment's first invocation only. */
+  initMs?: number;
+  ok: boolean;
+}
+
+/** What startBundledFunction returns: a LocalFunction that also reports what each invocation cost. */
+export interface BundledFunction extends LocalFunction {
+  /** Every invocation so far, in completion order (a copy). */
+  invocations(): InvocationRecord[];
+}
+
 export interface LocalFunctionOptions {
   name: string;
   /** Lambda timeout: an invocation still running after it fails like AWS's (Lambda.Unknown through lambda:invoke). */
@@ -38,16 +53,17 @@ const WORKER = path.join(__dirname, 'lambda-worker.mjs');
 
 type WorkerReply =
   | { ready: true }
-  | { id: string; ok: true; result: unknown }
-  | { id: string; ok: false; errorType: string; errorMessage: string };
+  | { id: string; ok: true; result: unknown; durationMs?: number; initMs?: number }
+  | { id: string; ok: false; errorType: string; errorMessage: string; durationMs?: number; initMs?: number };
 
 /**
  * Runs a bundle built by infra/bundling.ts (the artefact CDK deploys) in its own Node process, like a Lambda
  * execution environment: module-scope code runs once per environment (cold start), the environment variables are the
  * function's own, payloads cross a JSON boundary, and a timed-out environment is discarded and recreated.
  */
-export function startBundledFunction(bundlePath: string, options: LocalFunctionOptions): LocalFunction {
+export function startBundledFunction(bundlePath: string, options: LocalFunctionOptions): BundledFunction {
   let worker: { child: ChildProcess; ready: Promise<void> } | undefined;
+  const invocations: InvocationRecord[] = [];
   const pending = new Map<string, { resolve: (value: unknown) => void; reject: (error: Error) => void }>();
 
   const spawn = (): { child: ChildProcess; ready: Promise<void> } => {
@@ -63,6 +79,11 @@ export function startBundledFunction(bundlePath: string, options: LocalFunctionO
         const waiter = pending.get(reply.id);
         if (!waiter) return;
         pending.delete(reply.id);
+        invocations.push({
+          ok: reply.ok,
+          ...(reply.durationMs === undefined ? {} : { durationMs: reply.durationMs }),
+          ...(reply.initMs === undefined ? {} : { initMs: reply.initMs }),
+        });
         if (reply.ok) waiter.resolve(reply.result);
         else waiter.reject(new LambdaInvocationError(reply.errorType, reply.errorMessage));
       });
@@ -70,7 +91,10 @@ export function startBundledFunction(bundlePath: string, options: LocalFunctionO
         worker = undefined;
         const crash = new LambdaInvocationError('Lambda.Unknown', `Runtime exited (code ${code}, signal ${signal})`);
         reject(crash);
-        for (const waiter of pending.values()) waiter.reject(crash);
+        for (const waiter of pending.values()) {
+          invocations.push({ ok: false });
+          waiter.reject(crash);
+        }
         pending.clear();
       });
     });
@@ -88,6 +112,7 @@ export function startBundledFunction(bundlePath: string, options: LocalFunctionO
       return new Promise<unknown>((resolve, reject) => {
         const timer = setTimeout(() => {
           pending.delete(id);
+          invocations.push({ ok: false });
           // Lambda discards an environment whose invocation timed out; the next call cold-starts a new one.
           current.child.kill('SIGKILL');
           reject(new LambdaInvocationError('Lambda.Unknown', `Task timed out after ${options.timeoutSeconds} seconds`));
@@ -106,6 +131,7 @@ export function startBundledFunction(bundlePath: string, options: LocalFunctionO
         current.child.send({ id, event: payload ?? null, requestId: randomUUID(), deadline });
       });
     },
+    invocations: () => invocations.map((record) => ({ ...record })),
     async close(): Promise<void> {
       const current = worker;
       worker = undefined;

@@ -1,0 +1,262 @@
+/**
+ * Cold start: for every deployed handler, the size of the bundle CDK deploys and the time a fresh Node process takes
+ * to import it, next to the same handler loaded unbundled (each TypeScript file transpiled on its own, dependencies
+ * resolved from node_modules as a zip of node_modules would). Module import is what Lambda's INIT phase spends on
+ * our code; the runtime's own bootstrap is not modelled.
+ */
+import { spawn } from 'node:child_process';
+import { mkdir, readdir, rm, stat, writeFile, readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { buildLambda, PROJECT_ROOT } from '../infra/bundling';
+import { STEP_FUNCTIONS } from '../infra/workflows/bindings';
+import { ENV } from '../lambdas/shared/env-names';
+import { BENCH_WORK_DIR, round, summarize, type Summary } from './support';
+
+export const COLD_START_TARGETS = { maxBundleKb: 250, maxImportMs: 40, minSpeedup: 2 } as const;
+
+export interface HandlerUnderTest {
+  id: string;
+  entry: string;
+}
+
+/** The refresh API Lambda (infra/stack.ts RefreshApiFunction) is deployed by the same bundling as the step functions. */
+export const REFRESH_API_HANDLER: HandlerUnderTest = { id: 'RefreshApi', entry: 'lambdas/refresh-api/handler.ts' };
+
+export function deployedHandlers(): HandlerUnderTest[] {
+  return [...STEP_FUNCTIONS.map(({ id, entry }) => ({ id, entry })), REFRESH_API_HANDLER];
+}
+
+export interface ColdStartOptions {
+  /** Fresh processes per variant (≥ 10 for the report). */
+  runs: number;
+  handlers?: HandlerUnderTest[];
+  workDir?: string;
+}
+
+export interface HandlerColdStart {
+  id: string;
+  entry: string;
+  bundle: { bytes: number; kb: number; sourceMapBytes: number; largestInputs: { path: string; kb: number }[] };
+  /** performance.now() around `await import(file)` inside the fresh process. */
+  bundledImportMs: Summary;
+  unbundledImportMs: Summary;
+  /** Whole process wall time (spawn → exit) minus the median of a probe process that imports nothing. */
+  bundledProcessMs: Summary;
+  unbundledProcessMs: Summary;
+  /**
+   * Import of only the external @aws-sdk/* packages the bundle imports (ESM, as the bundle loads them, and CommonJS
+   * as the unbundled variant does): the floor a bundle cannot go below while the SDK stays external.
+   */
+  sdkFloor: { packages: string[]; esmImportMs: Summary; cjsImportMs: Summary };
+  /** The whole transpiled lambdas/ tree (not only what this handler loads). */
+  unbundled: { files: number; kb: number };
+  /** unbundled median import ÷ bundled median import. */
+  speedup: number;
+  targets: { bundleKb: boolean; importMs: boolean; speedup: boolean };
+}
+
+export interface ColdStartResult {
+  method: string;
+  runsPerVariant: number;
+  targets: typeof COLD_START_TARGETS;
+  /** Wall time of the probe process importing nothing (subtracted from the process figures). */
+  emptyProcessMs: Summary;
+  handlers: HandlerColdStart[];
+}
+
+const PROBE = path.join(__dirname, 'import-probe.mjs');
+
+/**
+ * Values the handlers would find in AWS, so module-scope code (refresh-api parses its config at import) runs as it
+ * does there. Nothing is contacted: clients are created, not used.
+ */
+export function coldStartEnvironment(): Record<string, string> {
+  return {
+    PATH: process.env.PATH ?? '',
+    AWS_REGION: 'us-east-1',
+    AWS_ACCESS_KEY_ID: 'bench',
+    AWS_SECRET_ACCESS_KEY: 'bench',
+    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+    // As infra/constructs/node-function.ts sets it: Node then loads the bundle's source map at import.
+    NODE_OPTIONS: '--enable-source-maps',
+    POWERTOOLS_SERVICE_NAME: 'bench',
+    POWERTOOLS_LOG_LEVEL: 'SILENT',
+    POWERTOOLS_METRICS_NAMESPACE: 'Bench',
+    POWERTOOLS_METRICS_DISABLED: 'true',
+    [ENV.tableName]: 'openbanking-balances-bench',
+    [ENV.tenantId]: 'bench',
+    [ENV.powensBaseUrl]: 'http://127.0.0.1:9/2.0',
+    [ENV.powensSecretFile]: '/dev/null',
+    [ENV.stateMachineArn]: 'arn:aws:states:us-east-1:000000000000:stateMachine:bench',
+  };
+}
+
+interface ProbeRun {
+  importMs: number;
+  processMs: number;
+}
+
+function probe(target: string | undefined, env: Record<string, string>): Promise<ProbeRun> {
+  return new Promise((resolve, reject) => {
+    const started = performance.now();
+    const child = spawn(process.execPath, target === undefined ? [PROBE] : [PROBE, target], {
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.once('error', reject);
+    child.once('close', (code) => {
+      const processMs = performance.now() - started;
+      if (code !== 0) {
+        reject(new Error(`import probe of ${target ?? '(nothing)'} exited with ${code}: ${stderr.trim().slice(0, 2000)}`));
+        return;
+      }
+      try {
+        const { importMs } = JSON.parse(stdout) as { importMs: number };
+        resolve({ importMs, processMs });
+      } catch {
+        reject(new Error(`import probe of ${target ?? '(nothing)'} printed no result: ${JSON.stringify(stdout.slice(0, 200))}`));
+      }
+    });
+  });
+}
+
+async function listTypeScript(dir: string): Promise<string[]> {
+  const entries = await readdir(dir, { withFileTypes: true });
+  const files: string[] = [];
+  for (const entry of entries) {
+    const full = path.join(dir, entry.name);
+    if (entry.isDirectory()) files.push(...(await listTypeScript(full)));
+    else if (entry.name.endsWith('.ts') && !entry.name.endsWith('.d.ts')) files.push(full);
+  }
+  return files;
+}
+
+/**
+ * Transpiles every file under lambdas/ one by one (esbuild transform, no bundling) to CommonJS next to a copy of the
+ * tree: relative imports stay extensionless, which CommonJS resolves and ESM would not. Dependencies stay in
+ * node_modules (ESM-only @middy/core loads through Node's require(esm)).
+ */
+export async function transpileUnbundled(outDir: string): Promise<{ root: string; files: number; bytes: number }> {
+  const esbuild = await import('esbuild');
+  const sourceRoot = path.join(PROJECT_ROOT, 'lambdas');
+  await rm(outDir, { recursive: true, force: true });
+  let bytes = 0;
+  const files = await listTypeScript(sourceRoot);
+  for (const file of files) {
+    const source = await readFile(file, 'utf8');
+    const result = await esbuild.transform(source, {
+      loader: 'ts',
+      format: 'cjs',
+      target: 'node22',
+      sourcefile: path.relative(PROJECT_ROOT, file),
+    });
+    const out = path.join(outDir, 'lambdas', path.relative(sourceRoot, file)).replace(/\.ts$/, '.js');
+    await mkdir(path.dirname(out), { recursive: true });
+    await writeFile(out, result.code);
+    bytes += Buffer.byteLength(result.code);
+  }
+  return { root: outDir, files: files.length, bytes };
+}
+
+async function sizeOf(file: string): Promise<number> {
+  return (await stat(file)).size;
+}
+
+/** The external `@aws-sdk/*` packages a bundle imports, and two probe modules that import only those. */
+async function writeSdkFloorProbes(bundleFile: string, dir: string): Promise<{ packages: string[]; esm: string; cjs: string }> {
+  const code = await readFile(bundleFile, 'utf8');
+  const packages = [...new Set([...code.matchAll(/(?:from|import)\s*["'](@aws-sdk\/[^"']+)["']/g)].map((m) => m[1] as string))].sort();
+  await mkdir(dir, { recursive: true });
+  const esm = path.join(dir, 'sdk.mjs');
+  const cjs = path.join(dir, 'sdk.cjs');
+  await writeFile(esm, `${packages.map((p) => `import ${JSON.stringify(p)};`).join('\n')}\nexport const handler = () => undefined;\n`);
+  await writeFile(cjs, `${packages.map((p) => `require(${JSON.stringify(p)});`).join('\n')}\nexports.handler = () => undefined;\n`);
+  return { packages, esm, cjs };
+}
+
+export async function runColdStart(options: ColdStartOptions): Promise<ColdStartResult> {
+  if (!Number.isInteger(options.runs) || options.runs < 1) throw new RangeError(`runs must be an integer ≥ 1, got ${options.runs}`);
+  const workDir = options.workDir ?? path.join(BENCH_WORK_DIR, 'cold-start');
+  const handlers = options.handlers ?? deployedHandlers();
+  const env = coldStartEnvironment();
+
+  const built = [];
+  for (const handler of handlers) {
+    const bundle = await buildLambda(handler.entry, path.join(workDir, 'bundles', handler.id));
+    const sdk = await writeSdkFloorProbes(bundle.outfile, path.join(workDir, 'sdk-floor', handler.id));
+    built.push({ handler, bundle, sdk, bundleBytesOnDisk: await sizeOf(bundle.outfile) });
+  }
+  const unbundled = await transpileUnbundled(path.join(workDir, 'unbundled'));
+  const unbundledEntry = (entry: string): string => path.join(unbundled.root, entry.replace(/\.ts$/, '.js'));
+
+  // Interleaved rounds (empty, then each handler bundled and unbundled) so machine noise spreads over all variants.
+  const empty: number[] = [];
+  const samples = new Map<string, Record<'bundled' | 'unbundled' | 'sdkEsm' | 'sdkCjs', ProbeRun[]>>(
+    handlers.map((h) => [h.id, { bundled: [], unbundled: [], sdkEsm: [], sdkCjs: [] }]),
+  );
+  await probe(undefined, env); // warms the OS file cache for node itself; not recorded
+  for (let run = 0; run < options.runs; run++) {
+    empty.push((await probe(undefined, env)).processMs);
+    for (const { handler, bundle, sdk } of built) {
+      const sample = samples.get(handler.id);
+      if (!sample) continue;
+      sample.bundled.push(await probe(bundle.outfile, env));
+      sample.unbundled.push(await probe(unbundledEntry(handler.entry), env));
+      sample.sdkEsm.push(await probe(sdk.esm, env));
+      sample.sdkCjs.push(await probe(sdk.cjs, env));
+    }
+  }
+  const emptyProcessMs = summarize(empty);
+
+  const results: HandlerColdStart[] = built.map(({ handler, bundle, sdk, bundleBytesOnDisk }) => {
+    const sample = samples.get(handler.id) ?? { bundled: [], unbundled: [], sdkEsm: [], sdkCjs: [] };
+    const bundledImportMs = summarize(sample.bundled.map((r) => r.importMs));
+    const unbundledImportMs = summarize(sample.unbundled.map((r) => r.importMs));
+    const kb = round(bundleBytesOnDisk / 1024, 1);
+    const speedup = round(unbundledImportMs.median / bundledImportMs.median, 2);
+    return {
+      id: handler.id,
+      entry: handler.entry,
+      bundle: {
+        bytes: bundleBytesOnDisk,
+        kb,
+        sourceMapBytes: bundle.sourceMapBytes,
+        largestInputs: bundle.inputs.slice(0, 5).map((input) => ({ path: input.path, kb: round(input.bytes / 1024, 1) })),
+      },
+      bundledImportMs,
+      unbundledImportMs,
+      bundledProcessMs: summarize(sample.bundled.map((r) => r.processMs - emptyProcessMs.median)),
+      unbundledProcessMs: summarize(sample.unbundled.map((r) => r.processMs - emptyProcessMs.median)),
+      sdkFloor: {
+        packages: sdk.packages,
+        esmImportMs: summarize(sample.sdkEsm.map((r) => r.importMs)),
+        cjsImportMs: summarize(sample.sdkCjs.map((r) => r.importMs)),
+      },
+      unbundled: { files: unbundled.files, kb: round(unbundled.bytes / 1024, 1) },
+      speedup,
+      targets: {
+        bundleKb: kb <= COLD_START_TARGETS.maxBundleKb,
+        importMs: bundledImportMs.median <= COLD_START_TARGETS.maxImportMs,
+        speedup: speedup >= COLD_START_TARGETS.minSpeedup,
+      },
+    };
+  });
+
+  return {
+    method:
+      `Each variant imported in ${options.runs} fresh \`node\` processes (${process.version}), rounds interleaved. ` +
+      'importMs: performance.now() around `await import(file)` inside the process. processMs: spawn-to-exit wall ' +
+      'time minus the median of the same probe importing nothing. Bundled = infra/bundling.ts buildLambda output ' +
+      '(what CDK deploys; @aws-sdk/* external, loaded from node_modules like the runtime-provided SDK). Unbundled = ' +
+      'every lambdas/**/*.ts transpiled alone by esbuild transform to CommonJS, dependencies from node_modules. ' +
+      'Environment as in AWS incl. NODE_OPTIONS=--enable-source-maps.',
+    runsPerVariant: options.runs,
+    targets: COLD_START_TARGETS,
+    emptyProcessMs,
+    handlers: results,
+  };
+}
