@@ -1,0 +1,275 @@
+/**
+ * Storage throughput: the fetch-balances domain (real Powens client → sandbox, real balance store → embedded dynalite
+ * through the real AWS SDK) storing n accounts, next to a naive writer storing the same items one PutItem at a time.
+ * DynamoDB requests are counted by an SDK middleware on the client, so nothing in the store is trusted for the count.
+ */
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { createBalanceStore, BATCH_WRITE_LIMIT, type BalanceStore } from '../lambdas/shared/balances/store';
+import type { AccountBalanceRecord } from '../lambdas/shared/balances/model';
+import { tableKeys } from '../lambdas/shared/balances/table-schema';
+import { isConditionalCheckFailed } from '../lambdas/shared/balances/dynamo-errors';
+import { settleWithConcurrency } from '../lambdas/shared/domain/concurrency';
+import { fetchBalances } from '../lambdas/shared/domain/fetch-balances';
+import { createPowensClient } from '../lambdas/shared/powens/client';
+import { LOCAL_AWS_CREDENTIALS, LOCAL_AWS_REGION, startEmbeddedDynamoDb, type EmbeddedDynamoDb } from '../infra/local/embedded-dynamodb';
+import { generateDataset, startPowensSandbox } from '../infra/local/powens-sandbox';
+import { elapsed, round } from './support';
+
+export const STORAGE_TARGETS = { maxSecondsAt10k: 4, minSpeedupVsNaive: 5 } as const;
+
+/** Store knob used (the store's default) and the fixed history fan-out in store.ts. */
+export const STORE_LATEST_CONCURRENCY = 8;
+const STORE_HISTORY_CHUNKS_IN_FLIGHT = 4;
+
+export interface RequestCounts {
+  /** Requests sent per DynamoDB operation (every SDK attempt). */
+  byCommand: Record<string, number>;
+  total: number;
+  /** Items carried by write requests (BatchWriteItem puts + PutItem). */
+  itemsWritten: number;
+  conditionalCheckFailures: number;
+}
+
+/** Counts every request a DynamoDB client sends (finalizeRequest step: once per attempt, after marshalling). */
+export function countRequests(client: DynamoDBClient): { counts: () => RequestCounts; reset: () => void } {
+  let counts: RequestCounts = { byCommand: {}, total: 0, itemsWritten: 0, conditionalCheckFailures: 0 };
+  client.middlewareStack.add(
+    (next, context) => async (args) => {
+      const command = String(context.commandName ?? 'unknown').replace(/Command$/, '');
+      counts.byCommand[command] = (counts.byCommand[command] ?? 0) + 1;
+      counts.total += 1;
+      const input = args.input as { RequestItems?: Record<string, unknown[]>; Item?: unknown };
+      if (command === 'BatchWriteItem') {
+        for (const requests of Object.values(input.RequestItems ?? {})) counts.itemsWritten += requests.length;
+      } else if (command === 'PutItem' && input.Item !== undefined) counts.itemsWritten += 1;
+      try {
+        return await next(args);
+      } catch (error) {
+        if (isConditionalCheckFailed(error)) counts.conditionalCheckFailures += 1;
+        throw error;
+      }
+    },
+    { step: 'finalizeRequest', name: 'benchRequestCounter', priority: 'low' },
+  );
+  return {
+    counts: () => structuredClone(counts),
+    reset: () => {
+      counts = { byCommand: {}, total: 0, itemsWritten: 0, conditionalCheckFailures: 0 };
+    },
+  };
+}
+
+export interface StorageCase {
+  accounts: number;
+  dataset: { users: number; connectionsPerUser: number; accountsPerConnection: number };
+  fetchMs: number;
+  storeWriteMs: number;
+  accountsPerSecond: number;
+  store: RequestCounts & { historyWritten: number; latestAdvanced: number; latestStale: number };
+  /** ceil(n/25) BatchWriteItem + n conditional PutItem. */
+  requestFloor: { batchWriteItem: number; putItem: number; total: number };
+  atFloor: boolean;
+  naive: {
+    sequentialMs?: number;
+    concurrentMs: number;
+    concurrency: number;
+    requests: RequestCounts;
+  };
+  /** naive (same concurrency) ÷ store write phase. */
+  speedupVsNaiveConcurrent: number;
+  /** naive sequential ÷ store write phase, when measured. */
+  speedupVsNaiveSequential?: number;
+}
+
+export interface StorageResult {
+  method: string;
+  targets: typeof STORAGE_TARGETS;
+  storeSettings: { latestConcurrency: number; historyBatchesInFlight: number; batchSize: number };
+  cases: StorageCase[];
+}
+
+export interface StorageOptions {
+  sizes: number[];
+  /** Also run the naive writer sequentially for sizes up to this (it is slow). Default 10,000. */
+  naiveSequentialUpTo?: number;
+}
+
+const ACCOUNTS_PER_CONNECTION = 10;
+const CONNECTIONS_PER_USER = 5;
+
+/** Users × 5 connections × 10 accounts, rounded up: the smallest generated dataset holding at least n accounts. */
+export function datasetFor(accounts: number): StorageCase['dataset'] {
+  const perUser = ACCOUNTS_PER_CONNECTION * CONNECTIONS_PER_USER;
+  if (accounts % ACCOUNTS_PER_CONNECTION !== 0) {
+    throw new RangeError(`storage sizes must be multiples of ${ACCOUNTS_PER_CONNECTION} accounts, got ${accounts}`);
+  }
+  if (accounts < perUser) return { users: 1, connectionsPerUser: accounts / ACCOUNTS_PER_CONNECTION, accountsPerConnection: ACCOUNTS_PER_CONNECTION };
+  if (accounts % perUser !== 0) throw new RangeError(`storage sizes above ${perUser} must be multiples of ${perUser}, got ${accounts}`);
+  return { users: accounts / perUser, connectionsPerUser: CONNECTIONS_PER_USER, accountsPerConnection: ACCOUNTS_PER_CONNECTION };
+}
+
+interface MeteredClient {
+  client: DynamoDBClient;
+  doc: DynamoDBDocumentClient;
+  meter: ReturnType<typeof countRequests>;
+}
+
+function meteredClient(db: EmbeddedDynamoDb): MeteredClient {
+  const client = new DynamoDBClient({ endpoint: db.endpoint, region: LOCAL_AWS_REGION, credentials: LOCAL_AWS_CREDENTIALS });
+  const meter = countRequests(client);
+  const doc = DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
+  return { client, doc, meter };
+}
+
+/**
+ * What a first attempt would look like: a PutItem per account for history and a conditional PutItem per account for
+ * latest, with the same item contents and the same condition as the store.
+ */
+export async function naiveWrite(
+  doc: DynamoDBDocumentClient,
+  tableName: string,
+  records: readonly AccountBalanceRecord[],
+  concurrency: number,
+  now: Date,
+): Promise<void> {
+  const ttlSeconds = 400 * 86_400;
+  const results = await settleWithConcurrency(records, concurrency, async (record) => {
+    const at = Date.parse(record.lastUpdatedAt);
+    await doc.send(
+      new PutCommand({
+        TableName: tableName,
+        Item: {
+          ...tableKeys.history(record.tenantId, record.accountId, new Date(at).toISOString()),
+          ...record,
+          itemType: 'history',
+          balanceAt: at,
+          expiresAt: Math.floor(at / 1000) + ttlSeconds,
+        },
+      }),
+    );
+    try {
+      await doc.send(
+        new PutCommand({
+          TableName: tableName,
+          Item: { ...tableKeys.latest(record.tenantId, record.accountId), ...record, itemType: 'latest', balanceAt: at, updatedAt: now.toISOString() },
+          ConditionExpression: 'attribute_not_exists(pk) OR balanceAt < :t',
+          ExpressionAttributeValues: { ':t': at },
+        }),
+      );
+    } catch (error) {
+      if (!isConditionalCheckFailed(error)) throw error;
+    }
+  });
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
+}
+
+export async function runStorageCase(accounts: number, db: EmbeddedDynamoDb, options: StorageOptions): Promise<StorageCase> {
+  const shape = datasetFor(accounts);
+  const sandbox = await startPowensSandbox({ dataset: generateDataset({ ...shape, seed: accounts }), syncLatencyMs: 0 });
+  const metered = meteredClient(db);
+  try {
+    const tableName = `bench-storage-${accounts}`;
+    await db.createTable(tableName);
+    const inner = createBalanceStore({ client: metered.doc, tableName, latestConcurrency: STORE_LATEST_CONCURRENCY });
+    let storeWriteMs = 0;
+    let captured: AccountBalanceRecord[] = [];
+    const store: BalanceStore = {
+      listLatest: (tenantId) => inner.listLatest(tenantId),
+      queryHistory: (tenantId, accountId, range) => inner.queryHistory(tenantId, accountId, range),
+      get requestCount() {
+        return inner.requestCount;
+      },
+      writeSnapshots: async (records) => {
+        captured = [...records];
+        const started = performance.now();
+        const result = await inner.writeSnapshots(records);
+        storeWriteMs = elapsed(started);
+        return result;
+      },
+    };
+    const powens = createPowensClient({ baseUrl: sandbox.baseUrl, timeoutMs: 30_000, syncTimeoutMs: 30_000 });
+    const fetchStarted = performance.now();
+    const output = await fetchBalances({}, { executionId: `bench-storage-${accounts}` }, {
+      powens,
+      secrets: { description: 'bench sandbox secret', load: async () => sandbox.secret },
+      store,
+      tenantId: 'bench',
+    });
+    const fetchMs = elapsed(fetchStarted);
+    const storeCounts = metered.meter.counts();
+    if (output.storage.historyWritten !== accounts || output.storage.latestAdvanced !== accounts) {
+      throw new Error(
+        `storage bench n=${accounts}: expected ${accounts} history and latest writes, got ${JSON.stringify(output.storage)}`,
+      );
+    }
+
+    const now = new Date();
+    metered.meter.reset();
+    let sequentialMs: number | undefined;
+    if (accounts <= (options.naiveSequentialUpTo ?? 10_000)) {
+      await db.createTable(`${tableName}-naive-seq`);
+      const started = performance.now();
+      await naiveWrite(metered.doc, `${tableName}-naive-seq`, captured, 1, now);
+      sequentialMs = elapsed(started);
+      metered.meter.reset();
+    }
+    await db.createTable(`${tableName}-naive`);
+    const naiveStarted = performance.now();
+    await naiveWrite(metered.doc, `${tableName}-naive`, captured, STORE_LATEST_CONCURRENCY, now);
+    const concurrentMs = elapsed(naiveStarted);
+    const naiveCounts = metered.meter.counts();
+
+    const floor = { batchWriteItem: Math.ceil(accounts / BATCH_WRITE_LIMIT), putItem: accounts, total: 0 };
+    floor.total = floor.batchWriteItem + floor.putItem;
+    return {
+      accounts,
+      dataset: shape,
+      fetchMs: round(fetchMs),
+      storeWriteMs: round(storeWriteMs),
+      accountsPerSecond: Math.round(accounts / (storeWriteMs / 1000)),
+      store: { ...storeCounts, ...output.storage },
+      requestFloor: floor,
+      atFloor:
+        (storeCounts.byCommand.BatchWriteItem ?? 0) === floor.batchWriteItem && (storeCounts.byCommand.PutItem ?? 0) === floor.putItem,
+      naive: {
+        ...(sequentialMs === undefined ? {} : { sequentialMs: round(sequentialMs) }),
+        concurrentMs: round(concurrentMs),
+        concurrency: STORE_LATEST_CONCURRENCY,
+        requests: naiveCounts,
+      },
+      speedupVsNaiveConcurrent: round(concurrentMs / storeWriteMs),
+      ...(sequentialMs === undefined ? {} : { speedupVsNaiveSequential: round(sequentialMs / storeWriteMs) }),
+    };
+  } finally {
+    metered.client.destroy();
+    await sandbox.close();
+  }
+}
+
+export async function runStorage(options: StorageOptions): Promise<StorageResult> {
+  const db = await startEmbeddedDynamoDb();
+  try {
+    const cases: StorageCase[] = [];
+    for (const accounts of options.sizes) cases.push(await runStorageCase(accounts, db, options));
+    return {
+      method:
+        'fetchBalances (lambdas/shared/domain/fetch-balances.ts) with the real Powens client against the Powens sandbox ' +
+        '(generated dataset, users × connections × 10 accounts, zero latency) and the real balance store on dynalite ' +
+        '(in this process, fresh table per case), real AWS SDK v3. storeWriteMs = store.writeSnapshots wall time; fetchMs = ' +
+        'the whole fetchBalances call. Requests counted by an SDK middleware (finalizeRequest step, one per attempt). ' +
+        'Naive writer: PutItem history + conditional PutItem latest per account, same items and condition, run ' +
+        `sequentially and with ${STORE_LATEST_CONCURRENCY} accounts in flight (the store's latest concurrency).`,
+      targets: STORAGE_TARGETS,
+      storeSettings: {
+        latestConcurrency: STORE_LATEST_CONCURRENCY,
+        historyBatchesInFlight: STORE_HISTORY_CHUNKS_IN_FLIGHT,
+        batchSize: BATCH_WRITE_LIMIT,
+      },
+      cases,
+    };
+  } finally {
+    await db.close();
+  }
+}
