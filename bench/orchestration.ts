@@ -20,6 +20,7 @@ import { generateDataset, startPowensSandbox, type FaultRule, type RecordedReque
 import { costOf, PRICES, PRICES_REGION, type CostBreakdown } from './prices';
 import { startDynamoMeter, type DynamoUsage } from './dynamo-meter';
 import { BENCH_WORK_DIR, elapsed, round } from './support';
+import { createActiveTable } from './storage';
 
 /** Step Functions' limit on a state's input or output (and on the execution's input/output). */
 export const STEP_FUNCTIONS_PAYLOAD_LIMIT_BYTES = 256 * 1024;
@@ -108,7 +109,7 @@ export async function runScenario(
     const db = await startEmbeddedDynamoDb();
     stops.push(() => db.close());
     const tableName = 'openbanking-balances-bench';
-    await db.createTable(tableName);
+    await createActiveTable(db, tableName);
     const meter = await startDynamoMeter(db.endpoint);
     stops.push(() => meter.close());
 

@@ -3,7 +3,7 @@
  * through the real AWS SDK) storing n accounts, next to a naive writer storing the same items one PutItem at a time.
  * DynamoDB requests are counted by an SDK middleware on the client, so nothing in the store is trusted for the count.
  */
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DescribeTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { createBalanceStore, BATCH_WRITE_LIMIT, type BalanceStore } from '../lambdas/shared/balances/store';
 import type { AccountBalanceRecord } from '../lambdas/shared/balances/model';
@@ -109,6 +109,17 @@ export function datasetFor(accounts: number): StorageCase['dataset'] {
   return { users: accounts / perUser, connectionsPerUser: CONNECTIONS_PER_USER, accountsPerConnection: ACCOUNTS_PER_CONNECTION };
 }
 
+/** dynalite answers CreateTable with CREATING and flips to ACTIVE on a timer: wait for it, or writes may 404. */
+export async function createActiveTable(db: EmbeddedDynamoDb, tableName: string): Promise<void> {
+  await db.createTable(tableName);
+  for (let i = 0; i < 200; i++) {
+    const described = await db.client.send(new DescribeTableCommand({ TableName: tableName }));
+    if (described.Table?.TableStatus === 'ACTIVE') return;
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+  throw new Error(`dynalite table ${tableName} did not become ACTIVE within 1 s`);
+}
+
 interface MeteredClient {
   client: DynamoDBClient;
   doc: DynamoDBDocumentClient;
@@ -171,7 +182,7 @@ export async function runStorageCase(accounts: number, db: EmbeddedDynamoDb, opt
   const metered = meteredClient(db);
   try {
     const tableName = `bench-storage-${accounts}`;
-    await db.createTable(tableName);
+    await createActiveTable(db, tableName);
     const inner = createBalanceStore({ client: metered.doc, tableName, latestConcurrency: STORE_LATEST_CONCURRENCY });
     let storeWriteMs = 0;
     let captured: AccountBalanceRecord[] = [];
@@ -209,13 +220,13 @@ export async function runStorageCase(accounts: number, db: EmbeddedDynamoDb, opt
     metered.meter.reset();
     let sequentialMs: number | undefined;
     if (accounts <= (options.naiveSequentialUpTo ?? 10_000)) {
-      await db.createTable(`${tableName}-naive-seq`);
+      await createActiveTable(db, `${tableName}-naive-seq`);
       const started = performance.now();
       await naiveWrite(metered.doc, `${tableName}-naive-seq`, captured, 1, now);
       sequentialMs = elapsed(started);
       metered.meter.reset();
     }
-    await db.createTable(`${tableName}-naive`);
+    await createActiveTable(db, `${tableName}-naive`);
     const naiveStarted = performance.now();
     await naiveWrite(metered.doc, `${tableName}-naive`, captured, STORE_LATEST_CONCURRENCY, now);
     const concurrentMs = elapsed(naiveStarted);
