@@ -16,7 +16,7 @@ export interface BenchConfig {
   scalingUsers: number[];
 }
 
-export const FULL_CONFIG: BenchConfig = { coldStartRuns: 15, storageSizes: [100, 1_000, 10_000], scalingUsers: [1, 10, 100] };
+export const FULL_CONFIG: BenchConfig = { coldStartRuns: 20, storageSizes: [100, 1_000, 10_000], scalingUsers: [1, 10, 100] };
 
 const pass = (ok: boolean): string => (ok ? 'PASS' : 'FAIL');
 const usd = (value: number): string => `$${value < 0.01 ? value.toFixed(4) : value.toFixed(3)}`;
