@@ -158,5 +158,5 @@ const languageService = getLanguageService({});
 export async function aslDiagnostics(json: string): Promise<{ message: string; line: number }[]> {
   const doc = TextDocument.create('file:///workflow.asl.json', 'json', 1, json);
   const diagnostics = await languageService.doValidation(doc, languageService.parseJSONDocument(doc));
-  return diagnostics.map((d) => ({ message: d.message, line: d.range.start.line + 1 }));
+  return diagnostics.map((d) => ({ message: typeof d.message === 'string' ? d.message : d.message.value, line: d.range.start.line + 1 }));
 }
