@@ -1,5 +1,6 @@
 import './node-compat';
 import { StateMachine } from 'aws-local-stepfunctions';
+import { aslRetryWaitSeconds } from '../workflow/retry';
 import type { LocalFunction } from './lambda-emulator';
 
 /**
@@ -77,12 +78,6 @@ export function matchRetrier(state: AslState, errorName: string): number {
   );
 }
 
-/** Wait before the k-th retry (k ≥ 1) granted by a retrier: min(Interval × Backoff^(k−1), MaxDelay), seconds. */
-export function retryWaitSeconds(retrier: AslRetrier, k: number): number {
-  const wait = (retrier.IntervalSeconds ?? 1) * Math.pow(retrier.BackoffRate ?? 2, k - 1);
-  return retrier.MaxDelaySeconds === undefined ? wait : Math.min(wait, retrier.MaxDelaySeconds);
-}
-
 export async function executeLocally(options: ExecuteOptions): Promise<ExecutionReport> {
   const { definition, onProgress = () => undefined } = options;
   const region = options.region ?? 'eu-west-3';
@@ -117,7 +112,7 @@ export async function executeLocally(options: ExecuteOptions): Promise<Execution
           const k = (counters[index] ?? 0) + 1;
           if (k <= (retrier.MaxAttempts ?? 3)) {
             counters[index] = k;
-            const waitSeconds = retryWaitSeconds(retrier, k);
+            const waitSeconds = aslRetryWaitSeconds(retrier, k);
             (retryWaits[name] ??= []).push(waitSeconds);
             const scaledWaitMs = scaled ? waitSeconds * 1000 * (options.timeScale ?? 1) : waitSeconds * 1000;
             onProgress({ type: 'retry-scheduled', state: name, error: errorName, retry: k, maxRetries: retrier.MaxAttempts ?? 3, waitSeconds, scaledWaitMs });

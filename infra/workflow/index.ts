@@ -6,4 +6,4 @@ export * from './validate';
 export * from './expression';
 export { renderFidelityReport, buildFidelityReport, type FidelityReport, type StepFidelity, type RetryFidelity, type FidelityNote } from './report';
 export { renderMermaid } from './diagram';
-export { contractSpecRetryDelaysMs, aslRetryDelaysSeconds, toAslRetrier, msToSecondsCeil } from './retry';
+export { contractSpecRetryDelaysMs, aslRetryDelaysSeconds, aslRetryWaitSeconds, toAslRetrier, msToSecondsCeil } from './retry';

@@ -43,11 +43,20 @@ export function toAslRetrier(policy: RetryPolicy): Retrier {
 }
 
 /** What Step Functions waits before retry k: min(I·B^(k−1), MaxDelaySeconds), in seconds. */
+/**
+ * Wait (s) before the k-th retry (k ≥ 1) a retrier grants: min(Interval × Backoff^(k−1), MaxDelay), with the ASL
+ * defaults for absent fields (Interval 1, Backoff 2). The local runner uses it on any definition.
+ */
+export function aslRetryWaitSeconds(
+  retrier: { IntervalSeconds?: number; BackoffRate?: number; MaxDelaySeconds?: number },
+  k: number,
+): number {
+  const raw = (retrier.IntervalSeconds ?? 1) * (retrier.BackoffRate ?? 2) ** (k - 1);
+  return retrier.MaxDelaySeconds === undefined ? raw : Math.min(raw, retrier.MaxDelaySeconds);
+}
+
 export function aslRetryDelaysSeconds(retrier: Pick<Retrier, 'IntervalSeconds' | 'MaxAttempts' | 'BackoffRate' | 'MaxDelaySeconds'>): number[] {
   const delays: number[] = [];
-  for (let k = 1; k <= retrier.MaxAttempts; k += 1) {
-    const raw = retrier.IntervalSeconds * retrier.BackoffRate ** (k - 1);
-    delays.push(retrier.MaxDelaySeconds === undefined ? raw : Math.min(raw, retrier.MaxDelaySeconds));
-  }
+  for (let k = 1; k <= retrier.MaxAttempts; k += 1) delays.push(aslRetryWaitSeconds(retrier, k));
   return delays;
 }
