@@ -1,60 +1,64 @@
-import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
-import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient, CreateTableCommand } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import dynalite from 'dynalite';
-import { TABLE_KEYS } from '../../lambdas/shared/balances/table-schema';
+import { balancesTableDefinition } from '../../lambdas/shared/balances/table-schema';
 
 /** Dummy credentials: dynalite ignores them, but the SDK refuses to sign without some. */
 export const LOCAL_AWS_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' } as const;
 export const LOCAL_AWS_REGION = 'eu-west-3';
 
 export interface EmbeddedDynamoDb {
+  /** `http://127.0.0.1:<port>`; give it to a Lambda as AWS_ENDPOINT_URL_DYNAMODB. */
   endpoint: string;
+  port: number;
   client: DynamoDBClient;
   doc: DynamoDBDocumentClient;
+  /** Creates a table with the balances key design (TABLE_KEYS, on demand), as the CDK table. */
   createTable(tableName: string): Promise<void>;
   close(): Promise<void>;
 }
 
+export interface EmbeddedDynamoDbOptions {
+  /** SDK attempts of the returned clients (tests use 1: a local server never throttles, retries would hide bugs). */
+  maxAttempts?: number;
+}
+
 /**
  * dynalite in-process on 127.0.0.1 and a random free port: a real DynamoDB wire protocol for the real SDK, started in
- * milliseconds, nothing to install. It has no transactions and no TTL API, which this project's table design avoids.
+ * milliseconds, nothing to install. It has no transactions and no TTL API, which this project's table design avoids
+ * (single-item conditional writes only; TTL is an AWS-side table setting).
  */
-export async function startEmbeddedDynamoDb(): Promise<EmbeddedDynamoDb> {
+export async function startEmbeddedDynamoDb(options: EmbeddedDynamoDbOptions = {}): Promise<EmbeddedDynamoDb> {
   const server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve());
+  });
   const { port } = server.address() as AddressInfo;
   const endpoint = `http://127.0.0.1:${port}`;
-  const client = new DynamoDBClient({ endpoint, region: LOCAL_AWS_REGION, credentials: LOCAL_AWS_CREDENTIALS });
+  const client = new DynamoDBClient({
+    endpoint,
+    region: LOCAL_AWS_REGION,
+    credentials: LOCAL_AWS_CREDENTIALS,
+    ...(options.maxAttempts === undefined ? {} : { maxAttempts: options.maxAttempts }),
+  });
   const doc = DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
   return {
     endpoint,
+    port,
     client,
     doc,
     createTable: (tableName) => createBalancesTable(client, tableName),
     close: async () => {
       client.destroy();
+      // The SDK keeps sockets alive; without this dynalite's graceful close waits for them (up to 30 s).
+      server.closeAllConnections();
       await new Promise<void>((resolve, reject) => server.close((err?: Error) => (err ? reject(err) : resolve())));
     },
   };
 }
 
-/** The same keys as the CDK table (TABLE_KEYS), on demand. TTL is an AWS-side setting: dynalite has no TTL API. */
 export async function createBalancesTable(client: DynamoDBClient, tableName: string): Promise<void> {
-  await client.send(
-    new CreateTableCommand({
-      TableName: tableName,
-      BillingMode: 'PAY_PER_REQUEST',
-      AttributeDefinitions: [
-        { AttributeName: TABLE_KEYS.partitionKey, AttributeType: 'S' },
-        { AttributeName: TABLE_KEYS.sortKey, AttributeType: 'S' },
-      ],
-      KeySchema: [
-        { AttributeName: TABLE_KEYS.partitionKey, KeyType: 'HASH' },
-        { AttributeName: TABLE_KEYS.sortKey, KeyType: 'RANGE' },
-      ],
-    }),
-  );
+  await client.send(new CreateTableCommand(balancesTableDefinition(tableName)));
 }

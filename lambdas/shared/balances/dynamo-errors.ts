@@ -46,3 +46,28 @@ export function dynamoErrorToStepError(error: unknown, operation: string, tableN
     details,
   });
 }
+
+/**
+ * Wraps every DynamoDB call of a component: counts requests (benchmarks compare them to the batch floor) and turns
+ * SDK failures into named step errors, letting ConditionalCheckFailed through as the expected outcome callers handle.
+ */
+export function dynamoSender(tableName: string): {
+  send<T>(operation: string, call: () => Promise<T>): Promise<T>;
+  readonly requestCount: number;
+} {
+  let requestCount = 0;
+  return {
+    async send<T>(operation: string, call: () => Promise<T>): Promise<T> {
+      requestCount += 1;
+      try {
+        return await call();
+      } catch (error) {
+        if (isConditionalCheckFailed(error)) throw error;
+        throw dynamoErrorToStepError(error, operation, tableName);
+      }
+    },
+    get requestCount() {
+      return requestCount;
+    },
+  };
+}

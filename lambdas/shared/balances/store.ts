@@ -22,7 +22,7 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { ServiceUnavailableError } from '../errors';
 import { settleWithConcurrency } from '../domain/concurrency';
-import { dynamoErrorToStepError, isConditionalCheckFailed } from './dynamo-errors';
+import { dynamoSender, isConditionalCheckFailed } from './dynamo-errors';
 import type { AccountBalanceRecord } from './model';
 import { TABLE_KEY_PREFIX, tableKeys } from './table-schema';
 
@@ -130,18 +130,9 @@ export function createBalanceStore(options: BalanceStoreOptions): BalanceStore {
   const retry = options.batchRetry ?? DEFAULT_BATCH_RETRY;
   const sleep = options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
   const random = options.random ?? Math.random;
-  let requestCount = 0;
+  const dynamo = dynamoSender(tableName);
+  const send = dynamo.send;
 
-  /** Every DynamoDB call goes through here: one place to count requests and classify failures. */
-  async function send<T>(operation: string, call: () => Promise<T>): Promise<T> {
-    requestCount += 1;
-    try {
-      return await call();
-    } catch (error) {
-      if (isConditionalCheckFailed(error)) throw error;
-      throw dynamoErrorToStepError(error, operation, tableName);
-    }
-  }
 
   async function writeHistoryChunk(items: Item[]): Promise<number> {
     let pending: { PutRequest: { Item: Item } }[] = items.map((Item) => ({ PutRequest: { Item } }));
@@ -276,7 +267,7 @@ export function createBalanceStore(options: BalanceStoreOptions): BalanceStore {
     listLatest,
     queryHistory,
     get requestCount() {
-      return requestCount;
+      return dynamo.requestCount;
     },
   };
 }

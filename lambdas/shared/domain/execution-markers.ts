@@ -8,7 +8,7 @@
  * PUT. Only single-item conditional writes: works on dynalite and DynamoDB alike.
  */
 import { type DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { dynamoErrorToStepError, isConditionalCheckFailed } from '../balances/dynamo-errors';
+import { dynamoSender, isConditionalCheckFailed } from '../balances/dynamo-errors';
 import { tableKeys } from '../balances/table-schema';
 
 const MARKER_TTL_SECONDS = 7 * 24 * 60 * 60;
@@ -38,18 +38,10 @@ export function createExecutionMarkers(options: {
 }): ExecutionMarkers {
   const { client, tableName } = options;
   const clock = options.clock ?? (() => new Date());
-  let requestCount = 0;
+  const dynamo = dynamoSender(tableName);
+  const send = dynamo.send;
   const expiresAt = () => Math.floor(clock().getTime() / 1000) + MARKER_TTL_SECONDS;
 
-  async function send<T>(operation: string, call: () => Promise<T>): Promise<T> {
-    requestCount += 1;
-    try {
-      return await call();
-    } catch (error) {
-      if (isConditionalCheckFailed(error)) throw error;
-      throw dynamoErrorToStepError(error, operation, tableName);
-    }
-  }
 
   return {
     async begin(executionId, userId, connectionId) {
@@ -130,7 +122,7 @@ export function createExecutionMarkers(options: {
     },
 
     get requestCount() {
-      return requestCount;
+      return dynamo.requestCount;
     },
   };
 }
