@@ -4,16 +4,15 @@
  * this is the second gate, so the handler is safe when invoked directly or locally.
  */
 import { createHash } from 'node:crypto';
-import Ajv from 'ajv';
-import { REFRESH_INPUT_SCHEMA, type RefreshInput } from '../refresh-input';
+import type { RefreshInput } from '../refresh-input';
+import { validateRefreshInput } from '../refresh-input-validator';
 import { badRequest } from './http';
 
 /** Without a requestId, identical bodies within the same window share one execution. */
 export const DEDUP_WINDOW_MS = 5 * 60 * 1000;
 
-// ajv 8 does not know the draft-04 meta-schema URI; the keywords used are the same in draft-07.
-const { $schema: _draft04, ...schemaForAjv } = REFRESH_INPUT_SCHEMA;
-const validateRefreshInput = new Ajv({ allErrors: true }).compile<RefreshInput>(schemaForAjv);
+// Same schema as API Gateway's request model, compiled at build time (refresh-input-validator.ts) so the API Lambda
+// neither bundles ajv nor compiles a schema during INIT.
 
 /** `body` is the raw HTTP body (already base64-decoded); empty means `{}` (refresh everything). */
 export function parseRefreshBody(body: string | null | undefined): RefreshInput {

@@ -1,14 +1,14 @@
 /**
  * Strict validation of the execution input (RefreshInput), shared by both steps. The schema is the one API Gateway
- * uses (draft-04); ajv 8 speaks draft-07+, so `$schema` is stripped — the keywords used mean the same in both.
+ * uses; it is compiled at build time (lambdas/shared/refresh-input-validator.ts), not at import, for cold start.
  */
-import Ajv, { type ErrorObject } from 'ajv';
+import type { ErrorObject } from 'ajv';
 import { ValidationFailedError } from '../errors';
 import { REFRESH_INPUT_SCHEMA, type RefreshInput } from '../refresh-input';
+import { validateRefreshInput as validate } from '../refresh-input-validator';
 import type { PowensSecret, PowensSecretUser } from '../secrets';
 
-const { $schema: _draft04, ...schema } = REFRESH_INPUT_SCHEMA;
-const validate = new Ajv({ allErrors: true, strict: true }).compile<RefreshInput>(schema);
+const schema = REFRESH_INPUT_SCHEMA;
 
 function describe(error: ErrorObject): string {
   const field = error.instancePath === '' ? 'input' : `input${error.instancePath.replace(/\//g, '.')}`;
