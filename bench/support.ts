@@ -4,9 +4,8 @@ import path from 'node:path';
 import { PROJECT_ROOT } from '../infra/bundling';
 
 /**
- * Scratch space for bundles and transpiled sources. Inside the repository on purpose: the bundles keep `@aws-sdk/*`
- * external and the unbundled sources import every dependency, so both must resolve the project's node_modules, as
- * the Lambda runtime resolves its own. Ignored by git (.gitignore: bench/results/tmp/).
+ * Scratch space for bundles and transpiled sources. Inside the repository on purpose: the unbundled sources import every
+ * dependency from the project's node_modules (the bundles are self-contained since the SDK is bundled). Ignored by git (.gitignore: bench/results/tmp/).
  */
 export const BENCH_WORK_DIR = path.join(PROJECT_ROOT, 'bench', 'results', 'tmp');
 export const RESULTS_DIR = path.join(PROJECT_ROOT, 'bench', 'results');
