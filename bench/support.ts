@@ -1,7 +1,11 @@
 /** Small shared pieces of the benchmarks: statistics, machine description, work directory. */
+import { fork } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { PROJECT_ROOT } from '../infra/bundling';
+import { createBalancesTable, LOCAL_AWS_CREDENTIALS, LOCAL_AWS_REGION, type EmbeddedDynamoDb } from '../infra/local/embedded-dynamodb';
 
 /**
  * Scratch space for bundles and transpiled sources. Inside the repository on purpose: the unbundled sources import every
@@ -72,4 +76,59 @@ export function machineInfo(): MachineInfo {
 /** Milliseconds since `start` (performance.now() based). */
 export function elapsed(start: number): number {
   return performance.now() - start;
+}
+
+const DYNAMO_SERVER_SCRIPT = path.join(PROJECT_ROOT, 'bench', 'dynamo-server.mjs');
+const DYNAMO_SERVER_START_TIMEOUT_MS = 15_000;
+
+/**
+ * dynalite in a separate Node process (bench/dynamo-server.mjs), so the server's request handling runs on another core
+ * than the client, as a remote DynamoDB would. Same shape as startEmbeddedDynamoDb; dynalite still adds no network
+ * latency (127.0.0.1).
+ */
+export async function startDynamoDbProcess(): Promise<EmbeddedDynamoDb> {
+  // execArgv [] : the child is plain ESM, it needs neither tsx's nor jest's loaders of the parent.
+  const child = fork(DYNAMO_SERVER_SCRIPT, [], { execArgv: [], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  let port: number;
+  try {
+    port = await new Promise<number>((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(new Error(`${DYNAMO_SERVER_SCRIPT} sent no port within ${DYNAMO_SERVER_START_TIMEOUT_MS} ms`)),
+        DYNAMO_SERVER_START_TIMEOUT_MS,
+      );
+      child.once('message', (message: unknown) => {
+        clearTimeout(timer);
+        const candidate = (message as { port?: unknown } | null)?.port;
+        if (typeof candidate === 'number') resolve(candidate);
+        else reject(new Error(`${DYNAMO_SERVER_SCRIPT} sent ${JSON.stringify(message)}, expected {"port": <number>}`));
+      });
+      child.once('exit', (code, signal) => {
+        clearTimeout(timer);
+        reject(new Error(`${DYNAMO_SERVER_SCRIPT} exited before listening (code ${code}, signal ${signal}); see its stderr above`));
+      });
+    });
+  } catch (error) {
+    child.kill();
+    throw error;
+  }
+  const endpoint = `http://127.0.0.1:${port}`;
+  const client = new DynamoDBClient({ endpoint, region: LOCAL_AWS_REGION, credentials: LOCAL_AWS_CREDENTIALS });
+  const doc = DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
+  return {
+    endpoint,
+    port,
+    client,
+    doc,
+    createTable: (tableName) => createBalancesTable(client, tableName),
+    close: async () => {
+      client.destroy();
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+      // Closing the IPC channel tells the child to stop; it exits once dynalite has closed.
+      child.disconnect();
+      const timer = setTimeout(() => child.kill(), 5_000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
 }
