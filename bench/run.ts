@@ -61,7 +61,7 @@ export function summarizeStorage(result: StorageResult): string {
       ` · ≥ ${STORAGE_TARGETS.minSpeedupVsNaive}× sequential naive: ${pass(result.cases.every((c) => (c.speedupVsNaiveSequential ?? 0) >= STORAGE_TARGETS.minSpeedupVsNaive))}`
     : '';
   return [
-    `STORAGE — fetch-balances → balance store on dynalite (in-process); latest concurrency ${result.storeSettings.latestConcurrency}, ${result.storeSettings.historyBatchesInFlight} batches in flight`,
+    `STORAGE — fetch-balances → balance store on dynalite (separate process); latest concurrency ${result.storeSettings.latestConcurrency}, ${result.storeSettings.historyBatchesInFlight} batches in flight`,
     table(
       ['accounts', 'fetch ms', 'store ms', 'acc/s', 'requests', 'floor', 'naive seq ms', `naive ×${result.storeSettings.latestConcurrency} ms`, 'vs seq', `vs ×${result.storeSettings.latestConcurrency}`],
       result.cases.map((c) => [

@@ -4,7 +4,7 @@
  * the ~190 KB bundle) and running its compiler (~20 ms in a cold process) on every cold start; the generated
  * function is ~4 KB, has no runtime dependency and returns the same ErrorObject[] as ajv.
  *
- * Regenerate after changing the schema or upgrading ajv: `npx tsx infra/codegen/refresh-input-validator.ts`.
+ * Regenerate after changing the schema or upgrading ajv: `npm run codegen`.
  * test/unit/lambdas/refresh-input-validator.test.ts fails while the committed file differs from this output.
  */
 import { writeFileSync } from 'node:fs';
