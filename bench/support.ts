@@ -2,10 +2,8 @@
 import { fork } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { PROJECT_ROOT } from '../infra/bundling';
-import { createBalancesTable, LOCAL_AWS_CREDENTIALS, LOCAL_AWS_REGION, type EmbeddedDynamoDb } from '../infra/local/embedded-dynamodb';
+import { createBalancesTable, localDynamoClients, type EmbeddedDynamoDb } from '../infra/local/embedded-dynamodb';
 
 /**
  * Scratch space for bundles and transpiled sources. Inside the repository on purpose: the unbundled sources import every
@@ -112,8 +110,7 @@ export async function startDynamoDbProcess(): Promise<EmbeddedDynamoDb> {
     throw error;
   }
   const endpoint = `http://127.0.0.1:${port}`;
-  const client = new DynamoDBClient({ endpoint, region: LOCAL_AWS_REGION, credentials: LOCAL_AWS_CREDENTIALS });
-  const doc = DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
+  const { client, doc } = localDynamoClients(endpoint);
   return {
     endpoint,
     port,

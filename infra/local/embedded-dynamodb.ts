@@ -37,13 +37,7 @@ export async function startEmbeddedDynamoDb(options: EmbeddedDynamoDbOptions = {
   });
   const { port } = server.address() as AddressInfo;
   const endpoint = `http://127.0.0.1:${port}`;
-  const client = new DynamoDBClient({
-    endpoint,
-    region: LOCAL_AWS_REGION,
-    credentials: LOCAL_AWS_CREDENTIALS,
-    ...(options.maxAttempts === undefined ? {} : { maxAttempts: options.maxAttempts }),
-  });
-  const doc = DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
+  const { client, doc } = localDynamoClients(endpoint, options);
   return {
     endpoint,
     port,
@@ -57,6 +51,20 @@ export async function startEmbeddedDynamoDb(options: EmbeddedDynamoDbOptions = {
       await new Promise<void>((resolve, reject) => server.close((err?: Error) => (err ? reject(err) : resolve())));
     },
   };
+}
+
+/** SDK clients for a local DynamoDB endpoint (dummy credentials, the document client as the Lambdas configure it). */
+export function localDynamoClients(
+  endpoint: string,
+  options: EmbeddedDynamoDbOptions = {},
+): { client: DynamoDBClient; doc: DynamoDBDocumentClient } {
+  const client = new DynamoDBClient({
+    endpoint,
+    region: LOCAL_AWS_REGION,
+    credentials: LOCAL_AWS_CREDENTIALS,
+    ...(options.maxAttempts === undefined ? {} : { maxAttempts: options.maxAttempts }),
+  });
+  return { client, doc: DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } }) };
 }
 
 export async function createBalancesTable(client: DynamoDBClient, tableName: string): Promise<void> {
