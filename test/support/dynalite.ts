@@ -21,3 +21,18 @@ export const DUMMY_AWS_ENV = {
 export function startDynalite(): Promise<LocalDynamo> {
   return startEmbeddedDynamoDb({ maxAttempts: 1 });
 }
+
+/** One embedded DynamoDB per test file: started before its tests, stopped after. Call inside a describe block. */
+export function useDynalite(): () => LocalDynamo {
+  let dynamo: LocalDynamo | undefined;
+  beforeAll(async () => {
+    dynamo = await startDynalite();
+  });
+  afterAll(async () => {
+    await dynamo?.close();
+  });
+  return () => {
+    if (!dynamo) throw new Error('useDynalite(): the embedded DynamoDB is only available inside tests');
+    return dynamo;
+  };
+}

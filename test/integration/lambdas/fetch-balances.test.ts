@@ -5,7 +5,7 @@ import { fetchBalances } from '../../../lambdas/shared/domain/fetch-balances';
 import { refreshBalances } from '../../../lambdas/shared/domain/refresh-balances';
 import { FAMILY_OFFICE_IDS } from '../../../infra/local/powens-sandbox';
 import { formatPowensDateTime } from '../../../lambdas/shared/powens/datetime';
-import { startDynalite, type LocalDynamo } from '../../support/dynalite';
+import { useDynalite } from '../../support/dynalite';
 import { startHarness, TENANT, type Harness } from './harness';
 
 const C = FAMILY_OFFICE_IDS.connections;
@@ -13,16 +13,10 @@ const U = FAMILY_OFFICE_IDS.users;
 const ALL_CONNECTIONS = Object.values(C);
 
 describe('fetchBalances (real client + sandbox + dynalite)', () => {
-  let dynamo: LocalDynamo;
+  const dynamo = useDynalite();
   let h: Harness;
-  beforeAll(async () => {
-    dynamo = await startDynalite();
-  });
-  afterAll(async () => {
-    await dynamo.close();
-  });
   beforeEach(async () => {
-    h = await startHarness({ dynamo });
+    h = await startHarness({ dynamo: dynamo() });
   });
   afterEach(async () => {
     await h.close();

@@ -1,21 +1,15 @@
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { createPsd2Budget, PSD2_WINDOW_MS } from '../../../lambdas/shared/psd2/budget';
-import { startDynalite, type LocalDynamo } from '../../support/dynalite';
+import { useDynalite } from '../../support/dynalite';
 
 describe('PSD2 unattended-sync budget on dynalite', () => {
-  let dynamo: LocalDynamo;
+  const dynamo = useDynalite();
   let n = 0;
-  beforeAll(async () => {
-    dynamo = await startDynalite();
-  });
-  afterAll(async () => {
-    await dynamo.close();
-  });
   async function newBudget(clock: { now: number }, limit?: number) {
     const tableName = `psd2-${++n}`;
-    await dynamo.createTable(tableName);
+    await dynamo().createTable(tableName);
     const budget = createPsd2Budget({
-      client: dynamo.doc,
+      client: dynamo().doc,
       tableName,
       clock: () => new Date(clock.now),
       ...(limit === undefined ? {} : { limit }),
@@ -32,7 +26,7 @@ describe('PSD2 unattended-sync budget on dynalite', () => {
     expect(new Set(granted.map((r) => (r.granted ? r.slot : -1)))).toEqual(new Set([0, 1, 2, 3]));
     expect(results.filter((r) => !r.granted)).toEqual(Array(6).fill({ granted: false, limit: 4 }));
 
-    const { Items } = await dynamo.doc.send(
+    const { Items } = await dynamo().doc.send(
       new QueryCommand({ TableName: tableName, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': 'PSD2#1001#2001' } }),
     );
     expect(Items?.map((i) => i.sk)).toEqual(['SLOT#0', 'SLOT#1', 'SLOT#2', 'SLOT#3']);
@@ -67,7 +61,7 @@ describe('PSD2 unattended-sync budget on dynalite', () => {
   });
 
   it('surfaces a missing table as ConfigurationError (not an over-budget answer)', async () => {
-    const budget = createPsd2Budget({ client: dynamo.doc, tableName: 'missing-table' });
+    const budget = createPsd2Budget({ client: dynamo().doc, tableName: 'missing-table' });
     await expect(budget.reserve(1, 2)).rejects.toMatchObject({ name: 'ConfigurationError' });
   });
 });

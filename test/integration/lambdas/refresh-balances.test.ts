@@ -4,7 +4,7 @@
  */
 import { refreshBalances, type RefreshBalancesOutput } from '../../../lambdas/shared/domain/refresh-balances';
 import { FAMILY_OFFICE_IDS } from '../../../infra/local/powens-sandbox';
-import { startDynalite, type LocalDynamo } from '../../support/dynalite';
+import { useDynalite } from '../../support/dynalite';
 import { startHarness, type Harness } from './harness';
 
 const C = FAMILY_OFFICE_IDS.connections;
@@ -15,16 +15,10 @@ function byConnection(output: RefreshBalancesOutput) {
 }
 
 describe('refreshBalances (real client + sandbox + dynalite)', () => {
-  let dynamo: LocalDynamo;
+  const dynamo = useDynalite();
   let h: Harness;
-  beforeAll(async () => {
-    dynamo = await startDynalite();
-  });
-  afterAll(async () => {
-    await dynamo.close();
-  });
   beforeEach(async () => {
-    h = await startHarness({ dynamo });
+    h = await startHarness({ dynamo: dynamo() });
   });
   afterEach(async () => {
     await h.close();
@@ -169,7 +163,7 @@ describe('refreshBalances (real client + sandbox + dynalite)', () => {
     ]);
     expect(out.summary.synced).toBe(5);
 
-    const h2 = await startHarness({ dynamo });
+    const h2 = await startHarness({ dynamo: dynamo() });
     try {
       h2.sandbox.faults.failNext('GET', '/users/*/connections', { kind: 'rateLimited', retryAfter: 5 });
       await expect(refreshBalances({}, { executionId: 'exec-429' }, h2.refreshDeps())).rejects.toMatchObject({ name: 'RateLimited' });

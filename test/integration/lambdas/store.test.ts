@@ -2,7 +2,7 @@ import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { createBalanceStore } from '../../../lambdas/shared/balances/store';
 import type { AccountBalanceRecord } from '../../../lambdas/shared/balances/model';
 import { tableKeys } from '../../../lambdas/shared/balances/table-schema';
-import { startDynalite, type LocalDynamo } from '../../support/dynalite';
+import { useDynalite } from '../../support/dynalite';
 
 const TENANT = 't1';
 const NOW = new Date('2025-06-02T06:00:00Z');
@@ -23,18 +23,12 @@ function record(accountId: string, lastUpdatedAt: string, currentBalance: number
 }
 
 describe('balance store on dynalite', () => {
-  let dynamo: LocalDynamo;
+  const dynamo = useDynalite();
   let n = 0;
-  beforeAll(async () => {
-    dynamo = await startDynalite();
-  });
-  afterAll(async () => {
-    await dynamo.close();
-  });
   async function newStore() {
     const tableName = `store-${++n}`;
-    await dynamo.createTable(tableName);
-    return { tableName, store: createBalanceStore({ client: dynamo.doc, tableName, clock: () => NOW, historyTtlDays: 400 }) };
+    await dynamo().createTable(tableName);
+    return { tableName, store: createBalanceStore({ client: dynamo().doc, tableName, clock: () => NOW, historyTtlDays: 400 }) };
   }
 
   it('writes history + latest and reads them back (latest, history range, TTL attribute)', async () => {
@@ -47,11 +41,11 @@ describe('balance store on dynalite', () => {
     expect(await store.listLatest(TENANT)).toEqual([a1, b1]);
     expect(await store.queryHistory(TENANT, '1')).toEqual([a1]);
 
-    const { Item } = await dynamo.doc.send(
+    const { Item } = await dynamo().doc.send(
       new GetCommand({ TableName: tableName, Key: tableKeys.history(TENANT, '1', a1.lastUpdatedAt) }),
     );
     expect(Item?.expiresAt).toBe(Date.parse(a1.lastUpdatedAt) / 1000 + 400 * 86_400);
-    const latest = await dynamo.doc.send(new GetCommand({ TableName: tableName, Key: tableKeys.latest(TENANT, '1') }));
+    const latest = await dynamo().doc.send(new GetCommand({ TableName: tableName, Key: tableKeys.latest(TENANT, '1') }));
     expect(latest.Item?.expiresAt).toBeUndefined();
   });
 
@@ -111,7 +105,7 @@ describe('balance store on dynalite', () => {
   });
 
   it('maps a missing table to ConfigurationError naming it', async () => {
-    const store = createBalanceStore({ client: dynamo.doc, tableName: 'does-not-exist' });
+    const store = createBalanceStore({ client: dynamo().doc, tableName: 'does-not-exist' });
     await expect(store.listLatest(TENANT)).rejects.toMatchObject({ name: 'ConfigurationError', message: expect.stringContaining('does-not-exist') });
   });
 });
