@@ -22,6 +22,8 @@ export interface EmbeddedDynamoDb {
 export interface EmbeddedDynamoDbOptions {
   /** SDK attempts of the returned clients (tests use 1: a local server never throttles, retries would hide bugs). */
   maxAttempts?: number;
+  /** Directory where dynalite keeps its data (LevelDB) across runs; in memory when absent. */
+  path?: string;
 }
 
 /**
@@ -30,7 +32,12 @@ export interface EmbeddedDynamoDbOptions {
  * (single-item conditional writes only; TTL is an AWS-side table setting).
  */
 export async function startEmbeddedDynamoDb(options: EmbeddedDynamoDbOptions = {}): Promise<EmbeddedDynamoDb> {
-  const server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
+  const server = dynalite({
+    createTableMs: 0,
+    deleteTableMs: 0,
+    updateTableMs: 0,
+    ...(options.path === undefined ? {} : { path: options.path }),
+  });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(0, '127.0.0.1', () => resolve());

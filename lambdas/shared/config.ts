@@ -15,6 +15,7 @@ export const CONFIG_DEFAULTS = {
   powensSyncTimeoutMs: 180_000,
   psd2DailySyncLimit: PSD2_REGULATORY_DAILY_LIMIT,
   historyTtlDays: 400,
+  freshnessMaxAgeMinutes: 360,
 } as const;
 
 export type SecretLocation = { kind: 'secretsManager'; secretId: string } | { kind: 'file'; path: string };
@@ -28,6 +29,8 @@ export interface StepConfig {
   powensSyncTimeoutMs: number;
   psd2DailySyncLimit: number;
   historyTtlDays: number;
+  /** refresh-balances' default `maxAgeMinutes`. */
+  freshnessMaxAgeMinutes: number;
 }
 
 export type Environment = Readonly<Record<string, string | undefined>>;
@@ -133,6 +136,13 @@ export function parseConfig(env: Environment): StepConfig {
     powensSyncTimeoutMs,
     psd2DailySyncLimit,
     historyTtlDays: integer(env, ENV.historyTtlDays, CONFIG_DEFAULTS.historyTtlDays, 1, 3650),
+    freshnessMaxAgeMinutes: integer(
+      env,
+      ENV.freshnessMaxAgeMinutes,
+      CONFIG_DEFAULTS.freshnessMaxAgeMinutes,
+      0,
+      10_080,
+    ),
   };
 }
 

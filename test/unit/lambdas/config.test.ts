@@ -18,6 +18,7 @@ describe('parseConfig', () => {
       powensSyncTimeoutMs: 180_000,
       psd2DailySyncLimit: 4,
       historyTtlDays: 400,
+      freshnessMaxAgeMinutes: 360,
     });
     expect(CONFIG_DEFAULTS.psd2DailySyncLimit).toBe(4);
   });
