@@ -5,13 +5,13 @@
  */
 import { DescribeTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
-import { createBalanceStore, BATCH_WRITE_LIMIT, type BalanceStore } from '../lambdas/shared/balances/store';
-import type { AccountBalanceRecord } from '../lambdas/shared/balances/model';
-import { tableKeys } from '../lambdas/shared/balances/table-schema';
-import { isConditionalCheckFailed } from '../lambdas/shared/balances/dynamo-errors';
-import { settleWithConcurrency } from '../lambdas/shared/domain/concurrency';
-import { fetchBalances } from '../lambdas/shared/domain/fetch-balances';
-import { createPowensClient } from '../lambdas/shared/powens/client';
+import { createBalanceStore, BATCH_WRITE_LIMIT, type BalanceStore } from '../lambdas/core/adapters/dynamodb/balance-store';
+import type { AccountBalanceRecord } from '../lambdas/core/domain/balances';
+import { tableKeys } from '../lambdas/core/adapters/dynamodb/table-schema';
+import { isConditionalCheckFailed } from '../lambdas/core/adapters/dynamodb/errors';
+import { settleWithConcurrency } from '../lambdas/core/concurrency';
+import { fetchBalances } from '../lambdas/core/domain/fetch-balances';
+import { createPowensClient } from '../lambdas/core/adapters/powens/client';
 import { LOCAL_AWS_CREDENTIALS, LOCAL_AWS_REGION, type EmbeddedDynamoDb } from '../infra/local/embedded-dynamodb';
 import { generateDataset, startPowensSandbox } from '../infra/local/powens-sandbox';
 import { elapsed, round, startDynamoDbProcess } from './support';

@@ -1,7 +1,7 @@
 import { RemovalPolicy } from 'aws-cdk-lib';
 import { AttributeType, Billing, TableEncryptionV2, TableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import { Construct } from 'constructs';
-import { TABLE_KEYS } from '../../lambdas/shared/balances/table-schema';
+import { TABLE_KEYS } from '../../lambdas/core/adapters/dynamodb/table-schema';
 
 /**
  * The single balances table (key design: lambdas/shared/balances/table-schema.ts).

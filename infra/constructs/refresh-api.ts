@@ -13,7 +13,7 @@ import {
 } from 'aws-cdk-lib/aws-apigateway';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
-import { REFRESH_INPUT_SCHEMA } from '../../lambdas/shared/refresh-input';
+import { REFRESH_INPUT_SCHEMA } from '../../lambdas/core/domain/refresh-input';
 import type { NodeFunction } from './node-function';
 
 /**

@@ -3,7 +3,7 @@ import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { DefinitionBody, LogLevel, StateMachine, StateMachineType } from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
-import { functionArnPlaceholderKey, type StepFunctionBinding } from '../workflows/bindings';
+import { functionArnPlaceholderKey, type StepFunctionBinding } from '../specs/bindings';
 import type { NodeFunction } from './node-function';
 
 /** The part of the compiler's result the stack deploys (infra/workflow/compile.ts). */

@@ -4,8 +4,8 @@
  * may carry the user token.
  */
 import { inspect } from 'node:util';
-import { StepError } from '../../../lambdas/shared/errors';
-import { createPowensClient, type PowensClient, type RetryAfterInfo } from '../../../lambdas/shared/powens/client';
+import { StepError } from '../../../lambdas/core/errors';
+import { createPowensClient, type PowensClient, type RetryAfterInfo } from '../../../lambdas/core/adapters/powens/client';
 import {
   createFamilyOfficeDataset,
   FAMILY_OFFICE_IDS as IDS,

@@ -10,7 +10,7 @@ import { App, Stack } from 'aws-cdk-lib';
 import { buildLambda, BUNDLE_FILE } from '../../../infra/bundling';
 import { NodeFunction } from '../../../infra/constructs/node-function';
 
-const ENTRY = 'lambdas/refresh-api/handler.ts';
+const ENTRY = 'lambdas/api/handler.ts';
 
 describe('NodejsFunction bundling = bundleLambda', () => {
   const dirs: string[] = [];
