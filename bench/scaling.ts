@@ -156,7 +156,7 @@ export async function runScaling(bundles: PreparedBundles, options: ScalingOptio
 
   const refresh = STEP_FUNCTIONS.find((binding) => binding.id === 'RefreshBalances');
   const timeout = refresh?.timeoutSeconds ?? 300;
-  const concurrency = 4; // RefreshBalancesDeps.concurrency default (lambdas/shared/domain/refresh-balances.ts)
+  const concurrency = 4; // RefreshBalancesDeps.concurrency default (lambdas/core/domain/refresh-balances.ts)
   const latency = options.assumedSyncLatencySeconds ?? 8;
   const maxConnections = concurrency * Math.floor(timeout / latency);
   let usersAtPayloadLimit: number | null = null;

@@ -304,7 +304,7 @@ export async function runStorage(options: StorageOptions): Promise<StorageResult
     for (const accounts of options.sizes) cases.push(await runStorageCase(accounts, db, options));
     return {
       method:
-        'fetchBalances (lambdas/shared/domain/fetch-balances.ts) with the real Powens client against the Powens sandbox ' +
+        'fetchBalances (lambdas/core/domain/fetch-balances.ts) with the real Powens client against the Powens sandbox ' +
         '(in this process; generated dataset, users × connections × 10 accounts, zero latency) and the real balance store ' +
         'on dynalite running in a SEPARATE Node process (bench/dynamo-server.mjs, forked, 127.0.0.1, fresh table per case), ' +
         'real AWS SDK v3. Changed from dynalite in the benchmark\'s own process and thread: there the DynamoDB server ' +

@@ -2,7 +2,7 @@
  * `npm run -s workflow -- <asl|explain|diagram|validate> <spec> [options]`
  *
  * <spec>: a .ts/.js module exporting a WorkflowSpec (default export, or the first export that looks like one), or a
- * .json file holding the object passed to defineWorkflow. Operations are bound with infra/workflows/bindings.ts.
+ * .json file holding the object passed to defineWorkflow. Operations are bound with infra/specs/bindings.ts.
  * Exit codes: 0 ok; 1 the spec is invalid (issues on stderr); 2 usage error or unreadable spec file.
  */
 import { readFile } from 'node:fs/promises';
@@ -26,7 +26,7 @@ Commands:
 <spec>  a .ts/.js module exporting a WorkflowSpec, or a .json file with the object passed to defineWorkflow
 
 Options:
-  --allow-unbound                   compile operations missing from infra/workflows/bindings.ts with placeholder functions
+  --allow-unbound                   compile operations missing from infra/specs/bindings.ts with placeholder functions
   --no-match <fail|succeed>         when no transition matches (default fail = ContractSpec runner)
   --optional-chaining <normalize|contractspec>
                                     how to read \`?.\` in conditions (default normalize)

@@ -20,7 +20,7 @@ import {
 } from './validate';
 
 export interface CompileOptions {
-  /** Operation → Lambda table (infra/workflows/bindings.ts). Every operation the spec uses must be bound. */
+  /** Operation → Lambda table (infra/specs/bindings.ts). Every operation the spec uses must be bound. */
   bindings: readonly StepFunctionBinding[];
   /**
    * When a step has outgoing transitions and none matches: 'fail' (default) = ContractSpec's WorkflowRunner, which

@@ -43,7 +43,7 @@ export interface RefreshApiProps {
  *   POST /refreshes       start a refresh (body validated against RefreshInput) → 202
  *   GET  /refreshes/{id}  status and output of one refresh
  *   GET  /balances        latest cash positions
- * One thin Lambda serves all three (lambdas/refresh-api/handler.ts).
+ * One thin Lambda serves all three (lambdas/api/handler.ts).
  */
 export class RefreshApi extends Construct {
   readonly api: RestApi;

@@ -1,5 +1,5 @@
 /**
- * The refresh API as a middy handler built from its dependencies. lambdas/refresh-api/handler.ts wires the real
+ * The refresh API as a middy handler built from its dependencies. lambdas/api/handler.ts wires the real
  * clients from the environment; tests wire dynalite and a fake Step Functions client.
  */
 import middy from '@middy/core';

@@ -1,6 +1,6 @@
 /**
  * API Gateway (REST, proxy integration) → refresh API. Adapter only: clients are built once per container from the
- * environment; routing and domain live in lambdas/shared/api/.
+ * environment; routing and domain live in lambdas/api/.
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SFNClient } from '@aws-sdk/client-sfn';

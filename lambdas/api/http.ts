@@ -1,6 +1,6 @@
 /**
  * HTTP vocabulary of the refresh API: every non-2xx answer is JSON `{error, message}` where `error` is one of the
- * project's error names (lambdas/shared/errors.ts), so API clients and step Lambdas speak the same language.
+ * project's error names (lambdas/core/errors.ts), so API clients and step Lambdas speak the same language.
  */
 import type { APIGatewayProxyResult } from 'aws-lambda';
 import type { StepErrorName } from '../core/errors';

@@ -1,6 +1,6 @@
 /**
  * Step Lambda for `openbanking.balances.get@1.0.0`: read balances from Powens, store them, return them.
- * Thin adapter: middy stack + one call into ../shared/domain/fetch-balances.ts.
+ * Thin adapter: middy stack + one call into ../core/domain/fetch-balances.ts.
  */
 import middy from '@middy/core';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';

@@ -1,6 +1,6 @@
 /**
  * Step Lambda for `openbanking.balances.refresh@1.0.0`: force Powens syncs within the PSD2 budget.
- * Thin adapter: middy stack + one call into ../shared/domain/refresh-balances.ts.
+ * Thin adapter: middy stack + one call into ../core/domain/refresh-balances.ts.
  */
 import middy from '@middy/core';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';

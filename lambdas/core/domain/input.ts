@@ -1,6 +1,6 @@
 /**
  * Strict validation of the execution input (RefreshInput), shared by both steps. The schema is the one API Gateway
- * uses; it is compiled at build time (lambdas/shared/refresh-input-validator.ts), not at import, for cold start.
+ * uses; it is compiled at build time (lambdas/core/domain/refresh-input-validator.ts), not at import, for cold start.
  */
 import type { ErrorObject } from 'ajv';
 import { ValidationFailedError } from '../errors';

@@ -1,6 +1,6 @@
 /**
  * Every HTTP failure class, produced by the real sandbox over loopback (fault injection), must reach domain code
- * as the right named error from lambdas/shared/errors.ts — Step Functions retries on those names — and no error
+ * as the right named error from lambdas/core/errors.ts — Step Functions retries on those names — and no error
  * may carry the user token.
  */
 import { inspect } from 'node:util';
