@@ -116,7 +116,7 @@ describe('compileWorkflow rejects invalid specs with documented codes', () => {
 
   it('an unbound operation names the step, the operation and the bindings file; the error message lists it', () => {
     const s = spec({ steps: [auto('a'), auto('b', { action: { operation: { key: 'x.y', version: '2.0.0' } } })] });
-    expect(() => compileWorkflow(s, { bindings: STEP_FUNCTIONS })).toThrow(/UNBOUND_OPERATION.*step "b" is operation x\.y@2\.0\.0.*infra\/workflows\/bindings\.ts/s);
+    expect(() => compileWorkflow(s, { bindings: STEP_FUNCTIONS })).toThrow(/UNBOUND_OPERATION.*step "b" is operation x\.y@2\.0\.0.*infra\/specs\/bindings\.ts/s);
   });
 
   it('allowUnboundOperations compiles with a placeholder function and keeps a warning', () => {

@@ -36,5 +36,5 @@ describe('NodejsFunction bundling = bundleLambda', () => {
     const fromCdk = readFileSync(path.join(assetDir, BUNDLE_FILE));
     expect(fromCdk.length).toBe(built.bytes);
     expect(fromCdk.equals(readFileSync(built.outfile))).toBe(true);
-  });
+  }, 120_000);
 });
