@@ -8,7 +8,7 @@ import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { IStateMachine } from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
-import { ENV } from '../../lambdas/shared/env-names';
+import { ENV } from '../../lambdas/core/env-names';
 import { LAMBDA_BUNDLING, PROJECT_ROOT } from '../bundling';
 
 export interface NodeFunctionProps {

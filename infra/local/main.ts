@@ -1,9 +1,9 @@
 import './node-compat';
 import { parseArgs } from 'node:util';
-import type { FetchBalancesOutput } from '../../lambdas/shared/domain/fetch-balances';
-import type { ConnectionReport, RefreshBalancesOutput } from '../../lambdas/shared/domain/refresh-balances';
-import type { AccountBalanceRecord } from '../../lambdas/shared/balances/model';
-import type { WorkflowEnvelope } from '../../lambdas/shared/workflow-envelope';
+import type { FetchBalancesOutput } from '../../lambdas/core/domain/fetch-balances';
+import type { ConnectionReport, RefreshBalancesOutput } from '../../lambdas/core/domain/refresh-balances';
+import type { AccountBalanceRecord } from '../../lambdas/core/domain/balances';
+import type { WorkflowEnvelope } from '../../lambdas/core/workflow-envelope';
 import { formatAmount, formatProgress, renderTable } from './report';
 import { runLocalRefresh, type LocalRunOptions, type LocalRunResult } from './run';
 import { parseFaultOption } from './fault-option';

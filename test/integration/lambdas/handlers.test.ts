@@ -9,10 +9,10 @@ import { join } from 'node:path';
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { handler as refreshHandler, createRefreshBalancesHandler } from '../../../lambdas/refresh-balances/handler';
 import { handler as fetchHandler } from '../../../lambdas/fetch-balances/handler';
-import { resetConfigForTests } from '../../../lambdas/shared/config';
-import { resetStepDependenciesForTests } from '../../../lambdas/shared/domain/runtime';
-import { logger } from '../../../lambdas/shared/observability';
-import type { StepInvocation, WorkflowEnvelope } from '../../../lambdas/shared/workflow-envelope';
+import { resetConfigForTests } from '../../../lambdas/core/config';
+import { resetStepDependenciesForTests } from '../../../lambdas/core/step-runtime';
+import { logger } from '../../../lambdas/core/observability';
+import type { StepInvocation, WorkflowEnvelope } from '../../../lambdas/core/workflow-envelope';
 import {
   createFamilyOfficeDataset,
   FAMILY_OFFICE_IDS,

@@ -7,9 +7,9 @@
  * asleep (waiting for a token) or finished, to the earliest wake-up. No real sleeps; the outcome does not depend on
  * machine speed.
  */
-import { createPowensClient } from '../../../lambdas/shared/powens/client';
-import { createRateBudget, RATE_WINDOW_MS } from '../../../lambdas/shared/powens/rate-budget';
-import { RateLimitedError } from '../../../lambdas/shared/errors';
+import { createPowensClient } from '../../../lambdas/core/adapters/powens/client';
+import { createRateBudget, RATE_WINDOW_MS } from '../../../lambdas/core/adapters/powens/rate-budget';
+import { RateLimitedError } from '../../../lambdas/core/errors';
 import { createFamilyOfficeDataset, startPowensSandbox, type PowensSandbox } from '../../../infra/local/powens-sandbox';
 import { useDynalite } from '../../support/dynalite';
 

@@ -10,7 +10,7 @@ import { App, Stack } from 'aws-cdk-lib';
 import { buildLambda, BUNDLE_FILE } from '../../../infra/bundling';
 import { NodeFunction } from '../../../infra/constructs/node-function';
 
-const ENTRY = 'lambdas/refresh-api/handler.ts';
+const ENTRY = 'lambdas/api/handler.ts';
 
 describe('NodejsFunction bundling = bundleLambda', () => {
   const dirs: string[] = [];
@@ -36,5 +36,5 @@ describe('NodejsFunction bundling = bundleLambda', () => {
     const fromCdk = readFileSync(path.join(assetDir, BUNDLE_FILE));
     expect(fromCdk.length).toBe(built.bytes);
     expect(fromCdk.equals(readFileSync(built.outfile))).toBe(true);
-  });
+  }, 120_000);
 });

@@ -4,7 +4,7 @@ import { Template } from 'aws-cdk-lib/assertions';
 import { ContextError, readSettings } from '../../../infra/context';
 import { NodeFunction } from '../../../infra/constructs/node-function';
 import { PowensSecret } from '../../../infra/constructs/powens-secret';
-import { ENV } from '../../../lambdas/shared/env-names';
+import { ENV } from '../../../lambdas/core/env-names';
 
 const settingsOf = (context: Record<string, unknown>) => readSettings(new App({ context }).node);
 
@@ -37,7 +37,7 @@ describe('imported Powens secret', () => {
   it('grants read on the name-?????? ARN and hands the Lambda the secret NAME', () => {
     const stack = new Stack(new App({ context: { 'aws:cdk:bundling-stacks': [] } }), 'S');
     const powens = new PowensSecret(stack, 'Powens', { existingSecretName: 'prod/powens' });
-    new NodeFunction(stack, 'Fn', { entry: 'lambdas/refresh-api/handler.ts', description: 'd', serviceName: 's' }).readSecret(
+    new NodeFunction(stack, 'Fn', { entry: 'lambdas/api/handler.ts', description: 'd', serviceName: 's' }).readSecret(
       powens.secret,
       powens.secretId,
     );

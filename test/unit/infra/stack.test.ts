@@ -11,12 +11,12 @@ import { AwsSolutionsChecks } from 'cdk-nag';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { createApp } from '../../../infra/app';
 import { POWENS_SECRET_TEMPLATE } from '../../../infra/constructs/powens-secret';
-import { API_ROUTES } from '../../../lambdas/shared/api/app';
-import { ENV } from '../../../lambdas/shared/env-names';
-import { REFRESH_INPUT_SCHEMA } from '../../../lambdas/shared/refresh-input';
-import { compileWorkflow } from '../../../infra/workflow/compile';
-import { refreshOpenBankingBalancesWorkflow } from '../../../infra/workflows';
-import { functionArnPlaceholderKey, STEP_FUNCTIONS } from '../../../infra/workflows/bindings';
+import { API_ROUTES } from '../../../lambdas/api/app';
+import { ENV } from '../../../lambdas/core/env-names';
+import { REFRESH_INPUT_SCHEMA } from '../../../lambdas/core/domain/refresh-input';
+import { compileWorkflow } from '../../../infra/compiler/compile';
+import { refreshOpenBankingBalancesWorkflow } from '../../../infra/specs';
+import { functionArnPlaceholderKey, STEP_FUNCTIONS } from '../../../infra/specs/bindings';
 
 type Json = Record<string, unknown>;
 interface CfnResource {

@@ -1,4 +1,4 @@
-import { CONFIG_DEFAULTS, parseConfig } from '../../../lambdas/shared/config';
+import { CONFIG_DEFAULTS, parseConfig } from '../../../lambdas/core/config';
 
 const BASE = {
   TABLE_NAME: 'balances',
