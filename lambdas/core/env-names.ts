@@ -28,7 +28,7 @@ export const ENV = {
   historyTtlDays: 'HISTORY_TTL_DAYS',
   /**
    * Calls per minute the Powens client may make, shared by every Lambda through a DynamoDB token bucket
-   * (powens/rate-budget.ts). Powens sandbox clients: 30; production: the figure agreed with Powens.
+   * (adapters/powens/rate-budget.ts). Powens sandbox clients: 30; production: the figure agreed with Powens.
    */
   powensCallsPerMinute: 'POWENS_CALLS_PER_MINUTE',
   /** Tokens the bucket may hand out at once after idling (default: a sixth of the limit); refill = limit − burst. */

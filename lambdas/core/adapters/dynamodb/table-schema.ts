@@ -58,7 +58,7 @@ export const tableKeys = {
     pk: `${TABLE_KEY_PREFIX.execution}${executionId}`,
     sk: `${TABLE_KEY_PREFIX.connection}${userId}#${connectionId}`,
   }),
-  /** One token bucket per Powens client (powens/rate-budget.ts): `tokens`, `refilledAt` (epoch ms), `version`. */
+  /** One token bucket per Powens client (../powens/rate-budget.ts): `tokens`, `refilledAt` (epoch ms), `version`. */
   rateBucket: (bucket: string) => ({ pk: `${TABLE_KEY_PREFIX.rate}${bucket}`, sk: 'BUCKET' }),
 } as const;
 
