@@ -60,7 +60,13 @@ export class OpenBankingStack extends Stack {
         serviceName: binding.id,
         memorySize: binding.memoryMb,
         timeout: Duration.seconds(binding.timeoutSeconds),
-        environment: { [ENV.powensBaseUrl]: settings.powensBaseUrl, [ENV.tenantId]: settings.tenantId },
+        environment: {
+          [ENV.powensBaseUrl]: settings.powensBaseUrl,
+          [ENV.tenantId]: settings.tenantId,
+          ...(settings.powensCallsPerMinute === undefined
+            ? {}
+            : { [ENV.powensCallsPerMinute]: String(settings.powensCallsPerMinute) }),
+        },
       })
         .readWriteTable(this.table.table)
         .readSecret(this.powensSecret.secret, this.powensSecret.secretId);

@@ -49,6 +49,8 @@ describe('step handlers wired from environment variables', () => {
       POWENS_BASE_URL: sandbox.baseUrl,
       POWENS_SECRET_FILE: secretFile,
       TENANT_ID: 'martin-family',
+      // The sandbox here has no limit; the shared budget still runs (its own tests are in powens/rate-budget).
+      POWENS_CALLS_PER_MINUTE: '6000',
       AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
       POWERTOOLS_SERVICE_NAME: 'balances-test',
     });
@@ -100,6 +102,9 @@ describe('step handlers wired from environment variables', () => {
     const { Items } = await dynamo.doc.send(new ScanCommand({ TableName: TABLE }));
     expect(Items?.filter((i) => String(i.sk).startsWith('LATEST#'))).toHaveLength(6);
     expect(Items?.filter((i) => String(i.pk).startsWith('EXEC#'))).toHaveLength(1);
+    // Every Powens call of both handlers took a token from the shared bucket (one version bump per token).
+    const bucket = Items?.find((i) => i.pk === `RATE#${new URL(sandbox.baseUrl).host}`);
+    expect(bucket?.version).toBe(sandbox.requests.length);
   });
 
   it('never writes a token or the client secret to stdout/stderr, on success or failure', async () => {
