@@ -7,9 +7,9 @@ import { createBalancesTable, localDynamoClients, type EmbeddedDynamoDb } from '
 
 /**
  * Scratch space for bundles and transpiled sources. Inside the repository on purpose: the unbundled sources import every
- * dependency from the project's node_modules (the bundles are self-contained since the SDK is bundled). Ignored by git (.gitignore: bench/results/tmp/).
+ * dependency from the project's node_modules (the bundles are self-contained since the SDK is bundled). Ignored by git (.gitignore: bench/results/scratch/).
  */
-export const BENCH_WORK_DIR = path.join(PROJECT_ROOT, 'bench', 'results', 'tmp');
+export const BENCH_WORK_DIR = path.join(PROJECT_ROOT, 'bench', 'results', 'scratch');
 export const RESULTS_DIR = path.join(PROJECT_ROOT, 'bench', 'results');
 
 export interface Summary {

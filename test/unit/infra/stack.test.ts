@@ -50,7 +50,7 @@ beforeAll(() => {
   const json = JSON.parse(readFileSync(templateFile, 'utf8')) as { Resources: Record<string, CfnResource> };
   template = Template.fromJSON(json);
   resources = json.Resources;
-});
+}, 300_000); // one synth (+ cdk-nag) for the file: seconds idle, much longer on a loaded 2-core CI
 afterAll(() => rmSync(outdir, { recursive: true, force: true }));
 
 const ofType = (type: string) => Object.entries(resources).filter(([, r]) => r.Type === type);
