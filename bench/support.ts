@@ -3,7 +3,7 @@ import { fork } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
 import { PROJECT_ROOT } from '../infra/bundling';
-import { createBalancesTable, localDynamoClients, type EmbeddedDynamoDb } from '../infra/local/embedded-dynamodb';
+import { createBalancesTable, localDynamoClients, type LocalDynamoDb } from '../infra/local/embedded-dynamodb';
 
 /**
  * Scratch space for bundles and transpiled sources. Inside the repository on purpose: the unbundled sources import every
@@ -84,7 +84,7 @@ const DYNAMO_SERVER_START_TIMEOUT_MS = 15_000;
  * than the client, as a remote DynamoDB would. Same shape as startEmbeddedDynamoDb; dynalite still adds no network
  * latency (127.0.0.1).
  */
-export async function startDynamoDbProcess(): Promise<EmbeddedDynamoDb> {
+export async function startDynamoDbProcess(): Promise<LocalDynamoDb> {
   // execArgv [] : the child is plain ESM, it needs neither tsx's nor jest's loaders of the parent.
   const child = fork(DYNAMO_SERVER_SCRIPT, [], { execArgv: [], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   let port: number;

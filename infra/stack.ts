@@ -16,8 +16,11 @@ import { WorkflowStateMachine, type CompiledDefinition } from './constructs/work
 import type { AppSettings } from './context';
 import { compileWorkflow } from './workflow/compile';
 import type { WorkflowSpec } from './workflow/spec';
-import { STEP_FUNCTIONS, type StepFunctionBinding } from './workflows/bindings';
+import { STEP_FUNCTIONS, type StepFunctionBinding, type TableAction } from './workflows/bindings';
 import { refreshOpenBankingBalancesWorkflow } from './workflows';
+
+/** The API reads the latest balances (one Query per page); it writes nothing. */
+export const REFRESH_API_TABLE_ACTIONS: readonly TableAction[] = ['dynamodb:Query'];
 
 export interface OpenBankingStackProps extends StackProps {
   settings: AppSettings;
@@ -62,7 +65,7 @@ export class OpenBankingStack extends Stack {
         timeout: Duration.seconds(binding.timeoutSeconds),
         environment: { [ENV.powensBaseUrl]: settings.powensBaseUrl, [ENV.tenantId]: settings.tenantId },
       })
-        .readWriteTable(this.table.table)
+        .useTable(this.table.table, binding.tableActions ?? [])
         .readSecret(this.powensSecret.secret, this.powensSecret.secretId);
       stepFunctions.set(binding, fn);
     }
@@ -92,7 +95,7 @@ export class OpenBankingStack extends Stack {
       environment: { [ENV.tenantId]: settings.tenantId },
     })
       .startAndDescribeExecutions(stateMachine, this.workflow.stateMachineName)
-      .readTable(this.table.table);
+      .useTable(this.table.table, REFRESH_API_TABLE_ACTIONS);
     this.api = new RefreshApi(this, 'RefreshApi', { handler: this.apiFunction });
 
     // 5. Who is told when it breaks.

@@ -19,6 +19,7 @@ import {
   startPowensSandbox,
   type PowensSandbox,
 } from '../../../infra/local/powens-sandbox';
+import { STEP_FUNCTIONS } from '../../../infra/workflows/bindings';
 import { DUMMY_AWS_ENV, startDynalite, type LocalDynamo } from '../../support/dynalite';
 import { captureOutput, lambdaContext } from './harness';
 
@@ -80,7 +81,10 @@ describe('step handlers wired from environment variables', () => {
       input,
       data: input,
     };
+    dynamo.operations.length = 0;
     const afterRefresh = (await invoke(refreshHandler, first)) as WorkflowEnvelope;
+    await invoke(refreshHandler, first); // a Step Functions retry of the same execution reads the finished markers
+    const refreshCalls = [...dynamo.operations];
     expect(afterRefresh.input).toEqual(input);
     expect(afterRefresh.output).toMatchObject({ summary: { synced: 1, needs_user_action: 1, skipped: 0, failed: 0 } });
     expect(afterRefresh.data).toEqual({ ...input, ...(afterRefresh.output as object) });
@@ -91,7 +95,9 @@ describe('step handlers wired from environment variables', () => {
       input,
       data: afterRefresh.data,
     };
+    dynamo.operations.length = 0;
     const afterFetch = (await invoke(fetchHandler, second)) as WorkflowEnvelope;
+    const fetchCalls = [...dynamo.operations];
     const output = afterFetch.output as { balances: { accountId: string }[]; storage: unknown };
     expect(output.balances.map((b) => b.accountId)).toEqual(['3101', '3102', '3103', '3104', '3121', '3122']);
     expect(afterFetch.data).toMatchObject({ summary: expect.anything(), balances: output.balances, connectionIds: input.connectionIds });
@@ -100,6 +106,13 @@ describe('step handlers wired from environment variables', () => {
     const { Items } = await dynamo.doc.send(new ScanCommand({ TableName: TABLE }));
     expect(Items?.filter((i) => String(i.sk).startsWith('LATEST#'))).toHaveLength(6);
     expect(Items?.filter((i) => String(i.pk).startsWith('EXEC#'))).toHaveLength(1);
+
+    // Least privilege, from the code's side: what each handler sent is exactly what its role allows
+    // (test/unit/infra/stack.test.ts checks the roles against the same bindings).
+    const granted = (id: string) => [...(STEP_FUNCTIONS.find((b) => b.id === id)?.tableActions ?? [])].sort();
+    const called = (operations: string[]) => [...new Set(operations.map((o) => `dynamodb:${o}`))].sort();
+    expect(called(refreshCalls)).toEqual(granted('RefreshBalances'));
+    expect(called(fetchCalls)).toEqual(granted('FetchBalances'));
   });
 
   it('never writes a token or the client secret to stdout/stderr, on success or failure', async () => {
