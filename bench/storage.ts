@@ -5,13 +5,13 @@
  */
 import { DescribeTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
-import { createBalanceStore, BATCH_WRITE_LIMIT, type BalanceStore } from '../lambdas/shared/balances/store';
-import type { AccountBalanceRecord } from '../lambdas/shared/balances/model';
-import { tableKeys } from '../lambdas/shared/balances/table-schema';
-import { isConditionalCheckFailed } from '../lambdas/shared/balances/dynamo-errors';
-import { settleWithConcurrency } from '../lambdas/shared/domain/concurrency';
-import { fetchBalances } from '../lambdas/shared/domain/fetch-balances';
-import { createPowensClient } from '../lambdas/shared/powens/client';
+import { createBalanceStore, BATCH_WRITE_LIMIT, type BalanceStore } from '../lambdas/core/adapters/dynamodb/balance-store';
+import type { AccountBalanceRecord } from '../lambdas/core/domain/balances';
+import { tableKeys } from '../lambdas/core/adapters/dynamodb/table-schema';
+import { isConditionalCheckFailed } from '../lambdas/core/adapters/dynamodb/errors';
+import { settleWithConcurrency } from '../lambdas/core/concurrency';
+import { fetchBalances } from '../lambdas/core/domain/fetch-balances';
+import { createPowensClient } from '../lambdas/core/adapters/powens/client';
 import { LOCAL_AWS_CREDENTIALS, LOCAL_AWS_REGION, type LocalDynamoDb } from '../infra/local/embedded-dynamodb';
 import { generateDataset, startPowensSandbox } from '../infra/local/powens-sandbox';
 import { elapsed, round, startDynamoDbProcess } from './support';
@@ -304,7 +304,7 @@ export async function runStorage(options: StorageOptions): Promise<StorageResult
     for (const accounts of options.sizes) cases.push(await runStorageCase(accounts, db, options));
     return {
       method:
-        'fetchBalances (lambdas/shared/domain/fetch-balances.ts) with the real Powens client against the Powens sandbox ' +
+        'fetchBalances (lambdas/core/domain/fetch-balances.ts) with the real Powens client against the Powens sandbox ' +
         '(in this process; generated dataset, users × connections × 10 accounts, zero latency) and the real balance store ' +
         'on dynalite running in a SEPARATE Node process (bench/dynamo-server.mjs, forked, 127.0.0.1, fresh table per case), ' +
         'real AWS SDK v3. Changed from dynalite in the benchmark\'s own process and thread: there the DynamoDB server ' +

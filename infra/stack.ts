@@ -5,7 +5,7 @@
  */
 import { Annotations, CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
-import { ENV } from '../lambdas/shared/env-names';
+import { ENV } from '../lambdas/core/env-names';
 import { BalancesTable } from './constructs/balances-table';
 import { OperationsAlarms } from './constructs/alarms';
 import { NodeFunction } from './constructs/node-function';
@@ -14,10 +14,10 @@ import { RefreshApi } from './constructs/refresh-api';
 import { RefreshSchedule } from './constructs/refresh-schedule';
 import { WorkflowStateMachine, type CompiledDefinition } from './constructs/workflow-state-machine';
 import type { AppSettings } from './context';
-import { compileWorkflow } from './workflow/compile';
-import type { WorkflowSpec } from './workflow/spec';
-import { STEP_FUNCTIONS, type StepFunctionBinding, type TableAction } from './workflows/bindings';
-import { refreshOpenBankingBalancesWorkflow } from './workflows';
+import { compileWorkflow } from './compiler/compile';
+import type { WorkflowSpec } from './compiler/spec';
+import { STEP_FUNCTIONS, type StepFunctionBinding, type TableAction } from './specs/bindings';
+import { refreshOpenBankingBalancesWorkflow } from './specs';
 
 /** The API reads the latest balances (one Query per page); it writes nothing. */
 export const REFRESH_API_TABLE_ACTIONS: readonly TableAction[] = ['dynamodb:Query'];
@@ -63,7 +63,13 @@ export class OpenBankingStack extends Stack {
         serviceName: binding.id,
         memorySize: binding.memoryMb,
         timeout: Duration.seconds(binding.timeoutSeconds),
-        environment: { [ENV.powensBaseUrl]: settings.powensBaseUrl, [ENV.tenantId]: settings.tenantId },
+        environment: {
+          [ENV.powensBaseUrl]: settings.powensBaseUrl,
+          [ENV.tenantId]: settings.tenantId,
+          ...(settings.powensCallsPerMinute === undefined
+            ? {}
+            : { [ENV.powensCallsPerMinute]: String(settings.powensCallsPerMinute) }),
+        },
       })
         .useTable(this.table.table, binding.tableActions ?? [])
         .readSecret(this.powensSecret.secret, this.powensSecret.secretId);
@@ -89,7 +95,7 @@ export class OpenBankingStack extends Stack {
       timeZone: settings.refreshScheduleTimeZone,
     });
     this.apiFunction = new NodeFunction(this, 'RefreshApiFunction', {
-      entry: 'lambdas/refresh-api/handler.ts',
+      entry: 'lambdas/api/handler.ts',
       description: 'Refresh API: start/describe refreshes, latest balances',
       serviceName: 'refresh-api',
       environment: { [ENV.tenantId]: settings.tenantId },

@@ -8,9 +8,9 @@ import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { IStateMachine } from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
-import { ENV } from '../../lambdas/shared/env-names';
+import { ENV } from '../../lambdas/core/env-names';
 import { LAMBDA_BUNDLING, PROJECT_ROOT } from '../bundling';
-import type { TableAction } from '../workflows/bindings';
+import type { TableAction } from '../specs/bindings';
 
 export interface NodeFunctionProps {
   /** Handler source relative to the repository root (bindings use this form). */

@@ -13,7 +13,7 @@ import {
 } from 'aws-cdk-lib/aws-apigateway';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
-import { REFRESH_INPUT_SCHEMA } from '../../lambdas/shared/refresh-input';
+import { REFRESH_INPUT_SCHEMA } from '../../lambdas/core/domain/refresh-input';
 import type { NodeFunction } from './node-function';
 
 /**
@@ -43,7 +43,7 @@ export interface RefreshApiProps {
  *   POST /refreshes       start a refresh (body validated against RefreshInput) → 202
  *   GET  /refreshes/{id}  status and output of one refresh
  *   GET  /balances        latest cash positions
- * One thin Lambda serves all three (lambdas/refresh-api/handler.ts).
+ * One thin Lambda serves all three (lambdas/api/handler.ts).
  */
 export class RefreshApi extends Construct {
   readonly api: RestApi;

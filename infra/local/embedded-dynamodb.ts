@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { DynamoDBClient, CreateTableCommand } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import dynalite from 'dynalite';
-import { balancesTableDefinition } from '../../lambdas/shared/balances/table-schema';
+import { balancesTableDefinition } from '../../lambdas/core/adapters/dynamodb/table-schema';
 
 /** Dummy credentials: dynalite ignores them, but the SDK refuses to sign without some. */
 export const LOCAL_AWS_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' } as const;

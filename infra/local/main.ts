@@ -1,9 +1,9 @@
 import './node-compat';
 import { parseArgs } from 'node:util';
-import type { FetchBalancesOutput } from '../../lambdas/shared/domain/fetch-balances';
-import type { ConnectionReport, RefreshBalancesOutput } from '../../lambdas/shared/domain/refresh-balances';
-import type { AccountBalanceRecord } from '../../lambdas/shared/balances/model';
-import type { WorkflowEnvelope } from '../../lambdas/shared/workflow-envelope';
+import type { FetchBalancesOutput } from '../../lambdas/core/domain/fetch-balances';
+import type { ConnectionReport, RefreshBalancesOutput } from '../../lambdas/core/domain/refresh-balances';
+import type { AccountBalanceRecord } from '../../lambdas/core/domain/balances';
+import type { WorkflowEnvelope } from '../../lambdas/core/workflow-envelope';
 import { formatAmount, formatProgress, renderTable } from './report';
 import { runLocalRefresh, type LocalRunOptions, type LocalRunResult } from './run';
 import { parseFaultOption } from './fault-option';
@@ -20,6 +20,8 @@ Runs one refresh of the compiled state machine on this machine (embedded DynamoD
   --time-scale N             multiply retry waits (default: real seconds; 0 = no waiting; 0.1 = 10x faster)
   --sync-latency-ms N        how long a sandbox sync takes (default 200)
   --powens-timeout-ms N      Powens read timeout; --powens-sync-timeout-ms N for syncs (defaults 15000 / 180000)
+  --powens-calls-per-minute N  Powens call budget shared by every Lambda (default 600 with the embedded sandbox,
+                             which has no limit; 30, a Powens sandbox client's limit, with --powens-base-url)
   --powens-base-url URL      use a real Powens domain (https://<domain>.biapi.pro/2.0) instead of the sandbox
   --powens-secret-file FILE  JSON {clientId, clientSecret, users:[{userId, token, label}]}; required with the above
   --dynamodb-endpoint URL    use this DynamoDB endpoint (e.g. DynamoDB Local) instead of the embedded one
@@ -43,6 +45,7 @@ export async function main(argv: readonly string[], out: (line: string) => void 
         'sync-latency-ms': { type: 'string' },
         'powens-timeout-ms': { type: 'string' },
         'powens-sync-timeout-ms': { type: 'string' },
+        'powens-calls-per-minute': { type: 'string' },
         'powens-base-url': { type: 'string' },
         'powens-secret-file': { type: 'string' },
         'dynamodb-endpoint': { type: 'string' },
@@ -74,6 +77,7 @@ export async function main(argv: readonly string[], out: (line: string) => void 
       ...numberOption('syncLatencyMs', '--sync-latency-ms', values['sync-latency-ms']),
       ...numberOption('powensTimeoutMs', '--powens-timeout-ms', values['powens-timeout-ms']),
       ...numberOption('powensSyncTimeoutMs', '--powens-sync-timeout-ms', values['powens-sync-timeout-ms']),
+      ...numberOption('powensCallsPerMinute', '--powens-calls-per-minute', values['powens-calls-per-minute']),
       ...optional('powensBaseUrl', values['powens-base-url']),
       ...optional('powensSecretFile', values['powens-secret-file']),
       ...optional('dynamodbEndpoint', values['dynamodb-endpoint']),

@@ -3,10 +3,10 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { DynamoDBClient, ResourceInUseException } from '@aws-sdk/client-dynamodb';
 import { buildLambda, PROJECT_ROOT } from '../bundling';
-import { compileWorkflow } from '../workflow/compile';
-import { STEP_FUNCTIONS, functionArnPlaceholderKey } from '../workflows/bindings';
-import { refreshOpenBankingBalancesWorkflow } from '../workflows';
-import { ENV } from '../../lambdas/shared/env-names';
+import { compileWorkflow } from '../compiler/compile';
+import { STEP_FUNCTIONS, functionArnPlaceholderKey } from '../specs/bindings';
+import { refreshOpenBankingBalancesWorkflow } from '../specs';
+import { ENV } from '../../lambdas/core/env-names';
 import { createBalancesTable, LOCAL_AWS_CREDENTIALS, LOCAL_AWS_REGION, startEmbeddedDynamoDb } from './embedded-dynamodb';
 import { executeLocally, type AslDefinition, type ExecutionReport, type ProgressEvent } from './execute';
 import { startBundledFunction, type LocalFunction } from './lambda-emulator';
@@ -31,6 +31,12 @@ export interface LocalRunOptions {
   powensSecretFile?: string;
   powensTimeoutMs?: number;
   powensSyncTimeoutMs?: number;
+  /**
+   * Powens calls per minute for the shared rate budget (POWENS_CALLS_PER_MINUTE). Default: 600 with the embedded
+   * sandbox (it has no limit unless configured, and the fault demos should not wait on tokens); the Lambdas' own
+   * default (30, a Powens sandbox client) with a real Powens domain.
+   */
+  powensCallsPerMinute?: number;
   /** DynamoDB: an endpoint (e.g. DynamoDB Local) or a real region; embedded dynalite when neither is set. */
   dynamodbEndpoint?: string;
   awsRegion?: string;
@@ -95,6 +101,7 @@ export async function runLocalRefresh(options: LocalRunOptions = {}): Promise<Lo
         : awsCredentialsFromEnvironment()),
       ...(options.powensTimeoutMs === undefined ? {} : { [ENV.powensTimeoutMs]: String(options.powensTimeoutMs) }),
       ...(options.powensSyncTimeoutMs === undefined ? {} : { [ENV.powensSyncTimeoutMs]: String(options.powensSyncTimeoutMs) }),
+      ...localRateBudget(options),
     };
 
     const functions: Record<string, LocalFunction> = {};
@@ -188,6 +195,13 @@ async function openPowens(options: LocalRunOptions, workDir: string, stops: (() 
   // Sandbox tokens only; mode 0600 all the same, as a real secret file would be.
   await writeFile(secretFile, JSON.stringify(sandbox.secret, null, 2), { mode: 0o600 });
   return { baseUrl: sandbox.baseUrl, secretFile, sandbox };
+}
+
+export const LOCAL_SANDBOX_CALLS_PER_MINUTE = 600;
+
+function localRateBudget(options: LocalRunOptions): Record<string, string> {
+  const callsPerMinute = options.powensCallsPerMinute ?? (options.powensBaseUrl ? undefined : LOCAL_SANDBOX_CALLS_PER_MINUTE);
+  return callsPerMinute === undefined ? {} : { [ENV.powensCallsPerMinute]: String(callsPerMinute) };
 }
 
 /** Real AWS: pass the caller's credentials through to the function environments (the default chain's env part). */

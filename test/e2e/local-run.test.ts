@@ -7,7 +7,7 @@ import { createFamilyOfficeDataset, FAMILY_OFFICE_IDS } from '../../infra/local/
 import { renderResult } from '../../infra/local/main';
 import { runLocalRefresh, type LocalResources } from '../../infra/local/run';
 import type { ProgressEvent } from '../../infra/local/execute';
-import type { WorkflowEnvelope } from '../../lambdas/shared/workflow-envelope';
+import type { WorkflowEnvelope } from '../../lambdas/core/workflow-envelope';
 
 const ROOT = path.resolve(__dirname, '../..');
 

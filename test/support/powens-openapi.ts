@@ -5,7 +5,7 @@
  * The OpenAPI is not part of this repository. It is found via POWENS_OPENAPI_DIR, else in ../shared/powens-openapi
  * beside the repository root (computed from this file, not from the working directory). When neither exists, the
  * checks against it are skipped with a printed reason; the rest of the suite still checks the sandbox's shapes
- * (lambdas/shared/powens/types.ts, test/unit/powens/sandbox-data.test.ts).
+ * (lambdas/core/adapters/powens/types.ts, test/unit/powens/sandbox-data.test.ts).
  *
  * The YAML is OpenAPI 3.0/3.1 hybrid and not valid JSON Schema as is, so it is normalised before ajv sees it. Each
  * change is listed in OPENAPI_DEVIATIONS; everything else (required fields, types, patterns, enums) is enforced as

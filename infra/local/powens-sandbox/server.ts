@@ -12,14 +12,14 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { formatPowensDateTime } from '../../../lambdas/shared/powens/datetime';
+import { formatPowensDateTime } from '../../../lambdas/core/adapters/powens/datetime';
 import {
   classifyConnectionState,
   type ConnectionState,
   type PowensBankAccount,
   type PowensConnection,
   type ServiceError,
-} from '../../../lambdas/shared/powens/types';
+} from '../../../lambdas/core/adapters/powens/types';
 import {
   createPrng,
   DAY_MS,

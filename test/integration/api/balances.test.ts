@@ -4,9 +4,9 @@
  * API; see test/unit/api/router.test.ts for the mocked SFN side).
  */
 import type { APIGatewayProxyResult, Context } from 'aws-lambda';
-import type { AccountBalanceRecord } from '../../../lambdas/shared/balances/store';
-import { createBalanceStore } from '../../../lambdas/shared/balances/store';
-import { ENV } from '../../../lambdas/shared/env-names';
+import type { AccountBalanceRecord } from '../../../lambdas/core/adapters/dynamodb/balance-store';
+import { createBalanceStore } from '../../../lambdas/core/adapters/dynamodb/balance-store';
+import { ENV } from '../../../lambdas/core/env-names';
 import { REFRESH_API_TABLE_ACTIONS } from '../../../infra/stack';
 import { DUMMY_AWS_ENV, startDynalite, type LocalDynamo } from '../../support/dynalite';
 import { apiEvent } from '../../unit/api/events';
@@ -55,7 +55,7 @@ describe('GET /balances (refresh-api handler + dynalite)', () => {
       [ENV.stateMachineArn]: 'arn:aws:states:eu-west-3:123456789012:stateMachine:Refresh',
     });
     // Imported after the environment is set: the module reads it once, like a Lambda cold start.
-    ({ handler } = jest.requireActual<{ handler: typeof handler }>('../../../lambdas/refresh-api/handler'));
+    ({ handler } = jest.requireActual<{ handler: typeof handler }>('../../../lambdas/api/handler'));
   });
 
   afterAll(async () => {

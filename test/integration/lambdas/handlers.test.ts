@@ -9,17 +9,17 @@ import { join } from 'node:path';
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { handler as refreshHandler, createRefreshBalancesHandler } from '../../../lambdas/refresh-balances/handler';
 import { handler as fetchHandler } from '../../../lambdas/fetch-balances/handler';
-import { resetConfigForTests } from '../../../lambdas/shared/config';
-import { resetStepDependenciesForTests } from '../../../lambdas/shared/domain/runtime';
-import { logger } from '../../../lambdas/shared/observability';
-import type { StepInvocation, WorkflowEnvelope } from '../../../lambdas/shared/workflow-envelope';
+import { resetConfigForTests } from '../../../lambdas/core/config';
+import { resetStepDependenciesForTests } from '../../../lambdas/core/step-runtime';
+import { logger } from '../../../lambdas/core/observability';
+import type { StepInvocation, WorkflowEnvelope } from '../../../lambdas/core/workflow-envelope';
 import {
   createFamilyOfficeDataset,
   FAMILY_OFFICE_IDS,
   startPowensSandbox,
   type PowensSandbox,
 } from '../../../infra/local/powens-sandbox';
-import { STEP_FUNCTIONS } from '../../../infra/workflows/bindings';
+import { STEP_FUNCTIONS } from '../../../infra/specs/bindings';
 import { DUMMY_AWS_ENV, startDynalite, type LocalDynamo } from '../../support/dynalite';
 import { captureOutput, lambdaContext } from './harness';
 
@@ -50,6 +50,8 @@ describe('step handlers wired from environment variables', () => {
       POWENS_BASE_URL: sandbox.baseUrl,
       POWENS_SECRET_FILE: secretFile,
       TENANT_ID: 'martin-family',
+      // The sandbox here has no limit; the shared budget still runs (its own tests are in powens/rate-budget).
+      POWENS_CALLS_PER_MINUTE: '6000',
       AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
       POWERTOOLS_SERVICE_NAME: 'balances-test',
     });
@@ -106,6 +108,9 @@ describe('step handlers wired from environment variables', () => {
     const { Items } = await dynamo.doc.send(new ScanCommand({ TableName: TABLE }));
     expect(Items?.filter((i) => String(i.sk).startsWith('LATEST#'))).toHaveLength(6);
     expect(Items?.filter((i) => String(i.pk).startsWith('EXEC#'))).toHaveLength(1);
+    // Every Powens call of both handlers took a token from the shared bucket (one version bump per token).
+    const bucket = Items?.find((i) => i.pk === `RATE#${new URL(sandbox.baseUrl).host}`);
+    expect(bucket?.version).toBe(sandbox.requests.length);
 
     // Least privilege, from the code's side: what each handler sent is exactly what its role allows
     // (test/unit/infra/stack.test.ts checks the roles against the same bindings).

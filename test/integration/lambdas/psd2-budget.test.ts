@@ -1,5 +1,5 @@
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
-import { createPsd2Budget, PSD2_WINDOW_MS } from '../../../lambdas/shared/psd2/budget';
+import { createPsd2Budget, PSD2_WINDOW_MS } from '../../../lambdas/core/adapters/dynamodb/psd2-budget';
 import { useDynalite } from '../../support/dynalite';
 
 describe('PSD2 unattended-sync budget on dynalite', () => {

@@ -2,7 +2,7 @@
  * refresh-balances domain against the real Powens HTTP client + sandbox (loopback) and real dynalite.
  * Assertions read the sandbox's recorded requests (what Powens actually received) and the table's items.
  */
-import { refreshBalances, type RefreshBalancesOutput } from '../../../lambdas/shared/domain/refresh-balances';
+import { refreshBalances, type RefreshBalancesOutput } from '../../../lambdas/core/domain/refresh-balances';
 import { FAMILY_OFFICE_IDS } from '../../../infra/local/powens-sandbox';
 import { useDynalite } from '../../support/dynalite';
 import { startHarness, type Harness } from './harness';

@@ -1,11 +1,11 @@
 /**
  * Every HTTP failure class, produced by the real sandbox over loopback (fault injection), must reach domain code
- * as the right named error from lambdas/shared/errors.ts — Step Functions retries on those names — and no error
+ * as the right named error from lambdas/core/errors.ts — Step Functions retries on those names — and no error
  * may carry the user token.
  */
 import { inspect } from 'node:util';
-import { StepError } from '../../../lambdas/shared/errors';
-import { createPowensClient, type PowensClient, type RetryAfterInfo } from '../../../lambdas/shared/powens/client';
+import { StepError } from '../../../lambdas/core/errors';
+import { createPowensClient, type PowensClient, type RetryAfterInfo } from '../../../lambdas/core/adapters/powens/client';
 import {
   createFamilyOfficeDataset,
   FAMILY_OFFICE_IDS as IDS,

@@ -2,9 +2,9 @@
  * Real client ↔ real sandbox over loopback HTTP. Every response the client consumes is also fetched raw and
  * validated against Powens' OpenAPI, so the sandbox stays faithful and the client is tested against that shape.
  */
-import { createPowensClient, type PowensClient } from '../../../lambdas/shared/powens/client';
-import { parsePowensDateTime } from '../../../lambdas/shared/powens/datetime';
-import { classifyConnectionState } from '../../../lambdas/shared/powens/types';
+import { createPowensClient, type PowensClient } from '../../../lambdas/core/adapters/powens/client';
+import { parsePowensDateTime } from '../../../lambdas/core/adapters/powens/datetime';
+import { classifyConnectionState } from '../../../lambdas/core/adapters/powens/types';
 import {
   createFamilyOfficeDataset,
   FAMILY_OFFICE_IDS as IDS,

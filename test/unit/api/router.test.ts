@@ -4,9 +4,9 @@
  * dynalite is covered in test/integration/api/balances.test.ts.
  */
 import type { APIGatewayProxyResult, Context } from 'aws-lambda';
-import { API_ROUTES, createApiHandler, createApiRoutes } from '../../../lambdas/shared/api/app';
-import { DEDUP_WINDOW_MS, executionNameFor, parseRefreshBody } from '../../../lambdas/shared/api/refresh-request';
-import { executionArnFor } from '../../../lambdas/shared/api/refreshes';
+import { API_ROUTES, createApiHandler, createApiRoutes } from '../../../lambdas/api/app';
+import { DEDUP_WINDOW_MS, executionNameFor, parseRefreshBody } from '../../../lambdas/api/refresh-request';
+import { executionArnFor } from '../../../lambdas/api/refreshes';
 import { apiEvent } from './events';
 import { FakeSfn } from './fake-sfn';
 

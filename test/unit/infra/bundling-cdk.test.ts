@@ -10,7 +10,7 @@ import { App, Stack } from 'aws-cdk-lib';
 import { buildLambda, BUNDLE_FILE } from '../../../infra/bundling';
 import { NodeFunction } from '../../../infra/constructs/node-function';
 
-const ENTRY = 'lambdas/refresh-api/handler.ts';
+const ENTRY = 'lambdas/api/handler.ts';
 /** A synth with bundling plus an esbuild run: ≈4 s idle, ≈10 s with both cores busy; generous for a loaded CI. */
 const HEAVY_TIMEOUT_MS = 300_000;
 

@@ -11,12 +11,12 @@ import { AwsSolutionsChecks } from 'cdk-nag';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { createApp } from '../../../infra/app';
 import { POWENS_SECRET_TEMPLATE } from '../../../infra/constructs/powens-secret';
-import { API_ROUTES } from '../../../lambdas/shared/api/app';
-import { ENV } from '../../../lambdas/shared/env-names';
-import { REFRESH_INPUT_SCHEMA } from '../../../lambdas/shared/refresh-input';
-import { compileWorkflow } from '../../../infra/workflow/compile';
-import { refreshOpenBankingBalancesWorkflow } from '../../../infra/workflows';
-import { functionArnPlaceholderKey, STEP_FUNCTIONS } from '../../../infra/workflows/bindings';
+import { API_ROUTES } from '../../../lambdas/api/app';
+import { ENV } from '../../../lambdas/core/env-names';
+import { REFRESH_INPUT_SCHEMA } from '../../../lambdas/core/domain/refresh-input';
+import { compileWorkflow } from '../../../infra/compiler/compile';
+import { refreshOpenBankingBalancesWorkflow } from '../../../infra/specs';
+import { functionArnPlaceholderKey, STEP_FUNCTIONS } from '../../../infra/specs/bindings';
 
 type Json = Record<string, unknown>;
 interface CfnResource {
@@ -362,14 +362,14 @@ describe('IAM least privilege', () => {
   });
 
   /**
-   * Exactly the DynamoDB calls each function's code makes (lambdas/shared: execution markers Get+Update, PSD2 budget
-   * Update, store BatchWrite+Put, API Query), on the table and nothing else; test/integration/lambdas/handlers.test.ts
+   * Exactly the DynamoDB calls each function's code makes (lambdas/core: execution markers Get+Update, PSD2 budget
+   * Update, Powens rate budget Get+Update, store BatchWrite+Put, API Query), on the table and nothing else; test/integration/lambdas/handlers.test.ts
    * checks the code against the same lists by recording what dynalite receives.
    */
   it('each function role lists exactly the DynamoDB actions its code calls, on the table only', () => {
     const expected: Record<string, string[]> = {
       RefreshBalances: ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
-      FetchBalances: ['dynamodb:BatchWriteItem', 'dynamodb:PutItem'],
+      FetchBalances: ['dynamodb:BatchWriteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
       RefreshApiFunction: ['dynamodb:Query'],
     };
     const [tableId] = ofType('AWS::DynamoDB::GlobalTable').map(([id]) => id);

@@ -1,4 +1,4 @@
-import { CONFIG_DEFAULTS, parseConfig } from '../../../lambdas/shared/config';
+import { CONFIG_DEFAULTS, parseConfig } from '../../../lambdas/core/config';
 
 const BASE = {
   TABLE_NAME: 'balances',
@@ -18,8 +18,17 @@ describe('parseConfig', () => {
       powensSyncTimeoutMs: 180_000,
       psd2DailySyncLimit: 4,
       historyTtlDays: 400,
+      powensRate: { bucket: 'acme-sandbox.biapi.pro', callsPerMinute: 30, burst: 5, maxWaitMs: 20_000 },
     });
     expect(CONFIG_DEFAULTS.psd2DailySyncLimit).toBe(4);
+  });
+
+  it('reads the Powens rate budget (one bucket per Powens domain unless named)', () => {
+    expect(
+      parseConfig({ ...BASE, POWENS_CALLS_PER_MINUTE: '600', POWENS_RATE_MAX_WAIT_MS: '5000', POWENS_RATE_BUCKET: 'client-a' })
+        .powensRate,
+    ).toEqual({ bucket: 'client-a', callsPerMinute: 600, burst: 100, maxWaitMs: 5000 });
+    expect(parseConfig({ ...BASE, POWENS_CALLS_PER_MINUTE: '30', POWENS_RATE_BURST: '29' }).powensRate.burst).toBe(29);
   });
 
   it('reads a local secret file and numeric overrides', () => {
@@ -43,6 +52,9 @@ describe('parseConfig', () => {
 
   it.each([
     [{ TABLE_NAME: undefined }, /TABLE_NAME is not set/],
+    [{ POWENS_CALLS_PER_MINUTE: '1' }, /POWENS_CALLS_PER_MINUTE=1 is out of range; expected 2\.\.1000000/],
+    [{ POWENS_CALLS_PER_MINUTE: '30', POWENS_RATE_BURST: '30' }, /POWENS_RATE_BURST=30 is out of range; expected 1\.\.29/],
+    [{ POWENS_RATE_BUCKET: 'a#b' }, /POWENS_RATE_BUCKET="a#b" is invalid/],
     [{ TABLE_NAME: 'bad name!' }, /TABLE_NAME="bad name!" is not a valid DynamoDB table name/],
     [{ POWENS_BASE_URL: 'acme.biapi.pro' }, /POWENS_BASE_URL="acme.biapi.pro" is not an absolute URL/],
     [{ POWENS_BASE_URL: 'ftp://x/2.0' }, /must be an http\(s\) URL/],

@@ -1,0 +1,30 @@
+/** refresh-api configuration from the environment, parsed once; errors name the variable and the fix. */
+import { ConfigurationError } from '../core/errors';
+import { ENV } from '../core/env-names';
+import type { Environment } from '../core/config';
+
+export interface ApiConfig {
+  stateMachineArn: string;
+  tableName: string;
+  tenantId: string;
+}
+
+function required(env: Environment, name: string, hint: string): string {
+  const value = env[name]?.trim();
+  if (!value) throw new ConfigurationError(`${name} is not set. ${hint}`);
+  return value;
+}
+
+export function parseApiConfig(env: Environment): ApiConfig {
+  const stateMachineArn = required(env, ENV.stateMachineArn, 'Set it to the refresh state machine ARN (the stack does).');
+  if (!/^arn:[\w-]+:states:[\w-]+:\d{12}:stateMachine:[\w-]+$/.test(stateMachineArn)) {
+    throw new ConfigurationError(
+      `${ENV.stateMachineArn}=${JSON.stringify(stateMachineArn)} is not a state machine ARN (arn:aws:states:<region>:<account>:stateMachine:<name>).`,
+    );
+  }
+  return {
+    stateMachineArn,
+    tableName: required(env, ENV.tableName, 'Set it to the balances DynamoDB table name.'),
+    tenantId: required(env, ENV.tenantId, 'Set it to the tenant whose balances GET /balances returns.'),
+  };
+}

@@ -1,0 +1,34 @@
+/**
+ * API Gateway (REST, proxy integration) → refresh API. Adapter only: clients are built once per container from the
+ * environment; routing and domain live in lambdas/api/.
+ */
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { SFNClient } from '@aws-sdk/client-sfn';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { createBalanceStore } from '../core/adapters/dynamodb/balance-store';
+import { createApiHandler } from './app';
+import { latestBalances } from './balances';
+import { parseApiConfig } from './config';
+import { logger } from '../core/observability';
+
+const config = parseApiConfig(process.env);
+const store = createBalanceStore({
+  client: DynamoDBDocumentClient.from(new DynamoDBClient({})),
+  tableName: config.tableName,
+});
+
+export const handler = createApiHandler(
+  {
+    refresh: { sfn: new SFNClient({}), stateMachineArn: config.stateMachineArn, now: () => new Date() },
+    balances: () => latestBalances(store, config.tenantId),
+  },
+  {
+    // Only the error's name and message (never the request body): the body may name bank users.
+    onUnexpectedError: (error, event) =>
+      logger.error('refresh-api request failed', {
+        route: `${event.httpMethod} ${event.resource}`,
+        requestId: event.requestContext?.requestId,
+        error: error instanceof Error ? { name: error.name, message: error.message } : String(error),
+      }),
+  },
+);
