@@ -203,7 +203,9 @@ export async function runStorageCase(accounts: number, db: LocalDynamoDb, option
     let storeWriteMs = 0;
     let captured: AccountBalanceRecord[] = [];
     const store: BalanceStore = {
-      listLatest: (tenantId) => inner.listLatest(tenantId),
+      listLatest: (tenantId, options) => inner.listLatest(tenantId, options),
+      excludeLatest: (tenantId, select, excluded) => inner.excludeLatest(tenantId, select, excluded),
+      syncStaleFlags: (tenantId, known, needsUser) => inner.syncStaleFlags(tenantId, known, needsUser),
       queryHistory: (tenantId, accountId, range) => inner.queryHistory(tenantId, accountId, range),
       get requestCount() {
         return inner.requestCount;

@@ -35,6 +35,11 @@ export interface AccountBalanceRecord {
   /** ISO 8601 UTC: when this record was produced. */
   createdAt: string;
   metadata?: Record<string, unknown>;
+  /**
+   * Present (true) while the account's connection needs the account holder (SCA, reconnect...): the balance is the
+   * last known one and will not move until they act (see domain/connection-health.ts).
+   */
+  stale?: true;
 }
 
 export type SkipReason =

@@ -19,6 +19,7 @@ import {
   BatchWriteCommand,
   PutCommand,
   QueryCommand,
+  UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { ServiceUnavailableError } from '../../errors';
 import { settleWithConcurrency } from '../../concurrency';
@@ -71,10 +72,38 @@ export interface HistoryRange {
   to?: Date | string;
 }
 
+/** Which latest items to mark: any of the given accounts, or every account of a connection or of a Powens user. */
+export interface LatestSelection {
+  accountIds?: readonly string[];
+  connectionId?: string;
+  powensUserId?: number;
+}
+
+export type ExclusionReason = 'account_disabled' | 'connection_deleted' | 'user_deleted';
+
+export interface LatestExclusion {
+  reason: ExclusionReason;
+  /** ISO time of the fact (account disabled, connection or user deleted). */
+  at: string;
+}
+
 export interface BalanceStore {
   writeSnapshots(records: readonly AccountBalanceRecord[]): Promise<WriteSnapshotsResult>;
-  /** Latest snapshot of every account of the tenant, sorted by accountId. */
-  listLatest(tenantId: string): Promise<AccountBalanceRecord[]>;
+  /**
+   * Latest snapshot of every account of the tenant, sorted by accountId. Accounts excluded by markLatest (disabled,
+   * connection or user deleted) are left out unless `includeExcluded`: they no longer count in positions.
+   */
+  listLatest(tenantId: string, options?: { includeExcluded?: boolean }): Promise<AccountBalanceRecord[]>;
+  /**
+   * Takes the selected accounts' latest items out of listLatest (never touches history). A newer snapshot of the
+   * account replaces the item and so brings it back (a re-enabled account). Returns how many items were marked.
+   */
+  excludeLatest(tenantId: string, select: LatestSelection, excluded: LatestExclusion): Promise<number>;
+  /**
+   * Latest items of the `known` connections get `stale: true` when their connection is in `needsUser`, lose it
+   * otherwise; only items whose flag changes are written (one Query + the transitions).
+   */
+  syncStaleFlags(tenantId: string, known: ReadonlySet<string>, needsUser: ReadonlySet<string>): Promise<{ flagged: number; cleared: number }>;
   /** Snapshots of one account, oldest first, unexpired only (DynamoDB TTL deletes lazily). */
   queryHistory(tenantId: string, accountId: string, range?: HistoryRange): Promise<AccountBalanceRecord[]>;
   /** DynamoDB requests made by this store since it was created. */
@@ -82,7 +111,7 @@ export interface BalanceStore {
 }
 
 /** Attributes of an item that are not part of the record. */
-const ITEM_ONLY_ATTRIBUTES = new Set(['pk', 'sk', 'balanceAt', 'expiresAt', 'itemType', 'updatedAt']);
+const ITEM_ONLY_ATTRIBUTES = new Set(['pk', 'sk', 'balanceAt', 'expiresAt', 'itemType', 'updatedAt', 'excludedReason', 'excludedAt']);
 
 type Item = Record<string, NativeAttributeValue>;
 
@@ -101,6 +130,7 @@ function recordAttributes(record: AccountBalanceRecord): Item {
   };
   if (record.availableBalance !== undefined) item.availableBalance = record.availableBalance;
   if (record.metadata !== undefined) item.metadata = record.metadata;
+  if (record.stale === true) item.stale = true;
   return item;
 }
 
@@ -236,13 +266,70 @@ export function createBalanceStore(options: BalanceStoreOptions): BalanceStore {
     return items;
   }
 
-  async function listLatest(tenantId: string): Promise<AccountBalanceRecord[]> {
-    const items = await queryAll({
+  async function latestItems(tenantId: string): Promise<Record<string, unknown>[]> {
+    return queryAll({
       TableName: tableName,
       KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
       ExpressionAttributeValues: { ':pk': tableKeys.latest(tenantId, '').pk, ':prefix': TABLE_KEY_PREFIX.latest },
     });
+  }
+
+  async function listLatest(tenantId: string, options: { includeExcluded?: boolean } = {}): Promise<AccountBalanceRecord[]> {
+    const items = (await latestItems(tenantId)).filter((item) => options.includeExcluded === true || item.excludedReason === undefined);
     return items.map(itemToRecord).sort((a, b) => (a.accountId < b.accountId ? -1 : a.accountId > b.accountId ? 1 : 0));
+  }
+
+  async function updateLatest(items: Record<string, unknown>[], expression: string, values: Record<string, NativeAttributeValue>): Promise<number> {
+    const results = await settleWithConcurrency(items, latestConcurrency, async (item) => {
+      try {
+        await send('UpdateItem', () =>
+          client.send(
+            new UpdateCommand({
+              TableName: tableName,
+              Key: { pk: item.pk, sk: item.sk },
+              UpdateExpression: expression,
+              // Only the snapshot we read: a newer one written meanwhile is not marked by an older fact.
+              ConditionExpression: 'balanceAt = :balanceAt',
+              ExpressionAttributeValues: { ...values, ':balanceAt': item.balanceAt as number },
+            }),
+          ),
+        );
+        return 1;
+      } catch (error) {
+        if (isConditionalCheckFailed(error)) return 0;
+        throw error;
+      }
+    });
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
+    return results.reduce((n, r) => n + (r.status === 'fulfilled' ? r.value : 0), 0);
+  }
+
+  async function excludeLatest(tenantId: string, select: LatestSelection, excluded: LatestExclusion): Promise<number> {
+    const accounts = select.accountIds === undefined ? undefined : new Set(select.accountIds);
+    const chosen = (await latestItems(tenantId)).filter((item) => {
+      if (item.excludedReason !== undefined) return false;
+      if (accounts?.has(String(item.accountId))) return true;
+      if (select.connectionId !== undefined && item.connectionId === select.connectionId) return true;
+      const owner = (item.metadata as { powensUserId?: unknown } | undefined)?.powensUserId;
+      return select.powensUserId !== undefined && owner === select.powensUserId;
+    });
+    return updateLatest(chosen, 'SET excludedReason = :reason, excludedAt = :at', { ':reason': excluded.reason, ':at': excluded.at });
+  }
+
+  async function syncStaleFlags(
+    tenantId: string,
+    known: ReadonlySet<string>,
+    needsUser: ReadonlySet<string>,
+  ): Promise<{ flagged: number; cleared: number }> {
+    const items = (await latestItems(tenantId)).filter((item) => known.has(String(item.connectionId)));
+    const toFlag = items.filter((item) => needsUser.has(String(item.connectionId)) && item.stale !== true);
+    const toClear = items.filter((item) => !needsUser.has(String(item.connectionId)) && item.stale === true);
+    const [flagged, cleared] = await Promise.all([
+      updateLatest(toFlag, 'SET stale = :stale', { ':stale': true }),
+      updateLatest(toClear, 'REMOVE stale', {}),
+    ]);
+    return { flagged, cleared };
   }
 
   async function queryHistory(tenantId: string, accountId: string, range: HistoryRange = {}): Promise<AccountBalanceRecord[]> {
@@ -265,6 +352,8 @@ export function createBalanceStore(options: BalanceStoreOptions): BalanceStore {
   return {
     writeSnapshots,
     listLatest,
+    excludeLatest,
+    syncStaleFlags,
     queryHistory,
     get requestCount() {
       return dynamo.requestCount;

@@ -9,6 +9,8 @@
  * | PSD2 observed sync       | PSD2#{userId}#{connectionId}         | SEEN#{ISO sync time}       | expiresAt  |
  * | per-execution sync mark  | EXEC#{executionId}                   | CONN#{userId}#{cid}        | expiresAt  |
  * | Powens rate bucket       | RATE#{bucket}                        | BUCKET                     | none       |
+ * | connection health        | HEALTH#{tenantId}                    | CONN#{userId}#{cid}        | none       |
+ * | webhook delivery (dedup) | WEBHOOK#{tenantId}                   | ID#{id_webhook_data}       | expiresAt  |
  *
  * Access patterns: latest by tenant (Query pk, begins_with LATEST#), history by account and time range (Query pk,
  * sk BETWEEN), PSD2 budget (conditional UpdateItem on one slot), retry idempotency (conditional UpdateItem).
@@ -40,6 +42,9 @@ export const TABLE_KEY_PREFIX = {
   execution: 'EXEC#',
   connection: 'CONN#',
   rate: 'RATE#',
+  health: 'HEALTH#',
+  webhook: 'WEBHOOK#',
+  webhookId: 'ID#',
 } as const;
 
 export const tableKeys = {
@@ -62,6 +67,16 @@ export const tableKeys = {
   }),
   /** One token bucket per Powens client (../powens/rate-budget.ts): `tokens`, `refilledAt` (epoch ms), `version`. */
   rateBucket: (bucket: string) => ({ pk: `${TABLE_KEY_PREFIX.rate}${bucket}`, sk: 'BUCKET' }),
+  /** Last known state of one Powens connection (./connection-health.ts), written by the workflow and the webhooks. */
+  connectionHealth: (tenantId: string, userId: number, connectionId: number) => ({
+    pk: `${TABLE_KEY_PREFIX.health}${tenantId}`,
+    sk: `${TABLE_KEY_PREFIX.connection}${userId}#${connectionId}`,
+  }),
+  /** One Powens webhook delivery, by Powens' `id_webhook_data` (idempotency). */
+  webhookDelivery: (tenantId: string, idWebhookData: number) => ({
+    pk: `${TABLE_KEY_PREFIX.webhook}${tenantId}`,
+    sk: `${TABLE_KEY_PREFIX.webhookId}${idWebhookData}`,
+  }),
 } as const;
 
 /**
