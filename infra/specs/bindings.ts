@@ -36,9 +36,10 @@ export const STEP_FUNCTIONS: readonly StepFunctionBinding[] = [
     // Connections are synced concurrently, each PUT may take ~2 min (Powens: "up to a few minutes").
     timeoutSeconds: 300,
     memoryMb: 256,
-    // Execution markers (read, then conditional updates), the PSD2 budget (conditional update) and the Powens rate
-    // budget (read, then conditional update).
-    tableActions: ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
+    // Execution markers (read, then conditional updates), the PSD2 budget (conditional update; Powens' own syncs:
+    // conditional put + slot query), connection health (conditional put) and the Powens rate budget (read, then
+    // conditional update).
+    tableActions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem'],
   },
   {
     id: 'FetchBalances',
@@ -46,8 +47,9 @@ export const STEP_FUNCTIONS: readonly StepFunctionBinding[] = [
     operations: ['openbanking.balances.get@1.0.0'],
     timeoutSeconds: 120,
     memoryMb: 512,
-    // History in batches, latest as conditional puts; the Powens rate budget (read, then conditional update).
-    tableActions: ['dynamodb:BatchWriteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
+    // History in batches, latest as conditional puts; connection health and latest items read (Query) to flag the
+    // balances of connections that need the account holder (conditional update); the Powens rate budget.
+    tableActions: ['dynamodb:BatchWriteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem'],
   },
 ];
 

@@ -15,6 +15,8 @@ export interface ApiDeps {
   refresh: RefreshDeps;
   /** Latest cash positions of the configured tenant (GET /balances). */
   balances: () => Promise<unknown>;
+  /** Connection health of the tenant (GET /connections), optionally only those that need the account holder. */
+  connections: (filter: { needsUser?: boolean }) => Promise<unknown>;
 }
 
 export type ApiRoute = Route<APIGatewayProxyEvent, APIGatewayProxyResult>;
@@ -24,6 +26,7 @@ export const API_ROUTES = [
   { method: 'POST', resource: '/refreshes' },
   { method: 'GET', resource: '/refreshes/{id}' },
   { method: 'GET', resource: '/balances' },
+  { method: 'GET', resource: '/connections' },
 ] as const;
 
 export function createApiRoutes(deps: ApiDeps): ApiRoute[] {
@@ -45,6 +48,17 @@ export function createApiRoutes(deps: ApiDeps): ApiRoute[] {
       method: 'GET',
       path: '/balances',
       handler: async () => jsonResponse(200, await deps.balances()),
+    },
+    {
+      method: 'GET',
+      path: '/connections',
+      handler: async (event: APIGatewayProxyEvent) => {
+        const raw = event.queryStringParameters?.needsUser;
+        if (raw !== undefined && raw !== 'true' && raw !== 'false') {
+          throw badRequest(`needsUser must be true or false, got ${JSON.stringify(String(raw).slice(0, 20))}.`);
+        }
+        return jsonResponse(200, await deps.connections(raw === undefined ? {} : { needsUser: raw === 'true' }));
+      },
     },
   ];
 }

@@ -6,21 +6,22 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { createBalanceStore } from '../core/adapters/dynamodb/balance-store';
+import { createConnectionHealthStore } from '../core/adapters/dynamodb/connection-health';
 import { createApiHandler } from './app';
 import { latestBalances } from './balances';
 import { parseApiConfig } from './config';
 import { logger } from '../core/observability';
 
 const config = parseApiConfig(process.env);
-const store = createBalanceStore({
-  client: DynamoDBDocumentClient.from(new DynamoDBClient({})),
-  tableName: config.tableName,
-});
+const dynamo = DynamoDBDocumentClient.from(new DynamoDBClient({}));
+const store = createBalanceStore({ client: dynamo, tableName: config.tableName });
+const health = createConnectionHealthStore({ client: dynamo, tableName: config.tableName });
 
 export const handler = createApiHandler(
   {
     refresh: { sfn: new SFNClient({}), stateMachineArn: config.stateMachineArn, now: () => new Date() },
     balances: () => latestBalances(store, config.tenantId),
+    connections: async (filter) => ({ tenantId: config.tenantId, connections: await health.list(config.tenantId, filter) }),
   },
   {
     // Only the error's name and message (never the request body): the body may name bank users.

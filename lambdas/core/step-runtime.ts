@@ -21,6 +21,7 @@ import { createPsd2Budget, type Psd2Budget } from './adapters/dynamodb/psd2-budg
 import { type SecretSource, secretSourceFor } from './adapters/secrets/powens-secret';
 import { logger } from './observability';
 import { createExecutionMarkers, type ExecutionMarkers } from './adapters/dynamodb/execution-markers';
+import { createConnectionHealthStore, type ConnectionHealthStore } from './adapters/dynamodb/connection-health';
 
 export interface StepDependencies {
   config: StepConfig;
@@ -30,6 +31,7 @@ export interface StepDependencies {
   store: BalanceStore;
   budget: Psd2Budget;
   markers: ExecutionMarkers;
+  health: ConnectionHealthStore;
 }
 
 /** Builds every dependency from a config and a DynamoDB document client (tests pass dynalite's). */
@@ -51,6 +53,7 @@ export function buildStepDependencies(config: StepConfig, dynamo: DynamoDBDocume
     store: createBalanceStore({ client: dynamo, tableName: config.tableName, historyTtlDays: config.historyTtlDays }),
     budget: createPsd2Budget({ client: dynamo, tableName: config.tableName, limit: config.psd2DailySyncLimit }),
     markers: createExecutionMarkers({ client: dynamo, tableName: config.tableName }),
+    health: createConnectionHealthStore({ client: dynamo, tableName: config.tableName }),
   };
 }
 

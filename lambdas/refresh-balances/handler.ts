@@ -26,6 +26,7 @@ export function defaultRefreshBalancesDeps(): RefreshBalancesDeps {
     budget: deps.budget,
     markers: deps.markers,
     defaultMaxAgeMinutes: deps.config.freshnessMaxAgeMinutes,
+    health: { store: deps.health, tenantId: deps.config.tenantId },
     logger,
     metrics: domainMetrics,
   };

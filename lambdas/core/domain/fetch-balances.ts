@@ -24,6 +24,7 @@ import { type DomainLogger, type DomainMetrics, noMetrics, silentLogger } from '
 import { settleWithConcurrency } from '../concurrency';
 import { parseRefreshInput, selectUsers } from './input';
 import type { StepCallContext } from './refresh-balances';
+import type { ConnectionHealthStore } from '../adapters/dynamodb/connection-health';
 
 export const FETCH_BALANCES_OPERATION = 'openbanking.balances.get@1.0.0';
 export const DEFAULT_MAX_BALANCES_BYTES = 96 * 1024;
@@ -49,6 +50,11 @@ export interface FetchBalancesDeps {
   /** Users read at once. Default 4. */
   concurrency?: number;
   maxBalancesBytes?: number;
+  /**
+   * Connection health (written by refresh-balances and the webhooks): balances of a connection that needs the account
+   * holder are returned and kept with `stale: true`. Without it nothing is flagged.
+   */
+  health?: Pick<ConnectionHealthStore, 'list'>;
   logger?: DomainLogger;
   metrics?: DomainMetrics;
 }
@@ -130,7 +136,16 @@ export async function fetchBalances(
     if (unseen.length > 0) logger.warn('connectionIds without any listed account', { connectionIds: unseen });
   }
 
+  const known = deps.health === undefined ? undefined : await deps.health.list(deps.tenantId);
+  const needsUser = new Set((known ?? []).filter((h) => h.needsUser).map((h) => String(h.connectionId)));
+  records.forEach((record, i) => {
+    if (needsUser.has(record.connectionId)) records[i] = { ...record, stale: true };
+  });
   const written = await deps.store.writeSnapshots(records);
+  if (known !== undefined) {
+    // A snapshot that did not move cannot carry the flag itself: set (or clear) it on the latest items directly.
+    await deps.store.syncStaleFlags(deps.tenantId, new Set(known.map((h) => String(h.connectionId))), needsUser);
+  }
   records.sort((a, b) => (a.accountId < b.accountId ? -1 : a.accountId > b.accountId ? 1 : 0));
 
   const output: FetchBalancesOutput = {

@@ -7,6 +7,8 @@ import type { APIGatewayProxyResult, Context } from 'aws-lambda';
 import type { AccountBalanceRecord } from '../../../lambdas/core/adapters/dynamodb/balance-store';
 import { createBalanceStore } from '../../../lambdas/core/adapters/dynamodb/balance-store';
 import { ENV } from '../../../lambdas/core/env-names';
+import { createConnectionHealthStore } from '../../../lambdas/core/adapters/dynamodb/connection-health';
+import { healthFromConnection } from '../../../lambdas/core/domain/connection-health';
 import { REFRESH_API_TABLE_ACTIONS } from '../../../infra/stack';
 import { DUMMY_AWS_ENV, startDynalite, type LocalDynamo } from '../../support/dynalite';
 import { apiEvent } from '../../unit/api/events';
@@ -47,6 +49,10 @@ describe('GET /balances (refresh-api handler + dynalite)', () => {
     ]);
     // An older snapshot of A1 must not win over the latest one.
     await store.writeSnapshots([record('A1', 'EUR', 1, 1, '2025-02-01T05:00:00.000Z')]);
+    const health = createConnectionHealthStore({ client: dynamo.doc, tableName: TABLE });
+    const at = new Date('2025-03-01T06:00:00.000Z');
+    await health.record(TENANT, healthFromConnection(1001, { id: 7, state: null, last_update: '2025-03-01 06:00:00' }, at, 'workflow'));
+    await health.record(TENANT, healthFromConnection(1002, { id: 8, state: 'SCARequired', last_update: '2025-02-20 06:00:00' }, at, 'webhook'));
 
     Object.assign(process.env, DUMMY_AWS_ENV, {
       AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
@@ -77,6 +83,19 @@ describe('GET /balances (refresh-api handler + dynalite)', () => {
       oldestBalanceAt: '2025-02-28T18:00:00.000Z',
       newestBalanceAt: '2025-03-01T05:30:00.000Z',
     });
+  });
+
+  it('GET /connections?needsUser=true lists the connections only the account holder can unblock', async () => {
+    const res = await handler(apiEvent('GET', '/connections', { query: { needsUser: 'true' } }), {} as Context);
+    expect(res.statusCode).toBe(200);
+    expect(JSON.parse(res.body)).toEqual({
+      tenantId: TENANT,
+      connections: [
+        expect.objectContaining({ userId: 1002, connectionId: 8, state: 'SCARequired', needsUser: true, needsUserReason: 'SCARequired', lastUpdate: '2025-02-20T05:00:00.000Z' }),
+      ],
+    });
+    const all = JSON.parse((await handler(apiEvent('GET', '/connections'), {} as Context)).body) as { connections: unknown[] };
+    expect(all.connections).toHaveLength(2);
   });
 
   it('answers 404 JSON for an unknown route through the same handler', async () => {

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { handler as refreshHandler, createRefreshBalancesHandler } from '../../../lambdas/refresh-balances/handler';
 import { handler as fetchHandler } from '../../../lambdas/fetch-balances/handler';
+import { formatPowensDateTime } from '../../../lambdas/core/adapters/powens/datetime';
 import { resetConfigForTests } from '../../../lambdas/core/config';
 import { resetStepDependenciesForTests } from '../../../lambdas/core/step-runtime';
 import { logger } from '../../../lambdas/core/observability';
@@ -77,6 +78,8 @@ describe('step handlers wired from environment variables', () => {
 
   it('refresh then fetch: each returns the envelope with its output merged into data', async () => {
     const input = { connectionIds: [C.claireBnp, C.louisBoursorama] };
+    // Synced by Powens 8 h ago: stale for the default 360 min, and a bank access the PSD2 budget must count.
+    sandbox.connection(C.claireBnp).last_update = formatPowensDateTime(new Date(Date.now() - 8 * 3_600_000));
     const first: StepInvocation = {
       step: { id: 'refresh-balances', operation: REFRESH_OP },
       executionId: 'arn:aws:states:local:0:execution:refresh:env-1',

@@ -4,7 +4,13 @@ import type { APIGatewayProxyEvent } from 'aws-lambda';
 export function apiEvent(
   method: string,
   resource: string,
-  options: { path?: string; body?: string | null; pathParameters?: Record<string, string>; base64?: boolean } = {},
+  options: {
+    path?: string;
+    body?: string | null;
+    pathParameters?: Record<string, string>;
+    base64?: boolean;
+    query?: Record<string, string>;
+  } = {},
 ): APIGatewayProxyEvent {
   const body = options.body ?? null;
   return {
@@ -15,7 +21,7 @@ export function apiEvent(
     isBase64Encoded: options.base64 ?? false,
     headers: { 'content-type': 'application/json' },
     multiValueHeaders: {},
-    queryStringParameters: null,
+    queryStringParameters: options.query ?? null,
     multiValueQueryStringParameters: null,
     pathParameters: options.pathParameters ?? null,
     stageVariables: null,
