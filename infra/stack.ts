@@ -3,7 +3,8 @@
  *   storage (table, Powens secret) → one Lambda per bound operation → the state machine compiled from the spec →
  *   who starts it (schedule, API) → who is told when it breaks (alarms) → outputs.
  */
-import { Annotations, CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
+import { Annotations, CfnOutput, Duration, Stack, type StackProps, Validations } from 'aws-cdk-lib';
+import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
 import { ENV } from '../lambdas/shared/env-names';
 import { BalancesTable } from './constructs/balances-table';
@@ -32,6 +33,7 @@ export class OpenBankingStack extends Stack {
   readonly stepFunctions: ReadonlyMap<StepFunctionBinding, NodeFunction>;
   readonly workflow: WorkflowStateMachine;
   readonly schedule: RefreshSchedule;
+  readonly cursorKey: Secret;
   readonly apiFunction: NodeFunction;
   readonly api: RefreshApi;
   readonly alarms: OperationsAlarms;
@@ -85,14 +87,25 @@ export class OpenBankingStack extends Stack {
       expression: settings.refreshSchedule,
       timeZone: settings.refreshScheduleTimeZone,
     });
+    this.cursorKey = new Secret(this, 'CursorKey', {
+      description: 'HMAC key signing the read API pagination cursors (generated; never leaves the API Lambda)',
+      generateSecretString: { passwordLength: 64, excludePunctuation: true },
+    });
+    Validations.of(this.cursorKey).acknowledge({
+      id: 'AwsSolutions-SMG4',
+      reason:
+        'Only signs pagination cursors (no data access). Rotating it just invalidates cursors in flight, so a ' +
+        'rotation Lambda is not worth its cost; replace the value by hand if it ever leaks.',
+    });
     this.apiFunction = new NodeFunction(this, 'RefreshApiFunction', {
       entry: 'lambdas/refresh-api/handler.ts',
-      description: 'Refresh API: start/describe refreshes, latest balances',
+      description: 'Refresh API: start/describe refreshes, balances, positions, history',
       serviceName: 'refresh-api',
       environment: { [ENV.tenantId]: settings.tenantId },
     })
       .startAndDescribeExecutions(stateMachine, this.workflow.stateMachineName)
-      .readTable(this.table.table);
+      .readTable(this.table.table)
+      .readCursorKey(this.cursorKey);
     this.api = new RefreshApi(this, 'RefreshApi', { handler: this.apiFunction });
 
     // 5. Who is told when it breaks.

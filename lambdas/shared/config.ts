@@ -15,7 +15,12 @@ export const CONFIG_DEFAULTS = {
   powensSyncTimeoutMs: 180_000,
   psd2DailySyncLimit: PSD2_REGULATORY_DAILY_LIMIT,
   historyTtlDays: 400,
+  /** 6 h: twice-daily scheduled refreshes leave every healthy balance younger than 12 h, and a morning's data is fresh. */
+  maxAgeMinutes: 360,
 } as const;
+
+/** Bounds of MAX_AGE_MINUTES: at least a minute, at most 30 days. */
+export const MAX_AGE_MINUTES_RANGE = { min: 1, max: 43_200 } as const;
 
 export type SecretLocation = { kind: 'secretsManager'; secretId: string } | { kind: 'file'; path: string };
 
@@ -28,6 +33,7 @@ export interface StepConfig {
   powensSyncTimeoutMs: number;
   psd2DailySyncLimit: number;
   historyTtlDays: number;
+  maxAgeMinutes: number;
 }
 
 export type Environment = Readonly<Record<string, string | undefined>>;
@@ -133,7 +139,13 @@ export function parseConfig(env: Environment): StepConfig {
     powensSyncTimeoutMs,
     psd2DailySyncLimit,
     historyTtlDays: integer(env, ENV.historyTtlDays, CONFIG_DEFAULTS.historyTtlDays, 1, 3650),
+    maxAgeMinutes: parseMaxAgeMinutes(env),
   };
+}
+
+/** The freshness threshold, shared by the step Lambdas and the read API. */
+export function parseMaxAgeMinutes(env: Environment): number {
+  return integer(env, ENV.maxAgeMinutes, CONFIG_DEFAULTS.maxAgeMinutes, MAX_AGE_MINUTES_RANGE.min, MAX_AGE_MINUTES_RANGE.max);
 }
 
 let cached: StepConfig | undefined;

@@ -26,6 +26,13 @@ export const ENV = {
   psd2HigherLimitAgreed: 'PSD2_HIGHER_LIMIT_AGREED',
   /** Days balance history items are kept (DynamoDB TTL). */
   historyTtlDays: 'HISTORY_TTL_DAYS',
+  /**
+   * Freshness threshold, minutes: a balance older than this is due for a refresh and is served as `stale`
+   * (GET /balances, GET /positions, fetch-balances' output). One value for both uses.
+   */
+  maxAgeMinutes: 'MAX_AGE_MINUTES',
+  /** refresh-api only: Secrets Manager secret holding the HMAC key that signs pagination cursors. */
+  cursorSecretId: 'CURSOR_SECRET_ID',
   /** refresh-api only: state machine to start. */
   stateMachineArn: 'STATE_MACHINE_ARN',
 } as const;

@@ -4,6 +4,7 @@
  */
 import middy from '@middy/core';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
+import { accountHistory, getPositions, listBalances, type ReadDeps } from './balances';
 import { jsonResponse } from './http';
 import { parseRefreshBody } from './refresh-request';
 import { describeRefresh, startRefresh, type RefreshDeps } from './refreshes';
@@ -11,8 +12,8 @@ import { createRouter, type Route, type RouterOptions } from './router';
 
 export interface ApiDeps {
   refresh: RefreshDeps;
-  /** Latest cash positions of the configured tenant (GET /balances). */
-  balances: () => Promise<unknown>;
+  /** Balances, positions and history of the configured tenant. */
+  read: ReadDeps;
 }
 
 /** The resource templates the stack declares; infra tests assert the REST API has exactly these. */
@@ -20,6 +21,8 @@ export const API_ROUTES = [
   { method: 'POST', resource: '/refreshes' },
   { method: 'GET', resource: '/refreshes/{id}' },
   { method: 'GET', resource: '/balances' },
+  { method: 'GET', resource: '/positions' },
+  { method: 'GET', resource: '/accounts/{accountId}/history' },
 ] as const;
 
 export function createApiRoutes(deps: ApiDeps): Route[] {
@@ -40,7 +43,17 @@ export function createApiRoutes(deps: ApiDeps): Route[] {
     {
       method: 'GET',
       resource: '/balances',
-      handle: async () => jsonResponse(200, await deps.balances()),
+      handle: async ({ query }) => jsonResponse(200, await listBalances(deps.read, query)),
+    },
+    {
+      method: 'GET',
+      resource: '/positions',
+      handle: async ({ query }) => jsonResponse(200, await getPositions(deps.read, query)),
+    },
+    {
+      method: 'GET',
+      resource: '/accounts/{accountId}/history',
+      handle: async ({ params, query }) => jsonResponse(200, await accountHistory(deps.read, params.accountId ?? '', query)),
     },
   ];
 }

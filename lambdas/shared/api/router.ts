@@ -11,6 +11,8 @@ export type HttpMethod = 'GET' | 'POST';
 export interface RouteRequest {
   event: APIGatewayProxyEvent;
   params: Record<string, string>;
+  /** Query string parameters (single-valued, as API Gateway decodes them); null when there are none. */
+  query: Record<string, string | undefined> | null;
   /** Decoded body text (base64 undone), or null. */
   body: string | null;
 }
@@ -72,7 +74,7 @@ export function createRouter(routes: readonly Route[], options: RouterOptions = 
           : event.isBase64Encoded
             ? Buffer.from(event.body, 'base64').toString('utf8')
             : event.body;
-      return await match.handle({ event, params, body });
+      return await match.handle({ event, params, query: event.queryStringParameters ?? null, body });
     } catch (error) {
       if (error instanceof ApiError) return errorResponse(error);
       options.onUnexpectedError?.(error, event);

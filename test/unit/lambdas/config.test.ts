@@ -18,6 +18,7 @@ describe('parseConfig', () => {
       powensSyncTimeoutMs: 180_000,
       psd2DailySyncLimit: 4,
       historyTtlDays: 400,
+      maxAgeMinutes: 360,
     });
     expect(CONFIG_DEFAULTS.psd2DailySyncLimit).toBe(4);
   });
@@ -31,6 +32,7 @@ describe('parseConfig', () => {
       POWENS_SYNC_TIMEOUT_MS: '60000',
       PSD2_DAILY_SYNC_LIMIT: '2',
       HISTORY_TTL_DAYS: '30',
+      MAX_AGE_MINUTES: '90',
     });
     expect(config).toMatchObject({
       secret: { kind: 'file', path: '/tmp/secret.json' },
@@ -38,11 +40,14 @@ describe('parseConfig', () => {
       powensSyncTimeoutMs: 60_000,
       psd2DailySyncLimit: 2,
       historyTtlDays: 30,
+      maxAgeMinutes: 90,
     });
   });
 
   it.each([
     [{ TABLE_NAME: undefined }, /TABLE_NAME is not set/],
+    [{ MAX_AGE_MINUTES: '0' }, /MAX_AGE_MINUTES=0 is out of range; expected 1..43200/],
+    [{ MAX_AGE_MINUTES: '6h' }, /MAX_AGE_MINUTES="6h" is not a whole number/],
     [{ TABLE_NAME: 'bad name!' }, /TABLE_NAME="bad name!" is not a valid DynamoDB table name/],
     [{ POWENS_BASE_URL: 'acme.biapi.pro' }, /POWENS_BASE_URL="acme.biapi.pro" is not an absolute URL/],
     [{ POWENS_BASE_URL: 'ftp://x/2.0' }, /must be an http\(s\) URL/],
