@@ -8,8 +8,8 @@ import { spawn } from 'node:child_process';
 import { mkdir, readdir, rm, stat, writeFile, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { buildLambda, PROJECT_ROOT } from '../infra/bundling';
-import { STEP_FUNCTIONS } from '../infra/workflows/bindings';
-import { ENV } from '../lambdas/shared/env-names';
+import { STEP_FUNCTIONS } from '../infra/specs/bindings';
+import { ENV } from '../lambdas/core/env-names';
 import { BENCH_WORK_DIR, round, summarize, type Summary } from './support';
 
 export const COLD_START_TARGETS = { maxBundleKb: 250, maxImportMs: 40, minSpeedup: 2 } as const;
@@ -20,7 +20,7 @@ export interface HandlerUnderTest {
 }
 
 /** The refresh API Lambda (infra/stack.ts RefreshApiFunction) is deployed by the same bundling as the step functions. */
-export const REFRESH_API_HANDLER: HandlerUnderTest = { id: 'RefreshApi', entry: 'lambdas/refresh-api/handler.ts' };
+export const REFRESH_API_HANDLER: HandlerUnderTest = { id: 'RefreshApi', entry: 'lambdas/api/handler.ts' };
 
 export function deployedHandlers(): HandlerUnderTest[] {
   return [...STEP_FUNCTIONS.map(({ id, entry }) => ({ id, entry })), REFRESH_API_HANDLER];

@@ -9,10 +9,10 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import '../infra/local/node-compat';
 import { buildLambda, type BuiltLambda } from '../infra/bundling';
-import { compileWorkflow } from '../infra/workflow/compile';
-import { STEP_FUNCTIONS, functionArnPlaceholderKey, type StepFunctionBinding } from '../infra/workflows/bindings';
-import { refreshOpenBankingBalancesWorkflow } from '../infra/workflows';
-import { ENV } from '../lambdas/shared/env-names';
+import { compileWorkflow } from '../infra/compiler/compile';
+import { STEP_FUNCTIONS, functionArnPlaceholderKey, type StepFunctionBinding } from '../infra/specs/bindings';
+import { refreshOpenBankingBalancesWorkflow } from '../infra/specs';
+import { ENV } from '../lambdas/core/env-names';
 import { LOCAL_AWS_CREDENTIALS, LOCAL_AWS_REGION, startEmbeddedDynamoDb } from '../infra/local/embedded-dynamodb';
 import { executeLocally, type AslDefinition } from '../infra/local/execute';
 import { startBundledFunction, type BundledFunction, type LocalFunction } from '../infra/local/lambda-emulator';
@@ -132,6 +132,8 @@ export async function runScenario(
       [ENV.powensBaseUrl]: sandbox.baseUrl,
       [ENV.powensSecretFile]: secretFile,
       [ENV.tenantId]: 'bench',
+      // The bench sandbox has no limit: the shared Powens budget runs (its DynamoDB requests are metered) but never waits.
+      [ENV.powensCallsPerMinute]: '1000000',
       AWS_REGION: LOCAL_AWS_REGION,
       AWS_ENDPOINT_URL_DYNAMODB: meter.endpoint,
       AWS_ACCESS_KEY_ID: LOCAL_AWS_CREDENTIALS.accessKeyId,
@@ -264,10 +266,10 @@ export function failSyncsRounds(connections: number, rounds: number): FaultRule[
 }
 
 export const ORCHESTRATION_METHOD =
-  'The compiled seed state machine (infra/workflows) executed by executeLocally (aws-local-stepfunctions) with each ' +
+  'The compiled seed state machine (infra/specs) executed by executeLocally (aws-local-stepfunctions) with each ' +
   'Task invoking the deployed bundle in a fresh Lambda-like worker process (cold environment, as a refresh every ' +
   '≥ 6 h finds in AWS). Transitions: the execution report (every state entered, retries included). Lambda: handler ' +
-  'duration measured in the worker, billed as ceil(ms) per invocation × configured memory (infra/workflows/bindings.ts). ' +
+  'duration measured in the worker, billed as ceil(ms) per invocation × configured memory (infra/specs/bindings.ts). ' +
   'DynamoDB: request units metered on the wire by bench/dynamo-meter.ts (dynalite-computed ConsumedCapacity; failed ' +
   'conditional writes charged from the request). Powens: the sandbox request log. $ at us-east-1 list prices ' +
   '(bench/prices.ts), no free tier.';

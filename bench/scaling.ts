@@ -3,8 +3,8 @@
  * and 1,000 users (extrapolated linearly from the 10 → 100 slope, and marked so), plus the limits that bend the
  * curve before cost does: the Lambda timeout against sync latency, the 256 KB state payload, PSD2 and Powens quotas.
  */
-import { STEP_FUNCTIONS } from '../infra/workflows/bindings';
-import { PSD2_REGULATORY_DAILY_LIMIT } from '../lambdas/shared/config';
+import { STEP_FUNCTIONS } from '../infra/specs/bindings';
+import { PSD2_REGULATORY_DAILY_LIMIT } from '../lambdas/core/config';
 import { runScenario, STEP_FUNCTIONS_PAYLOAD_LIMIT_BYTES, type PreparedBundles, type ScenarioResult } from './orchestration';
 import { round } from './support';
 
@@ -156,7 +156,7 @@ export async function runScaling(bundles: PreparedBundles, options: ScalingOptio
 
   const refresh = STEP_FUNCTIONS.find((binding) => binding.id === 'RefreshBalances');
   const timeout = refresh?.timeoutSeconds ?? 300;
-  const concurrency = 4; // RefreshBalancesDeps.concurrency default (lambdas/shared/domain/refresh-balances.ts)
+  const concurrency = 4; // RefreshBalancesDeps.concurrency default (lambdas/core/domain/refresh-balances.ts)
   const latency = options.assumedSyncLatencySeconds ?? 8;
   const maxConnections = concurrency * Math.floor(timeout / latency);
   let usersAtPayloadLimit: number | null = null;

@@ -5,14 +5,14 @@
  */
 import { DescribeTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
-import { createBalanceStore, BATCH_WRITE_LIMIT, type BalanceStore } from '../lambdas/shared/balances/store';
-import type { AccountBalanceRecord } from '../lambdas/shared/balances/model';
-import { tableKeys } from '../lambdas/shared/balances/table-schema';
-import { isConditionalCheckFailed } from '../lambdas/shared/balances/dynamo-errors';
-import { settleWithConcurrency } from '../lambdas/shared/domain/concurrency';
-import { fetchBalances } from '../lambdas/shared/domain/fetch-balances';
-import { createPowensClient } from '../lambdas/shared/powens/client';
-import { LOCAL_AWS_CREDENTIALS, LOCAL_AWS_REGION, type EmbeddedDynamoDb } from '../infra/local/embedded-dynamodb';
+import { createBalanceStore, BATCH_WRITE_LIMIT, type BalanceStore } from '../lambdas/core/adapters/dynamodb/balance-store';
+import type { AccountBalanceRecord } from '../lambdas/core/domain/balances';
+import { tableKeys } from '../lambdas/core/adapters/dynamodb/table-schema';
+import { isConditionalCheckFailed } from '../lambdas/core/adapters/dynamodb/errors';
+import { settleWithConcurrency } from '../lambdas/core/concurrency';
+import { fetchBalances } from '../lambdas/core/domain/fetch-balances';
+import { createPowensClient } from '../lambdas/core/adapters/powens/client';
+import { LOCAL_AWS_CREDENTIALS, LOCAL_AWS_REGION, type LocalDynamoDb } from '../infra/local/embedded-dynamodb';
 import { generateDataset, startPowensSandbox } from '../infra/local/powens-sandbox';
 import { elapsed, round, startDynamoDbProcess } from './support';
 
@@ -126,7 +126,7 @@ export function datasetFor(accounts: number): StorageCase['dataset'] {
 }
 
 /** dynalite answers CreateTable with CREATING and flips to ACTIVE on a timer: wait for it, or writes may 404. */
-export async function createActiveTable(db: EmbeddedDynamoDb, tableName: string): Promise<void> {
+export async function createActiveTable(db: LocalDynamoDb, tableName: string): Promise<void> {
   await db.createTable(tableName);
   for (let i = 0; i < 200; i++) {
     const described = await db.client.send(new DescribeTableCommand({ TableName: tableName }));
@@ -142,7 +142,7 @@ interface MeteredClient {
   meter: ReturnType<typeof countRequests>;
 }
 
-function meteredClient(db: EmbeddedDynamoDb): MeteredClient {
+function meteredClient(db: LocalDynamoDb): MeteredClient {
   const client = new DynamoDBClient({ endpoint: db.endpoint, region: LOCAL_AWS_REGION, credentials: LOCAL_AWS_CREDENTIALS });
   const meter = countRequests(client);
   const doc = DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
@@ -192,7 +192,7 @@ export async function naiveWrite(
   if (failed) throw failed.reason;
 }
 
-export async function runStorageCase(accounts: number, db: EmbeddedDynamoDb, options: StorageOptions): Promise<StorageCase> {
+export async function runStorageCase(accounts: number, db: LocalDynamoDb, options: StorageOptions): Promise<StorageCase> {
   const shape = datasetFor(accounts);
   const sandbox = await startPowensSandbox({ dataset: generateDataset({ ...shape, seed: accounts }), syncLatencyMs: 0 });
   const metered = meteredClient(db);
@@ -307,7 +307,7 @@ export async function runStorage(options: StorageOptions): Promise<StorageResult
     for (const accounts of options.sizes) cases.push(await runStorageCase(accounts, db, options));
     return {
       method:
-        'fetchBalances (lambdas/shared/domain/fetch-balances.ts) with the real Powens client against the Powens sandbox ' +
+        'fetchBalances (lambdas/core/domain/fetch-balances.ts) with the real Powens client against the Powens sandbox ' +
         '(in this process; generated dataset, users × connections × 10 accounts, zero latency) and the real balance store ' +
         'on dynalite running in a SEPARATE Node process (bench/dynamo-server.mjs, forked, 127.0.0.1, fresh table per case), ' +
         'real AWS SDK v3. Changed from dynalite in the benchmark\'s own process and thread: there the DynamoDB server ' +

@@ -35,7 +35,7 @@ export const MAIN_FIELDS: readonly string[] = ['module', 'main'];
 export const ESM_REQUIRE_BANNER =
   "import { createRequire as __bundleCreateRequire } from 'node:module'; const require = __bundleCreateRequire(import.meta.url);";
 
-/** Repository root: entries in infra/workflows/bindings.ts are relative to it, and esbuild runs from it (as CDK does). */
+/** Repository root: entries in infra/specs/bindings.ts are relative to it, and esbuild runs from it (as CDK does). */
 export const PROJECT_ROOT = path.resolve(__dirname, '..');
 
 /**

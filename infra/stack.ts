@@ -6,7 +6,7 @@
 import { Annotations, CfnOutput, Duration, Stack, type StackProps, Validations } from 'aws-cdk-lib';
 import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
-import { ENV } from '../lambdas/shared/env-names';
+import { ENV } from '../lambdas/core/env-names';
 import { BalancesTable } from './constructs/balances-table';
 import { OperationsAlarms } from './constructs/alarms';
 import { NodeFunction } from './constructs/node-function';
@@ -15,10 +15,16 @@ import { RefreshApi } from './constructs/refresh-api';
 import { RefreshSchedule } from './constructs/refresh-schedule';
 import { WorkflowStateMachine, type CompiledDefinition } from './constructs/workflow-state-machine';
 import type { AppSettings } from './context';
-import { compileWorkflow } from './workflow/compile';
-import type { WorkflowSpec } from './workflow/spec';
-import { STEP_FUNCTIONS, type StepFunctionBinding } from './workflows/bindings';
-import { refreshOpenBankingBalancesWorkflow } from './workflows';
+import { compileWorkflow } from './compiler/compile';
+import type { WorkflowSpec } from './compiler/spec';
+import { STEP_FUNCTIONS, type StepFunctionBinding, type TableAction } from './specs/bindings';
+import { refreshOpenBankingBalancesWorkflow } from './specs';
+
+/**
+ * The API reads balances, positions and history (one Query per page) and GetItem to tell an unknown account (404)
+ * from an empty history range; it writes nothing.
+ */
+export const REFRESH_API_TABLE_ACTIONS: readonly TableAction[] = ['dynamodb:GetItem', 'dynamodb:Query'];
 
 export interface OpenBankingStackProps extends StackProps {
   settings: AppSettings;
@@ -62,9 +68,15 @@ export class OpenBankingStack extends Stack {
         serviceName: binding.id,
         memorySize: binding.memoryMb,
         timeout: Duration.seconds(binding.timeoutSeconds),
-        environment: { [ENV.powensBaseUrl]: settings.powensBaseUrl, [ENV.tenantId]: settings.tenantId },
+        environment: {
+          [ENV.powensBaseUrl]: settings.powensBaseUrl,
+          [ENV.tenantId]: settings.tenantId,
+          ...(settings.powensCallsPerMinute === undefined
+            ? {}
+            : { [ENV.powensCallsPerMinute]: String(settings.powensCallsPerMinute) }),
+        },
       })
-        .readWriteTable(this.table.table)
+        .useTable(this.table.table, binding.tableActions ?? [])
         .readSecret(this.powensSecret.secret, this.powensSecret.secretId);
       stepFunctions.set(binding, fn);
     }
@@ -98,13 +110,13 @@ export class OpenBankingStack extends Stack {
         'rotation Lambda is not worth its cost; replace the value by hand if it ever leaks.',
     });
     this.apiFunction = new NodeFunction(this, 'RefreshApiFunction', {
-      entry: 'lambdas/refresh-api/handler.ts',
+      entry: 'lambdas/api/handler.ts',
       description: 'Refresh API: start/describe refreshes, balances, positions, history',
       serviceName: 'refresh-api',
       environment: { [ENV.tenantId]: settings.tenantId },
     })
       .startAndDescribeExecutions(stateMachine, this.workflow.stateMachineName)
-      .readTable(this.table.table)
+      .useTable(this.table.table, REFRESH_API_TABLE_ACTIONS)
       .readCursorKey(this.cursorKey);
     this.api = new RefreshApi(this, 'RefreshApi', { handler: this.apiFunction });
 

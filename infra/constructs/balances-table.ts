@@ -1,10 +1,10 @@
 import { RemovalPolicy } from 'aws-cdk-lib';
 import { AttributeType, Billing, TableEncryptionV2, TableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import { Construct } from 'constructs';
-import { TABLE_KEYS } from '../../lambdas/shared/balances/table-schema';
+import { TABLE_KEYS } from '../../lambdas/core/adapters/dynamodb/table-schema';
 
 /**
- * The single balances table (key design: lambdas/shared/balances/table-schema.ts).
+ * The single balances table (key design: lambdas/core/adapters/dynamodb/table-schema.ts).
  * - On demand: a few hundred writes twice a day; provisioned capacity would idle.
  * - Point-in-time recovery: balance history is the product; a bad deploy must be reversible.
  * - TTL on `expiresAt`: history, PSD2 slots and idempotency marks expire; latest items have no TTL.

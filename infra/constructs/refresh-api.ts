@@ -13,7 +13,7 @@ import {
 } from 'aws-cdk-lib/aws-apigateway';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
-import { REFRESH_INPUT_SCHEMA } from '../../lambdas/shared/refresh-input';
+import { REFRESH_INPUT_SCHEMA } from '../../lambdas/core/domain/refresh-input';
 import type { NodeFunction } from './node-function';
 
 /**
@@ -45,7 +45,7 @@ export interface RefreshApiProps {
  *   GET  /balances        latest balance per account, with asset class and staleness (paginated)
  *   GET  /positions       totals per currency and asset class
  *   GET  /accounts/{accountId}/history?from&to   stored snapshots of one account (paginated)
- * One thin Lambda serves them all (lambdas/refresh-api/handler.ts).
+ * One thin Lambda serves them all (lambdas/api/handler.ts).
  */
 export class RefreshApi extends Construct {
   readonly api: RestApi;

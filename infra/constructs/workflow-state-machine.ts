@@ -3,10 +3,10 @@ import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { DefinitionBody, LogLevel, StateMachine, StateMachineType } from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
-import { functionArnPlaceholderKey, type StepFunctionBinding } from '../workflows/bindings';
+import { functionArnPlaceholderKey, type StepFunctionBinding } from '../specs/bindings';
 import type { NodeFunction } from './node-function';
 
-/** The part of the compiler's result the stack deploys (infra/workflow/compile.ts). */
+/** The part of the compiler's result the stack deploys (infra/compiler/compile.ts). */
 export interface CompiledDefinition {
   /** ASL JSON, deployed byte for byte. */
   json: string;
@@ -51,7 +51,7 @@ export class WorkflowStateMachine extends Construct {
       if (fn === undefined) {
         throw new UnboundPlaceholderError(
           `The compiled workflow references \${${key}} but no function provides it (available: ${[...byKey.keys()].join(', ')}). ` +
-            'Add a STEP_FUNCTIONS entry in infra/workflows/bindings.ts for the operation.',
+            'Add a STEP_FUNCTIONS entry in infra/specs/bindings.ts for the operation.',
         );
       }
       definitionSubstitutions[key] = fn.functionArn;

@@ -1,6 +1,6 @@
 import './node-compat';
 import { StateMachine } from 'aws-local-stepfunctions';
-import { aslRetryWaitSeconds } from '../workflow/retry';
+import { aslRetryWaitSeconds } from '../compiler/retry';
 import type { LocalFunction } from './lambda-emulator';
 
 /**

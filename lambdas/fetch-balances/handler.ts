@@ -1,18 +1,18 @@
 /**
  * Step Lambda for `openbanking.balances.get@1.0.0`: read balances from Powens, store them, return them.
- * Thin adapter: middy stack + one call into ../shared/domain/fetch-balances.ts.
+ * Thin adapter: middy stack + one call into ../core/domain/fetch-balances.ts.
  */
 import middy from '@middy/core';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import type { Context } from 'aws-lambda';
-import { ValidationFailedError } from '../shared/errors';
-import { type WithWorkflowStep, workflowStep } from '../shared/middleware/workflow-step';
-import { domainMetrics, logger, metrics } from '../shared/observability';
-import { type FetchBalancesDeps, type FetchBalancesOutput, fetchBalances } from '../shared/domain/fetch-balances';
-import { getStepDependencies, stepErrorBoundary } from '../shared/domain/runtime';
+import { ValidationFailedError } from '../core/errors';
+import { type WithWorkflowStep, workflowStep } from '../core/workflow-step';
+import { domainMetrics, logger, metrics } from '../core/observability';
+import { type FetchBalancesDeps, type FetchBalancesOutput, fetchBalances } from '../core/domain/fetch-balances';
+import { getStepDependencies, stepErrorBoundary } from '../core/step-runtime';
 
-export type { FetchBalancesDeps, FetchBalancesOutput } from '../shared/domain/fetch-balances';
+export type { FetchBalancesDeps, FetchBalancesOutput } from '../core/domain/fetch-balances';
 
 export function defaultFetchBalancesDeps(): FetchBalancesDeps {
   const deps = getStepDependencies();
@@ -21,7 +21,7 @@ export function defaultFetchBalancesDeps(): FetchBalancesDeps {
     secrets: deps.secrets,
     store: deps.store,
     tenantId: deps.config.tenantId,
-    maxAgeMinutes: deps.config.maxAgeMinutes,
+    maxAgeMinutes: deps.config.freshnessMaxAgeMinutes,
     logger,
     metrics: domainMetrics,
   };

@@ -1,22 +1,22 @@
 /**
  * Step Lambda for `openbanking.balances.refresh@1.0.0`: force Powens syncs within the PSD2 budget.
- * Thin adapter: middy stack + one call into ../shared/domain/refresh-balances.ts.
+ * Thin adapter: middy stack + one call into ../core/domain/refresh-balances.ts.
  */
 import middy from '@middy/core';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import type { Context } from 'aws-lambda';
-import { ValidationFailedError } from '../shared/errors';
-import { type WithWorkflowStep, workflowStep } from '../shared/middleware/workflow-step';
-import { domainMetrics, logger, metrics } from '../shared/observability';
+import { ValidationFailedError } from '../core/errors';
+import { type WithWorkflowStep, workflowStep } from '../core/workflow-step';
+import { domainMetrics, logger, metrics } from '../core/observability';
 import {
   type RefreshBalancesDeps,
   type RefreshBalancesOutput,
   refreshBalances,
-} from '../shared/domain/refresh-balances';
-import { getStepDependencies, stepErrorBoundary } from '../shared/domain/runtime';
+} from '../core/domain/refresh-balances';
+import { getStepDependencies, stepErrorBoundary } from '../core/step-runtime';
 
-export type { RefreshBalancesDeps, RefreshBalancesOutput } from '../shared/domain/refresh-balances';
+export type { RefreshBalancesDeps, RefreshBalancesOutput } from '../core/domain/refresh-balances';
 
 export function defaultRefreshBalancesDeps(): RefreshBalancesDeps {
   const deps = getStepDependencies();
@@ -25,6 +25,7 @@ export function defaultRefreshBalancesDeps(): RefreshBalancesDeps {
     secrets: deps.secrets,
     budget: deps.budget,
     markers: deps.markers,
+    defaultMaxAgeMinutes: deps.config.freshnessMaxAgeMinutes,
     logger,
     metrics: domainMetrics,
   };

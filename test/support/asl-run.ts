@@ -14,9 +14,9 @@ import FakeTimers from '@sinonjs/fake-timers';
 import { getLanguageService } from 'amazon-states-language-service';
 import { StateMachine, type StateMachineDefinition as LocalDefinition } from 'aws-local-stepfunctions';
 import { TextDocument } from 'vscode-languageserver-textdocument';
-import type { CompiledWorkflow } from '../../infra/workflow/compile';
-import type { StateMachineDefinition, TaskState } from '../../infra/workflow/asl';
-import { completeStep, type StepInvocation } from '../../lambdas/shared/workflow-envelope';
+import type { CompiledWorkflow } from '../../infra/compiler/compile';
+import type { StateMachineDefinition, TaskState } from '../../infra/compiler/asl';
+import { completeStep, type StepInvocation } from '../../lambdas/core/workflow-envelope';
 
 export const TEST_CONTEXT = {
   Execution: { Id: 'arn:aws:states:eu-west-1:123456789012:execution:wf:exec-1', Name: 'exec-1' },

@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { compileWorkflow, renderFidelityReport, renderMermaid } from '../../infra/workflow';
-import { STEP_FUNCTIONS } from '../../infra/workflows/bindings';
-import { refreshOpenBankingBalancesWorkflow } from '../../infra/workflows';
+import { compileWorkflow, renderFidelityReport, renderMermaid } from '../../infra/compiler';
+import { STEP_FUNCTIONS } from '../../infra/specs/bindings';
+import { refreshOpenBankingBalancesWorkflow } from '../../infra/specs';
 
 /** The README's diagram and retry table are generated from the compiled ASL; this fails when they drift. */
 const readme = readFileSync(path.resolve(__dirname, '../../README.md'), 'utf8');

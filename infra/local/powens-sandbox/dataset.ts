@@ -1,9 +1,9 @@
 /**
  * Data the Powens sandbox serves: users with permanent tokens, their connections and bank accounts, in Powens'
- * own wire shapes (lambdas/shared/powens/types.ts), plus per-connection sync scripts. Plain data, so a dataset can
+ * own wire shapes (lambdas/core/adapters/powens/types.ts), plus per-connection sync scripts. Plain data, so a dataset can
  * be written by hand (./family-office.ts), generated (generateDataset, for benchmarks) or loaded from JSON.
  */
-import { formatPowensDateTime } from '../../../lambdas/shared/powens/datetime';
+import { formatPowensDateTime } from '../../../lambdas/core/adapters/powens/datetime';
 import type {
   ConnectionState,
   PowensAccountType,
@@ -11,7 +11,7 @@ import type {
   PowensBankAccount,
   PowensConnection,
   PowensCurrency,
-} from '../../../lambdas/shared/powens/types';
+} from '../../../lambdas/core/adapters/powens/types';
 
 /** What a forced sync of one connection does. */
 export interface SandboxSyncScript {

@@ -10,12 +10,13 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { APIGatewayProxyResult, Context } from 'aws-lambda';
-import { createApiHandler } from '../../../lambdas/shared/api/app';
-import { createCursorCodec } from '../../../lambdas/shared/api/cursor';
-import type { AssetClass } from '../../../lambdas/shared/balances/asset-class';
-import type { AccountBalanceRecord } from '../../../lambdas/shared/balances/model';
-import { createBalanceStore } from '../../../lambdas/shared/balances/store';
-import { ENV } from '../../../lambdas/shared/env-names';
+import { createApiHandler } from '../../../lambdas/api/app';
+import { createCursorCodec } from '../../../lambdas/api/cursor';
+import type { AssetClass } from '../../../lambdas/core/domain/asset-class';
+import type { AccountBalanceRecord } from '../../../lambdas/core/domain/balances';
+import { createBalanceStore } from '../../../lambdas/core/adapters/dynamodb/balance-store';
+import { ENV } from '../../../lambdas/core/env-names';
+import { REFRESH_API_TABLE_ACTIONS } from '../../../infra/stack';
 import { DUMMY_AWS_ENV, startDynalite, type LocalDynamo } from '../../support/dynalite';
 import { apiEvent } from '../../unit/api/events';
 import { FakeSfn } from '../../unit/api/fake-sfn';
@@ -96,7 +97,7 @@ describe('read API (handler + real store on dynalite)', () => {
       [ENV.cursorSecretId]: 'no-secrets-manager-here',
     });
     // Imported after the environment is set: the module reads it once, like a Lambda cold start.
-    ({ handler: moduleHandler } = jest.requireActual<{ handler: typeof moduleHandler }>('../../../lambdas/refresh-api/handler'));
+    ({ handler: moduleHandler } = jest.requireActual<{ handler: typeof moduleHandler }>('../../../lambdas/api/handler'));
 
     const key = randomBytes(32);
     handler = createApiHandler({
@@ -257,5 +258,16 @@ describe('read API (handler + real store on dynalite)', () => {
     const res = await get(moduleHandler, '/accounts');
     expect(res.status).toBe(404);
     expect(res.body).toMatchObject({ error: 'NotFound' });
+  });
+
+  it('calls exactly the DynamoDB actions its role allows (infra/stack.ts REFRESH_API_TABLE_ACTIONS)', async () => {
+    dynamo.operations.length = 0;
+    expect((await get(moduleHandler, '/balances')).status).toBe(200);
+    expect((await get(moduleHandler, '/positions')).status).toBe(200);
+    const history = (accountId: string) =>
+      get(moduleHandler, '/accounts/{accountId}/history', { path: `/accounts/${accountId}/history`, pathParameters: { accountId } });
+    expect((await history('1001')).status).toBe(200);
+    expect((await history('4242')).status).toBe(404);
+    expect([...new Set(dynamo.operations.map((o) => `dynamodb:${o}`))].sort()).toEqual([...REFRESH_API_TABLE_ACTIONS].sort());
   });
 });

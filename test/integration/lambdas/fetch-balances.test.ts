@@ -1,10 +1,10 @@
 /**
  * fetch-balances domain against the real Powens HTTP client + sandbox (loopback) and real dynalite.
  */
-import { fetchBalances } from '../../../lambdas/shared/domain/fetch-balances';
-import { refreshBalances } from '../../../lambdas/shared/domain/refresh-balances';
+import { fetchBalances } from '../../../lambdas/core/domain/fetch-balances';
+import { refreshBalances } from '../../../lambdas/core/domain/refresh-balances';
 import { FAMILY_OFFICE_IDS } from '../../../infra/local/powens-sandbox';
-import { formatPowensDateTime } from '../../../lambdas/shared/powens/datetime';
+import { formatPowensDateTime } from '../../../lambdas/core/adapters/powens/datetime';
 import { useDynalite } from '../../support/dynalite';
 import { startHarness, TENANT, type Harness } from './harness';
 

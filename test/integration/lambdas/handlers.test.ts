@@ -9,16 +9,17 @@ import { join } from 'node:path';
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { handler as refreshHandler, createRefreshBalancesHandler } from '../../../lambdas/refresh-balances/handler';
 import { handler as fetchHandler } from '../../../lambdas/fetch-balances/handler';
-import { resetConfigForTests } from '../../../lambdas/shared/config';
-import { resetStepDependenciesForTests } from '../../../lambdas/shared/domain/runtime';
-import { logger } from '../../../lambdas/shared/observability';
-import type { StepInvocation, WorkflowEnvelope } from '../../../lambdas/shared/workflow-envelope';
+import { resetConfigForTests } from '../../../lambdas/core/config';
+import { resetStepDependenciesForTests } from '../../../lambdas/core/step-runtime';
+import { logger } from '../../../lambdas/core/observability';
+import type { StepInvocation, WorkflowEnvelope } from '../../../lambdas/core/workflow-envelope';
 import {
   createFamilyOfficeDataset,
   FAMILY_OFFICE_IDS,
   startPowensSandbox,
   type PowensSandbox,
 } from '../../../infra/local/powens-sandbox';
+import { STEP_FUNCTIONS } from '../../../infra/specs/bindings';
 import { DUMMY_AWS_ENV, startDynalite, type LocalDynamo } from '../../support/dynalite';
 import { captureOutput, lambdaContext } from './harness';
 
@@ -49,6 +50,8 @@ describe('step handlers wired from environment variables', () => {
       POWENS_BASE_URL: sandbox.baseUrl,
       POWENS_SECRET_FILE: secretFile,
       TENANT_ID: 'martin-family',
+      // The sandbox here has no limit; the shared budget still runs (its own tests are in powens/rate-budget).
+      POWENS_CALLS_PER_MINUTE: '6000',
       AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
       POWERTOOLS_SERVICE_NAME: 'balances-test',
     });
@@ -80,7 +83,10 @@ describe('step handlers wired from environment variables', () => {
       input,
       data: input,
     };
+    dynamo.operations.length = 0;
     const afterRefresh = (await invoke(refreshHandler, first)) as WorkflowEnvelope;
+    await invoke(refreshHandler, first); // a Step Functions retry of the same execution reads the finished markers
+    const refreshCalls = [...dynamo.operations];
     expect(afterRefresh.input).toEqual(input);
     expect(afterRefresh.output).toMatchObject({ summary: { synced: 1, needs_user_action: 1, skipped: 0, failed: 0 } });
     expect(afterRefresh.data).toEqual({ ...input, ...(afterRefresh.output as object) });
@@ -91,7 +97,9 @@ describe('step handlers wired from environment variables', () => {
       input,
       data: afterRefresh.data,
     };
+    dynamo.operations.length = 0;
     const afterFetch = (await invoke(fetchHandler, second)) as WorkflowEnvelope;
+    const fetchCalls = [...dynamo.operations];
     const output = afterFetch.output as { balances: { accountId: string }[]; storage: unknown };
     expect(output.balances.map((b) => b.accountId)).toEqual(['3101', '3102', '3103', '3104', '3105', '3106', '3121', '3122']);
     expect(afterFetch.data).toMatchObject({ summary: expect.anything(), balances: output.balances, connectionIds: input.connectionIds });
@@ -99,7 +107,17 @@ describe('step handlers wired from environment variables', () => {
     // Read back: the handler wrote to dynalite through AWS_ENDPOINT_URL_DYNAMODB, nothing else configured.
     const { Items } = await dynamo.doc.send(new ScanCommand({ TableName: TABLE }));
     expect(Items?.filter((i) => String(i.sk).startsWith('LATEST#'))).toHaveLength(8);
-    expect(Items?.filter((i) => String(i.pk).startsWith('EXEC#'))).toHaveLength(1);
+    expect(Items?.filter((i) => String(i.pk).startsWith('EXEC#'))).toHaveLength(2);
+    // Every Powens call of both handlers took a token from the shared bucket (one version bump per token).
+    const bucket = Items?.find((i) => i.pk === `RATE#${new URL(sandbox.baseUrl).host}`);
+    expect(bucket?.version).toBe(sandbox.requests.length);
+
+    // Least privilege, from the code's side: what each handler sent is exactly what its role allows
+    // (test/unit/infra/stack.test.ts checks the roles against the same bindings).
+    const granted = (id: string) => [...(STEP_FUNCTIONS.find((b) => b.id === id)?.tableActions ?? [])].sort();
+    const called = (operations: string[]) => [...new Set(operations.map((o) => `dynamodb:${o}`))].sort();
+    expect(called(refreshCalls)).toEqual(granted('RefreshBalances'));
+    expect(called(fetchCalls)).toEqual(granted('FetchBalances'));
   });
 
   it('never writes a token or the client secret to stdout/stderr, on success or failure', async () => {
@@ -148,7 +166,7 @@ describe('step handlers wired from environment variables', () => {
   ] as const)('a Powens %j on the PUT leaves the refresh handler as %s', async (fault, name) => {
     sandbox.faults.failNext('PUT', `/users/*/connections/${C.holdingHsbc}`, fault);
     // psuRequested: attended syncs are outside the PSD2 budget, which these repeated faulted PUTs would exhaust.
-    const input = { connectionIds: [C.holdingHsbc], psuRequested: true };
+    const input = { connectionIds: [C.holdingHsbc], psuRequested: true, maxAgeMinutes: 0 };
     await expect(
       invoke(refreshHandler, { step: { id: 'refresh-balances', operation: REFRESH_OP }, executionId: `env-fault-${name}`, input, data: input }),
     ).rejects.toMatchObject({ name });

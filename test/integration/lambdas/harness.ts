@@ -4,13 +4,13 @@
  */
 import type { Context } from 'aws-lambda';
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
-import { createPowensClient, type PowensClient } from '../../../lambdas/shared/powens/client';
-import { createBalanceStore, type BalanceStore } from '../../../lambdas/shared/balances/store';
-import { createPsd2Budget, type Psd2Budget } from '../../../lambdas/shared/psd2/budget';
-import { createExecutionMarkers, type ExecutionMarkers } from '../../../lambdas/shared/domain/execution-markers';
-import type { SecretSource } from '../../../lambdas/shared/secrets';
-import type { RefreshBalancesDeps } from '../../../lambdas/shared/domain/refresh-balances';
-import type { FetchBalancesDeps } from '../../../lambdas/shared/domain/fetch-balances';
+import { createPowensClient, type PowensClient } from '../../../lambdas/core/adapters/powens/client';
+import { createBalanceStore, type BalanceStore } from '../../../lambdas/core/adapters/dynamodb/balance-store';
+import { createPsd2Budget, type Psd2Budget } from '../../../lambdas/core/adapters/dynamodb/psd2-budget';
+import { createExecutionMarkers, type ExecutionMarkers } from '../../../lambdas/core/adapters/dynamodb/execution-markers';
+import type { SecretSource } from '../../../lambdas/core/adapters/secrets/powens-secret';
+import type { RefreshBalancesDeps } from '../../../lambdas/core/domain/refresh-balances';
+import type { FetchBalancesDeps } from '../../../lambdas/core/domain/fetch-balances';
 import {
   createFamilyOfficeDataset,
   FAMILY_OFFICE_REFERENCE_NOW,
@@ -47,7 +47,7 @@ export async function startHarness(options: { dynamo?: LocalDynamo } = {}): Prom
   const tableName = `balances-${process.pid}-${++tableCounter}`;
   await dynamo.createTable(tableName);
   const sandbox = await startPowensSandbox({ dataset: createFamilyOfficeDataset(), clock: now });
-  const powens = createPowensClient({ baseUrl: sandbox.baseUrl, timeoutMs: 5_000, syncTimeoutMs: 5_000 });
+  const powens = createPowensClient({ baseUrl: sandbox.baseUrl, timeoutMs: 30_000, syncTimeoutMs: 60_000 });
   const secrets: SecretSource = { description: 'sandbox secret', load: async () => sandbox.secret };
   const store = createBalanceStore({ client: dynamo.doc, tableName, clock: now });
   const budget = createPsd2Budget({ client: dynamo.doc, tableName, clock: now });

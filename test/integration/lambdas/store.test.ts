@@ -1,7 +1,7 @@
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
-import { createBalanceStore } from '../../../lambdas/shared/balances/store';
-import type { AccountBalanceRecord } from '../../../lambdas/shared/balances/model';
-import { tableKeys } from '../../../lambdas/shared/balances/table-schema';
+import { createBalanceStore } from '../../../lambdas/core/adapters/dynamodb/balance-store';
+import type { AccountBalanceRecord } from '../../../lambdas/core/domain/balances';
+import { tableKeys } from '../../../lambdas/core/adapters/dynamodb/table-schema';
 import { useDynalite } from '../../support/dynalite';
 
 const TENANT = 't1';

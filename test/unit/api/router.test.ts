@@ -4,11 +4,11 @@
  * dynalite is covered in test/integration/api/balances.test.ts.
  */
 import type { APIGatewayProxyResult, Context } from 'aws-lambda';
-import { API_ROUTES, createApiHandler, createApiRoutes } from '../../../lambdas/shared/api/app';
-import type { ReadDeps } from '../../../lambdas/shared/api/balances';
-import { createCursorCodec } from '../../../lambdas/shared/api/cursor';
-import { DEDUP_WINDOW_MS, executionNameFor, parseRefreshBody } from '../../../lambdas/shared/api/refresh-request';
-import { executionArnFor } from '../../../lambdas/shared/api/refreshes';
+import { API_ROUTES, createApiHandler, createApiRoutes } from '../../../lambdas/api/app';
+import type { ReadDeps } from '../../../lambdas/api/balances';
+import { createCursorCodec } from '../../../lambdas/api/cursor';
+import { DEDUP_WINDOW_MS, executionNameFor, parseRefreshBody } from '../../../lambdas/api/refresh-request';
+import { executionArnFor } from '../../../lambdas/api/refreshes';
 import { apiEvent } from './events';
 import { FakeSfn } from './fake-sfn';
 
@@ -66,8 +66,17 @@ describe('routing', () => {
     expect(res.body).toEqual({ tenantId: 't1', asOf: T0.toISOString(), maxAgeMinutes: 360, balances: [] });
   });
 
+  it('answers 400 BadRequest to an event that is not a REST proxy event', async () => {
+    const unexpected: unknown[] = [];
+    const handler = createApiHandler({} as never, { onUnexpectedError: (error) => unexpected.push(error) });
+    const res = (await handler({} as never, {} as Context)) as APIGatewayProxyResult;
+    expect(res.statusCode).toBe(400);
+    expect(JSON.parse(res.body)).toEqual({ error: 'BadRequest', message: expect.stringContaining('API Gateway REST proxy event') });
+    expect(unexpected).toEqual([]);
+  });
+
   it('declares exactly the routes the stack exposes', () => {
-    const routes = createApiRoutes({} as never).map((r) => ({ method: r.method, resource: r.resource }));
+    const routes = createApiRoutes({} as never).map((r) => ({ method: r.method, resource: r.path }));
     expect(routes).toEqual(API_ROUTES.map((r) => ({ ...r })));
   });
 
@@ -98,9 +107,9 @@ describe('POST /refreshes', () => {
   });
 
   it.each([
-    ['unknown field', '{"everything": true}', /additional properties \(everything\)/],
-    ['wrong type', '{"userIds": ["1"]}', /\/userIds\/0 must be integer/],
-    ['bad requestId', '{"requestId": "a b"}', /\/requestId must match pattern/],
+    ['unknown field', '{"everything": true}', /body has unknown property "everything" \(allowed: userIds, connectionIds, psuRequested, requestId/],
+    ['wrong type', '{"userIds": ["1"]}', /body\.userIds\.0 must be integer/],
+    ['bad requestId', '{"requestId": "a b"}', /body\.requestId must match pattern/],
   ])('rejects a schema violation (%s) with 400 naming the field', async (_case, body, message) => {
     const { call } = setup();
     const res = await call('POST', '/refreshes', { body });

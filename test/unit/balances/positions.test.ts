@@ -1,5 +1,5 @@
 /** Positions per currency and asset class, exact totals, and staleness (age or a connection that needs the holder). */
-import type { AccountBalanceRecord } from '../../../lambdas/shared/balances/model';
+import type { AccountBalanceRecord } from '../../../lambdas/core/domain/balances';
 import {
   cashPositions,
   positionsOf,
@@ -7,8 +7,8 @@ import {
   sumExact,
   toBalanceView,
   toMinorUnits,
-} from '../../../lambdas/shared/balances/positions';
-import type { AssetClass } from '../../../lambdas/shared/balances/asset-class';
+} from '../../../lambdas/core/domain/positions';
+import type { AssetClass } from '../../../lambdas/core/domain/asset-class';
 
 const NOW = new Date('2025-06-02T06:00:00.000Z');
 const POLICY = { maxAgeMinutes: 360, now: NOW };

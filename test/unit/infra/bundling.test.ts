@@ -12,7 +12,7 @@ describe('bundleLambda', () => {
   afterAll(() => rmSync(outdir, { recursive: true, force: true }));
 
   it('bundles the refresh-api handler into a minified ESM index.mjs with a source map and reports its size', async () => {
-    const built = await buildLambda('lambdas/refresh-api/handler.ts', outdir);
+    const built = await buildLambda('lambdas/api/handler.ts', outdir);
     expect(built.outfile).toBe(path.join(outdir, BUNDLE_FILE));
     expect(built.bytes).toBe(statSync(built.outfile).size);
     expect(built.bytes).toBeGreaterThan(1_000);
@@ -32,7 +32,7 @@ describe('bundleLambda', () => {
   });
 
   it('exposes plain esbuild options for node22 ESM with nothing external (the SDK is bundled)', () => {
-    const options = bundleLambda('lambdas/refresh-api/handler.ts', '/tmp/x');
+    const options = bundleLambda('lambdas/api/handler.ts', path.join(os.tmpdir(), 'x'));
     expect(options).toMatchObject({ target: 'node22', platform: 'node', format: 'esm', external: [] });
   });
 });

@@ -4,7 +4,7 @@ import { Template } from 'aws-cdk-lib/assertions';
 import { ContextError, readSettings } from '../../../infra/context';
 import { NodeFunction } from '../../../infra/constructs/node-function';
 import { PowensSecret } from '../../../infra/constructs/powens-secret';
-import { ENV } from '../../../lambdas/shared/env-names';
+import { ENV } from '../../../lambdas/core/env-names';
 
 const settingsOf = (context: Record<string, unknown>) => readSettings(new App({ context }).node);
 
@@ -15,11 +15,18 @@ describe('readSettings', () => {
     expect(settingsOf({ ...base, powensSecretName: '', alarmEmail: '' })).toEqual({ ...base, refreshSchedule: 'cron(0 6,18 * * ? *)' });
   });
 
+  it('reads the Powens calls-per-minute budget from -c (string) or cdk.json (number)', () => {
+    expect(settingsOf({ ...base, powensCallsPerMinute: '120' }).powensCallsPerMinute).toBe(120);
+    expect(settingsOf({ ...base, powensCallsPerMinute: 600 }).powensCallsPerMinute).toBe(600);
+  });
+
   it.each([
     [{ ...base, powensBaseUrl: 'http://insecure.example' }, /powensBaseUrl="http:\/\/insecure.example" must be an https URL/],
     [{ ...base, tenantId: 'a b' }, /tenantId="a b" must match/],
     [{ ...base, alarmEmail: 'nope' }, /alarmEmail="nope" is not an e-mail/],
     [{ ...base, tenantId: 42 }, /tenantId=42 must be a string/],
+    [{ ...base, powensCallsPerMinute: '30/min' }, /powensCallsPerMinute="30\/min" must be a whole number 2\.\.1000000/],
+    [{ ...base, powensCallsPerMinute: 1 }, /powensCallsPerMinute="1" must be a whole number/],
   ])('rejects %j naming the key and value', (context, message) => {
     expect(() => settingsOf(context)).toThrow(ContextError);
     expect(() => settingsOf(context)).toThrow(message);
@@ -30,7 +37,7 @@ describe('imported Powens secret', () => {
   it('grants read on the name-?????? ARN and hands the Lambda the secret NAME', () => {
     const stack = new Stack(new App({ context: { 'aws:cdk:bundling-stacks': [] } }), 'S');
     const powens = new PowensSecret(stack, 'Powens', { existingSecretName: 'prod/powens' });
-    new NodeFunction(stack, 'Fn', { entry: 'lambdas/refresh-api/handler.ts', description: 'd', serviceName: 's' }).readSecret(
+    new NodeFunction(stack, 'Fn', { entry: 'lambdas/api/handler.ts', description: 'd', serviceName: 's' }).readSecret(
       powens.secret,
       powens.secretId,
     );

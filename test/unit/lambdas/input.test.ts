@@ -1,4 +1,4 @@
-import { parseRefreshInput, selectUsers } from '../../../lambdas/shared/domain/input';
+import { parseRefreshInput, selectUsers } from '../../../lambdas/core/domain/input';
 
 describe('parseRefreshInput', () => {
   it('accepts the documented fields and treats null/absent as {}', () => {

@@ -1,5 +1,5 @@
-import { mapAccountToBalance } from '../../../lambdas/shared/balances/model';
-import type { PowensBankAccount } from '../../../lambdas/shared/powens/types';
+import { mapAccountToBalance } from '../../../lambdas/core/domain/balances';
+import type { PowensBankAccount } from '../../../lambdas/core/adapters/powens/types';
 
 const NOW = new Date('2025-06-02T06:00:00Z');
 function account(overrides: Partial<PowensBankAccount> = {}): PowensBankAccount {

@@ -5,7 +5,7 @@ import {
   refreshInputAjv,
   refreshInputSchemaForAjv,
 } from '../../../infra/codegen/refresh-input-validator';
-import { validateRefreshInput } from '../../../lambdas/shared/refresh-input-validator';
+import { validateRefreshInput } from '../../../lambdas/core/domain/refresh-input-validator';
 
 // The Lambdas validate with code ajv generated at build time; these tests keep it honest against the schema.
 describe('build-time RefreshInput validator', () => {

@@ -9,7 +9,7 @@ import {
   secretsManagerSource,
   type PowensSecret,
   type SecretSource,
-} from '../../../lambdas/shared/secrets';
+} from '../../../lambdas/core/adapters/secrets/powens-secret';
 
 const TOKEN = 'tok_SUPER_SECRET_123';
 const VALID = { clientId: 'cid', clientSecret: 'CLIENT_SECRET_456', users: [{ userId: 1, token: TOKEN, label: 'Claire' }] };

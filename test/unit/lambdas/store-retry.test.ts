@@ -3,9 +3,9 @@
  * one place a stub DynamoDB client is used: it answers like DynamoDB does under throttling.
  */
 import { BatchWriteCommand, type DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
-import { createBalanceStore } from '../../../lambdas/shared/balances/store';
-import { dynamoErrorToStepError } from '../../../lambdas/shared/balances/dynamo-errors';
-import type { AccountBalanceRecord } from '../../../lambdas/shared/balances/model';
+import { createBalanceStore } from '../../../lambdas/core/adapters/dynamodb/balance-store';
+import { dynamoErrorToStepError } from '../../../lambdas/core/adapters/dynamodb/errors';
+import type { AccountBalanceRecord } from '../../../lambdas/core/domain/balances';
 
 const rec = (i: number): AccountBalanceRecord => ({
   id: `r${i}`, accountId: String(i), tenantId: 't', connectionId: 'c', balanceType: 'current', accountType: 'checking',

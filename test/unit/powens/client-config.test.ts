@@ -1,6 +1,6 @@
-import { ConfigurationError } from '../../../lambdas/shared/errors';
-import { createPowensClient, parseRetryAfter, totalsByCurrency } from '../../../lambdas/shared/powens/client';
-import type { PowensBankAccount } from '../../../lambdas/shared/powens/types';
+import { ConfigurationError } from '../../../lambdas/core/errors';
+import { createPowensClient, parseRetryAfter, totalsByCurrency } from '../../../lambdas/core/adapters/powens/client';
+import type { PowensBankAccount } from '../../../lambdas/core/adapters/powens/types';
 
 describe('parseRetryAfter', () => {
   const now = Date.parse('2025-06-02T06:00:00Z');

@@ -1,4 +1,4 @@
-import { formatPowensDateTime, parsePowensDateTime } from '../../../lambdas/shared/powens/datetime';
+import { formatPowensDateTime, parsePowensDateTime } from '../../../lambdas/core/adapters/powens/datetime';
 
 const iso = (s: string): string | undefined => parsePowensDateTime(s)?.toISOString();
 

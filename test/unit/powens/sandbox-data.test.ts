@@ -1,7 +1,7 @@
 import { generateDataset, secretFor } from '../../../infra/local/powens-sandbox/dataset';
 import { FaultRegistry, parseFaultRule } from '../../../infra/local/powens-sandbox/faults';
 import { createFamilyOfficeDataset, FAMILY_OFFICE_IDS } from '../../../infra/local/powens-sandbox/family-office';
-import { ASSET_CLASSES, assetClassOf } from '../../../lambdas/shared/balances/asset-class';
+import { ASSET_CLASSES, assetClassOf } from '../../../lambdas/core/domain/asset-class';
 
 describe('family-office dataset', () => {
   const dataset = createFamilyOfficeDataset();

@@ -1,4 +1,4 @@
-import { classifyConnectionState, KNOWN_CONNECTION_STATES, type ConnectionStateClass } from '../../../lambdas/shared/powens/types';
+import { classifyConnectionState, KNOWN_CONNECTION_STATES, type ConnectionStateClass } from '../../../lambdas/core/adapters/powens/types';
 
 describe('classifyConnectionState', () => {
   const expected: Record<string, ConnectionStateClass> = {

@@ -1,0 +1,62 @@
+/**
+ * Parsing, validation and normalisation of a `POST /refreshes` body, and the deterministic execution name that makes
+ * double submits start one refresh. API Gateway validates the body against the same schema first (request model);
+ * this is the second gate, so the handler is safe when invoked directly or locally.
+ */
+import { createHash } from 'node:crypto';
+import type { RefreshInput } from '../core/domain/refresh-input';
+import { describeInputErrors, validateRefreshInput } from '../core/domain/refresh-input-validator';
+import { badRequest } from './http';
+
+/** Without a requestId, identical bodies within the same window share one execution. */
+export const DEDUP_WINDOW_MS = 5 * 60 * 1000;
+
+// Same schema as API Gateway's request model, compiled at build time (refresh-input-validator.ts) so the API Lambda
+// neither bundles ajv nor compiles a schema during INIT.
+
+/** `body` is the raw HTTP body (already base64-decoded); empty means `{}` (refresh everything). */
+export function parseRefreshBody(body: string | null | undefined): RefreshInput {
+  const text = body?.trim() ?? '';
+  let value: unknown;
+  try {
+    value = text === '' ? {} : JSON.parse(text);
+  } catch (error) {
+    throw badRequest(`Request body is not valid JSON (${(error as Error).message}). Send e.g. {} or {"userIds":[1]}.`);
+  }
+  if (!validateRefreshInput(value)) {
+    const problems = describeInputErrors(validateRefreshInput.errors, 'body');
+    throw badRequest(`Request body does not match RefreshInput: ${problems.join('; ')}.`);
+  }
+  return value;
+}
+
+/**
+ * The canonical form of an input: ids sorted, defaults dropped (`psuRequested:false` ≡ absent). Two bodies that mean
+ * the same refresh normalise to the same object, hence the same execution input string and name.
+ */
+export function normalizeRefreshInput(input: RefreshInput): RefreshInput {
+  const out: RefreshInput = {};
+  if (input.userIds !== undefined) out.userIds = [...input.userIds].sort((a, b) => a - b);
+  if (input.connectionIds !== undefined) out.connectionIds = [...input.connectionIds].sort((a, b) => a - b);
+  if (input.psuRequested === true) out.psuRequested = true;
+  if (input.requestId !== undefined) out.requestId = input.requestId;
+  return out;
+}
+
+/** JSON with keys in a fixed order (normalizeRefreshInput's), used as the execution input. */
+export function canonicalInputJson(input: RefreshInput): string {
+  return JSON.stringify(normalizeRefreshInput(input));
+}
+
+/**
+ * Execution names are unique per state machine for 90 days, so StartExecution itself is the idempotency check.
+ * - With `requestId`: `req-<requestId>` (the schema limits it to [A-Za-z0-9_-]{1,64}; names allow 80 chars).
+ * - Without: `auto-<window start, UTC yyyymmddThhmm>-<16 hex of sha256(canonical input)>`.
+ */
+export function executionNameFor(input: RefreshInput, now: Date, windowMs: number = DEDUP_WINDOW_MS): string {
+  if (input.requestId !== undefined) return `req-${input.requestId}`;
+  const windowStart = new Date(Math.floor(now.getTime() / windowMs) * windowMs);
+  const stamp = windowStart.toISOString().slice(0, 16).replace(/[-:]/g, '');
+  const digest = createHash('sha256').update(canonicalInputJson(input)).digest('hex').slice(0, 16);
+  return `auto-${stamp}-${digest}`;
+}

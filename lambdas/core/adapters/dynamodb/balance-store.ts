@@ -1,0 +1,362 @@
+/**
+ * Balance snapshots in the single table (key design: ./table-schema.ts).
+ *
+ * - History: one item per (account, balance time), key `ACCOUNT#{tenant}#{account}` / `AT#{lastUpdatedAt}`. The key
+ *   is the snapshot's identity, so writing the same snapshot again (a replayed step, an unchanged account) overwrites
+ *   the item with the same content instead of adding a duplicate. Written with BatchWriteItem (25 per request), which
+ *   cannot be conditional — fine, because the write is idempotent. TTL: `expiresAt` = balance time + HISTORY_TTL_DAYS.
+ * - Latest: one item per account under `TENANT#{tenant}` / `LATEST#{account}`, written with a conditional PutItem
+ *   that only moves forward in balance time (`attribute_not_exists(pk) OR balanceAt < :t`). An older or equal
+ *   snapshot (a late replay, a slow concurrent execution) fails the condition: counted as `latestStale`, not an error.
+ *   Exception: the same snapshot read while its connection is in another state (e.g. now SCARequired) rewrites the
+ *   latest item (`latestConnectionStateChanged`), so staleness by connection state is visible without a new balance.
+ *
+ * History is written before latest: if history fails the step fails and latest has not moved, so latest never
+ * points at a snapshot missing from history. No transactions are used (dynalite has none, and none are needed:
+ * every write is single-item and idempotent or monotonic).
+ */
+import {
+  type DynamoDBDocumentClient,
+  type NativeAttributeValue,
+  BatchWriteCommand,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+} from '@aws-sdk/lib-dynamodb';
+import { ServiceUnavailableError } from '../../errors';
+import { settleWithConcurrency } from '../../concurrency';
+import { dynamoSender, isConditionalCheckFailed } from './errors';
+import { assetClassOf, isAssetClass } from '../../domain/asset-class';
+import type { AccountBalanceRecord } from '../../domain/balances';
+import { TABLE_KEY_PREFIX, tableKeys } from './table-schema';
+
+export type { AccountBalanceRecord } from '../../domain/balances';
+
+export const BATCH_WRITE_LIMIT = 25;
+const DAY_SECONDS = 86_400;
+
+export interface BatchRetryPolicy {
+  /** Total BatchWriteItem calls per chunk, first included. */
+  maxAttempts: number;
+  baseDelayMs: number;
+  maxDelayMs: number;
+}
+
+export const DEFAULT_BATCH_RETRY: BatchRetryPolicy = { maxAttempts: 6, baseDelayMs: 50, maxDelayMs: 2_000 };
+
+export interface BalanceStoreOptions {
+  client: DynamoDBDocumentClient;
+  tableName: string;
+  clock?: () => Date;
+  /** History retention (DynamoDB TTL), days after the balance time. Default 400. */
+  historyTtlDays?: number;
+  /** Conditional latest writes in flight at once. Default 8. */
+  latestConcurrency?: number;
+  batchRetry?: BatchRetryPolicy;
+  /** Injected so retry tests never sleep for real. */
+  sleep?: (ms: number) => Promise<void>;
+  /** Jitter source in [0, 1). */
+  random?: () => number;
+}
+
+export interface WriteSnapshotsResult {
+  historyWritten: number;
+  latestAdvanced: number;
+  latestStale: number;
+  /** Latest items kept at the same balance time but rewritten because their connection's state changed. */
+  latestConnectionStateChanged: number;
+  /** DynamoDB requests this call made (BatchWriteItem attempts + PutItem), for benchmarks. */
+  requests: number;
+}
+
+export interface HistoryRange {
+  /** Inclusive lower bound on lastUpdatedAt. */
+  from?: Date | string;
+  /** Inclusive upper bound on lastUpdatedAt. */
+  to?: Date | string;
+}
+
+export interface BalanceStore {
+  writeSnapshots(records: readonly AccountBalanceRecord[]): Promise<WriteSnapshotsResult>;
+  /** Latest snapshot of every account of the tenant, sorted by accountId. */
+  listLatest(tenantId: string): Promise<AccountBalanceRecord[]>;
+  /** Snapshots of one account, oldest first, unexpired only (DynamoDB TTL deletes lazily). */
+  queryHistory(tenantId: string, accountId: string, range?: HistoryRange): Promise<AccountBalanceRecord[]>;
+  /** The latest balance of one account, if any. */
+  getLatest(tenantId: string, accountId: string): Promise<AccountBalanceRecord | undefined>;
+  /**
+   * One page of latest balances (DynamoDB order: by `LATEST#{accountId}` as a string). `lastKey` is present when
+   * more may follow; pass it back as `startKey`.
+   */
+  listLatestPage(tenantId: string, page: PageRequest): Promise<RecordPage>;
+  /** One page of an account's history, oldest first (expired items dropped, so a page may hold fewer). */
+  queryHistoryPage(tenantId: string, accountId: string, range: HistoryRange, page: PageRequest): Promise<RecordPage>;
+  /** DynamoDB requests made by this store since it was created. */
+  readonly requestCount: number;
+}
+
+/** A DynamoDB LastEvaluatedKey of this table (the key attributes only). */
+export interface PageKey {
+  pk: string;
+  sk: string;
+}
+
+export interface PageRequest {
+  /** Items DynamoDB evaluates for this page (its `Limit`); default: as many as fit in 1 MB. */
+  limit?: number;
+  startKey?: PageKey;
+}
+
+export interface RecordPage {
+  records: AccountBalanceRecord[];
+  lastKey?: PageKey;
+}
+
+type QueryInput = ConstructorParameters<typeof QueryCommand>[0];
+
+function withLastKey(page: RecordPage, lastKey: PageKey | undefined): RecordPage {
+  return lastKey === undefined ? page : { ...page, lastKey };
+}
+
+/** Attributes of an item that are not part of the record. */
+const ITEM_ONLY_ATTRIBUTES = new Set(['pk', 'sk', 'balanceAt', 'expiresAt', 'itemType', 'updatedAt']);
+
+type Item = Record<string, NativeAttributeValue>;
+
+function recordAttributes(record: AccountBalanceRecord): Item {
+  // Explicit copy: undefined optional fields are left out so the marshaller never sees them.
+  const item: Item = {
+    id: record.id,
+    accountId: record.accountId,
+    tenantId: record.tenantId,
+    connectionId: record.connectionId,
+    balanceType: record.balanceType,
+    accountType: record.accountType,
+    assetClass: record.assetClass,
+    currentBalance: record.currentBalance,
+    currency: record.currency,
+    lastUpdatedAt: record.lastUpdatedAt,
+    createdAt: record.createdAt,
+  };
+  if (record.connectionState !== undefined) item.connectionState = record.connectionState;
+  if (record.availableBalance !== undefined) item.availableBalance = record.availableBalance;
+  if (record.metadata !== undefined) item.metadata = record.metadata;
+  return item;
+}
+
+function itemToRecord(item: Record<string, unknown>): AccountBalanceRecord {
+  const record: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(item)) if (!ITEM_ONLY_ATTRIBUTES.has(key)) record[key] = value;
+  // Items written before asset classes existed carry the Powens type in metadata only: classify them the same way.
+  if (!isAssetClass(record.assetClass)) {
+    const type = record.accountType ?? (record.metadata as { type?: unknown } | undefined)?.type;
+    record.accountType = typeof type === 'string' ? type : null;
+    record.assetClass = assetClassOf(record.accountType as string | null);
+  }
+  return record as unknown as AccountBalanceRecord;
+}
+
+function balanceTime(record: AccountBalanceRecord): number {
+  const ms = Date.parse(record.lastUpdatedAt);
+  if (Number.isNaN(ms)) throw new RangeError(`record ${record.id} has an invalid lastUpdatedAt ${record.lastUpdatedAt}`);
+  return ms;
+}
+
+function toIso(value: Date | string): string {
+  const date = typeof value === 'string' ? new Date(value) : value;
+  if (Number.isNaN(date.getTime())) throw new RangeError(`invalid date ${String(value)}`);
+  return date.toISOString();
+}
+
+export function createBalanceStore(options: BalanceStoreOptions): BalanceStore {
+  const { client, tableName } = options;
+  const clock = options.clock ?? (() => new Date());
+  const ttlSeconds = (options.historyTtlDays ?? 400) * DAY_SECONDS;
+  const latestConcurrency = options.latestConcurrency ?? 8;
+  const retry = options.batchRetry ?? DEFAULT_BATCH_RETRY;
+  const sleep = options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
+  const random = options.random ?? Math.random;
+  const dynamo = dynamoSender(tableName);
+  const send = dynamo.send;
+
+
+  async function writeHistoryChunk(items: Item[]): Promise<number> {
+    let pending: { PutRequest: { Item: Item } }[] = items.map((Item) => ({ PutRequest: { Item } }));
+    let requests = 0;
+    for (let attempt = 1; pending.length > 0; attempt++) {
+      if (attempt > 1) {
+        // Full jitter: concurrent writers that were throttled together do not retry together.
+        const cap = Math.min(retry.maxDelayMs, retry.baseDelayMs * 2 ** (attempt - 2));
+        await sleep(Math.floor(random() * cap));
+      }
+      requests += 1;
+      const response = await send('BatchWriteItem', () =>
+        client.send(new BatchWriteCommand({ RequestItems: { [tableName]: pending } })),
+      );
+      const unprocessed = response.UnprocessedItems?.[tableName] ?? [];
+      pending = unprocessed.flatMap((request) =>
+        request.PutRequest?.Item ? [{ PutRequest: { Item: request.PutRequest.Item as Item } }] : [],
+      );
+      if (pending.length > 0 && attempt >= retry.maxAttempts) {
+        throw new ServiceUnavailableError(
+          `DynamoDB BatchWriteItem on ${tableName} left ${pending.length} history item(s) unprocessed after ` +
+            `${attempt} attempts (throttling); the step retry will write them (writes are idempotent).`,
+          { details: { operation: 'BatchWriteItem', tableName, unprocessed: pending.length, attempts: attempt } },
+        );
+      }
+    }
+    return requests;
+  }
+
+  async function writeSnapshots(records: readonly AccountBalanceRecord[]): Promise<WriteSnapshotsResult> {
+    const history = new Map<string, Item>();
+    const newestPerAccount = new Map<string, { record: AccountBalanceRecord; at: number }>();
+    for (const record of records) {
+      const at = balanceTime(record);
+      const key = tableKeys.history(record.tenantId, record.accountId, new Date(at).toISOString());
+      // Same key twice in one BatchWriteItem is a ValidationException: keep one item per snapshot.
+      history.set(`${key.pk}\u0000${key.sk}`, {
+        ...key,
+        ...recordAttributes(record),
+        itemType: 'history',
+        balanceAt: at,
+        expiresAt: Math.floor(at / 1000) + ttlSeconds,
+      });
+      const accountKey = `${record.tenantId}\u0000${record.accountId}`;
+      const current = newestPerAccount.get(accountKey);
+      if (current === undefined || at > current.at) newestPerAccount.set(accountKey, { record, at });
+    }
+
+    let requests = 0;
+    const historyItems = [...history.values()];
+    const chunks: Item[][] = [];
+    for (let i = 0; i < historyItems.length; i += BATCH_WRITE_LIMIT) chunks.push(historyItems.slice(i, i + BATCH_WRITE_LIMIT));
+    const chunkResults = await settleWithConcurrency(chunks, 4, writeHistoryChunk);
+    for (const result of chunkResults) if (result.status === 'fulfilled') requests += result.value;
+    const failedChunk = chunkResults.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failedChunk) throw failedChunk.reason;
+
+    let latestAdvanced = 0;
+    let latestStale = 0;
+    let latestConnectionStateChanged = 0;
+    const latestResults = await settleWithConcurrency([...newestPerAccount.values()], latestConcurrency, async ({ record, at }) => {
+      requests += 1;
+      // Same balance time but another connection state (a connection blocked, or unblocked, since the balance was
+      // taken): the latest item is rewritten so dashboards see that the balance is stuck, or no longer is. Still one
+      // PutItem per account; `connectionState` is compared as stored (a string or NULL).
+      const knowsState = record.connectionState !== undefined;
+      try {
+        const put = await send('PutItem', () =>
+          client.send(
+            new PutCommand({
+              TableName: tableName,
+              Item: {
+                ...tableKeys.latest(record.tenantId, record.accountId),
+                ...recordAttributes(record),
+                itemType: 'latest',
+                balanceAt: at,
+                updatedAt: clock().toISOString(),
+              },
+              ConditionExpression: knowsState
+                ? 'attribute_not_exists(pk) OR balanceAt < :t OR (balanceAt = :t AND NOT connectionState = :cs)'
+                : 'attribute_not_exists(pk) OR balanceAt < :t',
+              ExpressionAttributeValues: knowsState ? { ':t': at, ':cs': record.connectionState } : { ':t': at },
+              ReturnValues: 'ALL_OLD',
+            }),
+          ),
+        );
+        if (put.Attributes?.balanceAt === at) latestConnectionStateChanged += 1;
+        else latestAdvanced += 1;
+      } catch (error) {
+        if (!isConditionalCheckFailed(error)) throw error;
+        latestStale += 1;
+      }
+    });
+    const failedLatest = latestResults.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failedLatest) throw failedLatest.reason;
+
+    return { historyWritten: historyItems.length, latestAdvanced, latestStale, latestConnectionStateChanged, requests };
+  }
+
+  async function queryPage(input: QueryInput, page: PageRequest): Promise<{ items: Record<string, unknown>[]; lastKey?: PageKey }> {
+    const response = await send('Query', () =>
+      client.send(new QueryCommand({ ...input, Limit: page.limit, ExclusiveStartKey: page.startKey })),
+    );
+    const items = (response.Items ?? []) as Record<string, unknown>[];
+    const last = response.LastEvaluatedKey;
+    return last === undefined ? { items } : { items, lastKey: { pk: String(last.pk), sk: String(last.sk) } };
+  }
+
+  async function queryAll(input: QueryInput): Promise<Record<string, unknown>[]> {
+    const items: Record<string, unknown>[] = [];
+    let startKey: PageKey | undefined;
+    do {
+      const page = await queryPage(input, startKey === undefined ? {} : { startKey });
+      items.push(...page.items);
+      startKey = page.lastKey;
+    } while (startKey !== undefined);
+    return items;
+  }
+
+  const latestQuery = (tenantId: string): QueryInput => ({
+    TableName: tableName,
+    KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+    ExpressionAttributeValues: { ':pk': tableKeys.latest(tenantId, '').pk, ':prefix': TABLE_KEY_PREFIX.latest },
+  });
+
+  function historyQuery(tenantId: string, accountId: string, range: HistoryRange): QueryInput {
+    const { pk } = tableKeys.history(tenantId, accountId, '');
+    // `AT#` + ISO is fixed width, so string bounds are time bounds; `AT$` sorts right after every `AT#...`.
+    const from = range.from === undefined ? TABLE_KEY_PREFIX.at : `${TABLE_KEY_PREFIX.at}${toIso(range.from)}`;
+    const to = range.to === undefined ? 'AT$' : `${TABLE_KEY_PREFIX.at}${toIso(range.to)}`;
+    return {
+      TableName: tableName,
+      KeyConditionExpression: 'pk = :pk AND sk BETWEEN :from AND :to',
+      ExpressionAttributeValues: { ':pk': pk, ':from': from, ':to': to },
+      ConsistentRead: true,
+    };
+  }
+
+  const unexpired = (items: Record<string, unknown>[]): Record<string, unknown>[] => {
+    const nowSeconds = Math.floor(clock().getTime() / 1000);
+    return items.filter((item) => typeof item.expiresAt !== 'number' || item.expiresAt > nowSeconds);
+  };
+
+  async function listLatest(tenantId: string): Promise<AccountBalanceRecord[]> {
+    const items = await queryAll(latestQuery(tenantId));
+    return items.map(itemToRecord).sort((a, b) => (a.accountId < b.accountId ? -1 : a.accountId > b.accountId ? 1 : 0));
+  }
+
+  async function queryHistory(tenantId: string, accountId: string, range: HistoryRange = {}): Promise<AccountBalanceRecord[]> {
+    return unexpired(await queryAll(historyQuery(tenantId, accountId, range))).map(itemToRecord);
+  }
+
+  async function getLatest(tenantId: string, accountId: string): Promise<AccountBalanceRecord | undefined> {
+    const response = await send('GetItem', () =>
+      client.send(new GetCommand({ TableName: tableName, Key: tableKeys.latest(tenantId, accountId) })),
+    );
+    return response.Item === undefined ? undefined : itemToRecord(response.Item);
+  }
+
+  async function listLatestPage(tenantId: string, page: PageRequest): Promise<RecordPage> {
+    const result = await queryPage(latestQuery(tenantId), page);
+    return withLastKey({ records: result.items.map(itemToRecord) }, result.lastKey);
+  }
+
+  async function queryHistoryPage(tenantId: string, accountId: string, range: HistoryRange, page: PageRequest): Promise<RecordPage> {
+    const result = await queryPage(historyQuery(tenantId, accountId, range), page);
+    return withLastKey({ records: unexpired(result.items).map(itemToRecord) }, result.lastKey);
+  }
+
+  return {
+    writeSnapshots,
+    listLatest,
+    queryHistory,
+    getLatest,
+    listLatestPage,
+    queryHistoryPage,
+    get requestCount() {
+      return dynamo.requestCount;
+    },
+  };
+}

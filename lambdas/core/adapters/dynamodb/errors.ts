@@ -1,0 +1,73 @@
+/**
+ * DynamoDB SDK failures → the workflow's error names. Throttling, 5xx and network failures are transient
+ * (ServiceUnavailable: the step's Retry handles them, after the SDK's own retries gave up); a missing table is a
+ * deployment mistake (ConfigurationError); anything else is a bug on our side (InternalError). A conditional-check
+ * failure is never passed here: callers treat it as an expected outcome.
+ */
+import { ConfigurationError, InternalError, ServiceUnavailableError, type StepError } from '../../errors';
+
+const THROTTLING = new Set([
+  'ProvisionedThroughputExceededException',
+  'ThrottlingException',
+  'RequestLimitExceeded',
+  'TransactionConflictException',
+]);
+const SERVER_SIDE = new Set(['InternalServerError', 'ServiceUnavailable', 'InternalFailure']);
+const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EAI_AGAIN', 'ENOTFOUND']);
+
+export function isConditionalCheckFailed(error: unknown): boolean {
+  return error instanceof Error && error.name === 'ConditionalCheckFailedException';
+}
+
+export function dynamoErrorToStepError(error: unknown, operation: string, tableName: string): StepError {
+  const name = error instanceof Error ? error.name : 'UnknownError';
+  const meta = (error as { $metadata?: { httpStatusCode?: number } } | undefined)?.$metadata;
+  const status = meta?.httpStatusCode;
+  const code = (error as { code?: unknown } | undefined)?.code;
+  const details = { operation, tableName, sdkError: name, ...(status === undefined ? {} : { httpStatus: status }) };
+  const where = `DynamoDB ${operation} on ${tableName}`;
+  if (name === 'ResourceNotFoundException') {
+    return new ConfigurationError(`${where}: table not found; check TABLE_NAME and that the table exists.`, {
+      cause: error,
+      details,
+    });
+  }
+  if (
+    THROTTLING.has(name) ||
+    SERVER_SIDE.has(name) ||
+    (status !== undefined && status >= 500) ||
+    name === 'TimeoutError' ||
+    (typeof code === 'string' && NETWORK_CODES.has(code))
+  ) {
+    return new ServiceUnavailableError(`${where} failed transiently (${name}).`, { cause: error, details });
+  }
+  return new InternalError(`${where} failed (${name}): ${error instanceof Error ? error.message : String(error)}`, {
+    cause: error,
+    details,
+  });
+}
+
+/**
+ * Wraps every DynamoDB call of a component: counts requests (benchmarks compare them to the batch floor) and turns
+ * SDK failures into named step errors, letting ConditionalCheckFailed through as the expected outcome callers handle.
+ */
+export function dynamoSender(tableName: string): {
+  send<T>(operation: string, call: () => Promise<T>): Promise<T>;
+  readonly requestCount: number;
+} {
+  let requestCount = 0;
+  return {
+    async send<T>(operation: string, call: () => Promise<T>): Promise<T> {
+      requestCount += 1;
+      try {
+        return await call();
+      } catch (error) {
+        if (isConditionalCheckFailed(error)) throw error;
+        throw dynamoErrorToStepError(error, operation, tableName);
+      }
+    },
+    get requestCount() {
+      return requestCount;
+    },
+  };
+}

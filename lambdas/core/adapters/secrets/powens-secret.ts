@@ -1,0 +1,194 @@
+/**
+ * The Powens credentials: client id/secret and one permanent user token per Powens user. They come from Secrets
+ * Manager in AWS and from a JSON file locally, through one small interface, and are cached per process with a TTL so
+ * a rotated token is picked up by warm Lambdas without a redeploy.
+ *
+ * Nothing in this module ever puts a secret value into a message: validation errors name the JSON path and the
+ * expected type, never what was found.
+ */
+import { readFile } from 'node:fs/promises';
+// Type-only at module scope: the SDK package is loaded by loadSecretsManager() when a Secrets Manager source is
+// first used, so a handler whose secret comes from a file (the local run) never loads it, and importing this module
+// costs nothing SDK-wise (measured: the package alone is ~10 ms of a fresh-process import).
+import type * as SecretsManagerSdk from '@aws-sdk/client-secrets-manager';
+import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { ConfigurationError, ServiceUnavailableError, type StepError } from '../../errors';
+import type { SecretLocation } from '../../config';
+import { ENV } from '../../env-names';
+
+export interface PowensSecretUser {
+  /** Powens user id (positive integer). */
+  userId: number;
+  /** Permanent user access token. Secret. */
+  token: string;
+  /** Human label for logs and reports (e.g. "Dupont holding"); not secret. */
+  label?: string;
+}
+
+export interface PowensSecret {
+  clientId: string;
+  clientSecret: string;
+  users: PowensSecretUser[];
+}
+
+export interface SecretSource {
+  /** Where the secret comes from, safe to log (an ARN or a path, never content). */
+  readonly description: string;
+  load(): Promise<PowensSecret>;
+}
+
+/** Hand-written rather than ajv: every message is built here, so none can quote a value. */
+export function parsePowensSecret(raw: string, origin: string): PowensSecret {
+  let json: unknown;
+  try {
+    json = JSON.parse(raw);
+  } catch {
+    // The parser's message quotes the offending text, which could be part of a token: drop it.
+    throw new ConfigurationError(`Powens secret from ${origin} is not valid JSON.`);
+  }
+  const problem = (path: string, expected: string) =>
+    new ConfigurationError(`Powens secret from ${origin}: ${path} must be ${expected}.`);
+  const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+  const nonEmptyString = (v: unknown): v is string => typeof v === 'string' && v.trim() !== '';
+
+  if (!isObject(json)) throw problem('the document', 'a JSON object {clientId, clientSecret, users}');
+  if (!nonEmptyString(json.clientId)) throw problem('clientId', 'a non-empty string');
+  if (!nonEmptyString(json.clientSecret)) throw problem('clientSecret', 'a non-empty string');
+  if (!Array.isArray(json.users) || json.users.length === 0) {
+    throw problem('users', 'a non-empty array of {userId, token, label?}');
+  }
+  const seen = new Set<number>();
+  const users = json.users.map((user: unknown, index): PowensSecretUser => {
+    const at = `users[${index}]`;
+    if (!isObject(user)) throw problem(at, 'an object {userId, token, label?}');
+    const { userId, token, label } = user;
+    if (typeof userId !== 'number' || !Number.isSafeInteger(userId) || userId < 1) {
+      throw problem(`${at}.userId`, 'a positive integer (the Powens user id)');
+    }
+    if (seen.has(userId)) throw problem(`${at}.userId`, `unique (user ${userId} appears twice)`);
+    seen.add(userId);
+    if (!nonEmptyString(token)) throw problem(`${at}.token`, 'a non-empty string (the permanent user token)');
+    if (label !== undefined && typeof label !== 'string') throw problem(`${at}.label`, 'a string when present');
+    return label === undefined ? { userId, token } : { userId, token, label };
+  });
+  return { clientId: json.clientId, clientSecret: json.clientSecret, users };
+}
+
+export function fileSecretSource(path: string): SecretSource {
+  return {
+    description: `file ${path}`,
+    load: async () => {
+      let raw: string;
+      try {
+        raw = await readFile(path, 'utf8');
+      } catch (error) {
+        const code = (error as NodeJS.ErrnoException).code ?? 'unknown error';
+        throw new ConfigurationError(`Cannot read the Powens secret file ${path} (${code}); check POWENS_SECRET_FILE.`);
+      }
+      return parsePowensSecret(raw, `file ${path}`);
+    },
+  };
+}
+
+type SecretsManagerModule = typeof SecretsManagerSdk;
+let secretsManagerModule: Promise<SecretsManagerModule> | undefined;
+/**
+ * Dynamic import (esbuild keeps it as a runtime import of the external package, or inlines it lazily when the SDK is
+ * bundled): the cost moves from INIT to the first secret load, once per container, and disappears for file sources.
+ */
+function loadSecretsManager(): Promise<SecretsManagerModule> {
+  secretsManagerModule ??= import('@aws-sdk/client-secrets-manager');
+  return secretsManagerModule;
+}
+
+// Module scope: created once per Lambda container, reused by warm invocations. Region comes from AWS_REGION.
+let defaultSecretsManager: Promise<SecretsManagerClient> | undefined;
+function secretsManagerClient(): Promise<SecretsManagerClient> {
+  defaultSecretsManager ??= loadSecretsManager().then(({ SecretsManagerClient }) => new SecretsManagerClient({}));
+  return defaultSecretsManager;
+}
+
+const SECRETS_MANAGER_CONFIGURATION_ERRORS = new Set([
+  'ResourceNotFoundException',
+  'AccessDeniedException',
+  'DecryptionFailure',
+  'InvalidRequestException',
+  'InvalidParameterException',
+]);
+
+function classifySecretsManagerError(error: unknown, secretId: string, variable: string): StepError {
+  const name = error instanceof Error ? error.name : 'UnknownError';
+  if (SECRETS_MANAGER_CONFIGURATION_ERRORS.has(name)) {
+    return new ConfigurationError(
+      `Secrets Manager refused GetSecretValue for ${secretId} (${name}); check ${variable} and the function's grant.`,
+      { cause: error },
+    );
+  }
+  // Throttling, InternalServiceError, network: transient, the step retry can fix it.
+  return new ServiceUnavailableError(`Secrets Manager GetSecretValue for ${secretId} failed (${name}).`, {
+    cause: error,
+  });
+}
+
+/**
+ * The SecretString of a secret (the Powens configuration, the API's cursor key), failures classified and naming the
+ * environment `variable` that points to it. `client` is for
+ * tests; without it the container's shared client is created on the first call.
+ */
+export async function readSecretString(secretId: string, variable: string, client?: SecretsManagerClient): Promise<string> {
+  let secretString: string | undefined;
+  try {
+    // Inside the try: a failure to load the SDK module is classified like any other Secrets Manager failure.
+    const [{ GetSecretValueCommand }, sm] = await Promise.all([loadSecretsManager(), client ?? secretsManagerClient()]);
+    const response = await sm.send(new GetSecretValueCommand({ SecretId: secretId }));
+    secretString = response.SecretString;
+  } catch (error) {
+    throw classifySecretsManagerError(error, secretId, variable);
+  }
+  if (secretString === undefined) {
+    throw new ConfigurationError(`Secret ${secretId} has no SecretString; store the value as a string secret.`);
+  }
+  return secretString;
+}
+
+export function secretsManagerSource(secretId: string, client?: SecretsManagerClient): SecretSource {
+  return {
+    description: `secretsmanager ${secretId}`,
+    load: async () => parsePowensSecret(await readSecretString(secretId, ENV.powensSecretId, client), `secret ${secretId}`),
+  };
+}
+
+export const DEFAULT_SECRET_TTL_MS = 5 * 60_000;
+
+/**
+ * Caches a source for `ttlMs`. Concurrent callers share one in-flight load; a failed load is not cached, so the next
+ * call (a Step Functions retry) tries again.
+ */
+export function cachedSecretSource(
+  source: SecretSource,
+  options: { ttlMs?: number; now?: () => number } = {},
+): SecretSource {
+  const ttlMs = options.ttlMs ?? DEFAULT_SECRET_TTL_MS;
+  const now = options.now ?? Date.now;
+  let entry: { value: Promise<PowensSecret>; loadedAt: number } | undefined;
+  return {
+    description: source.description,
+    load: () => {
+      if (entry === undefined || now() - entry.loadedAt >= ttlMs) {
+        const value = source.load();
+        const current = { value, loadedAt: now() };
+        entry = current;
+        value.catch(() => {
+          if (entry === current) entry = undefined;
+        });
+      }
+      return entry.value;
+    },
+  };
+}
+
+/** The source a deployed (Secrets Manager) or local (file) step Lambda uses, cached. */
+export function secretSourceFor(location: SecretLocation, options?: { ttlMs?: number }): SecretSource {
+  const source = location.kind === 'file' ? fileSecretSource(location.path) : secretsManagerSource(location.secretId);
+  return cachedSecretSource(source, options);
+}

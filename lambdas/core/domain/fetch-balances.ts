@@ -1,0 +1,205 @@
+/**
+ * Operation `openbanking.balances.get@1.0.0`: read the selected users' accounts from Powens, map them to canonical
+ * AccountBalanceRecords (asset class, connection state), store them (history + latest, ../balances/store.ts) and
+ * return them marked stale or not, with positions per currency and asset class (../balances/positions.ts).
+ *
+ * All reads happen before any write, so a retryable Powens failure throws with nothing written; the writes are
+ * idempotent anyway (deterministic history keys, latest only moves forward), so a replay never duplicates.
+ * A permanent failure for one user (e.g. revoked token → Unauthenticated) is reported under `failedUsers` and the
+ * others are still stored; if every user failed the step throws the first error.
+ *
+ * Payload size: Step Functions caps a state at 256 KB, and the workflow envelope carries this output twice (merged
+ * into `data` and as `output`), next to the refresh report. `balances` is therefore capped by serialised size
+ * (`maxBalancesBytes`, default 96 KiB ≈ 250 accounts); beyond it the list is cut, `balancesTruncated` says so
+ * explicitly, and `positions` / `cashPositions` / `storage` still cover every account. Everything is in the table regardless
+ * (GET /balances reads it).
+ */
+import { type StepError, toStepError } from '../errors';
+import type { PowensApi, PowensUserCredentials } from '../adapters/powens/client-contract';
+import type { PowensAccountsList } from '../adapters/powens/types';
+import { type AccountBalanceRecord, type SkippedAccount, mapAccountToBalance } from './balances';
+import {
+  type BalanceView,
+  type CashPosition,
+  type Position,
+  cashPositions,
+  positionsOf,
+  toBalanceView,
+} from './positions';
+import { CONFIG_DEFAULTS } from '../config';
+import type { BalanceStore } from '../adapters/dynamodb/balance-store';
+import type { SecretSource } from '../adapters/secrets/powens-secret';
+import { type DomainLogger, type DomainMetrics, noMetrics, silentLogger } from '../observability';
+import { settleWithConcurrency } from '../concurrency';
+import { parseRefreshInput, selectUsers } from './input';
+import type { StepCallContext } from './refresh-balances';
+
+export const FETCH_BALANCES_OPERATION = 'openbanking.balances.get@1.0.0';
+export const DEFAULT_MAX_BALANCES_BYTES = 96 * 1024;
+
+export interface FetchBalancesOutput {
+  /** Each with its `assetClass` and `stale` (as of this step's clock). */
+  balances: BalanceView[];
+  /** Newest lastUpdatedAt among the balances read; absent when none was read. */
+  asOf?: string;
+  /** Per currency and asset class, over every balance read (balances.ts: positionsOf). */
+  positions: Position[];
+  /** The `cash` rows of `positions`, per currency (the shape this field has always had). */
+  cashPositions: CashPosition[];
+  skipped: SkippedAccount[];
+  failedUsers: { userId: number; error: { name: string; message: string } }[];
+  storage: { historyWritten: number; latestAdvanced: number; latestStale: number; latestConnectionStateChanged: number };
+  /** Present only when `balances` was cut to fit the Step Functions payload limit. */
+  balancesTruncated?: { total: number; returned: number };
+}
+
+export interface FetchBalancesDeps {
+  powens: PowensApi;
+  secrets: SecretSource;
+  store: BalanceStore;
+  tenantId: string;
+  /** Freshness threshold for `stale` when the input has no `maxAgeMinutes` (config FRESHNESS_MAX_AGE_MINUTES). Default 360. */
+  maxAgeMinutes?: number;
+  clock?: () => Date;
+  /** Users read at once. Default 4. */
+  concurrency?: number;
+  maxBalancesBytes?: number;
+  logger?: DomainLogger;
+  metrics?: DomainMetrics;
+}
+
+interface UserRead {
+  list: PowensAccountsList;
+  /** Per connection: its `last_update` (fallback balance time) and its state, as read with the accounts. */
+  connections: Map<number, { lastUpdate: string | null; state?: string | null }>;
+}
+
+async function readUser(powens: PowensApi, user: PowensUserCredentials): Promise<UserRead> {
+  // expand=connection: each account carries its connection (state, last_update) in the same call, so knowing
+  // whether a balance is stuck behind an SCA wall costs no extra Powens request.
+  const list = await powens.listAccounts(user, { expandConnection: true });
+  const connections: UserRead['connections'] = new Map();
+  for (const account of list.accounts) {
+    const connection = account.connection;
+    if (connection && account.id_connection !== null) {
+      connections.set(account.id_connection, { lastUpdate: connection.last_update ?? null, state: connection.state ?? null });
+    }
+  }
+  // The connection's last_update is only a fallback timestamp: list connections only when an account lacks its own
+  // and its connection was not expanded.
+  const lacking = list.accounts.some(
+    (account) => account.balance !== null && !account.last_update && !(account.id_connection !== null && connections.has(account.id_connection)),
+  );
+  if (lacking) {
+    for (const connection of await powens.listConnections(user)) {
+      if (!connections.has(connection.id)) connections.set(connection.id, { lastUpdate: connection.last_update, state: connection.state ?? null });
+    }
+  }
+  return { list, connections };
+}
+
+function capBySize<T>(records: readonly T[], maxBytes: number): T[] {
+  let used = 2;
+  const kept: T[] = [];
+  for (const record of records) {
+    used += Buffer.byteLength(JSON.stringify(record)) + 1;
+    if (used > maxBytes) break;
+    kept.push(record);
+  }
+  return kept;
+}
+
+export async function fetchBalances(
+  rawInput: unknown,
+  context: StepCallContext,
+  deps: FetchBalancesDeps,
+): Promise<FetchBalancesOutput> {
+  const input = parseRefreshInput(rawInput);
+  const clock = deps.clock ?? (() => new Date());
+  const logger = deps.logger ?? silentLogger;
+  const metrics = deps.metrics ?? noMetrics;
+  const secret = await deps.secrets.load();
+  const users = selectUsers(secret, input.userIds);
+  const connectionFilter = input.connectionIds === undefined ? undefined : new Set(input.connectionIds);
+  const now = clock();
+
+  const reads = await settleWithConcurrency(users, deps.concurrency ?? 4, (user) => readUser(deps.powens, user));
+  const records: AccountBalanceRecord[] = [];
+  const skipped: SkippedAccount[] = [];
+  const failedUsers: FetchBalancesOutput['failedUsers'] = [];
+  const errors: StepError[] = [];
+  const seenConnections = new Set<number>();
+  reads.forEach((read, index) => {
+    const user = users[index] as PowensUserCredentials;
+    if (read.status === 'rejected') {
+      const error = toStepError(read.reason);
+      if (error.retryable) throw error;
+      errors.push(error);
+      failedUsers.push({ userId: user.userId, error: { name: error.name, message: error.message } });
+      return;
+    }
+    for (const account of read.value.list.accounts) {
+      if (account.id_connection !== null) seenConnections.add(account.id_connection);
+      if (connectionFilter && (account.id_connection === null || !connectionFilter.has(account.id_connection))) continue;
+      const connection = account.id_connection === null ? undefined : read.value.connections.get(account.id_connection);
+      const mapped = mapAccountToBalance(account, {
+        tenantId: deps.tenantId,
+        userId: user.userId,
+        connectionLastUpdate: connection?.lastUpdate ?? null,
+        ...(connection?.state !== undefined ? { connectionState: connection.state } : {}),
+        now,
+      });
+      if ('record' in mapped) records.push(mapped.record);
+      else skipped.push(mapped.skipped);
+    }
+  });
+  if (users.length > 0 && errors.length === users.length) throw errors[0] as StepError;
+  if (connectionFilter && errors.length === 0 && input.connectionIds) {
+    // A connection with no enabled account is indistinguishable from an unknown one here; refresh-balances (which
+    // lists connections) is where unknown ids are rejected. Only log, do not fail the read.
+    const unseen = input.connectionIds.filter((id) => !seenConnections.has(id));
+    if (unseen.length > 0) logger.warn('connectionIds without any listed account', { connectionIds: unseen });
+  }
+
+  const written = await deps.store.writeSnapshots(records);
+  records.sort((a, b) => (a.accountId < b.accountId ? -1 : a.accountId > b.accountId ? 1 : 0));
+
+  // The threshold this execution's refresh used (input), else the configured one: "stale" means "the refresh
+  // would sync it", whichever way the execution was started.
+  const policy = { maxAgeMinutes: input.maxAgeMinutes ?? deps.maxAgeMinutes ?? CONFIG_DEFAULTS.freshnessMaxAgeMinutes, now };
+  const views = records.map((record) => toBalanceView(record, policy));
+  const output: FetchBalancesOutput = {
+    balances: views,
+    positions: positionsOf(records, policy),
+    cashPositions: cashPositions(records),
+    skipped,
+    failedUsers,
+    storage: {
+      historyWritten: written.historyWritten,
+      latestAdvanced: written.latestAdvanced,
+      latestStale: written.latestStale,
+      latestConnectionStateChanged: written.latestConnectionStateChanged,
+    },
+  };
+  const asOf = records.reduce<string | undefined>((max, r) => (max === undefined || r.lastUpdatedAt > max ? r.lastUpdatedAt : max), undefined);
+  if (asOf !== undefined) output.asOf = asOf;
+  const capped = capBySize(views, deps.maxBalancesBytes ?? DEFAULT_MAX_BALANCES_BYTES);
+  if (capped.length < views.length) {
+    output.balances = capped;
+    output.balancesTruncated = { total: records.length, returned: capped.length };
+  }
+
+  metrics.count('BalancesRead', records.length);
+  metrics.count('AccountsSkipped', skipped.length);
+  metrics.count('LatestAdvanced', written.latestAdvanced);
+  metrics.count('LatestStale', written.latestStale);
+  logger.info('fetch-balances finished', {
+    executionId: context.executionId,
+    balances: records.length,
+    skipped,
+    failedUsers,
+    storage: output.storage,
+    dynamoRequests: written.requests,
+  });
+  return output;
+}

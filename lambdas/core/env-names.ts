@@ -1,0 +1,48 @@
+/**
+ * Environment variable names shared by the Lambdas (which read them, in config.ts) and the CDK constructs (which set
+ * them next to the matching grant). One list so the two never drift.
+ */
+export const ENV = {
+  /** DynamoDB table holding latest balances, history and PSD2 counters. */
+  tableName: 'TABLE_NAME',
+  /** Powens API root, e.g. https://acme-sandbox.biapi.pro/2.0 */
+  powensBaseUrl: 'POWENS_BASE_URL',
+  /** In AWS: Secrets Manager secret (ARN or name) holding the Powens configuration JSON. */
+  powensSecretId: 'POWENS_SECRET_ID',
+  /** Locally: path of a JSON file with the same content as the secret. Exactly one of the two is set. */
+  powensSecretFile: 'POWENS_SECRET_FILE',
+  /** Tenant (family office) the balances belong to. */
+  tenantId: 'TENANT_ID',
+  /** Per-request timeout for Powens reads, ms. */
+  powensTimeoutMs: 'POWENS_TIMEOUT_MS',
+  /** Per-request timeout for a forced sync (PUT), ms: a sync can take minutes. */
+  powensSyncTimeoutMs: 'POWENS_SYNC_TIMEOUT_MS',
+  /** Unattended (psu_requested=false) syncs allowed per connection per rolling 24 h. PSD2 RTS Art. 36(5): 4. */
+  psd2DailySyncLimit: 'PSD2_DAILY_SYNC_LIMIT',
+  /**
+   * Set to `true` only when a higher unattended frequency is agreed with the bank and the account holder consented
+   * (RTS Art. 36(5)(b)); without it PSD2_DAILY_SYNC_LIMIT above 4 is rejected.
+   */
+  psd2HigherLimitAgreed: 'PSD2_HIGHER_LIMIT_AGREED',
+  /** Default freshness threshold (minutes) of refresh-balances when the input has no `maxAgeMinutes`. */
+  freshnessMaxAgeMinutes: 'FRESHNESS_MAX_AGE_MINUTES',
+  /** Days balance history items are kept (DynamoDB TTL). */
+  historyTtlDays: 'HISTORY_TTL_DAYS',
+  /**
+   * Calls per minute the Powens client may make, shared by every Lambda through a DynamoDB token bucket
+   * (adapters/powens/rate-budget.ts). Powens sandbox clients: 30; production: the figure agreed with Powens.
+   */
+  powensCallsPerMinute: 'POWENS_CALLS_PER_MINUTE',
+  /** Tokens the bucket may hand out at once after idling (default: a sixth of the limit); refill = limit − burst. */
+  powensRateBurst: 'POWENS_RATE_BURST',
+  /** Longest a Powens call waits for a token before failing with RateLimited (retryable), ms. */
+  powensRateMaxWaitMs: 'POWENS_RATE_MAX_WAIT_MS',
+  /** Bucket name (default: the host of POWENS_BASE_URL, i.e. one bucket per Powens domain/client). */
+  powensRateBucket: 'POWENS_RATE_BUCKET',
+  /** refresh-api only: Secrets Manager secret holding the HMAC key that signs pagination cursors. */
+  cursorSecretId: 'CURSOR_SECRET_ID',
+  /** refresh-api only: state machine to start. */
+  stateMachineArn: 'STATE_MACHINE_ARN',
+} as const;
+
+export type EnvName = (typeof ENV)[keyof typeof ENV];

@@ -1,0 +1,95 @@
+/**
+ * What the two step handlers share: the per-container dependencies (built once from the environment, reused by warm
+ * invocations) and the error boundary that guarantees Step Functions only ever sees classified error names.
+ *
+ * Dependencies are built on the first invocation rather than at import: the objects still live at module scope for
+ * the container's lifetime, but a bad environment becomes a ConfigurationError the state machine can report, not a
+ * Lambda init crash (`Runtime.ImportModuleError` is not a name our Retry/Catch lists know). The DynamoDB client is
+ * created with no options: the SDK reads AWS_REGION and AWS_ENDPOINT_URL_DYNAMODB itself, which is how the local run
+ * points it at dynalite.
+ */
+import type middy from '@middy/core';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { type StepConfig, getConfig } from './config';
+import { toStepError } from './errors';
+import { createPowensClient } from './adapters/powens/client';
+import type { PowensApi } from './adapters/powens/client-contract';
+import { createRateBudget } from './adapters/powens/rate-budget';
+import { createBalanceStore, type BalanceStore } from './adapters/dynamodb/balance-store';
+import { createPsd2Budget, type Psd2Budget } from './adapters/dynamodb/psd2-budget';
+import { type SecretSource, secretSourceFor } from './adapters/secrets/powens-secret';
+import { logger } from './observability';
+import { createExecutionMarkers, type ExecutionMarkers } from './adapters/dynamodb/execution-markers';
+
+export interface StepDependencies {
+  config: StepConfig;
+  dynamo: DynamoDBDocumentClient;
+  powens: PowensApi;
+  secrets: SecretSource;
+  store: BalanceStore;
+  budget: Psd2Budget;
+  markers: ExecutionMarkers;
+}
+
+/** Builds every dependency from a config and a DynamoDB document client (tests pass dynalite's). */
+export function buildStepDependencies(config: StepConfig, dynamo: DynamoDBDocumentClient): StepDependencies {
+  const rateBudget = createRateBudget({ client: dynamo, tableName: config.tableName, ...config.powensRate });
+  const powens = createPowensClient({
+    rateBudget,
+    baseUrl: config.powensBaseUrl,
+    timeoutMs: config.powensTimeoutMs,
+    syncTimeoutMs: config.powensSyncTimeoutMs,
+    // Step Functions cannot honour Retry-After; log it so an operator can tune the Retry policy.
+    onRetryAfter: (info) => logger.warn('Powens asked to retry later', { ...info }),
+  });
+  return {
+    config,
+    dynamo,
+    powens,
+    secrets: secretSourceFor(config.secret),
+    store: createBalanceStore({ client: dynamo, tableName: config.tableName, historyTtlDays: config.historyTtlDays }),
+    budget: createPsd2Budget({ client: dynamo, tableName: config.tableName, limit: config.psd2DailySyncLimit }),
+    markers: createExecutionMarkers({ client: dynamo, tableName: config.tableName }),
+  };
+}
+
+let containerDependencies: StepDependencies | undefined;
+
+/** The container's dependencies, from process.env, built once. */
+export function getStepDependencies(): StepDependencies {
+  if (containerDependencies === undefined) {
+    const config = getConfig();
+    const dynamo = DynamoDBDocumentClient.from(new DynamoDBClient({}), {
+      marshallOptions: { removeUndefinedValues: true },
+    });
+    containerDependencies = buildStepDependencies(config, dynamo);
+  }
+  return containerDependencies;
+}
+
+/** For tests and the local runner, which change the environment between runs in one process. */
+export function resetStepDependenciesForTests(): void {
+  containerDependencies = undefined;
+}
+
+/**
+ * Outermost error handling: whatever escapes (an SDK error, a TypeError, a middleware's ValidationFailed) leaves the
+ * handler as a StepError, so Step Functions matches Retry/Catch on a known name. Logged once here with its
+ * non-secret details; messages are built by our code and the Powens client, which never include credentials.
+ */
+export function stepErrorBoundary(): middy.MiddlewareObj<unknown, unknown> {
+  return {
+    onError: (request) => {
+      const error = toStepError(request.error);
+      request.error = error;
+      logger.error('step failed', {
+        errorName: error.name,
+        errorMessage: error.message,
+        retryable: error.retryable,
+        ...(error.details === undefined ? {} : { details: error.details }),
+        ...(error.retryAfterMs === undefined ? {} : { retryAfterMs: error.retryAfterMs }),
+      });
+    },
+  };
+}

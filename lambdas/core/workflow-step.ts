@@ -1,0 +1,48 @@
+import type middy from '@middy/core';
+import { ValidationFailedError } from './errors';
+import { completeStep, isStepInvocation, type StepInvocation, type WorkflowEnvelope } from './workflow-envelope';
+
+/** What the middleware exposes to the handler on `context.workflowStep`. */
+export interface WorkflowStepContext {
+  stepId: string;
+  operation: string;
+  executionId?: string;
+  /** The execution input, untouched: validate it strictly (the event itself is the merged workflow data). */
+  input: unknown;
+}
+
+export type WithWorkflowStep<C> = C & { workflowStep?: WorkflowStepContext };
+
+/**
+ * Adapts a step Lambda to the workflow envelope (see workflow-envelope.ts): the handler receives the workflow data
+ * as its event and returns only its operation output; this middleware restores the envelope around it.
+ */
+export function workflowStep(): middy.MiddlewareObj<unknown, unknown> {
+  const invocations = new WeakMap<object, StepInvocation>();
+  return {
+    before: (request) => {
+      if (!isStepInvocation(request.event)) {
+        throw new ValidationFailedError(
+          'Expected a workflow step invocation {step:{id,operation}, input, data}; got something else. ' +
+            'Invoke this function through the compiled state machine, or wrap a direct payload as {step, input, data}.',
+        );
+      }
+      const invocation = request.event;
+      invocations.set(request.context as object, invocation);
+      const step: WorkflowStepContext = {
+        stepId: invocation.step.id,
+        operation: invocation.step.operation,
+        input: invocation.input,
+      };
+      if (invocation.executionId !== undefined) step.executionId = invocation.executionId;
+      (request.context as WithWorkflowStep<object>).workflowStep = step;
+      request.event = invocation.data;
+    },
+    after: (request) => {
+      const invocation = invocations.get(request.context as object);
+      if (!invocation) return;
+      const envelope: WorkflowEnvelope = completeStep(invocation, request.response);
+      request.response = envelope;
+    },
+  };
+}

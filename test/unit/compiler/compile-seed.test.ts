@@ -1,0 +1,212 @@
+/**
+ * The seed spec (verbatim from ContractSpec) compiled and executed in aws-local-stepfunctions under fake timers.
+ * Retry expectations come from contractspec-workflow-semantics.md §2.3 / §3.5 (1000·2^(k−1) ms and constant 750 ms),
+ * rounded up to whole seconds.
+ */
+import { compileWorkflow, type CompiledWorkflow } from '../../../infra/compiler/compile';
+import type { TaskState } from '../../../infra/compiler/asl';
+import { STEP_FUNCTIONS } from '../../../infra/specs/bindings';
+import { refreshOpenBankingBalancesWorkflow } from '../../../infra/specs';
+import {
+  ASL_RETRYABLE_ERROR_NAMES,
+  NotFoundError,
+  PERMANENT_ERROR_NAMES,
+  RateLimitedError,
+  ServiceUnavailableError,
+} from '../../../lambdas/core/errors';
+import { aslDiagnostics, LocalWorkflow, namedError, TEST_CONTEXT } from '../../support/asl-run';
+
+const RETRYABLE = [...ASL_RETRYABLE_ERROR_NAMES];
+
+let compiled: CompiledWorkflow;
+let local: LocalWorkflow;
+
+beforeAll(() => {
+  compiled = compileWorkflow(refreshOpenBankingBalancesWorkflow, { bindings: STEP_FUNCTIONS });
+  local = new LocalWorkflow(compiled);
+});
+
+const task = (name: string): TaskState => compiled.definition.States[name] as TaskState;
+
+describe('seed compilation', () => {
+  it('emits the exact retriers ContractSpec semantics require', () => {
+    expect(task('refresh-balances').Retry).toEqual([
+      { ErrorEquals: RETRYABLE, IntervalSeconds: 1, MaxAttempts: 3, BackoffRate: 2, JitterStrategy: 'NONE' },
+    ]);
+    // linear 750 ms → constant delay, rounded up to 1 s
+    expect(task('fetch-balances').Retry).toEqual([
+      { ErrorEquals: RETRYABLE, IntervalSeconds: 1, MaxAttempts: 2, BackoffRate: 1, JitterStrategy: 'NONE' },
+    ]);
+  });
+
+  it('emits the whole Task shape: lambda:invoke, envelope payload, OutputPath, timeout, transitions', () => {
+    expect(compiled.definition.StartAt).toBe('refresh-balances');
+    expect(Object.keys(compiled.definition.States)).toEqual(['refresh-balances', 'fetch-balances']);
+    expect(task('refresh-balances')).toEqual({
+      Type: 'Task',
+      Comment: 'Refresh Balances',
+      Resource: 'arn:aws:states:::lambda:invoke',
+      Parameters: {
+        FunctionName: '${RefreshBalancesFunctionArn}',
+        Payload: {
+          step: { id: 'refresh-balances', operation: 'openbanking.balances.refresh@1.0.0' },
+          'executionId.$': '$$.Execution.Id',
+          'input.$': '$',
+          'data.$': '$',
+        },
+      },
+      OutputPath: '$.Payload',
+      TimeoutSeconds: 300 + 5,
+      Retry: expect.any(Array),
+      Next: 'fetch-balances',
+    });
+    expect(task('fetch-balances')).toEqual({
+      Type: 'Task',
+      Comment: 'Fetch Balances',
+      Resource: 'arn:aws:states:::lambda:invoke',
+      Parameters: {
+        FunctionName: '${FetchBalancesFunctionArn}',
+        Payload: {
+          step: { id: 'fetch-balances', operation: 'openbanking.balances.get@1.0.0' },
+          'executionId.$': '$$.Execution.Id',
+          'input.$': '$.input',
+          'data.$': '$.data',
+        },
+      },
+      OutputPath: '$.Payload',
+      TimeoutSeconds: 120 + 5,
+      Retry: expect.any(Array),
+      End: true,
+    });
+    expect(compiled.substitutions).toEqual(['FetchBalancesFunctionArn', 'RefreshBalancesFunctionArn']);
+    expect(compiled.stateNames).toEqual({ 'refresh-balances': 'refresh-balances', 'fetch-balances': 'fetch-balances' });
+    expect(compiled.warnings).toEqual([]);
+  });
+
+  it('lists every retryable name in the single retrier, and no permanent name nor States.ALL', () => {
+    for (const name of ['refresh-balances', 'fetch-balances']) {
+      const retry = task(name).Retry ?? [];
+      expect(retry).toHaveLength(1);
+      const errors = retry[0]?.ErrorEquals ?? [];
+      for (const retryable of ASL_RETRYABLE_ERROR_NAMES) expect(errors).toContain(retryable);
+      for (const permanent of PERMANENT_ERROR_NAMES) expect(errors).not.toContain(permanent);
+      expect(errors).not.toContain('States.ALL');
+      expect(errors).not.toContain('States.TaskFailed');
+    }
+  });
+
+  it('is deterministic and json is exactly JSON.stringify(definition, null, 2)', () => {
+    const again = compileWorkflow(refreshOpenBankingBalancesWorkflow, { bindings: STEP_FUNCTIONS });
+    expect(again.json).toBe(compiled.json);
+    expect(compiled.json).toBe(JSON.stringify(compiled.definition, null, 2));
+  });
+
+  it('passes the AWS language-service validation with zero diagnostics', async () => {
+    expect(await aslDiagnostics(compiled.json)).toEqual([]);
+  });
+
+  it('flags the 750 ms → 1 s rounding in the fidelity report', () => {
+    const fetch = compiled.report.steps.find((s) => s.stepId === 'fetch-balances');
+    expect(fetch?.retry?.specDelaysMs).toEqual([750, 750]);
+    expect(fetch?.retry?.aslDelaysSeconds).toEqual([1, 1]);
+    expect(fetch?.retry?.deviations).toEqual(['retry 1: 750 ms → 1 s', 'retry 2: 750 ms → 1 s']);
+    const refresh = compiled.report.steps.find((s) => s.stepId === 'refresh-balances');
+    expect(refresh?.retry).toMatchObject({ specDelaysMs: [1000, 2000, 4000], aslDelaysSeconds: [1, 2, 4], exact: true, maxInvocations: 4 });
+  });
+});
+
+describe('seed execution (aws-local-stepfunctions, fake timers)', () => {
+  const input = { tenantId: 't-1', accountId: 'acc-1' };
+  const refreshOutput = { balances: [{ id: 'b-1', currentBalance: 10 }], refreshedAt: '2026-01-01T00:00:00.000Z' };
+  const fetchOutput = { balances: [{ id: 'b-1', currentBalance: 10 }], asOf: '2026-01-01T00:00:01.000Z' };
+
+  it('passes the documented envelope between steps and returns it as the execution output', async () => {
+    const run = await local.run(input, { 'refresh-balances': () => refreshOutput, 'fetch-balances': () => fetchOutput });
+    expect(run.status).toBe('SUCCEEDED');
+    expect(run.calls.map((c) => c.state)).toEqual(['refresh-balances', 'fetch-balances']);
+    expect(run.calls[0]?.functionName).toBe('${RefreshBalancesFunctionArn}');
+    expect(run.calls[0]?.payload).toEqual({
+      step: { id: 'refresh-balances', operation: 'openbanking.balances.refresh@1.0.0' },
+      executionId: TEST_CONTEXT.Execution.Id,
+      input,
+      data: input,
+    });
+    expect(run.calls[1]?.payload).toEqual({
+      step: { id: 'fetch-balances', operation: 'openbanking.balances.get@1.0.0' },
+      executionId: TEST_CONTEXT.Execution.Id,
+      input,
+      data: { ...input, ...refreshOutput },
+    });
+    expect(run.output).toEqual({ input, data: { ...input, ...refreshOutput, ...fetchOutput }, output: fetchOutput });
+  });
+
+  it.each([1, 2, 3, 4])('refresh-balances failing %i time(s) with RateLimited runs min(k, 3) + 1 times, waiting 1 s, 2 s, 4 s', async (k) => {
+    const run = await local.run(input, {
+      'refresh-balances': (_p, { attempt }) => {
+        if (attempt <= k) throw new RateLimitedError(`429 #${attempt}`);
+        return refreshOutput;
+      },
+      'fetch-balances': () => fetchOutput,
+    });
+    const calls = Math.min(k, 3) + 1;
+    expect(run.callsOf('refresh-balances')).toHaveLength(calls);
+    expect(run.gapsOf('refresh-balances')).toEqual([1000, 2000, 4000].slice(0, calls - 1));
+    if (k <= 3) expect(run.status).toBe('SUCCEEDED');
+    else expect(run.error).toEqual({ Error: 'RateLimited', Cause: '429 #4' });
+  });
+
+  it('fetch-balances retries twice with a constant 1 s wait, then fails with the step error', async () => {
+    const run = await local.run(input, {
+      'refresh-balances': () => refreshOutput,
+      'fetch-balances': () => {
+        throw new ServiceUnavailableError('503');
+      },
+    });
+    expect(run.callsOf('fetch-balances')).toHaveLength(3);
+    expect(run.gapsOf('fetch-balances')).toEqual([1000, 1000]);
+    expect(run.status).toBe('FAILED');
+    expect(run.error?.Error).toBe('ServiceUnavailable');
+  });
+
+  it.each([...PERMANENT_ERROR_NAMES])('a permanent %s fails at once (one invocation)', async (name) => {
+    const run = await local.run(input, {
+      'refresh-balances': () => {
+        throw namedError(name);
+      },
+    });
+    expect(run.callsOf('refresh-balances')).toHaveLength(1);
+    expect(run.error?.Error).toBe(name);
+  });
+
+  it('an unclassified error (TypeError) is not retried', async () => {
+    const run = await local.run(input, {
+      'refresh-balances': () => {
+        throw new TypeError('boom');
+      },
+    });
+    expect(run.callsOf('refresh-balances')).toHaveLength(1);
+    expect(run.error?.Error).toBe('TypeError');
+  });
+
+  it('a Task timeout (States.Timeout after TimeoutSeconds) is retried on the same schedule', async () => {
+    const run = await local.run(input, {
+      'refresh-balances': (_p, { attempt }) => (attempt === 1 ? new Promise(() => undefined) : refreshOutput),
+      'fetch-balances': () => fetchOutput,
+    });
+    expect(run.status).toBe('SUCCEEDED');
+    expect(run.callsOf('refresh-balances')).toHaveLength(2);
+    // 305 s Task timeout, then the 1 s first back-off
+    expect(run.gapsOf('refresh-balances')).toEqual([305_000 + 1_000]);
+  });
+
+  it('Lambda throttling (Lambda.TooManyRequestsException) is retried; a permanent NotFound after it stops the retries', async () => {
+    const run = await local.run(input, {
+      'refresh-balances': (_p, { attempt }) => {
+        if (attempt === 1) throw namedError('Lambda.TooManyRequestsException');
+        throw new NotFoundError('account gone');
+      },
+    });
+    expect(run.callsOf('refresh-balances')).toHaveLength(2);
+    expect(run.error).toEqual({ Error: 'NotFound', Cause: 'account gone' });
+  });
+});
