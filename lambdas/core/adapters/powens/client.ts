@@ -33,7 +33,6 @@ import type {
   ServiceError,
 } from './types';
 
-export { parsePowensDateTime, formatPowensDateTime } from './datetime';
 
 export interface RetryAfterInfo {
   method: string;
