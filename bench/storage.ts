@@ -205,8 +205,10 @@ export async function runStorageCase(accounts: number, db: LocalDynamoDb, option
     const store: BalanceStore = {
       listLatest: (tenantId, options) => inner.listLatest(tenantId, options),
       excludeLatest: (tenantId, select, excluded) => inner.excludeLatest(tenantId, select, excluded),
-      syncStaleFlags: (tenantId, known, needsUser) => inner.syncStaleFlags(tenantId, known, needsUser),
       queryHistory: (tenantId, accountId, range) => inner.queryHistory(tenantId, accountId, range),
+      getLatest: (tenantId, accountId) => inner.getLatest(tenantId, accountId),
+      listLatestPage: (tenantId, page) => inner.listLatestPage(tenantId, page),
+      queryHistoryPage: (tenantId, accountId, range, page) => inner.queryHistoryPage(tenantId, accountId, range, page),
       get requestCount() {
         return inner.requestCount;
       },

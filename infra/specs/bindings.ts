@@ -47,9 +47,8 @@ export const STEP_FUNCTIONS: readonly StepFunctionBinding[] = [
     operations: ['openbanking.balances.get@1.0.0'],
     timeoutSeconds: 120,
     memoryMb: 512,
-    // History in batches, latest as conditional puts; connection health and latest items read (Query) to flag the
-    // balances of connections that need the account holder (conditional update); the Powens rate budget.
-    tableActions: ['dynamodb:BatchWriteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem'],
+    // History in batches, latest as conditional puts; the Powens rate budget (read, then conditional update).
+    tableActions: ['dynamodb:BatchWriteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
   },
 ];
 

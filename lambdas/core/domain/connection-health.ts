@@ -4,7 +4,11 @@
  * Pure rules here; storage in ../adapters/dynamodb/connection-health.ts.
  */
 import { parsePowensDateTime } from '../adapters/powens/datetime';
-import { type ConnectionState, classifyConnectionState } from '../adapters/powens/types';
+import type { ConnectionState } from '../adapters/powens/types';
+import { connectionNeedsUser } from './positions';
+
+/** "Does this connection need the account holder?" — one rule for health, staleness and GET /connections. */
+export { connectionNeedsUser };
 
 /** Why a connection waits for its account holder: the Powens state, `unrecoverable` states included. */
 export type NeedsUserReason = string;
@@ -29,12 +33,6 @@ export interface ConnectionHealth {
   /** When this state was observed (ISO); a write never replaces a newer observation. */
   observedAt: string;
   source: 'workflow' | 'webhook';
-}
-
-/** True when only the account holder can unblock the connection: its balances are stale until they act. */
-export function connectionNeedsUser(state: ConnectionState | null | undefined): boolean {
-  const kind = classifyConnectionState(state);
-  return kind === 'needs_user' || kind === 'unrecoverable';
 }
 
 /** The health record implied by a Powens connection object seen at `observedAt`. */

@@ -12,7 +12,8 @@
  * processed:
  * - CONNECTION_SYNCED: accounts mapped exactly as fetch-balances maps them, stored through the same store (history by
  *   deterministic key, latest only moving forward: whichever of webhook and workflow comes last, latest never
- *   regresses); connection health recorded; balances of a connection that needs the account holder flagged `stale`;
+ *   regresses); connection health recorded; each record carries the connection state, so the balances of a
+ *   connection that needs the account holder are served as stale (positions.ts);
  *   a successful sync counted against the PSD2 budget (observeSync: Powens' own sync is a bank access too).
  * - ACCOUNT_DISABLED / CONNECTION_DELETED / USER_DELETED: the latest balances concerned are excluded from positions
  *   (marked, never deleted; history is kept) and deleted connections are recorded in connection health.
@@ -349,21 +350,17 @@ async function storeConnectionSynced(
   const records: AccountBalanceRecord[] = [];
   let skipped = 0;
   for (const account of accounts) {
-    // The payload's accounts belong to this connection whatever an account claims.
+    // The payload's accounts belong to this connection whatever an account claims. The connection state travels
+    // with each record: a balance of a connection that needs the account holder is served as stale.
     const mapped = mapAccountToBalance(
       { ...account, id_connection: health.connectionId },
-      { tenantId: deps.tenantId, userId: health.userId, connectionLastUpdate: lastUpdate, now: signedAt },
+      { tenantId: deps.tenantId, userId: health.userId, connectionLastUpdate: lastUpdate, connectionState: health.state, now: signedAt },
     );
-    if ('record' in mapped) records.push(health.needsUser ? { ...mapped.record, stale: true } : mapped.record);
+    if ('record' in mapped) records.push(mapped.record);
     else skipped += 1;
   }
   const written = await deps.store.writeSnapshots(records);
-  const recorded = await deps.health.record(deps.tenantId, health);
-  const connection = String(health.connectionId);
-  // Only a newer observation may flip the flag: an old delivery arriving late must not.
-  const stale = recorded
-    ? await deps.store.syncStaleFlags(deps.tenantId, new Set([connection]), health.needsUser ? new Set([connection]) : new Set())
-    : { flagged: 0, cleared: 0 };
+  await deps.health.record(deps.tenantId, health);
   const synced = health.state === null ? parsePowensDateTime(lastUpdate) : null;
   const psd2 = synced === null ? 'not_a_sync' : await deps.budget.observeSync(health.userId, health.connectionId, synced);
   return {
@@ -371,8 +368,8 @@ async function storeConnectionSynced(
     accountsSkipped: skipped,
     latestAdvanced: written.latestAdvanced,
     latestStale: written.latestStale,
+    latestConnectionStateChanged: written.latestConnectionStateChanged,
     needsUser: health.needsUser,
-    staleFlagged: stale.flagged,
     psd2,
   };
 }

@@ -46,7 +46,6 @@ import type { ConnectionHealthStore } from '../adapters/dynamodb/connection-heal
 import { healthFromConnection } from './connection-health';
 import { parseRefreshInput, selectUsers } from './input';
 
-export const REFRESH_BALANCES_OPERATION = 'openbanking.balances.refresh@1.0.0';
 
 export type ConnectionOutcome = 'synced' | 'skipped' | 'needs_user_action' | 'failed';
 export type ConnectionReason =

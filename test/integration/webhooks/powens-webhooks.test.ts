@@ -11,6 +11,7 @@ import { createWebhookDeliveries } from '../../../lambdas/core/adapters/dynamodb
 import { signPowensWebhook } from '../../../lambdas/core/adapters/powens/webhook-signature';
 import type { PowensSecret } from '../../../lambdas/core/adapters/secrets/powens-secret';
 import { handlePowensWebhook, type WebhookDeps, type WebhookRequest } from '../../../lambdas/core/domain/powens-webhooks';
+import { toBalanceView } from '../../../lambdas/core/domain/positions';
 import { useDynalite } from '../../support/dynalite';
 
 const TENANT = 'martin-family';
@@ -206,21 +207,25 @@ describe('Powens webhook receiver (dynalite + real adapters)', () => {
     expect(await scan()).toEqual([]);
   });
 
-  it('a connection needing the user: health says so, its balances carry stale: true until a healthy sync', async () => {
+  it('a connection needing the user: health says so, its balances are served stale until a healthy sync', async () => {
     await handlePowensWebhook(signed('CONNECTION_SYNCED', synced(30, '2025-06-02 07:00:00', [100, 200])), deps);
     const blocked = signed('CONNECTION_SYNCED', synced(31, '2025-06-02 07:00:00', [100, 200], 'SCARequired'), {
       date: new Date(NOW.getTime() + 60_000),
     });
-    expect((await handlePowensWebhook(blocked, deps)).body).toMatchObject({ needsUser: true, staleFlagged: 2 });
+    expect((await handlePowensWebhook(blocked, deps)).body).toMatchObject({ needsUser: true, latestConnectionStateChanged: 2 });
     expect(await deps.health.list(TENANT, { needsUser: true })).toEqual([
       expect.objectContaining({ connectionId: 2001, needsUser: true, needsUserReason: 'SCARequired' }),
     ]);
-    expect((await deps.store.listLatest(TENANT)).every((r) => r.stale === true)).toBe(true);
+    const policy = { maxAgeMinutes: 360, now: NOW };
+    expect((await deps.store.listLatest(TENANT)).map((r) => toBalanceView(r, policy))).toEqual([
+      expect.objectContaining({ stale: true, staleReasons: ['needs_user'] }),
+      expect.objectContaining({ stale: true, staleReasons: ['needs_user'] }),
+    ]);
 
     const healthy = signed('CONNECTION_SYNCED', synced(32, '2025-06-02 07:59:00', [110, 210]), { date: new Date(NOW.getTime() + 120_000) });
     await handlePowensWebhook(healthy, deps);
     expect(await deps.health.list(TENANT, { needsUser: true })).toEqual([]);
-    expect((await deps.store.listLatest(TENANT)).some((r) => r.stale === true)).toBe(false);
+    expect((await deps.store.listLatest(TENANT)).map((r) => toBalanceView(r, policy).stale)).toEqual([false, false]);
   });
 
   it("counts Powens' own sync against the PSD2 budget", async () => {

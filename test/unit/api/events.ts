@@ -8,8 +8,8 @@ export function apiEvent(
     path?: string;
     body?: string | null;
     pathParameters?: Record<string, string>;
-    base64?: boolean;
     query?: Record<string, string>;
+    base64?: boolean;
   } = {},
 ): APIGatewayProxyEvent {
   const body = options.body ?? null;
@@ -22,7 +22,7 @@ export function apiEvent(
     headers: { 'content-type': 'application/json' },
     multiValueHeaders: {},
     queryStringParameters: options.query ?? null,
-    multiValueQueryStringParameters: null,
+    multiValueQueryStringParameters: options.query ? Object.fromEntries(Object.entries(options.query).map(([k, v]) => [k, [v]])) : null,
     pathParameters: options.pathParameters ?? null,
     stageVariables: null,
     requestContext: { requestId: 'req-test-1' } as APIGatewayProxyEvent['requestContext'],
