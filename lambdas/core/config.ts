@@ -31,6 +31,9 @@ export interface PowensRateConfig {
 
 export type SecretLocation = { kind: 'secretsManager'; secretId: string } | { kind: 'file'; path: string };
 
+/** Where user tokens are decrypted from when the user registry is on (absent: the secret's user list). */
+export type UserRegistryConfig = { kind: 'kms'; keyId: string } | { kind: 'local'; keyFile: string };
+
 export interface StepConfig {
   tableName: string;
   powensBaseUrl: string;
@@ -41,6 +44,7 @@ export interface StepConfig {
   psd2DailySyncLimit: number;
   historyTtlDays: number;
   powensRate: PowensRateConfig;
+  userRegistry?: UserRegistryConfig;
 }
 
 export type Environment = Readonly<Record<string, string | undefined>>;
@@ -150,7 +154,19 @@ export function parseConfig(env: Environment): StepConfig {
     maxWaitMs: integer(env, ENV.powensRateMaxWaitMs, CONFIG_DEFAULTS.powensRateMaxWaitMs, 0, 600_000),
   };
 
+  const kmsKeyId = present(env, ENV.tokenKmsKeyId);
+  const keyFile = present(env, ENV.tokenKeyFile);
+  if (kmsKeyId !== undefined && keyFile !== undefined) {
+    throw new ConfigurationError(
+      `Both ${ENV.tokenKmsKeyId}=${JSON.stringify(kmsKeyId)} and ${ENV.tokenKeyFile}=${JSON.stringify(keyFile)} are set; ` +
+        `set at most one (${ENV.tokenKmsKeyId} in AWS, ${ENV.tokenKeyFile} for a local run).`,
+    );
+  }
+  const userRegistry: UserRegistryConfig | undefined =
+    kmsKeyId !== undefined ? { kind: 'kms', keyId: kmsKeyId } : keyFile !== undefined ? { kind: 'local', keyFile } : undefined;
+
   return {
+    ...(userRegistry === undefined ? {} : { userRegistry }),
     tableName,
     powensBaseUrl: baseUrlRaw,
     secret,

@@ -120,7 +120,7 @@ export async function refreshBalances(
   const psuRequested = input.psuRequested ?? false;
   const { executionId } = context;
 
-  const secret = await deps.secrets.load();
+  const secret = await deps.secrets.load(input.userIds);
   const users = selectUsers(secret, input.userIds);
 
   // 1. Read every selected user's connections (no side effects yet).

@@ -55,7 +55,19 @@ export interface UserRegistry {
    * them), or every active user when `userIds` is undefined.
    */
   credentials(userIds?: readonly number[]): Promise<PowensSecretUser[]>;
+  /**
+   * What credentials() builds on, without judging: active users decrypted, requested ids with no item (`missing`),
+   * disabled ones, and every id that has an item (`registered`). The secret fallback uses it.
+   */
+  resolve(userIds?: readonly number[]): Promise<UserResolution>;
   readonly requestCount: number;
+}
+
+export interface UserResolution {
+  users: PowensSecretUser[];
+  missing: number[];
+  disabled: number[];
+  registered: number[];
 }
 
 export interface UserRegistryOptions {
@@ -209,14 +221,15 @@ export function createUserRegistry(options: UserRegistryOptions): UserRegistry {
     withToken: boolean,
     status?: UserStatus,
   ): Promise<{ items: Record<string, unknown>[]; lastKey?: Record<string, unknown> }> => {
-    const names: Record<string, string> = { '#status': 'status' };
+    // DynamoDB rejects unused names: only declare #status when an expression mentions it.
+    const usesStatus = status !== undefined || !withToken;
     const page = await sender.send('Query', () =>
       client.send(
         new QueryCommand({
           TableName: tableName,
           KeyConditionExpression: 'pk = :pk',
           ExpressionAttributeValues: { ':pk': partition, ...(status === undefined ? {} : { ':status': status }) },
-          ExpressionAttributeNames: names,
+          ...(usesStatus ? { ExpressionAttributeNames: { '#status': 'status' } } : {}),
           ...(status === undefined ? {} : { FilterExpression: '#status = :status' }),
           ...(withToken ? {} : { ProjectionExpression: PUBLIC_ATTRIBUTES }),
           Limit: limit,
@@ -250,38 +263,50 @@ export function createUserRegistry(options: UserRegistryOptions): UserRegistry {
     return user.label === undefined ? { userId: user.userId, token } : { userId: user.userId, token, label: user.label };
   };
 
-  const credentials: UserRegistry['credentials'] = async (userIds) => {
-    let items: Record<string, unknown>[];
+  const resolve: UserRegistry['resolve'] = async (userIds) => {
+    let items: Record<string, unknown>[] = [];
+    const missing: number[] = [];
+    const disabled: number[] = [];
     if (userIds === undefined) {
-      items = [];
       let startKey: Record<string, unknown> | undefined;
       do {
-        const page = await queryPage(MAX_USER_PAGE, startKey, true, 'active');
+        const page = await queryPage(MAX_USER_PAGE, startKey, true);
         items.push(...page.items);
         startKey = page.lastKey;
       } while (startKey !== undefined);
     } else {
       const ids = userIds.map((id, i) => validateUserId(id, `userIds[${i}]`));
       const found = await settleWithConcurrency(ids, concurrency, (id) => getItem(id, true));
-      const missing: number[] = [];
-      items = [];
       found.forEach((result, i) => {
         if (result.status === 'rejected') throw result.reason;
-        if (result.value === undefined || result.value.status !== 'active') missing.push(ids[i] as number);
+        if (result.value === undefined) missing.push(ids[i] as number);
         else items.push(result.value);
       });
-      if (missing.length > 0) {
-        throw new ValidationFailedError(
-          `input.userIds contains user id(s) not active in the user registry: ${missing.join(', ')}.`,
-          { details: { unknownUserIds: missing } },
-        );
-      }
     }
+    const registered = items.map((item) => Number(item.userId));
+    items = items.filter((item) => {
+      if (item.status === 'active') return true;
+      disabled.push(Number(item.userId));
+      return false;
+    });
     const decrypted = await settleWithConcurrency(items, concurrency, decrypt);
-    return decrypted.map((result) => {
+    const users = decrypted.map((result) => {
       if (result.status === 'rejected') throw result.reason;
       return result.value;
     });
+    return { users, missing, disabled, registered };
+  };
+
+  const credentials: UserRegistry['credentials'] = async (userIds) => {
+    const { users, missing, disabled } = await resolve(userIds);
+    const refused = userIds === undefined ? [] : [...missing, ...disabled].sort((a, b) => a - b);
+    if (refused.length > 0) {
+      throw new ValidationFailedError(
+        `input.userIds contains user id(s) not active in the user registry: ${refused.join(', ')}.`,
+        { details: { unknownUserIds: refused } },
+      );
+    }
+    return users;
   };
 
   return {
@@ -291,6 +316,7 @@ export function createUserRegistry(options: UserRegistryOptions): UserRegistry {
     get,
     listPage,
     credentials,
+    resolve,
     get requestCount() {
       return sender.requestCount;
     },
