@@ -16,8 +16,11 @@ import { WorkflowStateMachine, type CompiledDefinition } from './constructs/work
 import type { AppSettings } from './context';
 import { compileWorkflow } from './compiler/compile';
 import type { WorkflowSpec } from './compiler/spec';
-import { STEP_FUNCTIONS, type StepFunctionBinding } from './specs/bindings';
+import { STEP_FUNCTIONS, type StepFunctionBinding, type TableAction } from './specs/bindings';
 import { refreshOpenBankingBalancesWorkflow } from './specs';
+
+/** The API reads the latest balances (one Query per page); it writes nothing. */
+export const REFRESH_API_TABLE_ACTIONS: readonly TableAction[] = ['dynamodb:Query'];
 
 export interface OpenBankingStackProps extends StackProps {
   settings: AppSettings;
@@ -68,7 +71,7 @@ export class OpenBankingStack extends Stack {
             : { [ENV.powensCallsPerMinute]: String(settings.powensCallsPerMinute) }),
         },
       })
-        .readWriteTable(this.table.table)
+        .useTable(this.table.table, binding.tableActions ?? [])
         .readSecret(this.powensSecret.secret, this.powensSecret.secretId);
       stepFunctions.set(binding, fn);
     }
@@ -98,7 +101,7 @@ export class OpenBankingStack extends Stack {
       environment: { [ENV.tenantId]: settings.tenantId },
     })
       .startAndDescribeExecutions(stateMachine, this.workflow.stateMachineName)
-      .readTable(this.table.table);
+      .useTable(this.table.table, REFRESH_API_TABLE_ACTIONS);
     this.api = new RefreshApi(this, 'RefreshApi', { handler: this.apiFunction });
 
     // 5. Who is told when it breaks.

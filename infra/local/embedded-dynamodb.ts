@@ -1,3 +1,4 @@
+import type { IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { DynamoDBClient, CreateTableCommand } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
@@ -8,7 +9,8 @@ import { balancesTableDefinition } from '../../lambdas/core/adapters/dynamodb/ta
 export const LOCAL_AWS_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' } as const;
 export const LOCAL_AWS_REGION = 'eu-west-3';
 
-export interface EmbeddedDynamoDb {
+/** A DynamoDB-compatible server on loopback with clients for it (in this process or another one). */
+export interface LocalDynamoDb {
   /** `http://127.0.0.1:<port>`; give it to a Lambda as AWS_ENDPOINT_URL_DYNAMODB. */
   endpoint: string;
   port: number;
@@ -17,6 +19,14 @@ export interface EmbeddedDynamoDb {
   /** Creates a table with the balances key design (TABLE_KEYS, on demand), as the CDK table. */
   createTable(tableName: string): Promise<void>;
   close(): Promise<void>;
+}
+
+export interface EmbeddedDynamoDb extends LocalDynamoDb {
+  /**
+   * Every DynamoDB operation the server received, in order (`PutItem`, `Query`...): what a role must allow, and proof
+   * that a rejected input wrote nothing. Tests may clear it (`operations.length = 0`).
+   */
+  operations: string[];
 }
 
 export interface EmbeddedDynamoDbOptions {
@@ -31,11 +41,20 @@ export interface EmbeddedDynamoDbOptions {
  */
 export async function startEmbeddedDynamoDb(options: EmbeddedDynamoDbOptions = {}): Promise<EmbeddedDynamoDb> {
   const server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
+  // Node closes idle keep-alive sockets after 5 s; the SDK's agent may reuse one at that very moment and get
+  // ECONNRESET (seen in tests on a loaded machine, where gaps between requests exceed 5 s). close() ends them instead.
+  server.keepAliveTimeout = 0;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(0, '127.0.0.1', () => resolve());
   });
   const { port } = server.address() as AddressInfo;
+  const operations: string[] = [];
+  // A second listener beside dynalite's own: `X-Amz-Target: DynamoDB_20120810.PutItem` names the operation.
+  server.on('request', (request: IncomingMessage) => {
+    const target = request.headers['x-amz-target'];
+    if (typeof target === 'string') operations.push(target.slice(target.indexOf('.') + 1));
+  });
   const endpoint = `http://127.0.0.1:${port}`;
   const { client, doc } = localDynamoClients(endpoint, options);
   return {
@@ -43,6 +62,7 @@ export async function startEmbeddedDynamoDb(options: EmbeddedDynamoDbOptions = {
     port,
     client,
     doc,
+    operations,
     createTable: (tableName) => createBalancesTable(client, tableName),
     close: async () => {
       client.destroy();

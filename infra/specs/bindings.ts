@@ -13,7 +13,20 @@ export interface StepFunctionBinding {
   /** Lambda timeout. A forced Powens sync can take minutes; the Task timeout is derived from this. */
   timeoutSeconds: number;
   memoryMb: number;
+  /**
+   * Exactly the DynamoDB actions the function's code calls on the balances table (least privilege: the role gets
+   * these and nothing else; none when absent). test/integration/lambdas/handlers.test.ts checks the code against it.
+   */
+  tableActions?: readonly TableAction[];
 }
+
+/** The DynamoDB data-plane actions this project's code uses. */
+export type TableAction =
+  | 'dynamodb:GetItem'
+  | 'dynamodb:PutItem'
+  | 'dynamodb:UpdateItem'
+  | 'dynamodb:BatchWriteItem'
+  | 'dynamodb:Query';
 
 export const STEP_FUNCTIONS: readonly StepFunctionBinding[] = [
   {
@@ -23,6 +36,9 @@ export const STEP_FUNCTIONS: readonly StepFunctionBinding[] = [
     // Connections are synced concurrently, each PUT may take ~2 min (Powens: "up to a few minutes").
     timeoutSeconds: 300,
     memoryMb: 256,
+    // Execution markers (read, then conditional updates), the PSD2 budget (conditional update) and the Powens rate
+    // budget (read, then conditional update).
+    tableActions: ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
   },
   {
     id: 'FetchBalances',
@@ -30,6 +46,8 @@ export const STEP_FUNCTIONS: readonly StepFunctionBinding[] = [
     operations: ['openbanking.balances.get@1.0.0'],
     timeoutSeconds: 120,
     memoryMb: 512,
+    // History in batches, latest as conditional puts; the Powens rate budget (read, then conditional update).
+    tableActions: ['dynamodb:BatchWriteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
   },
 ];
 

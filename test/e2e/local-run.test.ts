@@ -39,7 +39,8 @@ async function readBack(resources: LocalResources): Promise<Stored> {
 }
 
 describe('npm start: the compiled state machine run locally end to end', () => {
-  jest.setTimeout(60_000);
+  // Bundles, worker processes, dynalite and the sandbox: sized for a loaded 2-core CI, not for speed.
+  jest.setTimeout(300_000);
 
   it('refreshes every seeded connection, stores and prints every balance and the totals per currency', async () => {
     let stored: Stored | undefined;

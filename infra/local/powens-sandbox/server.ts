@@ -351,6 +351,9 @@ export async function startPowensSandbox(options: PowensSandboxOptions): Promise
   // ---- HTTP plumbing ---------------------------------------------------------------------------------------------
 
   const server = createServer();
+  // No idle timeout on keep-alive sockets: a client reusing one just as Node's default 5 s timer closes it gets
+  // ECONNRESET (a gap that long happens between test requests on a loaded machine). close() ends them.
+  server.keepAliveTimeout = 0;
   const sockets = new Set<Socket>();
   server.on('connection', (socket) => {
     sockets.add(socket);

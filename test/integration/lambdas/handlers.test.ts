@@ -19,6 +19,7 @@ import {
   startPowensSandbox,
   type PowensSandbox,
 } from '../../../infra/local/powens-sandbox';
+import { STEP_FUNCTIONS } from '../../../infra/specs/bindings';
 import { DUMMY_AWS_ENV, startDynalite, type LocalDynamo } from '../../support/dynalite';
 import { captureOutput, lambdaContext } from './harness';
 
@@ -82,7 +83,10 @@ describe('step handlers wired from environment variables', () => {
       input,
       data: input,
     };
+    dynamo.operations.length = 0;
     const afterRefresh = (await invoke(refreshHandler, first)) as WorkflowEnvelope;
+    await invoke(refreshHandler, first); // a Step Functions retry of the same execution reads the finished markers
+    const refreshCalls = [...dynamo.operations];
     expect(afterRefresh.input).toEqual(input);
     expect(afterRefresh.output).toMatchObject({ summary: { synced: 1, needs_user_action: 1, skipped: 0, failed: 0 } });
     expect(afterRefresh.data).toEqual({ ...input, ...(afterRefresh.output as object) });
@@ -93,7 +97,9 @@ describe('step handlers wired from environment variables', () => {
       input,
       data: afterRefresh.data,
     };
+    dynamo.operations.length = 0;
     const afterFetch = (await invoke(fetchHandler, second)) as WorkflowEnvelope;
+    const fetchCalls = [...dynamo.operations];
     const output = afterFetch.output as { balances: { accountId: string }[]; storage: unknown };
     expect(output.balances.map((b) => b.accountId)).toEqual(['3101', '3102', '3103', '3104', '3121', '3122']);
     expect(afterFetch.data).toMatchObject({ summary: expect.anything(), balances: output.balances, connectionIds: input.connectionIds });
@@ -105,6 +111,13 @@ describe('step handlers wired from environment variables', () => {
     // Every Powens call of both handlers took a token from the shared bucket (one version bump per token).
     const bucket = Items?.find((i) => i.pk === `RATE#${new URL(sandbox.baseUrl).host}`);
     expect(bucket?.version).toBe(sandbox.requests.length);
+
+    // Least privilege, from the code's side: what each handler sent is exactly what its role allows
+    // (test/unit/infra/stack.test.ts checks the roles against the same bindings).
+    const granted = (id: string) => [...(STEP_FUNCTIONS.find((b) => b.id === id)?.tableActions ?? [])].sort();
+    const called = (operations: string[]) => [...new Set(operations.map((o) => `dynamodb:${o}`))].sort();
+    expect(called(refreshCalls)).toEqual(granted('RefreshBalances'));
+    expect(called(fetchCalls)).toEqual(granted('FetchBalances'));
   });
 
   it('never writes a token or the client secret to stdout/stderr, on success or failure', async () => {

@@ -35,14 +35,14 @@ describe('parseConfig', () => {
     const config = parseConfig({
       ...BASE,
       POWENS_SECRET_ID: undefined,
-      POWENS_SECRET_FILE: '/tmp/secret.json',
+      POWENS_SECRET_FILE: 'secrets/powens.json',
       POWENS_TIMEOUT_MS: '2000',
       POWENS_SYNC_TIMEOUT_MS: '60000',
       PSD2_DAILY_SYNC_LIMIT: '2',
       HISTORY_TTL_DAYS: '30',
     });
     expect(config).toMatchObject({
-      secret: { kind: 'file', path: '/tmp/secret.json' },
+      secret: { kind: 'file', path: 'secrets/powens.json' },
       powensTimeoutMs: 2000,
       powensSyncTimeoutMs: 60_000,
       psd2DailySyncLimit: 2,
@@ -59,7 +59,7 @@ describe('parseConfig', () => {
     [{ POWENS_BASE_URL: 'acme.biapi.pro' }, /POWENS_BASE_URL="acme.biapi.pro" is not an absolute URL/],
     [{ POWENS_BASE_URL: 'ftp://x/2.0' }, /must be an http\(s\) URL/],
     [{ POWENS_SECRET_ID: undefined }, /Neither POWENS_SECRET_ID nor POWENS_SECRET_FILE is set/],
-    [{ POWENS_SECRET_FILE: '/tmp/s.json' }, /Both POWENS_SECRET_ID=.* and POWENS_SECRET_FILE="\/tmp\/s.json" are set/],
+    [{ POWENS_SECRET_FILE: 'secrets/s.json' }, /Both POWENS_SECRET_ID=.* and POWENS_SECRET_FILE="secrets\/s.json" are set/],
     [{ TENANT_ID: 'a#b' }, /TENANT_ID="a#b" is invalid/],
     [{ POWENS_TIMEOUT_MS: '15s' }, /POWENS_TIMEOUT_MS="15s" is not a whole number/],
     [{ POWENS_SYNC_TIMEOUT_MS: '0' }, /POWENS_SYNC_TIMEOUT_MS=0 is out of range/],
