@@ -7,6 +7,7 @@ import { Annotations, CfnOutput, Duration, Stack, type StackProps } from 'aws-cd
 import type { Construct } from 'constructs';
 import { ENV } from '../lambdas/core/env-names';
 import { BalancesTable } from './constructs/balances-table';
+import { UserTokenKey } from './constructs/user-token-key';
 import { OperationsAlarms } from './constructs/alarms';
 import { NodeFunction } from './constructs/node-function';
 import { PowensSecret } from './constructs/powens-secret';
@@ -19,8 +20,14 @@ import type { WorkflowSpec } from './compiler/spec';
 import { STEP_FUNCTIONS, type StepFunctionBinding, type TableAction } from './specs/bindings';
 import { refreshOpenBankingBalancesWorkflow } from './specs';
 
-/** The API reads the latest balances (one Query per page); it writes nothing. */
-export const REFRESH_API_TABLE_ACTIONS: readonly TableAction[] = ['dynamodb:Query'];
+/**
+ * The API reads the latest balances and lists registered users (Query per page), and writes the user registry
+ * (UpdateItem for PUT /users/{id}, DeleteItem for DELETE).
+ */
+export const REFRESH_API_TABLE_ACTIONS: readonly TableAction[] = ['dynamodb:DeleteItem', 'dynamodb:Query', 'dynamodb:UpdateItem'];
+
+/** What a step Lambda reads from the user registry: GetItem per requested user, Query for "everyone". */
+export const USER_REGISTRY_STEP_TABLE_ACTIONS: readonly TableAction[] = ['dynamodb:GetItem', 'dynamodb:Query'];
 
 export interface OpenBankingStackProps extends StackProps {
   settings: AppSettings;
@@ -32,6 +39,7 @@ export class OpenBankingStack extends Stack {
   readonly compiled: CompiledDefinition;
   readonly table: BalancesTable;
   readonly powensSecret: PowensSecret;
+  readonly userTokenKey: UserTokenKey;
   readonly stepFunctions: ReadonlyMap<StepFunctionBinding, NodeFunction>;
   readonly workflow: WorkflowStateMachine;
   readonly schedule: RefreshSchedule;
@@ -52,6 +60,7 @@ export class OpenBankingStack extends Stack {
     // 1. Where balances and credentials live.
     this.table = new BalancesTable(this, 'Balances');
     this.powensSecret = new PowensSecret(this, 'Powens', { existingSecretName: settings.powensSecretName });
+    this.userTokenKey = new UserTokenKey(this, 'UserTokens');
 
     // 2. One function per operation binding. Memory and timeout come from the binding: a forced Powens sync can take
     //    minutes (RefreshBalances 300 s), reading and storing accounts is short but JSON-heavy (FetchBalances 512 MB).
@@ -71,8 +80,9 @@ export class OpenBankingStack extends Stack {
             : { [ENV.powensCallsPerMinute]: String(settings.powensCallsPerMinute) }),
         },
       })
-        .useTable(this.table.table, binding.tableActions ?? [])
-        .readSecret(this.powensSecret.secret, this.powensSecret.secretId);
+        .useTable(this.table.table, [...(binding.tableActions ?? []), ...USER_REGISTRY_STEP_TABLE_ACTIONS])
+        .readSecret(this.powensSecret.secret, this.powensSecret.secretId)
+        .useTokenKey(this.userTokenKey.key, 'kms:Decrypt', settings.tenantId);
       stepFunctions.set(binding, fn);
     }
     this.stepFunctions = stepFunctions;
@@ -101,7 +111,8 @@ export class OpenBankingStack extends Stack {
       environment: { [ENV.tenantId]: settings.tenantId },
     })
       .startAndDescribeExecutions(stateMachine, this.workflow.stateMachineName)
-      .useTable(this.table.table, REFRESH_API_TABLE_ACTIONS);
+      .useTable(this.table.table, REFRESH_API_TABLE_ACTIONS)
+      .useTokenKey(this.userTokenKey.key, 'kms:Encrypt', settings.tenantId);
     this.api = new RefreshApi(this, 'RefreshApi', { handler: this.apiFunction });
 
     // 5. Who is told when it breaks.
@@ -118,6 +129,7 @@ export class OpenBankingStack extends Stack {
     new CfnOutput(this, 'ApiUrl', { value: this.api.api.url });
     new CfnOutput(this, 'TableName', { value: this.table.table.tableName });
     new CfnOutput(this, 'PowensSecretArn', { value: this.powensSecret.secret.secretArn });
+    new CfnOutput(this, 'UserTokenKeyArn', { value: this.userTokenKey.key.keyArn });
     new CfnOutput(this, 'AlarmTopicArn', { value: this.alarms.topic.topicArn });
   }
 }

@@ -43,7 +43,8 @@ export interface RefreshApiProps {
  *   POST /refreshes       start a refresh (body validated against RefreshInput) → 202
  *   GET  /refreshes/{id}  status and output of one refresh
  *   GET  /balances        latest cash positions
- * One thin Lambda serves all three (lambdas/api/handler.ts).
+ *   GET  /users, PUT|DELETE /users/{userId}   the user registry (tokens write-only)
+ * One thin Lambda serves them all (lambdas/api/handler.ts).
  */
 export class RefreshApi extends Construct {
   readonly api: RestApi;
@@ -113,6 +114,16 @@ export class RefreshApi extends Construct {
       requestParameters: { 'method.request.path.id': true },
     });
     this.api.root.addResource('balances').addMethod('GET', integration, { requestValidator: this.validator });
+    // The user registry: the Lambda validates bodies itself (the token must never be echoed by a gateway message).
+    const users = this.api.root.addResource('users');
+    users.addMethod('GET', integration, { requestValidator: this.validator });
+    const user = users.addResource('{userId}');
+    for (const method of ['PUT', 'DELETE']) {
+      user.addMethod(method, integration, {
+        requestValidator: this.validator,
+        requestParameters: { 'method.request.path.userId': true },
+      });
+    }
 
     Validations.of(this.api).acknowledge({
       id: 'AwsSolutions-APIG3',

@@ -10,11 +10,15 @@ import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-l
 import { ApiError, badRequest, internalError, jsonResponse, notFound, requestBody } from './http';
 import { parseRefreshBody } from './refresh-request';
 import { describeRefresh, startRefresh, type RefreshDeps } from './refreshes';
+import { deleteUser, listUsers, putUser } from './users';
+import type { UserRegistry } from '../core/adapters/dynamodb/user-registry';
 
 export interface ApiDeps {
   refresh: RefreshDeps;
   /** Latest cash positions of the configured tenant (GET /balances). */
   balances: () => Promise<unknown>;
+  /** The tenant's user registry (PUT/DELETE/GET /users); absent when the API has no token key configured. */
+  users?: UserRegistry;
 }
 
 export type ApiRoute = Route<APIGatewayProxyEvent, APIGatewayProxyResult>;
@@ -24,6 +28,9 @@ export const API_ROUTES = [
   { method: 'POST', resource: '/refreshes' },
   { method: 'GET', resource: '/refreshes/{id}' },
   { method: 'GET', resource: '/balances' },
+  { method: 'GET', resource: '/users' },
+  { method: 'PUT', resource: '/users/{userId}' },
+  { method: 'DELETE', resource: '/users/{userId}' },
 ] as const;
 
 export function createApiRoutes(deps: ApiDeps): ApiRoute[] {
@@ -45,6 +52,27 @@ export function createApiRoutes(deps: ApiDeps): ApiRoute[] {
       method: 'GET',
       path: '/balances',
       handler: async () => jsonResponse(200, await deps.balances()),
+    },
+    {
+      method: 'GET',
+      path: '/users',
+      handler: async (event: APIGatewayProxyEvent) => jsonResponse(200, await listUsers(deps.users, event)),
+    },
+    {
+      method: 'PUT',
+      path: '/users/{userId}',
+      handler: async (event: APIGatewayProxyEvent) => {
+        const { statusCode, body } = await putUser(deps.users, event);
+        return jsonResponse(statusCode, body);
+      },
+    },
+    {
+      method: 'DELETE',
+      path: '/users/{userId}',
+      handler: async (event: APIGatewayProxyEvent) => {
+        await deleteUser(deps.users, event);
+        return { statusCode: 204, headers: { 'cache-control': 'no-store' }, body: '' };
+      },
     },
   ];
 }

@@ -1,12 +1,14 @@
 /** refresh-api configuration from the environment, parsed once; errors name the variable and the fix. */
 import { ConfigurationError } from '../core/errors';
 import { ENV } from '../core/env-names';
-import type { Environment } from '../core/config';
+import { type Environment, parseUserRegistryConfig, type UserRegistryConfig } from '../core/config';
 
 export interface ApiConfig {
   stateMachineArn: string;
   tableName: string;
   tenantId: string;
+  /** Token key for PUT /users (absent: the /users routes answer ConfigurationError). */
+  userRegistry?: UserRegistryConfig;
 }
 
 function required(env: Environment, name: string, hint: string): string {
@@ -22,7 +24,9 @@ export function parseApiConfig(env: Environment): ApiConfig {
       `${ENV.stateMachineArn}=${JSON.stringify(stateMachineArn)} is not a state machine ARN (arn:aws:states:<region>:<account>:stateMachine:<name>).`,
     );
   }
+  const userRegistry = parseUserRegistryConfig(env);
   return {
+    ...(userRegistry === undefined ? {} : { userRegistry }),
     stateMachineArn,
     tableName: required(env, ENV.tableName, 'Set it to the balances DynamoDB table name.'),
     tenantId: required(env, ENV.tenantId, 'Set it to the tenant whose balances GET /balances returns.'),

@@ -6,21 +6,31 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { createBalanceStore } from '../core/adapters/dynamodb/balance-store';
+import { createUserRegistry } from '../core/adapters/dynamodb/user-registry';
+import { keyProviderFor } from '../core/adapters/keys/key-provider-for';
 import { createApiHandler } from './app';
 import { latestBalances } from './balances';
 import { parseApiConfig } from './config';
 import { logger } from '../core/observability';
 
 const config = parseApiConfig(process.env);
-const store = createBalanceStore({
-  client: DynamoDBDocumentClient.from(new DynamoDBClient({})),
-  tableName: config.tableName,
-});
+const dynamo = DynamoDBDocumentClient.from(new DynamoDBClient({}), { marshallOptions: { removeUndefinedValues: true } });
+const store = createBalanceStore({ client: dynamo, tableName: config.tableName });
+const users =
+  config.userRegistry === undefined
+    ? undefined
+    : createUserRegistry({
+        client: dynamo,
+        tableName: config.tableName,
+        tenantId: config.tenantId,
+        keys: keyProviderFor(config.userRegistry),
+      });
 
 export const handler = createApiHandler(
   {
     refresh: { sfn: new SFNClient({}), stateMachineArn: config.stateMachineArn, now: () => new Date() },
     balances: () => latestBalances(store, config.tenantId),
+    ...(users === undefined ? {} : { users }),
   },
   {
     // Only the error's name and message (never the request body): the body may name bank users.

@@ -76,6 +76,19 @@ function integer(env: Environment, name: string, fallback: number, min: number, 
   return value;
 }
 
+/** TOKEN_KMS_KEY_ID (AWS) or TOKEN_KEY_FILE (local), at most one; neither = no user registry. Shared with the API. */
+export function parseUserRegistryConfig(env: Environment): UserRegistryConfig | undefined {
+  const kmsKeyId = present(env, ENV.tokenKmsKeyId);
+  const keyFile = present(env, ENV.tokenKeyFile);
+  if (kmsKeyId !== undefined && keyFile !== undefined) {
+    throw new ConfigurationError(
+      `Both ${ENV.tokenKmsKeyId}=${JSON.stringify(kmsKeyId)} and ${ENV.tokenKeyFile}=${JSON.stringify(keyFile)} are set; ` +
+        `set at most one (${ENV.tokenKmsKeyId} in AWS, ${ENV.tokenKeyFile} for a local run).`,
+    );
+  }
+  return kmsKeyId !== undefined ? { kind: 'kms', keyId: kmsKeyId } : keyFile !== undefined ? { kind: 'local', keyFile } : undefined;
+}
+
 /** Pure: parses the given environment. Tests call it directly; Lambdas use getConfig(). */
 export function parseConfig(env: Environment): StepConfig {
   const tableName = required(env, ENV.tableName, 'Set it to the balances DynamoDB table name.');
@@ -157,16 +170,7 @@ export function parseConfig(env: Environment): StepConfig {
     maxWaitMs: integer(env, ENV.powensRateMaxWaitMs, CONFIG_DEFAULTS.powensRateMaxWaitMs, 0, 600_000),
   };
 
-  const kmsKeyId = present(env, ENV.tokenKmsKeyId);
-  const keyFile = present(env, ENV.tokenKeyFile);
-  if (kmsKeyId !== undefined && keyFile !== undefined) {
-    throw new ConfigurationError(
-      `Both ${ENV.tokenKmsKeyId}=${JSON.stringify(kmsKeyId)} and ${ENV.tokenKeyFile}=${JSON.stringify(keyFile)} are set; ` +
-        `set at most one (${ENV.tokenKmsKeyId} in AWS, ${ENV.tokenKeyFile} for a local run).`,
-    );
-  }
-  const userRegistry: UserRegistryConfig | undefined =
-    kmsKeyId !== undefined ? { kind: 'kms', keyId: kmsKeyId } : keyFile !== undefined ? { kind: 'local', keyFile } : undefined;
+  const userRegistry = parseUserRegistryConfig(env);
 
   return {
     ...(userRegistry === undefined ? {} : { userRegistry }),
