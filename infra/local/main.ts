@@ -4,7 +4,8 @@ import type { FetchBalancesOutput } from '../../lambdas/core/domain/fetch-balanc
 import type { ConnectionReport, RefreshBalancesOutput } from '../../lambdas/core/domain/refresh-balances';
 import type { AccountBalanceRecord } from '../../lambdas/core/domain/balances';
 import type { WorkflowEnvelope } from '../../lambdas/core/workflow-envelope';
-import { formatAmount, formatProgress, renderTable } from './report';
+import { formatAmount, formatProgress } from './report';
+import { renderTable } from '../text-table';
 import { runLocalRefresh, type LocalRunOptions, type LocalRunResult } from './run';
 import { parseFaultOption } from './fault-option';
 

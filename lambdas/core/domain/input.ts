@@ -2,28 +2,16 @@
  * Strict validation of the execution input (RefreshInput), shared by both steps. The schema is the one API Gateway
  * uses; it is compiled at build time (lambdas/core/domain/refresh-input-validator.ts), not at import, for cold start.
  */
-import type { ErrorObject } from 'ajv';
 import { ValidationFailedError } from '../errors';
-import { REFRESH_INPUT_SCHEMA, type RefreshInput } from './refresh-input';
-import { validateRefreshInput as validate } from './refresh-input-validator';
+import type { RefreshInput } from './refresh-input';
+import { describeInputErrors, validateRefreshInput as validate } from './refresh-input-validator';
 import type { PowensSecret, PowensSecretUser } from '../adapters/secrets/powens-secret';
-
-const schema = REFRESH_INPUT_SCHEMA;
-
-function describe(error: ErrorObject): string {
-  const field = error.instancePath === '' ? 'input' : `input${error.instancePath.replace(/\//g, '.')}`;
-  if (error.keyword === 'additionalProperties') {
-    const extra = (error.params as { additionalProperty?: string }).additionalProperty;
-    return `${field} has unknown property ${JSON.stringify(extra)} (allowed: ${Object.keys(schema.properties).join(', ')})`;
-  }
-  return `${field} ${error.message ?? 'is invalid'}`;
-}
 
 export function parseRefreshInput(raw: unknown): RefreshInput {
   // `null`/absent input (a console "Start execution" with no body) means "refresh everything", like `{}`.
   const value = raw === undefined || raw === null ? {} : raw;
   if (!validate(value)) {
-    const problems = (validate.errors ?? []).map(describe);
+    const problems = describeInputErrors(validate.errors, 'input');
     throw new ValidationFailedError(`Invalid refresh input: ${problems.join('; ')}.`, {
       details: { problems },
     });
