@@ -20,11 +20,11 @@ import type { WorkflowSpec } from './compiler/spec';
 import { STEP_FUNCTIONS, type StepFunctionBinding, type TableAction } from './specs/bindings';
 import { refreshOpenBankingBalancesWorkflow } from './specs';
 
-/**
- * The API reads the latest balances and lists registered users (Query per page), and writes the user registry
- * (UpdateItem for PUT /users/{id}, DeleteItem for DELETE).
- */
-export const REFRESH_API_TABLE_ACTIONS: readonly TableAction[] = ['dynamodb:DeleteItem', 'dynamodb:Query', 'dynamodb:UpdateItem'];
+/** The API reads the latest balances (one Query per page). */
+export const REFRESH_API_TABLE_ACTIONS: readonly TableAction[] = ['dynamodb:Query'];
+
+/** The API's user routes: UpdateItem (PUT /users/{id}), DeleteItem (DELETE), Query (GET /users). */
+export const USER_REGISTRY_API_TABLE_ACTIONS: readonly TableAction[] = ['dynamodb:DeleteItem', 'dynamodb:Query', 'dynamodb:UpdateItem'];
 
 /** What a step Lambda reads from the user registry: GetItem per requested user, Query for "everyone". */
 export const USER_REGISTRY_STEP_TABLE_ACTIONS: readonly TableAction[] = ['dynamodb:GetItem', 'dynamodb:Query'];
@@ -111,7 +111,7 @@ export class OpenBankingStack extends Stack {
       environment: { [ENV.tenantId]: settings.tenantId },
     })
       .startAndDescribeExecutions(stateMachine, this.workflow.stateMachineName)
-      .useTable(this.table.table, REFRESH_API_TABLE_ACTIONS)
+      .useTable(this.table.table, [...REFRESH_API_TABLE_ACTIONS, ...USER_REGISTRY_API_TABLE_ACTIONS])
       .useTokenKey(this.userTokenKey.key, 'kms:Encrypt', settings.tenantId);
     this.api = new RefreshApi(this, 'RefreshApi', { handler: this.apiFunction });
 

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import { ENV } from '../../../lambdas/core/env-names';
+import { USER_REGISTRY_API_TABLE_ACTIONS } from '../../../infra/stack';
 import { generateLocalKey } from '../../../lambdas/core/adapters/keys/token-key-provider';
 import { DUMMY_AWS_ENV, startDynalite, type LocalDynamo } from '../../support/dynalite';
 import { apiEvent } from '../../unit/api/events';
@@ -108,6 +109,14 @@ describe('/users routes (API handler + dynalite + local token key)', () => {
     expect(res.body).not.toContain(TOKEN);
     const { Items } = await dynamo.doc.send(new ScanCommand({ TableName: TABLE }));
     expect(Items?.some((i) => i.userId === 5)).toBe(false);
+  });
+
+  it('the user routes call exactly the DynamoDB actions the stack grants them (USER_REGISTRY_API_TABLE_ACTIONS)', async () => {
+    dynamo.operations.length = 0;
+    await call('PUT', '77', { token: TOKEN });
+    await call('GET', undefined);
+    await call('DELETE', '77');
+    expect([...new Set(dynamo.operations.map((o) => `dynamodb:${o}`))].sort()).toEqual([...USER_REGISTRY_API_TABLE_ACTIONS].sort());
   });
 
   it('no log line written during these requests contains the token', () => {

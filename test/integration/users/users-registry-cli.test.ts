@@ -12,6 +12,7 @@ import { parseConfig, resetConfigForTests } from '../../../lambdas/core/config';
 import { buildStepDependencies } from '../../../lambdas/core/step-runtime';
 import { generateLocalKey } from '../../../lambdas/core/adapters/keys/token-key-provider';
 import { useDynalite } from '../../support/dynalite';
+import { USER_REGISTRY_STEP_TABLE_ACTIONS } from '../../../infra/stack';
 
 const TENANT = 'martin-family';
 const SECRET = {
@@ -103,6 +104,7 @@ describe('npm run users and the registry-backed step credentials', () => {
     });
     expect(config.userRegistry).toEqual({ kind: 'local', keyFile });
     const deps = buildStepDependencies(config, dynamo().doc);
+    dynamo().operations.length = 0;
     const one = await deps.secrets.load([1002]);
     expect(one.users).toEqual([{ userId: 1002, token: 'token-louis-1a2b3c4d5e6f' }]);
     expect(one.clientSecret).toBe('client-secret-XYZ');
@@ -115,6 +117,8 @@ describe('npm run users and the registry-backed step credentials', () => {
     ]);
     // An id in neither place is left out; the domain's selectUsers turns that into ValidationFailed.
     expect((await deps.secrets.load([1001, 4242])).users.map((u) => u.userId)).toEqual([1001]);
+    // What the stack grants the step Lambdas on top of their binding's actions, no more.
+    expect([...new Set(dynamo().operations.map((o) => `dynamodb:${o}`))].sort()).toEqual([...USER_REGISTRY_STEP_TABLE_ACTIONS].sort());
   });
 
   it('TOKEN_KMS_KEY_ID and TOKEN_KEY_FILE together are a ConfigurationError naming both', () => {
