@@ -1,6 +1,6 @@
 /**
  * Powens sandbox: an HTTP fake of Powens API 2.0 on 127.0.0.1, built on node:http, serving the contract of
- * /work/shared/docs/powens-api.md §7 (auth, users/me, connections, forced sync, accounts, errors, rate limit).
+ * docs/powens-api.md §7 (auth, users/me, connections, forced sync, accounts, errors, rate limit).
  *
  * It exists so the real client, the real handlers and `npm start` talk real HTTP to something that behaves like
  * Powens, including the awkward parts: slow blocking syncs, 409 while a sync runs, 202 for connections that need
@@ -422,7 +422,7 @@ export async function startPowensSandbox(options: PowensSandboxOptions): Promise
     return user;
   };
 
-  /** `me` or the token's own id; another user's id is "unknown for this authorization scope" (D1) → 404. */
+  /** `me` or the token's own id; another user's id is "unknown for this authorization scope" (docs/powens-api.md §3.2) → 404. */
   const resolveUser = (tokenUser: LiveUser, segment: string): LiveUser => {
     if (segment === 'me' || segment === String(tokenUser.seed.id)) return tokenUser;
     throw notFound('User');
@@ -654,7 +654,7 @@ export async function startPowensSandbox(options: PowensSandboxOptions): Promise
         allow('GET');
         const id = parseId(rest[1], 'Account');
         const account = own.find((a) => a.id === id);
-        // Without ?all a disabled/deleted account is invisible, even by id (C4).
+        // Without ?all a disabled/deleted account is invisible, even by id (docs/powens-api.md §2.3).
         if (!account || !isListed(account, all)) throw notFound('Account');
         return send(res, record, 200, structuredClone(account));
       }

@@ -402,7 +402,7 @@ export function createPowensClient(options: PowensClientOptions): PowensClient {
         }
         return body as unknown as PowensAccountsList;
       },
-      // Powens answers 400 noAccount instead of an empty list (S1, C4); the contract says: empty list.
+      // Powens answers 400 noAccount instead of an empty list (docs/powens-api.md §2.3); the contract says: empty list.
       (error) => error instanceof BadRequestError && error.details?.code === 'noAccount',
     );
     if (pages.length === 0) return { accounts: [], balances: {} };
