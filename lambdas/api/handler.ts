@@ -8,10 +8,12 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { createBalanceStore } from '../core/adapters/dynamodb/balance-store';
 import { createUserRegistry } from '../core/adapters/dynamodb/user-registry';
 import { keyProviderFor } from '../core/adapters/keys/key-provider-for';
-import { createApiHandler } from './app';
-import { latestBalances } from './balances';
-import { parseApiConfig } from './config';
+import { readSecretString } from '../core/adapters/secrets/powens-secret';
+import { ENV } from '../core/env-names';
 import { logger } from '../core/observability';
+import { createApiHandler } from './app';
+import { parseApiConfig } from './config';
+import { createCursorCodec } from './cursor';
 
 const config = parseApiConfig(process.env);
 const dynamo = DynamoDBDocumentClient.from(new DynamoDBClient({}), { marshallOptions: { removeUndefinedValues: true } });
@@ -26,10 +28,26 @@ const users =
         keys: keyProviderFor(config.userRegistry),
       });
 
+// The cursor key is read on first use (most listings fit one page and never need it), then kept for the container.
+let cursorKey: Promise<Buffer> | undefined;
+const loadCursorKey = (): Promise<Buffer> => {
+  const loading = (cursorKey ??= readSecretString(config.cursorSecretId, ENV.cursorSecretId).then((text) => Buffer.from(text, 'utf8')));
+  loading.catch(() => {
+    if (cursorKey === loading) cursorKey = undefined; // a failed load is retried by the next request
+  });
+  return loading;
+};
+
 export const handler = createApiHandler(
   {
     refresh: { sfn: new SFNClient({}), stateMachineArn: config.stateMachineArn, now: () => new Date() },
-    balances: () => latestBalances(store, config.tenantId),
+    read: {
+      store,
+      tenantId: config.tenantId,
+      maxAgeMinutes: config.maxAgeMinutes,
+      cursors: createCursorCodec(loadCursorKey),
+      now: () => new Date(),
+    },
     ...(users === undefined ? {} : { users }),
   },
   {

@@ -46,6 +46,8 @@ export const ENV = {
   tokenKmsKeyId: 'TOKEN_KMS_KEY_ID',
   /** User registry with a local AES-256-GCM key (npm start, tests): file holding the base64 32-byte key. */
   tokenKeyFile: 'TOKEN_KEY_FILE',
+  /** refresh-api only: Secrets Manager secret holding the HMAC key that signs pagination cursors. */
+  cursorSecretId: 'CURSOR_SECRET_ID',
   /** refresh-api only: state machine to start. */
   stateMachineArn: 'STATE_MACHINE_ARN',
 } as const;

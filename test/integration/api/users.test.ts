@@ -36,6 +36,8 @@ describe('/users routes (API handler + dynalite + local token key)', () => {
       [ENV.tableName]: TABLE,
       [ENV.tenantId]: TENANT,
       [ENV.tokenKeyFile]: join(dir, 'key'),
+      // Read lazily by the listing routes only; the /users routes never touch it.
+      [ENV.cursorSecretId]: 'cursor-key-unused',
       [ENV.stateMachineArn]: 'arn:aws:states:eu-west-3:123456789012:stateMachine:Refresh',
     });
     ({ handler } = jest.requireActual<{ handler: typeof handler }>('../../../lambdas/api/handler'));

@@ -135,10 +135,11 @@ describe('Lambda functions', () => {
     }
   });
 
-  it('the API function has the state machine ARN and no secret', () => {
+  it('the API function has the state machine ARN and the cursor key secret, not the Powens secret', () => {
     const api = functionsByEntry().find(({ id }) => id.startsWith('RefreshApiFunction'));
     const env = (api?.props.Environment as { Variables: Record<string, unknown> }).Variables;
     expect(env[ENV.stateMachineArn]).toEqual({ Ref: expect.stringMatching(/^WorkflowStateMachine/) });
+    expect(env[ENV.cursorSecretId]).toEqual({ Ref: expect.stringMatching(/^CursorKey/) });
     expect(env).not.toHaveProperty(ENV.powensSecretId);
   });
 });
@@ -149,7 +150,11 @@ describe('Powens secret', () => {
       DeletionPolicy: 'Retain',
       Properties: Match.objectLike({ SecretString: JSON.stringify(POWENS_SECRET_TEMPLATE, null, 2) }),
     });
-    template.resourcePropertiesCountIs('AWS::SecretsManager::Secret', { GenerateSecretString: Match.anyValue() }, 0);
+    // The only generated secret is the API's cursor key (a random HMAC key, not a credential).
+    template.resourcePropertiesCountIs('AWS::SecretsManager::Secret', { GenerateSecretString: Match.anyValue() }, 1);
+    template.hasResourceProperties('AWS::SecretsManager::Secret', {
+      GenerateSecretString: { PasswordLength: 64, ExcludePunctuation: true },
+    });
   });
 });
 
@@ -354,13 +359,13 @@ describe('IAM least privilege', () => {
     expect(violations).toEqual([]);
   });
 
-  it('the API role may start/describe executions, Query the table and write only user-registry items (Update/Delete)', () => {
+  it('the API role may start/describe executions, GetItem/Query the table, read the cursor key and write only user-registry items (Update/Delete)', () => {
     const apiActions = statements()
       .filter((s) => s.where.startsWith('RefreshApiFunctionRole'))
       .flatMap((s) => s.Action)
       .sort();
     expect(apiActions).toEqual(
-      ['dynamodb:DeleteItem', 'dynamodb:Query', 'dynamodb:UpdateItem', 'kms:Encrypt', 'logs:CreateLogStream', 'logs:PutLogEvents', 'states:DescribeExecution', 'states:StartExecution', 'xray:PutTelemetryRecords', 'xray:PutTraceSegments'].sort(),
+      ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:UpdateItem', 'kms:Encrypt', 'logs:CreateLogStream', 'logs:PutLogEvents', 'secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue', 'states:DescribeExecution', 'states:StartExecution', 'xray:PutTelemetryRecords', 'xray:PutTraceSegments'].sort(),
     );
   });
 
@@ -388,7 +393,8 @@ describe('IAM least privilege', () => {
       // + GetItem/Query of the user registry (USER_REGISTRY_STEP_TABLE_ACTIONS; test/integration/users).
       RefreshBalances: ['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:UpdateItem'],
       FetchBalances: ['dynamodb:BatchWriteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem'],
-      RefreshApiFunction: ['dynamodb:DeleteItem', 'dynamodb:Query', 'dynamodb:UpdateItem'],
+      // + Update/Delete/Query of the user routes (USER_REGISTRY_API_TABLE_ACTIONS; test/integration/api/users).
+      RefreshApiFunction: ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:UpdateItem'],
     };
     const [tableId] = ofType('AWS::DynamoDB::GlobalTable').map(([id]) => id);
     const roleOf = (fn: Json) => ((fn.Role as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'] ?? [])[0];
