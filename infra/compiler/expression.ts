@@ -1,5 +1,5 @@
 /**
- * ContractSpec condition/guard expressions (contractspec-workflow-semantics.md §1.4): parsed into an AST, evaluated
+ * ContractSpec condition/guard expressions (docs/contractspec-semantics.md §1.4): parsed into an AST, evaluated
  * with ContractSpec's semantics (for the fidelity report and tests), and compiled to JSONPath ASL Choice rules.
  *
  * Grammar, as ContractSpec's evaluator applies it (there is no real grammar, only string splitting):
@@ -440,16 +440,4 @@ export function conditionRoots(node: ConditionNode): Set<ConditionRoot> {
   };
   visit(node);
   return roots;
-}
-
-/** Relational comparisons whose ContractSpec result depends on Number() coercion of non-numbers (ASL: false). */
-export function relationalComparisons(node: ConditionNode): Extract<ConditionNode, { kind: 'compare' }>[] {
-  const found: Extract<ConditionNode, { kind: 'compare' }>[] = [];
-  const visit = (n: ConditionNode): void => {
-    if (n.kind === 'compare' && n.operator !== '===' && n.operator !== '!==') found.push(n);
-    else if (n.kind === 'not') visit(n.operand);
-    else if (n.kind === 'and' || n.kind === 'or') n.terms.forEach(visit);
-  };
-  visit(node);
-  return found;
 }

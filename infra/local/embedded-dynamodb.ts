@@ -32,6 +32,8 @@ export interface EmbeddedDynamoDb extends LocalDynamoDb {
 export interface EmbeddedDynamoDbOptions {
   /** SDK attempts of the returned clients (tests use 1: a local server never throttles, retries would hide bugs). */
   maxAttempts?: number;
+  /** Directory where dynalite keeps its data (LevelDB) across runs; in memory when absent. */
+  path?: string;
 }
 
 /**
@@ -40,7 +42,12 @@ export interface EmbeddedDynamoDbOptions {
  * (single-item conditional writes only; TTL is an AWS-side table setting).
  */
 export async function startEmbeddedDynamoDb(options: EmbeddedDynamoDbOptions = {}): Promise<EmbeddedDynamoDb> {
-  const server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
+  const server = dynalite({
+    createTableMs: 0,
+    deleteTableMs: 0,
+    updateTableMs: 0,
+    ...(options.path === undefined ? {} : { path: options.path }),
+  });
   // Node closes idle keep-alive sockets after 5 s; the SDK's agent may reuse one at that very moment and get
   // ECONNRESET (seen in tests on a loaded machine, where gaps between requests exceed 5 s). close() ends them instead.
   server.keepAliveTimeout = 0;

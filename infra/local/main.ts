@@ -4,7 +4,8 @@ import type { FetchBalancesOutput } from '../../lambdas/core/domain/fetch-balanc
 import type { ConnectionReport, RefreshBalancesOutput } from '../../lambdas/core/domain/refresh-balances';
 import type { AccountBalanceRecord } from '../../lambdas/core/domain/balances';
 import type { WorkflowEnvelope } from '../../lambdas/core/workflow-envelope';
-import { formatAmount, formatProgress, renderTable } from './report';
+import { formatAmount, formatProgress } from './report';
+import { renderTable } from '../text-table';
 import { runLocalRefresh, type LocalRunOptions, type LocalRunResult } from './run';
 import { parseFaultOption } from './fault-option';
 import { isClassifiedErrorName, type StepErrorName } from '../../lambdas/core/errors';
@@ -13,7 +14,11 @@ const USAGE = `Usage: npm start -- [options]
 
 Runs one refresh of the compiled state machine on this machine (embedded DynamoDB and Powens sandbox by default).
 
-  --input JSON               execution input, as in the Step Functions console (default {})
+  --input JSON               execution input, as in the Step Functions console (default {}), e.g.
+                             {"userIds":[1001],"connectionIds":[2001],"psuRequested":false,"maxAgeMinutes":360}
+                             maxAgeMinutes: a connection Powens synced less than this many minutes ago (or whose
+                             automatic sync is due within the hour) is not forced (default 360; 0 forces every
+                             healthy connection, still at most 4 unattended syncs per connection per 24 h)
   --fault SPEC               inject a sandbox fault, repeatable. SPEC = <target>:<kind>[x<times>]
                                target: sync | connections | accounts | any
                                kind:   500 | 502 | 503 | 504 | 429[@<retry-after-s>] | timeout | reset | malformed
@@ -25,6 +30,8 @@ Runs one refresh of the compiled state machine on this machine (embedded DynamoD
                              which has no limit; 30, a Powens sandbox client's limit, with --powens-base-url)
   --powens-base-url URL      use a real Powens domain (https://<domain>.biapi.pro/2.0) instead of the sandbox
   --powens-secret-file FILE  JSON {clientId, clientSecret, users:[{userId, token, label}]}; required with the above
+                             (with real Powens and no DynamoDB option below, the embedded table is kept on disk
+                             in .local/dynamodb so the PSD2 budget counts across runs)
   --dynamodb-endpoint URL    use this DynamoDB endpoint (e.g. DynamoDB Local) instead of the embedded one
   --aws-region REGION        use real DynamoDB in REGION (default credential chain; table must exist)
   --table-name NAME          table to write (default openbanking-balances-local)
@@ -142,9 +149,16 @@ export function renderResult(result: LocalRunResult): string {
       { header: 'connection', value: (c) => (c.connectionId === undefined ? '-' : String(c.connectionId)) },
       { header: 'outcome', value: (c) => c.outcome },
       { header: 'detail', value: (c) => [c.reason, c.state, c.error?.name].filter(Boolean).join(', ') },
+      { header: 'syncs sent', value: (c) => String(c.forcedSyncs ?? 0), align: 'right' },
       { header: 'last update', value: (c) => c.lastUpdate ?? '' },
     ]),
   );
+  if (data.forcedSyncs !== undefined) {
+    lines.push(
+      `${data.forcedSyncs} forced sync(s) sent (each took a PSD2 slot); connections synced by Powens less than ` +
+        `${data.maxAgeMinutes ?? '?'} min ago were left alone (maxAgeMinutes).`,
+    );
+  }
   const needsUser = connections.filter((c) => c.outcome === 'needs_user_action');
   if (needsUser.length > 0) {
     lines.push(

@@ -164,10 +164,21 @@ async function openDynamoDb(options: LocalRunOptions, tableName: string, stops: 
     });
     return { client, region, endpoint: options.dynamodbEndpoint, credentials: LOCAL_AWS_CREDENTIALS };
   }
-  const embedded = await startEmbeddedDynamoDb();
+  // Against real Powens the PSD2 slots count real bank accesses: they must outlive this process, or every run would
+  // start from a fresh budget. The embedded table then lives on disk (LevelDB) under the work directory.
+  const persistent = options.powensBaseUrl === undefined ? undefined : localStatePath(options);
+  if (persistent !== undefined) await mkdir(persistent, { recursive: true });
+  const embedded = await startEmbeddedDynamoDb(persistent === undefined ? {} : { path: persistent });
   stops.push(() => embedded.close());
-  await embedded.createTable(tableName);
+  await embedded.createTable(tableName).catch((error: unknown) => {
+    if (!(persistent !== undefined && error instanceof ResourceInUseException)) throw error;
+  });
   return { client: embedded.client, region: LOCAL_AWS_REGION, endpoint: embedded.endpoint, credentials: LOCAL_AWS_CREDENTIALS };
+}
+
+/** Where a local run against real Powens keeps its table (PSD2 slots, markers, balances) between runs. */
+export function localStatePath(options: Pick<LocalRunOptions, 'workDir'>): string {
+  return path.join(options.workDir ?? path.join(PROJECT_ROOT, '.local'), 'dynamodb');
 }
 
 interface OpenedPowens {

@@ -5,8 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { RefreshInput } from '../core/domain/refresh-input';
-import { validateRefreshInput } from '../core/domain/refresh-input-validator';
-import { refreshInputProblems } from '../core/domain/input';
+import { describeInputErrors, validateRefreshInput } from '../core/domain/refresh-input-validator';
 import { badRequest } from './http';
 
 /** Without a requestId, identical bodies within the same window share one execution. */
@@ -25,8 +24,8 @@ export function parseRefreshBody(body: string | null | undefined): RefreshInput 
     throw badRequest(`Request body is not valid JSON (${(error as Error).message}). Send e.g. {} or {"userIds":[1]}.`);
   }
   if (!validateRefreshInput(value)) {
-    const problems = refreshInputProblems(validateRefreshInput.errors, 'body').join('; ');
-    throw badRequest(`Request body does not match RefreshInput: ${problems}. Allowed fields: userIds, connectionIds, psuRequested, requestId.`);
+    const problems = describeInputErrors(validateRefreshInput.errors, 'body');
+    throw badRequest(`Request body does not match RefreshInput: ${problems.join('; ')}.`);
   }
   return value;
 }

@@ -16,6 +16,7 @@ export const CONFIG_DEFAULTS = {
   powensSyncTimeoutMs: 180_000,
   psd2DailySyncLimit: PSD2_REGULATORY_DAILY_LIMIT,
   historyTtlDays: 400,
+  freshnessMaxAgeMinutes: 360,
   /** The published limit of a Powens sandbox client; production limits are negotiated, so set them explicitly. */
   powensCallsPerMinute: 30,
   /** Below the shortest step timeout (fetch-balances, 120 s) with room for the calls themselves. */
@@ -40,6 +41,8 @@ export interface StepConfig {
   powensSyncTimeoutMs: number;
   psd2DailySyncLimit: number;
   historyTtlDays: number;
+  /** refresh-balances' default `maxAgeMinutes`. */
+  freshnessMaxAgeMinutes: number;
   powensRate: PowensRateConfig;
 }
 
@@ -159,6 +162,13 @@ export function parseConfig(env: Environment): StepConfig {
     powensSyncTimeoutMs,
     psd2DailySyncLimit,
     historyTtlDays: integer(env, ENV.historyTtlDays, CONFIG_DEFAULTS.historyTtlDays, 1, 3650),
+    freshnessMaxAgeMinutes: integer(
+      env,
+      ENV.freshnessMaxAgeMinutes,
+      CONFIG_DEFAULTS.freshnessMaxAgeMinutes,
+      0,
+      10_080,
+    ),
     powensRate,
   };
 }

@@ -24,6 +24,8 @@ export const ENV = {
    * (RTS Art. 36(5)(b)); without it PSD2_DAILY_SYNC_LIMIT above 4 is rejected.
    */
   psd2HigherLimitAgreed: 'PSD2_HIGHER_LIMIT_AGREED',
+  /** Default freshness threshold (minutes) of refresh-balances when the input has no `maxAgeMinutes`. */
+  freshnessMaxAgeMinutes: 'FRESHNESS_MAX_AGE_MINUTES',
   /** Days balance history items are kept (DynamoDB TTL). */
   historyTtlDays: 'HISTORY_TTL_DAYS',
   /**
@@ -41,4 +43,3 @@ export const ENV = {
   stateMachineArn: 'STATE_MACHINE_ARN',
 } as const;
 
-export type EnvName = (typeof ENV)[keyof typeof ENV];

@@ -4,7 +4,7 @@
  * retried failure into a permanent one: every name lives here, once, and a test fails if a thrown name is not
  * classified.
  *
- * The retryable set mirrors ContractSpec's runner (§2.4 of contractspec-workflow-semantics.md): a step is retried
+ * The retryable set mirrors ContractSpec's runner (§2.4 of docs/contractspec-semantics.md): a step is retried
  * only for RATE_LIMITED (429), BAD_GATEWAY (502), SERVICE_UNAVAILABLE (503), TIMEOUT (504) problems and for
  * WorkflowExecutionError kinds 'retryable' / 'timeout'. Everything else fails at once.
  */
@@ -59,11 +59,9 @@ export function isRetryableErrorName(name: string): boolean {
   return ASL_RETRYABLE_ERROR_NAMES.includes(name);
 }
 
+/** True for the names a StepError may carry (what `npm start -- --json` and the bad-input fuzz test accept). */
 export function isClassifiedErrorName(name: string): name is StepErrorName {
-  return (
-    (RETRYABLE_ERROR_NAMES as readonly string[]).includes(name) ||
-    (PERMANENT_ERROR_NAMES as readonly string[]).includes(name)
-  );
+  return (RETRYABLE_ERROR_NAMES as readonly string[]).includes(name) || (PERMANENT_ERROR_NAMES as readonly string[]).includes(name);
 }
 
 export interface StepErrorOptions {
@@ -102,9 +100,6 @@ export class ServiceUnavailableError extends StepError {
 }
 export class TimeoutError extends StepError {
   override readonly name = 'Timeout' as const;
-}
-export class RetryableError extends StepError {
-  override readonly name = 'Retryable' as const;
 }
 export class ValidationFailedError extends StepError {
   override readonly name = 'ValidationFailed' as const;

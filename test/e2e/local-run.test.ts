@@ -89,8 +89,10 @@ describe('npm start: the compiled state machine run locally end to end', () => {
 
   it('retries refresh-balances on injected Powens 503s exactly as the spec says and still ends correctly', async () => {
     const events: ProgressEvent[] = [];
-    // 6 forceable connections: 12 faults fail the first two attempts entirely, the third succeeds.
+    // maxAgeMinutes 0: 6 forceable connections; 12 faults fail the first two attempts entirely, the third succeeds.
+    // Every re-send takes a new PSD2 slot (a 503 may come after the bank was reached): 3 of 4 per connection.
     const result = await runLocalRefresh({
+      input: { maxAgeMinutes: 0 },
       timeScale: 0,
       syncLatencyMs: 1,
       faults: [{ method: 'PUT', path: '/users/*/connections/*', times: 12, fault: { kind: 'status', status: 503 } }],

@@ -1,6 +1,6 @@
 /**
  * Powens sandbox: an HTTP fake of Powens API 2.0 on 127.0.0.1, built on node:http, serving the contract of
- * /work/shared/docs/powens-api.md §7 (auth, users/me, connections, forced sync, accounts, errors, rate limit).
+ * docs/powens-api.md §7 (auth, users/me, connections, forced sync, accounts, errors, rate limit).
  *
  * It exists so the real client, the real handlers and `npm start` talk real HTTP to something that behaves like
  * Powens, including the awkward parts: slow blocking syncs, 409 while a sync runs, 202 for connections that need
@@ -91,6 +91,17 @@ export interface RecordedSync {
   at: string;
 }
 
+/** One sync that reached the (simulated) bank: what PSD2 counts, whatever the client saw of it. */
+export interface BankSync {
+  connectionId: number;
+  userId: number;
+  /** `api`: a PUT/POST asked for it; `auto`: Powens' own scheduled sync (autoSync). */
+  trigger: 'api' | 'auto';
+  /** Powens' psu_requested for API syncs (false = unattended); always false for auto syncs. */
+  psuRequested: boolean;
+  startedAt: string;
+}
+
 export interface SyncHold {
   /** Resolves when a sync of the held connection has started and is waiting on the hold. */
   started: Promise<void>;
@@ -109,6 +120,8 @@ export interface PowensSandbox {
   requests: RecordedRequest[];
   /** PUT/POST syncs only, with their psu_requested flag. */
   syncRequests(): RecordedSync[];
+  /** Syncs that actually started at the bank (refused, 409 and 202-without-attempt requests excluded). */
+  bankSyncs(): BankSync[];
   clearRequests(): void;
   faults: FaultRegistry;
   /** Live objects: mutate them to set up a scenario. */
@@ -181,6 +194,7 @@ export async function startPowensSandbox(options: PowensSandboxOptions): Promise
   const prng = createPrng(dataset.seed);
   const faults = new FaultRegistry();
   const requests: RecordedRequest[] = [];
+  const bankSyncs: BankSync[] = [];
   const rateLog: number[] = [];
   const timers = new Set<NodeJS.Timeout>();
   const pendingWaits = new Set<() => void>();
@@ -313,7 +327,7 @@ export async function startPowensSandbox(options: PowensSandboxOptions): Promise
    */
   const runSync = async (
     live: LiveConnection,
-    how: { userPresent: boolean; resolvesUserAction: boolean; background: boolean; expand: Set<string> },
+    how: { userPresent: boolean; resolvesUserAction: boolean; background: boolean; expand: Set<string>; trigger?: 'api' | 'auto' },
   ): Promise<{ status: number; body: PowensConnection }> => {
     const c = live.seed.connection;
     if (live.inFlight) {
@@ -325,6 +339,13 @@ export async function startPowensSandbox(options: PowensSandboxOptions): Promise
       return { status: cls === 'needs_user' ? 202 : 200, body: connectionBody(live, how.expand) };
     }
     live.inFlight = true;
+    bankSyncs.push({
+      connectionId: c.id,
+      userId: live.user.seed.id,
+      trigger: how.trigger ?? 'api',
+      psuRequested: how.trigger === 'auto' ? false : how.userPresent,
+      startedAt: clock().toISOString(),
+    });
     c.state = 'validating';
     c.error = 'validating';
     const finish = async (): Promise<void> => {
@@ -401,7 +422,7 @@ export async function startPowensSandbox(options: PowensSandboxOptions): Promise
     return user;
   };
 
-  /** `me` or the token's own id; another user's id is "unknown for this authorization scope" (D1) → 404. */
+  /** `me` or the token's own id; another user's id is "unknown for this authorization scope" (docs/powens-api.md §3.2) → 404. */
   const resolveUser = (tokenUser: LiveUser, segment: string): LiveUser => {
     if (segment === 'me' || segment === String(tokenUser.seed.id)) return tokenUser;
     throw notFound('User');
@@ -633,7 +654,7 @@ export async function startPowensSandbox(options: PowensSandboxOptions): Promise
         allow('GET');
         const id = parseId(rest[1], 'Account');
         const account = own.find((a) => a.id === id);
-        // Without ?all a disabled/deleted account is invisible, even by id (C4).
+        // Without ?all a disabled/deleted account is invisible, even by id (docs/powens-api.md §2.3).
         if (!account || !isListed(account, all)) throw notFound('Account');
         return send(res, record, 200, structuredClone(account));
       }
@@ -731,6 +752,7 @@ export async function startPowensSandbox(options: PowensSandboxOptions): Promise
           status: r.status,
           at: r.at,
         })),
+    bankSyncs: () => bankSyncs.map((sync) => ({ ...sync })),
     clearRequests: () => {
       requests.length = 0;
     },

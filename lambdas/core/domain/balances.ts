@@ -1,5 +1,5 @@
 /**
- * Powens BankAccount → ContractSpec's canonical AccountBalanceRecord (contractspec-workflow-semantics.md §3.3).
+ * Powens BankAccount → ContractSpec's canonical AccountBalanceRecord (docs/contractspec-semantics.md §3.3).
  *
  * Mapping decisions:
  * - `currentBalance` = `balance`: the booked balance Powens reports for the account.

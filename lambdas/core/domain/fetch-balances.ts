@@ -25,7 +25,6 @@ import { settleWithConcurrency } from '../concurrency';
 import { parseRefreshInput, selectUsers } from './input';
 import type { StepCallContext } from './refresh-balances';
 
-export const FETCH_BALANCES_OPERATION = 'openbanking.balances.get@1.0.0';
 export const DEFAULT_MAX_BALANCES_BYTES = 96 * 1024;
 
 export interface FetchBalancesOutput {

@@ -107,7 +107,7 @@ describe('step handlers wired from environment variables', () => {
     // Read back: the handler wrote to dynalite through AWS_ENDPOINT_URL_DYNAMODB, nothing else configured.
     const { Items } = await dynamo.doc.send(new ScanCommand({ TableName: TABLE }));
     expect(Items?.filter((i) => String(i.sk).startsWith('LATEST#'))).toHaveLength(6);
-    expect(Items?.filter((i) => String(i.pk).startsWith('EXEC#'))).toHaveLength(1);
+    expect(Items?.filter((i) => String(i.pk).startsWith('EXEC#'))).toHaveLength(2);
     // Every Powens call of both handlers took a token from the shared bucket (one version bump per token).
     const bucket = Items?.find((i) => i.pk === `RATE#${new URL(sandbox.baseUrl).host}`);
     expect(bucket?.version).toBe(sandbox.requests.length);
@@ -166,7 +166,7 @@ describe('step handlers wired from environment variables', () => {
   ] as const)('a Powens %j on the PUT leaves the refresh handler as %s', async (fault, name) => {
     sandbox.faults.failNext('PUT', `/users/*/connections/${C.holdingHsbc}`, fault);
     // psuRequested: attended syncs are outside the PSD2 budget, which these repeated faulted PUTs would exhaust.
-    const input = { connectionIds: [C.holdingHsbc], psuRequested: true };
+    const input = { connectionIds: [C.holdingHsbc], psuRequested: true, maxAgeMinutes: 0 };
     await expect(
       invoke(refreshHandler, { step: { id: 'refresh-balances', operation: REFRESH_OP }, executionId: `env-fault-${name}`, input, data: input }),
     ).rejects.toMatchObject({ name });

@@ -6,6 +6,7 @@
  * | latest balance           | TENANT#{tenantId}                    | LATEST#{accountId}         | none       |
  * | balance history          | ACCOUNT#{tenantId}#{accountId}       | AT#{ISO-8601 balance time} | expiresAt  |
  * | PSD2 sync slot (0..n-1)  | PSD2#{userId}#{connectionId}         | SLOT#{i}                   | expiresAt  |
+ * | PSD2 observed sync       | PSD2#{userId}#{connectionId}         | SEEN#{ISO sync time}       | expiresAt  |
  * | per-execution sync mark  | EXEC#{executionId}                   | CONN#{userId}#{cid}        | expiresAt  |
  * | Powens rate bucket       | RATE#{bucket}                        | BUCKET                     | none       |
  *
@@ -35,6 +36,7 @@ export const TABLE_KEY_PREFIX = {
   at: 'AT#',
   psd2: 'PSD2#',
   slot: 'SLOT#',
+  seen: 'SEEN#',
   execution: 'EXEC#',
   connection: 'CONN#',
   rate: 'RATE#',
