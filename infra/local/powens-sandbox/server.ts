@@ -272,10 +272,16 @@ export async function startPowensSandbox(options: PowensSandboxOptions): Promise
     return out;
   };
 
-  const accountsListBody = (accounts: PowensBankAccount[]): Record<string, unknown> => {
+  const accountsListBody = (accounts: PowensBankAccount[], expand: Set<string>): Record<string, unknown> => {
     if (accounts.length === 0) throw new HttpProblem(400, 'noAccount', 'At least one bank account is required.');
     return {
-      accounts: accounts.map((a) => structuredClone(a)),
+      accounts: accounts.map((a) => {
+        const body = structuredClone(a);
+        const live = a.id_connection === null ? undefined : connections.get(a.id_connection);
+        // `expand=connection`: the account's Connection as GET /connections/{id} returns it (state included).
+        if (expand.has('connection') && live) body.connection = connectionBody(live, new Set());
+        return body;
+      }),
       balances: totals(accounts, 'balance'),
       coming_balances: totals(accounts, 'coming'),
       total: accounts.length,
@@ -612,7 +618,7 @@ export async function startPowensSandbox(options: PowensSandboxOptions): Promise
       record.connectionId = live.seed.connection.id;
       if (rest.length === 3 && rest[2] === 'accounts') {
         allow('GET');
-        return send(res, record, 200, accountsListBody(live.seed.accounts.filter((a) => isListed(a, all))));
+        return send(res, record, 200, accountsListBody(live.seed.accounts.filter((a) => isListed(a, all)), expand));
       }
       if (rest.length !== 2) throw notFound('Route');
       allow('GET', 'PUT', 'POST');
@@ -648,7 +654,7 @@ export async function startPowensSandbox(options: PowensSandboxOptions): Promise
       const own = user.connections.flatMap((c) => c.seed.accounts);
       if (rest.length === 1) {
         allow('GET');
-        return send(res, record, 200, accountsListBody(own.filter((a) => isListed(a, all))));
+        return send(res, record, 200, accountsListBody(own.filter((a) => isListed(a, all)), expand));
       }
       if (rest.length === 2) {
         allow('GET');

@@ -101,12 +101,12 @@ describe('step handlers wired from environment variables', () => {
     const afterFetch = (await invoke(fetchHandler, second)) as WorkflowEnvelope;
     const fetchCalls = [...dynamo.operations];
     const output = afterFetch.output as { balances: { accountId: string }[]; storage: unknown };
-    expect(output.balances.map((b) => b.accountId)).toEqual(['3101', '3102', '3103', '3104', '3121', '3122']);
+    expect(output.balances.map((b) => b.accountId)).toEqual(['3101', '3102', '3103', '3104', '3105', '3106', '3121', '3122']);
     expect(afterFetch.data).toMatchObject({ summary: expect.anything(), balances: output.balances, connectionIds: input.connectionIds });
 
     // Read back: the handler wrote to dynalite through AWS_ENDPOINT_URL_DYNAMODB, nothing else configured.
     const { Items } = await dynamo.doc.send(new ScanCommand({ TableName: TABLE }));
-    expect(Items?.filter((i) => String(i.sk).startsWith('LATEST#'))).toHaveLength(6);
+    expect(Items?.filter((i) => String(i.sk).startsWith('LATEST#'))).toHaveLength(8);
     expect(Items?.filter((i) => String(i.pk).startsWith('EXEC#'))).toHaveLength(2);
     // Every Powens call of both handlers took a token from the shared bucket (one version bump per token).
     const bucket = Items?.find((i) => i.pk === `RATE#${new URL(sandbox.baseUrl).host}`);

@@ -384,12 +384,13 @@ export function createPowensClient(options: PowensClientOptions): PowensClient {
 
   const listAccounts = async (
     user: PowensUserCredentials,
-    listOptions: { connectionId?: number } = {},
+    listOptions: { connectionId?: number; expandConnection?: boolean } = {},
   ): Promise<PowensAccountsList> => {
     const path =
-      listOptions.connectionId === undefined
+      (listOptions.connectionId === undefined
         ? `${userPath(user)}/accounts`
-        : `${userPath(user)}/connections/${encodeURIComponent(String(listOptions.connectionId))}/accounts`;
+        : `${userPath(user)}/connections/${encodeURIComponent(String(listOptions.connectionId))}/accounts`) +
+      (listOptions.expandConnection ? '?expand=connection' : '');
     const label = `GET ${path}`;
     const pages = await getAllPages(
       label,
