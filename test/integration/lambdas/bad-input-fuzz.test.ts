@@ -14,7 +14,7 @@ import type { APIGatewayProxyResult, Context } from 'aws-lambda';
 import { handler as refreshHandler } from '../../../lambdas/refresh-balances/handler';
 import { handler as fetchHandler } from '../../../lambdas/fetch-balances/handler';
 import { createApiHandler } from '../../../lambdas/api/app';
-import { latestBalances } from '../../../lambdas/api/balances';
+import { createCursorCodec } from '../../../lambdas/api/cursor';
 import { createBalanceStore } from '../../../lambdas/core/adapters/dynamodb/balance-store';
 import { resetConfigForTests } from '../../../lambdas/core/config';
 import { resetStepDependenciesForTests } from '../../../lambdas/core/step-runtime';
@@ -186,7 +186,10 @@ describe('bad input, fuzzed (seeded)', () => {
     const unexpected: unknown[] = [];
     const store = createBalanceStore({ client: dynamo.doc, tableName: TABLE });
     const handler = createApiHandler(
-      { refresh: { sfn, stateMachineArn: STATE_MACHINE_ARN, now: () => new Date('2025-03-01T06:00:00.000Z') }, balances: () => latestBalances(store, 'fuzz-family') },
+      {
+        refresh: { sfn, stateMachineArn: STATE_MACHINE_ARN, now: () => new Date('2025-03-01T06:00:00.000Z') },
+        read: { store, tenantId: 'fuzz-family', maxAgeMinutes: 360, cursors: createCursorCodec(async () => Buffer.alloc(32, 7)), now: () => new Date() },
+      },
       { onUnexpectedError: (error) => unexpected.push(error) },
     );
     const rng = createRng(SEED);
@@ -196,9 +199,14 @@ describe('bad input, fuzzed (seeded)', () => {
       () => apiEvent('POST', '/refreshes', { body: JSON.stringify(refreshInputLike(rng, known)) }),
       () => apiEvent('GET', '/refreshes/{id}', { path: `/refreshes/${rng.pick(['auto-1', '%E0%A4%A', '%zz', 'a'.repeat(100), 'req-x'])}`, pathParameters: rng.chance(0.5) ? { id: 'auto-1' } : undefined }),
       () => apiEvent('GET', '/balances'),
+      () => ({ ...apiEvent('GET', rng.pick(['/balances', '/positions'])), queryStringParameters: rng.chance(0.5) ? { limit: String(jsonValue(rng, 0)), cursor: String(jsonValue(rng, 0)) } : (jsonValue(rng, 1) as null) }),
+      () => {
+        const id = String(rng.chance(0.5) ? rng.pick(['3101', '9007199254740993', '%E0%A4%A', '-1', 'x'.repeat(300)]) : jsonValue(rng, 0));
+        return { ...apiEvent('GET', '/accounts/{accountId}/history', { path: `/accounts/${id}/history`, pathParameters: rng.chance(0.5) ? { accountId: id } : undefined }), queryStringParameters: rng.chance(0.5) ? { from: String(jsonValue(rng, 0)), to: '2025-01-01T00:00:00Z' } : null };
+      },
       () => apiEvent('POST', '/refreshes', { body: rng.chance(0.5) ? 'x'.repeat(256 * 1024) : JSON.stringify(manyKeys(rng)) }),
     ];
-    const keys = ['httpMethod', 'path', 'resource', 'body', 'isBase64Encoded', 'pathParameters', 'headers', 'requestContext'];
+    const keys = ['httpMethod', 'path', 'resource', 'body', 'isBase64Encoded', 'pathParameters', 'queryStringParameters', 'headers', 'requestContext'];
     for (let i = 0; i < EVENTS_PER_HANDLER && problems.length < 10; i++) {
       const template = rng.pick(templates)() as unknown as Record<string, unknown>;
       const event = rng.chance(0.15) ? jsonValue(rng) : rng.chance(0.5) ? mutate(rng, template, keys) : template;

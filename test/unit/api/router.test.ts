@@ -228,7 +228,7 @@ describe('odd shapes (direct invocations): a named 4xx, bounded, never a 500', (
   const raw = async (event: unknown) => {
     const { sfn, unexpected } = setup();
     const handler = createApiHandler(
-      { refresh: { sfn, stateMachineArn: STATE_MACHINE_ARN, now: () => T0 }, balances: async () => ({}) },
+      { refresh: { sfn, stateMachineArn: STATE_MACHINE_ARN, now: () => T0 }, read: readDeps() },
       { onUnexpectedError: (error) => unexpected.push(error) },
     );
     const res = (await handler(event as never, {} as Context)) as APIGatewayProxyResult;
