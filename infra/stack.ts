@@ -8,6 +8,7 @@ import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
 import { ENV } from '../lambdas/core/env-names';
 import { BalancesTable } from './constructs/balances-table';
+import { UserTokenKey } from './constructs/user-token-key';
 import { OperationsAlarms } from './constructs/alarms';
 import { NodeFunction } from './constructs/node-function';
 import { PowensSecret } from './constructs/powens-secret';
@@ -26,6 +27,24 @@ import { refreshOpenBankingBalancesWorkflow } from './specs';
  */
 export const REFRESH_API_TABLE_ACTIONS: readonly TableAction[] = ['dynamodb:GetItem', 'dynamodb:Query'];
 
+/** The API's user routes: UpdateItem (PUT /users/{id}), DeleteItem (DELETE), Query (GET /users). */
+export const USER_REGISTRY_API_TABLE_ACTIONS: readonly TableAction[] = ['dynamodb:DeleteItem', 'dynamodb:Query', 'dynamodb:UpdateItem'];
+
+/** What a step Lambda reads from the user registry: GetItem per requested user, Query for "everyone". */
+/**
+ * The Powens webhook receiver: delivery dedup (conditional put, then update), balances (history batches, conditional
+ * latest puts), exclusion of disabled/deleted accounts (Query latest, conditional updates), connection health
+ * (conditional put, Query) and Powens' own syncs counted in the PSD2 budget (conditional put, Query, update).
+ */
+export const WEBHOOK_TABLE_ACTIONS: readonly TableAction[] = [
+  'dynamodb:BatchWriteItem',
+  'dynamodb:PutItem',
+  'dynamodb:Query',
+  'dynamodb:UpdateItem',
+];
+
+export const USER_REGISTRY_STEP_TABLE_ACTIONS: readonly TableAction[] = ['dynamodb:GetItem', 'dynamodb:Query'];
+
 export interface OpenBankingStackProps extends StackProps {
   settings: AppSettings;
   /** The workflow to deploy; default the seed refresh workflow. Its operations must be bound in STEP_FUNCTIONS. */
@@ -36,11 +55,13 @@ export class OpenBankingStack extends Stack {
   readonly compiled: CompiledDefinition;
   readonly table: BalancesTable;
   readonly powensSecret: PowensSecret;
+  readonly userTokenKey: UserTokenKey;
   readonly stepFunctions: ReadonlyMap<StepFunctionBinding, NodeFunction>;
   readonly workflow: WorkflowStateMachine;
   readonly schedule: RefreshSchedule;
   readonly cursorKey: Secret;
   readonly apiFunction: NodeFunction;
+  readonly webhookFunction: NodeFunction;
   readonly api: RefreshApi;
   readonly alarms: OperationsAlarms;
 
@@ -57,6 +78,7 @@ export class OpenBankingStack extends Stack {
     // 1. Where balances and credentials live.
     this.table = new BalancesTable(this, 'Balances');
     this.powensSecret = new PowensSecret(this, 'Powens', { existingSecretName: settings.powensSecretName });
+    this.userTokenKey = new UserTokenKey(this, 'UserTokens');
 
     // 2. One function per operation binding. Memory and timeout come from the binding: a forced Powens sync can take
     //    minutes (RefreshBalances 300 s), reading and storing accounts is short but JSON-heavy (FetchBalances 512 MB).
@@ -76,8 +98,9 @@ export class OpenBankingStack extends Stack {
             : { [ENV.powensCallsPerMinute]: String(settings.powensCallsPerMinute) }),
         },
       })
-        .useTable(this.table.table, binding.tableActions ?? [])
-        .readSecret(this.powensSecret.secret, this.powensSecret.secretId);
+        .useTable(this.table.table, [...(binding.tableActions ?? []), ...USER_REGISTRY_STEP_TABLE_ACTIONS])
+        .readSecret(this.powensSecret.secret, this.powensSecret.secretId)
+        .useTokenKey(this.userTokenKey.key, 'kms:Decrypt', settings.tenantId);
       stepFunctions.set(binding, fn);
     }
     this.stepFunctions = stepFunctions;
@@ -116,14 +139,26 @@ export class OpenBankingStack extends Stack {
       environment: { [ENV.tenantId]: settings.tenantId },
     })
       .startAndDescribeExecutions(stateMachine, this.workflow.stateMachineName)
-      .useTable(this.table.table, REFRESH_API_TABLE_ACTIONS)
-      .readCursorKey(this.cursorKey);
-    this.api = new RefreshApi(this, 'RefreshApi', { handler: this.apiFunction });
+      .useTable(this.table.table, [...REFRESH_API_TABLE_ACTIONS, ...USER_REGISTRY_API_TABLE_ACTIONS])
+      .readCursorKey(this.cursorKey)
+      .useTokenKey(this.userTokenKey.key, 'kms:Encrypt', settings.tenantId);
+    // Powens pushes CONNECTION_SYNCED (its own daily sync) and deletions: most fresh balances arrive this way.
+    this.webhookFunction = new NodeFunction(this, 'PowensWebhookFunction', {
+      entry: 'lambdas/powens-webhooks/handler.ts',
+      description: 'Powens webhook receiver (HMAC-verified): CONNECTION_SYNCED, ACCOUNT_DISABLED, CONNECTION_DELETED, USER_DELETED',
+      serviceName: 'powens-webhooks',
+      // Large first-sync payloads (several MB of JSON, gzip) are parsed in memory.
+      memorySize: 512,
+      environment: { [ENV.tenantId]: settings.tenantId },
+    })
+      .useTable(this.table.table, WEBHOOK_TABLE_ACTIONS)
+      .readSecret(this.powensSecret.secret, this.powensSecret.secretId);
+    this.api = new RefreshApi(this, 'RefreshApi', { handler: this.apiFunction, webhooks: this.webhookFunction });
 
     // 5. Who is told when it breaks.
     this.alarms = new OperationsAlarms(this, 'Alarms', {
       stateMachine,
-      functions: [...stepFunctions.values(), this.apiFunction],
+      functions: [...stepFunctions.values(), this.apiFunction, this.webhookFunction],
       deadLetterQueue: this.schedule.deadLetterQueue,
       api: this.api.api,
       email: settings.alarmEmail,
@@ -134,6 +169,7 @@ export class OpenBankingStack extends Stack {
     new CfnOutput(this, 'ApiUrl', { value: this.api.api.url });
     new CfnOutput(this, 'TableName', { value: this.table.table.tableName });
     new CfnOutput(this, 'PowensSecretArn', { value: this.powensSecret.secret.secretArn });
+    new CfnOutput(this, 'UserTokenKeyArn', { value: this.userTokenKey.key.keyArn });
     new CfnOutput(this, 'AlarmTopicArn', { value: this.alarms.topic.topicArn });
   }
 }

@@ -12,6 +12,7 @@ import { signPowensWebhook } from '../../../lambdas/core/adapters/powens/webhook
 import type { PowensSecret } from '../../../lambdas/core/adapters/secrets/powens-secret';
 import { handlePowensWebhook, type WebhookDeps, type WebhookRequest } from '../../../lambdas/core/domain/powens-webhooks';
 import { toBalanceView } from '../../../lambdas/core/domain/positions';
+import { WEBHOOK_TABLE_ACTIONS } from '../../../infra/stack';
 import { useDynalite } from '../../support/dynalite';
 
 const TENANT = 'martin-family';
@@ -250,6 +251,14 @@ describe('Powens webhook receiver (dynalite + real adapters)', () => {
 
     const userDeleted = signed('USER_DELETED', { id_webhook_data: 53, id: 1001, signin: '2024-01-01 00:00:00' });
     expect((await handlePowensWebhook(userDeleted, deps)).status).toBe(200);
+  });
+
+  it('calls exactly the DynamoDB actions its role allows (infra/stack.ts WEBHOOK_TABLE_ACTIONS)', async () => {
+    dynamo().operations.length = 0;
+    await handlePowensWebhook(signed('CONNECTION_SYNCED', synced(70, '2025-06-02 07:00:00', [1, 2])), deps);
+    await handlePowensWebhook(signed('ACCOUNT_DISABLED', { id_webhook_data: 71, id: 3101, id_user: 1001, disabled: null }), deps);
+    await handlePowensWebhook(signed('USER_DELETED', { id_webhook_data: 72, id: 1001 }), deps);
+    expect([...new Set(dynamo().operations.map((o) => `dynamodb:${o}`))].sort()).toEqual([...WEBHOOK_TABLE_ACTIONS].sort());
   });
 
   it('a user not configured for this tenant → 202 ignored, nothing written', async () => {

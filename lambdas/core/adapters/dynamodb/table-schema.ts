@@ -11,6 +11,7 @@
  * | Powens rate bucket       | RATE#{bucket}                        | BUCKET                     | none       |
  * | connection health        | HEALTH#{tenantId}                    | CONN#{userId}#{cid}        | none       |
  * | webhook delivery (dedup) | WEBHOOK#{tenantId}                   | ID#{id_webhook_data}       | expiresAt  |
+ * | registered Powens user   | USERS#{tenantId}                     | USER#{userId, 16 digits}   | none       |
  *
  * Access patterns: latest by tenant (Query pk, begins_with LATEST#), history by account and time range (Query pk,
  * sk BETWEEN), PSD2 budget (conditional UpdateItem on one slot), retry idempotency (conditional UpdateItem).
@@ -45,6 +46,8 @@ export const TABLE_KEY_PREFIX = {
   health: 'HEALTH#',
   webhook: 'WEBHOOK#',
   webhookId: 'ID#',
+  users: 'USERS#',
+  user: 'USER#',
 } as const;
 
 export const tableKeys = {
@@ -76,6 +79,12 @@ export const tableKeys = {
   webhookDelivery: (tenantId: string, idWebhookData: number) => ({
     pk: `${TABLE_KEY_PREFIX.webhook}${tenantId}`,
     sk: `${TABLE_KEY_PREFIX.webhookId}${idWebhookData}`,
+  }),
+  /** The user registry of a tenant is one partition (../dynamodb/user-registry.ts); sort keys in numeric order. */
+  userRegistryPartition: (tenantId: string) => `${TABLE_KEY_PREFIX.users}${tenantId}`,
+  registeredUser: (tenantId: string, userId: number) => ({
+    pk: `${TABLE_KEY_PREFIX.users}${tenantId}`,
+    sk: `${TABLE_KEY_PREFIX.user}${String(userId).padStart(16, '0')}`,
   }),
 } as const;
 
