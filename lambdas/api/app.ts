@@ -11,6 +11,7 @@ import { accountHistory, getPositions, listBalances, type ReadDeps } from './bal
 import { ApiError, badRequest, internalError, jsonResponse, notFound, requestBody } from './http';
 import { parseRefreshBody } from './refresh-request';
 import { describeRefresh, startRefresh, type RefreshDeps } from './refreshes';
+import { logger } from '../core/observability';
 
 export interface ApiDeps {
   refresh: RefreshDeps;
@@ -64,9 +65,17 @@ export function createApiRoutes(deps: ApiDeps): ApiRoute[] {
 }
 
 export interface ApiHandlerOptions {
-  /** Called with unexpected (non-ApiError) failures; the caller only sees a generic 500. */
+  /** Called with unexpected (non-ApiError) failures; the caller only sees a generic 500. Default: logged. */
   onUnexpectedError?: (error: unknown, event: APIGatewayProxyEvent) => void;
 }
+
+// Only the error's name and message (never the request body): the body may name bank users.
+const logUnexpectedError = (error: unknown, event: APIGatewayProxyEvent): void =>
+  logger.error('api request failed', {
+    route: `${event.httpMethod} ${event.resource}`,
+    requestId: event.requestContext?.requestId,
+    error: error instanceof Error ? { name: error.name, message: error.message } : String(error),
+  });
 
 /** Anything that is not an ApiError becomes the generic 500 before http-error-handler renders it. */
 function unexpectedErrors(options: ApiHandlerOptions): middy.MiddlewareObj<APIGatewayProxyEvent, APIGatewayProxyResult> {
@@ -78,7 +87,7 @@ function unexpectedErrors(options: ApiHandlerOptions): middy.MiddlewareObj<APIGa
         request.error = badRequest('Not an API Gateway REST proxy event (httpMethod and path are required).');
         return;
       }
-      options.onUnexpectedError?.(error, event);
+      (options.onUnexpectedError ?? logUnexpectedError)(error, event);
       request.error = internalError(event?.requestContext?.requestId);
     },
   };
