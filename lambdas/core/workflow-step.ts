@@ -2,6 +2,22 @@ import type middy from '@middy/core';
 import { ValidationFailedError } from './errors';
 import { completeStep, isStepInvocation, type StepInvocation, type WorkflowEnvelope } from './workflow-envelope';
 
+/** Step Functions execution ARNs are at most a few hundred characters; anything longer is not one. */
+export const MAX_EXECUTION_ID_LENGTH = 2048;
+
+/**
+ * `executionId` keys the execution markers (`EXEC#<id>`): a non-string would be stringified (`{}` → `[object Object]`,
+ * one marker shared by every such call), so it must be a non-empty, bounded string when present.
+ */
+export function executionIdProblem(executionId: unknown): string | undefined {
+  if (executionId === undefined) return undefined;
+  if (typeof executionId !== 'string' || executionId === '') {
+    return `executionId must be a non-empty string (the Step Functions execution ARN); got ${executionId === null ? 'null' : Array.isArray(executionId) ? 'an array' : typeof executionId}.`;
+  }
+  if (executionId.length > MAX_EXECUTION_ID_LENGTH) return `executionId longer than ${MAX_EXECUTION_ID_LENGTH} characters.`;
+  return undefined;
+}
+
 /** What the middleware exposes to the handler on `context.workflowStep`. */
 export interface WorkflowStepContext {
   stepId: string;
@@ -28,6 +44,8 @@ export function workflowStep(): middy.MiddlewareObj<unknown, unknown> {
         );
       }
       const invocation = request.event;
+      const problem = executionIdProblem(invocation.executionId);
+      if (problem !== undefined) throw new ValidationFailedError(problem);
       invocations.set(request.context as object, invocation);
       const step: WorkflowStepContext = {
         stepId: invocation.step.id,
