@@ -6,20 +6,25 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { createBalanceStore } from '../core/adapters/dynamodb/balance-store';
+import { createUserRegistry } from '../core/adapters/dynamodb/user-registry';
+import { keyProviderFor } from '../core/adapters/keys/key-provider-for';
 import { createApiHandler } from './app';
 import { parseApiConfig } from './config';
 import { createCursorCodec, secretCursorKey } from './cursor';
 
 const config = parseApiConfig(process.env);
+const dynamo = DynamoDBDocumentClient.from(new DynamoDBClient({}), { marshallOptions: { removeUndefinedValues: true } });
+const { tableName, tenantId, userRegistry } = config;
 const now = () => new Date();
 
 export const handler = createApiHandler({
   refresh: { sfn: new SFNClient({}), stateMachineArn: config.stateMachineArn, now },
   read: {
-    store: createBalanceStore({ client: DynamoDBDocumentClient.from(new DynamoDBClient({})), tableName: config.tableName }),
-    tenantId: config.tenantId,
+    store: createBalanceStore({ client: dynamo, tableName }),
+    tenantId,
     maxAgeMinutes: config.maxAgeMinutes,
     cursors: createCursorCodec(secretCursorKey(config.cursorSecretId)),
     now,
   },
+  ...(userRegistry && { users: createUserRegistry({ client: dynamo, tableName, tenantId, keys: keyProviderFor(userRegistry) }) }),
 });
