@@ -8,7 +8,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { STEP_FUNCTIONS } from '../specs/bindings';
+import { stepFunctionsByOperation } from '../specs/bindings';
 import { compileWorkflow, type CompileOptions } from './compile';
 import { renderMermaid } from './diagram';
 import { renderFidelityReport } from './report';
@@ -44,14 +44,14 @@ class SpecLoadError extends Error {
 interface Args {
   command: 'asl' | 'explain' | 'diagram' | 'validate';
   specPath: string;
-  options: Omit<CompileOptions, 'bindings'>;
+  options: Omit<CompileOptions, 'functions'>;
 }
 
 const COMMANDS = ['asl', 'explain', 'diagram', 'validate'] as const;
 
 export function parseArgs(argv: readonly string[]): Args {
   const positional: string[] = [];
-  const options: Omit<CompileOptions, 'bindings'> = { humanTaskBinding: { placeholderKey: 'HumanTaskFunctionArn', timeoutSeconds: 604_800 } };
+  const options: Omit<CompileOptions, 'functions'> = { humanTaskBinding: { placeholderKey: 'HumanTaskFunctionArn', timeoutSeconds: 604_800 } };
   for (let i = 0; i < argv.length; i += 1) {
     const arg = argv[i] as string;
     const value = (): string => {
@@ -162,7 +162,7 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
     }
     throw error;
   }
-  const options: CompileOptions = { bindings: STEP_FUNCTIONS, ...args.options };
+  const options: CompileOptions = { functions: stepFunctionsByOperation(), ...args.options };
   if (args.command === 'validate') {
     const issues = validateForAsl(spec, options);
     io.stdout(issues.length === 0 ? `${spec.meta.key}@${spec.meta.version}: valid, no issues\n` : `${formatIssues(issues)}\n`);

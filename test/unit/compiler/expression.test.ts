@@ -162,3 +162,53 @@ describe('optional chaining (`?.`) and issue reporting', () => {
     expect(parseCondition(source).issues.map((i) => i.code)).toContain(code);
   });
 });
+
+/**
+ * `data` given as layers (the compiled machine's `$.steps.<id>.output` slots over the execution input): the same
+ * table, with each case's data split so that every top-level key lives in the newest layer that has it and older
+ * layers hold decoys for it. A rule that mixed layers, or read an older one, would read a decoy.
+ */
+describe('layered data (last writer wins per top-level key), executed by aws-local-stepfunctions', () => {
+  const LAYERED = { data: ['$.l1', '$.l2', '$.base'], input: '$.input', output: '$.output' } as const;
+  const DECOY = 'decoy';
+  const split = (data: unknown): Record<string, unknown> => {
+    const l1: Record<string, unknown> = {};
+    const l2: Record<string, unknown> = {};
+    const base: Record<string, unknown> = {};
+    Object.entries((data ?? {}) as Record<string, unknown>).forEach(([key, value], i) => {
+      if (i % 2 === 0) {
+        l1[key] = value;
+        l2[key] = DECOY;
+        base[key] = DECOY;
+      } else {
+        base[key] = value;
+      }
+    });
+    return { l1, l2, base };
+  };
+  let machine: StateMachine;
+
+  beforeAll(() => {
+    const states: Record<string, State> = {
+      T: { Type: 'Pass', Result: { value: true }, End: true },
+      F: { Type: 'Pass', Result: { value: false }, End: true },
+    };
+    const dispatch: ChoiceRule[] = [];
+    CASES.forEach((c, i) => {
+      const compiled = compileCondition(parseCondition(c.expr).ast, LAYERED);
+      dispatch.push({ Variable: '$.case', NumericEquals: i, Next: `case${i}` });
+      states[`case${i}`] =
+        compiled.kind === 'constant'
+          ? { Type: 'Pass', Next: compiled.value ? 'T' : 'F' }
+          : { Type: 'Choice', Choices: [{ ...compiled.rule, Next: 'T' } as ChoiceRule], Default: 'F' };
+    });
+    states.dispatch = { Type: 'Choice', Choices: dispatch, Default: 'F' };
+    machine = new StateMachine({ StartAt: 'dispatch', States: states } as unknown as LocalDefinition);
+  });
+
+  it.each(CASES.map((c, i) => [c.expr, JSON.stringify(c.ctx), c, i] as const))('%s with %s', async (_e, _c, c, i) => {
+    const { data, ...rest } = c.ctx;
+    const result = (await machine.run({ case: i, ...rest, ...split(data) } as never).result) as { value: boolean };
+    expect(result.value).toBe(c.coercion ? !c.expected : c.expected);
+  });
+});
