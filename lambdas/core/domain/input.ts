@@ -19,6 +19,16 @@ function describe(error: ErrorObject): string {
   return `${field} ${error.message ?? 'is invalid'}`;
 }
 
+/**
+ * The RefreshInput fields of a larger object (the workflow data a later step receives: the execution input merged
+ * with earlier steps' outputs). Anything else is left out; the fields kept are then validated as strictly as ever.
+ */
+export function selectRefreshInput(data: unknown): unknown {
+  if (data === null || typeof data !== 'object' || Array.isArray(data)) return data;
+  const record = data as Record<string, unknown>;
+  return Object.fromEntries(Object.keys(schema.properties).filter((key) => key in record).map((key) => [key, record[key]]));
+}
+
 export function parseRefreshInput(raw: unknown): RefreshInput {
   // `null`/absent input (a console "Start execution" with no body) means "refresh everything", like `{}`.
   const value = raw === undefined || raw === null ? {} : raw;
