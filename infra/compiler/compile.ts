@@ -9,7 +9,7 @@
  * those slots directly; nothing else is carried, and no state is added per step.
  */
 import { EXECUTION_ID_FIELD } from '../../lambdas/core/workflow-contract';
-import type { Catcher, ChoiceRule, ChoiceRuleBody, JsonValue, PassState, State, StateMachineDefinition, TaskState } from './asl';
+import type { Catcher, ChoiceRule, ChoiceRuleBody, JsonValue, State, StateMachineDefinition, TaskState } from './asl';
 import { ASL_LIMITS } from './asl';
 import { compileCondition, jsonPathChild, parseCondition, type ConditionScope, type OptionalChainingMode } from './expression';
 import { entryStepId, outgoing, topologicalOrder } from './graph';

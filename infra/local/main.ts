@@ -3,7 +3,6 @@ import { parseArgs } from 'node:util';
 import type { FetchBalancesOutput } from '../../lambdas/core/domain/fetch-balances';
 import type { ConnectionReport, RefreshBalancesOutput } from '../../lambdas/core/domain/refresh-balances';
 import type { AccountBalanceRecord } from '../../lambdas/core/domain/balances';
-import type { WorkflowEnvelope } from '../../lambdas/core/workflow-envelope';
 import { formatAmount, formatProgress, renderTable } from './report';
 import { runLocalRefresh, type LocalRunOptions, type LocalRunResult } from './run';
 import { parseFaultOption } from './fault-option';
@@ -116,9 +115,11 @@ export function renderResult(result: LocalRunResult): string {
     lines.push(`Nothing after the failed step ran; what earlier steps stored is kept. Rerun once the cause is fixed.`);
     return lines.join('\n');
   }
-  const envelope = result.output as WorkflowEnvelope;
-  const data = envelope.data as Partial<RefreshBalancesOutput> & Partial<FetchBalancesOutput>;
-  const connections: ConnectionReport[] = data.connections ?? [];
+  // The execution output keeps each step's output in its slot (compiler README, "Data flow").
+  const steps = (result.output as { steps?: Record<string, { output?: unknown }> } | undefined)?.steps ?? {};
+  const refresh = (steps['refresh-balances']?.output ?? {}) as Partial<RefreshBalancesOutput>;
+  const data = (steps['fetch-balances']?.output ?? {}) as Partial<FetchBalancesOutput>;
+  const connections: ConnectionReport[] = refresh.connections ?? [];
   lines.push('Connections (refresh-balances)');
   lines.push(
     renderTable(connections, [

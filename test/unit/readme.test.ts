@@ -1,12 +1,12 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { compileWorkflow, renderFidelityReport, renderMermaid } from '../../infra/compiler';
-import { STEP_FUNCTIONS } from '../../infra/specs/bindings';
+import { stepFunctionsByOperation } from '../../infra/specs/bindings';
 import { refreshOpenBankingBalancesWorkflow } from '../../infra/specs';
 
 /** The README's diagram and retry table are generated from the compiled ASL; this fails when they drift. */
 const readme = readFileSync(path.resolve(__dirname, '../../README.md'), 'utf8');
-const compiled = compileWorkflow(refreshOpenBankingBalancesWorkflow, { bindings: STEP_FUNCTIONS });
+const compiled = compileWorkflow(refreshOpenBankingBalancesWorkflow, { functions: stepFunctionsByOperation() });
 
 function section(name: string): string {
   const match = new RegExp(`<!-- ${name}:start -->\\n([\\s\\S]*?)<!-- ${name}:end -->`).exec(readme);
