@@ -9,6 +9,11 @@ const common = {
   setupFiles: ['<rootDir>/test/support/setup.ts'],
 };
 module.exports = {
+  // CI runs on a busy 2-core machine, where Jest's 5 s default fails good tests at random (a CDK bundling test took
+  // 3.9 s idle and 9.6 s with both cores busy). A timeout only has to catch hangs, so the default is sized for the
+  // worst load; the few heavy tests (cdk synth, esbuild, spawned processes) set a larger one of their own.
+  // (Top level on purpose: jest-circus ignores a per-project testTimeout.)
+  testTimeout: 120_000,
   projects: [
     { ...common, displayName: 'unit', testMatch: ['<rootDir>/test/unit/**/*.test.ts'] },
     { ...common, displayName: 'integration', testMatch: ['<rootDir>/test/integration/**/*.test.ts'] },

@@ -7,6 +7,7 @@ import dynalite from 'dynalite';
 
 // Same settings as infra/local/embedded-dynamodb.ts: tables ACTIVE at once.
 const server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
+server.keepAliveTimeout = 0; // as infra/local/embedded-dynamodb.ts: no idle-socket race with the SDK's agent
 server.once('error', (error) => {
   process.stderr.write(`dynamo-server: dynalite failed to listen: ${error.message}\n`);
   process.exit(1);

@@ -132,6 +132,8 @@ export async function runScenario(
       [ENV.powensBaseUrl]: sandbox.baseUrl,
       [ENV.powensSecretFile]: secretFile,
       [ENV.tenantId]: 'bench',
+      // The bench sandbox has no limit: the shared Powens budget runs (its DynamoDB requests are metered) but never waits.
+      [ENV.powensCallsPerMinute]: '1000000',
       AWS_REGION: LOCAL_AWS_REGION,
       AWS_ENDPOINT_URL_DYNAMODB: meter.endpoint,
       AWS_ACCESS_KEY_ID: LOCAL_AWS_CREDENTIALS.accessKeyId,

@@ -3,8 +3,9 @@
  * figure in bench/results/*.json can be traced to a source and a date. Region us-east-1, no free tier applied
  * (a refresh-cost figure should not depend on how much of the free tier other workloads use).
  *
- * Values and sources are those recorded in /work/shared/docs/asl-and-local-aws.md §A4 (research note dated
- * 2026-11-24, which says "re-check before quoting"): this machine has no internet, so none was re-checked here.
+ * Values and sources come from a research note dated 2026-11-24 (AWS pricing pages, DynamoDB from a secondary
+ * source; each price names its `source`). The note says "re-check before quoting": this machine has no internet, so
+ * none was re-checked here.
  */
 export interface ListPrice {
   /** US dollars per `unit`. */

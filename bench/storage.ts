@@ -12,7 +12,7 @@ import { isConditionalCheckFailed } from '../lambdas/core/adapters/dynamodb/erro
 import { settleWithConcurrency } from '../lambdas/core/concurrency';
 import { fetchBalances } from '../lambdas/core/domain/fetch-balances';
 import { createPowensClient } from '../lambdas/core/adapters/powens/client';
-import { LOCAL_AWS_CREDENTIALS, LOCAL_AWS_REGION, type EmbeddedDynamoDb } from '../infra/local/embedded-dynamodb';
+import { LOCAL_AWS_CREDENTIALS, LOCAL_AWS_REGION, type LocalDynamoDb } from '../infra/local/embedded-dynamodb';
 import { generateDataset, startPowensSandbox } from '../infra/local/powens-sandbox';
 import { elapsed, round, startDynamoDbProcess } from './support';
 
@@ -126,7 +126,7 @@ export function datasetFor(accounts: number): StorageCase['dataset'] {
 }
 
 /** dynalite answers CreateTable with CREATING and flips to ACTIVE on a timer: wait for it, or writes may 404. */
-export async function createActiveTable(db: EmbeddedDynamoDb, tableName: string): Promise<void> {
+export async function createActiveTable(db: LocalDynamoDb, tableName: string): Promise<void> {
   await db.createTable(tableName);
   for (let i = 0; i < 200; i++) {
     const described = await db.client.send(new DescribeTableCommand({ TableName: tableName }));
@@ -142,7 +142,7 @@ interface MeteredClient {
   meter: ReturnType<typeof countRequests>;
 }
 
-function meteredClient(db: EmbeddedDynamoDb): MeteredClient {
+function meteredClient(db: LocalDynamoDb): MeteredClient {
   const client = new DynamoDBClient({ endpoint: db.endpoint, region: LOCAL_AWS_REGION, credentials: LOCAL_AWS_CREDENTIALS });
   const meter = countRequests(client);
   const doc = DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
@@ -192,7 +192,7 @@ export async function naiveWrite(
   if (failed) throw failed.reason;
 }
 
-export async function runStorageCase(accounts: number, db: EmbeddedDynamoDb, options: StorageOptions): Promise<StorageCase> {
+export async function runStorageCase(accounts: number, db: LocalDynamoDb, options: StorageOptions): Promise<StorageCase> {
   const shape = datasetFor(accounts);
   const sandbox = await startPowensSandbox({ dataset: generateDataset({ ...shape, seed: accounts }), syncLatencyMs: 0 });
   const metered = meteredClient(db);

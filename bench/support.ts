@@ -3,13 +3,13 @@ import { fork } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
 import { PROJECT_ROOT } from '../infra/bundling';
-import { createBalancesTable, localDynamoClients, type EmbeddedDynamoDb } from '../infra/local/embedded-dynamodb';
+import { createBalancesTable, localDynamoClients, type LocalDynamoDb } from '../infra/local/embedded-dynamodb';
 
 /**
  * Scratch space for bundles and transpiled sources. Inside the repository on purpose: the unbundled sources import every
- * dependency from the project's node_modules (the bundles are self-contained since the SDK is bundled). Ignored by git (.gitignore: bench/results/tmp/).
+ * dependency from the project's node_modules (the bundles are self-contained since the SDK is bundled). Ignored by git (.gitignore: bench/results/scratch/).
  */
-export const BENCH_WORK_DIR = path.join(PROJECT_ROOT, 'bench', 'results', 'tmp');
+export const BENCH_WORK_DIR = path.join(PROJECT_ROOT, 'bench', 'results', 'scratch');
 export const RESULTS_DIR = path.join(PROJECT_ROOT, 'bench', 'results');
 
 export interface Summary {
@@ -84,7 +84,7 @@ const DYNAMO_SERVER_START_TIMEOUT_MS = 15_000;
  * than the client, as a remote DynamoDB would. Same shape as startEmbeddedDynamoDb; dynalite still adds no network
  * latency (127.0.0.1).
  */
-export async function startDynamoDbProcess(): Promise<EmbeddedDynamoDb> {
+export async function startDynamoDbProcess(): Promise<LocalDynamoDb> {
   // execArgv [] : the child is plain ESM, it needs neither tsx's nor jest's loaders of the parent.
   const child = fork(DYNAMO_SERVER_SCRIPT, [], { execArgv: [], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   let port: number;

@@ -16,6 +16,8 @@ export interface AppSettings {
   /** Import this existing Secrets Manager secret instead of creating one. */
   powensSecretName?: string;
   alarmEmail?: string;
+  /** Powens calls per minute for this client (the Lambdas' shared rate budget); default: the Lambdas' 30. */
+  powensCallsPerMinute?: number;
 }
 
 export const CONTEXT_KEYS = {
@@ -25,6 +27,7 @@ export const CONTEXT_KEYS = {
   refreshScheduleTimeZone: 'refreshScheduleTimeZone',
   powensSecretName: 'powensSecretName',
   alarmEmail: 'alarmEmail',
+  powensCallsPerMinute: 'powensCallsPerMinute',
 } as const;
 
 export class ContextError extends Error {
@@ -65,5 +68,17 @@ export function readSettings(node: Node): AppSettings {
   const secretName = optionalString(node, CONTEXT_KEYS.powensSecretName);
   if (secretName !== undefined) settings.powensSecretName = secretName;
   if (alarmEmail !== undefined) settings.alarmEmail = alarmEmail;
+  // `-c key=120` arrives as a string, cdk.json may hold a number.
+  const rawCalls: unknown = node.tryGetContext(CONTEXT_KEYS.powensCallsPerMinute);
+  const callsPerMinute = rawCalls === undefined || rawCalls === null || rawCalls === '' ? undefined : String(rawCalls).trim();
+  if (callsPerMinute !== undefined) {
+    const value = Number(callsPerMinute);
+    if (!/^\d+$/.test(callsPerMinute) || value < 2 || value > 1_000_000) {
+      throw new ContextError(
+        `Context powensCallsPerMinute=${JSON.stringify(callsPerMinute)} must be a whole number 2..1000000 (the limit agreed with Powens).`,
+      );
+    }
+    settings.powensCallsPerMinute = value;
+  }
   return settings;
 }

@@ -15,8 +15,11 @@ import { RefreshSchedule } from './constructs/refresh-schedule';
 import { ContractSpecStateMachine, type OperationBinding } from './constructs/contractspec-state-machine';
 import type { AppSettings } from './context';
 import type { WorkflowSpec } from './compiler/spec';
-import { STEP_FUNCTIONS, type StepFunctionBinding } from './specs/bindings';
+import { STEP_FUNCTIONS, type StepFunctionBinding, type TableAction } from './specs/bindings';
 import { refreshOpenBankingBalancesWorkflow } from './specs';
+
+/** The API reads the latest balances (one Query per page); it writes nothing. */
+export const REFRESH_API_TABLE_ACTIONS: readonly TableAction[] = ['dynamodb:Query'];
 
 export interface OpenBankingStackProps extends StackProps {
   settings: AppSettings;
@@ -60,9 +63,15 @@ export class OpenBankingStack extends Stack {
         serviceName: binding.id,
         memorySize: binding.memoryMb,
         timeout: Duration.seconds(binding.timeoutSeconds),
-        environment: { [ENV.powensBaseUrl]: settings.powensBaseUrl, [ENV.tenantId]: settings.tenantId },
+        environment: {
+          [ENV.powensBaseUrl]: settings.powensBaseUrl,
+          [ENV.tenantId]: settings.tenantId,
+          ...(settings.powensCallsPerMinute === undefined
+            ? {}
+            : { [ENV.powensCallsPerMinute]: String(settings.powensCallsPerMinute) }),
+        },
       })
-        .readWriteTable(this.table.table)
+        .useTable(this.table.table, binding.tableActions ?? [])
         .readSecret(this.powensSecret.secret, this.powensSecret.secretId);
       stepFunctions.set(binding, fn);
     }
@@ -93,7 +102,7 @@ export class OpenBankingStack extends Stack {
       environment: { [ENV.tenantId]: settings.tenantId },
     })
       .startAndDescribeExecutions(stateMachine, this.stateMachineName)
-      .readTable(this.table.table);
+      .useTable(this.table.table, REFRESH_API_TABLE_ACTIONS);
     this.api = new RefreshApi(this, 'RefreshApi', { handler: this.apiFunction });
 
     // 5. Who is told when it breaks.

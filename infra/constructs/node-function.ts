@@ -10,6 +10,7 @@ import type { IStateMachine } from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { ENV } from '../../lambdas/core/env-names';
 import { LAMBDA_BUNDLING, PROJECT_ROOT } from '../bundling';
+import type { TableAction } from '../specs/bindings';
 
 export interface NodeFunctionProps {
   /** Handler source relative to the repository root (bindings use this form). */
@@ -97,17 +98,13 @@ export class NodeFunction extends Construct {
     return this;
   }
 
-  /** Step Lambdas: read, write, conditional updates on the balances table. */
-  readWriteTable(table: ITableV2): this {
-    table.grantReadWriteData(this.function);
-    return this.setEnvironment(ENV.tableName, table.tableName);
-  }
-
-  /** The API: Query/GetItem only (it reads latest balances). */
-  readTable(table: ITableV2): this {
-    this.role.addToPrincipalPolicy(
-      new PolicyStatement({ actions: ['dynamodb:Query', 'dynamodb:GetItem'], resources: [table.tableArn] }),
-    );
+  /**
+   * Exactly `actions` on the table (no index, no stream: the code uses neither) and its name in the environment.
+   * Not grantReadWriteData: that adds DeleteItem, Scan, BatchGetItem, ConditionCheckItem... which no function calls.
+   */
+  useTable(table: ITableV2, actions: readonly TableAction[]): this {
+    if (actions.length === 0) throw new Error(`${this.node.path}: useTable needs at least one action`);
+    this.role.addToPrincipalPolicy(new PolicyStatement({ actions: [...new Set(actions)].sort(), resources: [table.tableArn] }));
     return this.setEnvironment(ENV.tableName, table.tableName);
   }
 

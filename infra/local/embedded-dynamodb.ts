@@ -1,3 +1,4 @@
+import type { IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { DynamoDBClient, CreateTableCommand } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
@@ -8,7 +9,8 @@ import { balancesTableDefinition } from '../../lambdas/core/adapters/dynamodb/ta
 export const LOCAL_AWS_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' } as const;
 export const LOCAL_AWS_REGION = 'eu-west-3';
 
-export interface EmbeddedDynamoDb {
+/** A DynamoDB-compatible server on loopback with clients for it (in this process or another one). */
+export interface LocalDynamoDb {
   /** `http://127.0.0.1:<port>`; give it to a Lambda as AWS_ENDPOINT_URL_DYNAMODB. */
   endpoint: string;
   port: number;
@@ -19,9 +21,19 @@ export interface EmbeddedDynamoDb {
   close(): Promise<void>;
 }
 
+export interface EmbeddedDynamoDb extends LocalDynamoDb {
+  /**
+   * Every DynamoDB operation the server received, in order (`PutItem`, `Query`...): what a role must allow, and proof
+   * that a rejected input wrote nothing. Tests may clear it (`operations.length = 0`).
+   */
+  operations: string[];
+}
+
 export interface EmbeddedDynamoDbOptions {
   /** SDK attempts of the returned clients (tests use 1: a local server never throttles, retries would hide bugs). */
   maxAttempts?: number;
+  /** Directory where dynalite keeps its data (LevelDB) across runs; in memory when absent. */
+  path?: string;
 }
 
 /**
@@ -30,12 +42,26 @@ export interface EmbeddedDynamoDbOptions {
  * (single-item conditional writes only; TTL is an AWS-side table setting).
  */
 export async function startEmbeddedDynamoDb(options: EmbeddedDynamoDbOptions = {}): Promise<EmbeddedDynamoDb> {
-  const server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
+  const server = dynalite({
+    createTableMs: 0,
+    deleteTableMs: 0,
+    updateTableMs: 0,
+    ...(options.path === undefined ? {} : { path: options.path }),
+  });
+  // Node closes idle keep-alive sockets after 5 s; the SDK's agent may reuse one at that very moment and get
+  // ECONNRESET (seen in tests on a loaded machine, where gaps between requests exceed 5 s). close() ends them instead.
+  server.keepAliveTimeout = 0;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(0, '127.0.0.1', () => resolve());
   });
   const { port } = server.address() as AddressInfo;
+  const operations: string[] = [];
+  // A second listener beside dynalite's own: `X-Amz-Target: DynamoDB_20120810.PutItem` names the operation.
+  server.on('request', (request: IncomingMessage) => {
+    const target = request.headers['x-amz-target'];
+    if (typeof target === 'string') operations.push(target.slice(target.indexOf('.') + 1));
+  });
   const endpoint = `http://127.0.0.1:${port}`;
   const { client, doc } = localDynamoClients(endpoint, options);
   return {
@@ -43,6 +69,7 @@ export async function startEmbeddedDynamoDb(options: EmbeddedDynamoDbOptions = {
     port,
     client,
     doc,
+    operations,
     createTable: (tableName) => createBalancesTable(client, tableName),
     close: async () => {
       client.destroy();

@@ -11,7 +11,11 @@ const USAGE = `Usage: npm start -- [options]
 
 Runs one refresh of the compiled state machine on this machine (embedded DynamoDB and Powens sandbox by default).
 
-  --input JSON               execution input, as in the Step Functions console (default {})
+  --input JSON               execution input, as in the Step Functions console (default {}), e.g.
+                             {"userIds":[1001],"connectionIds":[2001],"psuRequested":false,"maxAgeMinutes":360}
+                             maxAgeMinutes: a connection Powens synced less than this many minutes ago (or whose
+                             automatic sync is due within the hour) is not forced (default 360; 0 forces every
+                             healthy connection, still at most 4 unattended syncs per connection per 24 h)
   --fault SPEC               inject a sandbox fault, repeatable. SPEC = <target>:<kind>[x<times>]
                                target: sync | connections | accounts | any
                                kind:   500 | 502 | 503 | 504 | 429[@<retry-after-s>] | timeout | reset | malformed
@@ -19,8 +23,12 @@ Runs one refresh of the compiled state machine on this machine (embedded DynamoD
   --time-scale N             multiply retry waits (default: real seconds; 0 = no waiting; 0.1 = 10x faster)
   --sync-latency-ms N        how long a sandbox sync takes (default 200)
   --powens-timeout-ms N      Powens read timeout; --powens-sync-timeout-ms N for syncs (defaults 15000 / 180000)
+  --powens-calls-per-minute N  Powens call budget shared by every Lambda (default 600 with the embedded sandbox,
+                             which has no limit; 30, a Powens sandbox client's limit, with --powens-base-url)
   --powens-base-url URL      use a real Powens domain (https://<domain>.biapi.pro/2.0) instead of the sandbox
   --powens-secret-file FILE  JSON {clientId, clientSecret, users:[{userId, token, label}]}; required with the above
+                             (with real Powens and no DynamoDB option below, the embedded table is kept on disk
+                             in .local/dynamodb so the PSD2 budget counts across runs)
   --dynamodb-endpoint URL    use this DynamoDB endpoint (e.g. DynamoDB Local) instead of the embedded one
   --aws-region REGION        use real DynamoDB in REGION (default credential chain; table must exist)
   --table-name NAME          table to write (default openbanking-balances-local)
@@ -42,6 +50,7 @@ export async function main(argv: readonly string[], out: (line: string) => void 
         'sync-latency-ms': { type: 'string' },
         'powens-timeout-ms': { type: 'string' },
         'powens-sync-timeout-ms': { type: 'string' },
+        'powens-calls-per-minute': { type: 'string' },
         'powens-base-url': { type: 'string' },
         'powens-secret-file': { type: 'string' },
         'dynamodb-endpoint': { type: 'string' },
@@ -73,6 +82,7 @@ export async function main(argv: readonly string[], out: (line: string) => void 
       ...numberOption('syncLatencyMs', '--sync-latency-ms', values['sync-latency-ms']),
       ...numberOption('powensTimeoutMs', '--powens-timeout-ms', values['powens-timeout-ms']),
       ...numberOption('powensSyncTimeoutMs', '--powens-sync-timeout-ms', values['powens-sync-timeout-ms']),
+      ...numberOption('powensCallsPerMinute', '--powens-calls-per-minute', values['powens-calls-per-minute']),
       ...optional('powensBaseUrl', values['powens-base-url']),
       ...optional('powensSecretFile', values['powens-secret-file']),
       ...optional('dynamodbEndpoint', values['dynamodb-endpoint']),
@@ -127,9 +137,16 @@ export function renderResult(result: LocalRunResult): string {
       { header: 'connection', value: (c) => (c.connectionId === undefined ? '-' : String(c.connectionId)) },
       { header: 'outcome', value: (c) => c.outcome },
       { header: 'detail', value: (c) => [c.reason, c.state, c.error?.name].filter(Boolean).join(', ') },
+      { header: 'syncs sent', value: (c) => String(c.forcedSyncs ?? 0), align: 'right' },
       { header: 'last update', value: (c) => c.lastUpdate ?? '' },
     ]),
   );
+  if (refresh.forcedSyncs !== undefined) {
+    lines.push(
+      `${refresh.forcedSyncs} forced sync(s) sent (each took a PSD2 slot); connections synced by Powens less than ` +
+        `${refresh.maxAgeMinutes ?? '?'} min ago were left alone (maxAgeMinutes).`,
+    );
+  }
   const needsUser = connections.filter((c) => c.outcome === 'needs_user_action');
   if (needsUser.length > 0) {
     lines.push(

@@ -31,6 +31,12 @@ export interface LocalRunOptions {
   powensSecretFile?: string;
   powensTimeoutMs?: number;
   powensSyncTimeoutMs?: number;
+  /**
+   * Powens calls per minute for the shared rate budget (POWENS_CALLS_PER_MINUTE). Default: 600 with the embedded
+   * sandbox (it has no limit unless configured, and the fault demos should not wait on tokens); the Lambdas' own
+   * default (30, a Powens sandbox client) with a real Powens domain.
+   */
+  powensCallsPerMinute?: number;
   /** DynamoDB: an endpoint (e.g. DynamoDB Local) or a real region; embedded dynalite when neither is set. */
   dynamodbEndpoint?: string;
   awsRegion?: string;
@@ -95,6 +101,7 @@ export async function runLocalRefresh(options: LocalRunOptions = {}): Promise<Lo
         : awsCredentialsFromEnvironment()),
       ...(options.powensTimeoutMs === undefined ? {} : { [ENV.powensTimeoutMs]: String(options.powensTimeoutMs) }),
       ...(options.powensSyncTimeoutMs === undefined ? {} : { [ENV.powensSyncTimeoutMs]: String(options.powensSyncTimeoutMs) }),
+      ...localRateBudget(options),
     };
 
     const functions: Record<string, LocalFunction> = {};
@@ -157,10 +164,21 @@ async function openDynamoDb(options: LocalRunOptions, tableName: string, stops: 
     });
     return { client, region, endpoint: options.dynamodbEndpoint, credentials: LOCAL_AWS_CREDENTIALS };
   }
-  const embedded = await startEmbeddedDynamoDb();
+  // Against real Powens the PSD2 slots count real bank accesses: they must outlive this process, or every run would
+  // start from a fresh budget. The embedded table then lives on disk (LevelDB) under the work directory.
+  const persistent = options.powensBaseUrl === undefined ? undefined : localStatePath(options);
+  if (persistent !== undefined) await mkdir(persistent, { recursive: true });
+  const embedded = await startEmbeddedDynamoDb(persistent === undefined ? {} : { path: persistent });
   stops.push(() => embedded.close());
-  await embedded.createTable(tableName);
+  await embedded.createTable(tableName).catch((error: unknown) => {
+    if (!(persistent !== undefined && error instanceof ResourceInUseException)) throw error;
+  });
   return { client: embedded.client, region: LOCAL_AWS_REGION, endpoint: embedded.endpoint, credentials: LOCAL_AWS_CREDENTIALS };
+}
+
+/** Where a local run against real Powens keeps its table (PSD2 slots, markers, balances) between runs. */
+export function localStatePath(options: Pick<LocalRunOptions, 'workDir'>): string {
+  return path.join(options.workDir ?? path.join(PROJECT_ROOT, '.local'), 'dynamodb');
 }
 
 interface OpenedPowens {
@@ -188,6 +206,13 @@ async function openPowens(options: LocalRunOptions, workDir: string, stops: (() 
   // Sandbox tokens only; mode 0600 all the same, as a real secret file would be.
   await writeFile(secretFile, JSON.stringify(sandbox.secret, null, 2), { mode: 0o600 });
   return { baseUrl: sandbox.baseUrl, secretFile, sandbox };
+}
+
+export const LOCAL_SANDBOX_CALLS_PER_MINUTE = 600;
+
+function localRateBudget(options: LocalRunOptions): Record<string, string> {
+  const callsPerMinute = options.powensCallsPerMinute ?? (options.powensBaseUrl ? undefined : LOCAL_SANDBOX_CALLS_PER_MINUTE);
+  return callsPerMinute === undefined ? {} : { [ENV.powensCallsPerMinute]: String(callsPerMinute) };
 }
 
 /** Real AWS: pass the caller's credentials through to the function environments (the default chain's env part). */

@@ -17,7 +17,20 @@ export interface StepFunctionBinding {
   memoryMb: number;
   /** The function reads `executionId` from its input (see lambdas/core/workflow-contract.ts). */
   executionId?: boolean;
+  /**
+   * Exactly the DynamoDB actions the function's code calls on the balances table (least privilege: the role gets
+   * these and nothing else; none when absent). test/integration/lambdas/handlers.test.ts checks the code against it.
+   */
+  tableActions?: readonly TableAction[];
 }
+
+/** The DynamoDB data-plane actions this project's code uses. */
+export type TableAction =
+  | 'dynamodb:GetItem'
+  | 'dynamodb:PutItem'
+  | 'dynamodb:UpdateItem'
+  | 'dynamodb:BatchWriteItem'
+  | 'dynamodb:Query';
 
 export const STEP_FUNCTIONS: readonly StepFunctionBinding[] = [
   {
@@ -29,6 +42,9 @@ export const STEP_FUNCTIONS: readonly StepFunctionBinding[] = [
     memoryMb: 256,
     // Execution markers: a retried refresh never forces a second Powens sync (PSD2 budget) for one execution.
     executionId: true,
+    // Execution markers (read, then conditional updates), the PSD2 budget (conditional update) and the Powens rate
+    // budget (read, then conditional update).
+    tableActions: ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
   },
   {
     id: 'FetchBalances',
@@ -36,6 +52,8 @@ export const STEP_FUNCTIONS: readonly StepFunctionBinding[] = [
     operations: ['openbanking.balances.get@1.0.0'],
     timeoutSeconds: 120,
     memoryMb: 512,
+    // History in batches, latest as conditional puts; the Powens rate budget (read, then conditional update).
+    tableActions: ['dynamodb:BatchWriteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
   },
 ];
 

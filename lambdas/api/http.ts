@@ -1,17 +1,23 @@
 /**
- * HTTP vocabulary of the refresh API: every non-2xx answer is JSON `{error, message}` where `error` is one of the
- * project's error names (lambdas/core/errors.ts), so API clients and step Lambdas speak the same language.
+ * HTTP vocabulary of the API: every non-2xx answer is JSON `{error, message}` where `error` is one of the project's
+ * error names (lambdas/core/errors.ts), so API clients and step Lambdas speak the same language. ApiError has the
+ * shape @middy/http-error-handler renders (statusCode, expose, headers, body = message), with the JSON as message.
  */
-import type { APIGatewayProxyResult } from 'aws-lambda';
+import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import type { StepErrorName } from '../core/errors';
 
+const NO_STORE = { 'cache-control': 'no-store' };
+
 export class ApiError extends Error {
+  readonly expose = true;
+  readonly headers = NO_STORE;
+
   constructor(
     readonly statusCode: number,
     readonly error: StepErrorName,
-    message: string,
+    readonly detail: string,
   ) {
-    super(message);
+    super(JSON.stringify({ error, message: detail }));
     this.name = 'ApiError';
   }
 }
@@ -20,22 +26,22 @@ export const badRequest = (message: string): ApiError => new ApiError(400, 'BadR
 export const notFound = (message: string): ApiError => new ApiError(404, 'NotFound', message);
 export const conflict = (message: string): ApiError => new ApiError(409, 'Conflict', message);
 
-const JSON_HEADERS = { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' };
+/** Unexpected failures: a fixed message, never the exception text (it could quote bank data or SDK internals). */
+export function internalError(requestId: string | undefined): ApiError {
+  const ref = requestId === undefined ? '' : ` (request id ${requestId})`;
+  return new ApiError(500, 'InternalError', `The request failed unexpectedly${ref}; see the API Lambda logs.`);
+}
 
 export function jsonResponse(
   statusCode: number,
   body: unknown,
   headers: Record<string, string> = {},
 ): APIGatewayProxyResult {
-  return { statusCode, headers: { ...JSON_HEADERS, ...headers }, body: JSON.stringify(body) };
+  return { statusCode, headers: { 'content-type': 'application/json; charset=utf-8', ...NO_STORE, ...headers }, body: JSON.stringify(body) };
 }
 
-export function errorResponse(error: ApiError): APIGatewayProxyResult {
-  return jsonResponse(error.statusCode, { error: error.error, message: error.message });
-}
-
-/** Unexpected failures: a fixed message, never the exception text (it could quote bank data or SDK internals). */
-export function internalErrorResponse(requestId: string | undefined): APIGatewayProxyResult {
-  const ref = requestId === undefined ? '' : ` (request id ${requestId})`;
-  return jsonResponse(500, { error: 'InternalError', message: `The request failed unexpectedly${ref}; see the API Lambda logs.` });
+/** The body text API Gateway received (base64 undone), or null. */
+export function requestBody(event: Pick<APIGatewayProxyEvent, 'body' | 'isBase64Encoded'>): string | null {
+  if (event.body === null || event.body === undefined) return null;
+  return event.isBase64Encoded ? Buffer.from(event.body, 'base64').toString('utf8') : event.body;
 }

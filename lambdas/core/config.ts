@@ -6,6 +6,7 @@
  */
 import { ConfigurationError } from './errors';
 import { ENV } from './env-names';
+import { defaultBurst } from './adapters/powens/rate-budget';
 
 /** PSD2 RTS Art. 36(5)(b): four unattended accesses per 24 h unless a higher frequency is agreed. */
 export const PSD2_REGULATORY_DAILY_LIMIT = 4;
@@ -15,7 +16,19 @@ export const CONFIG_DEFAULTS = {
   powensSyncTimeoutMs: 180_000,
   psd2DailySyncLimit: PSD2_REGULATORY_DAILY_LIMIT,
   historyTtlDays: 400,
+  freshnessMaxAgeMinutes: 360,
+  /** The published limit of a Powens sandbox client; production limits are negotiated, so set them explicitly. */
+  powensCallsPerMinute: 30,
+  /** Below the shortest step timeout (fetch-balances, 120 s) with room for the calls themselves. */
+  powensRateMaxWaitMs: 20_000,
 } as const;
+
+export interface PowensRateConfig {
+  bucket: string;
+  callsPerMinute: number;
+  burst: number;
+  maxWaitMs: number;
+}
 
 export type SecretLocation = { kind: 'secretsManager'; secretId: string } | { kind: 'file'; path: string };
 
@@ -28,6 +41,9 @@ export interface StepConfig {
   powensSyncTimeoutMs: number;
   psd2DailySyncLimit: number;
   historyTtlDays: number;
+  /** refresh-balances' default `maxAgeMinutes`. */
+  freshnessMaxAgeMinutes: number;
+  powensRate: PowensRateConfig;
 }
 
 export type Environment = Readonly<Record<string, string | undefined>>;
@@ -124,6 +140,19 @@ export function parseConfig(env: Environment): StepConfig {
     900_000,
   );
 
+  const callsPerMinute = integer(env, ENV.powensCallsPerMinute, CONFIG_DEFAULTS.powensCallsPerMinute, 2, 1_000_000);
+  const burst = integer(env, ENV.powensRateBurst, defaultBurst(callsPerMinute), 1, callsPerMinute - 1);
+  const bucket = present(env, ENV.powensRateBucket) ?? baseUrl.host;
+  if (!/^[A-Za-z0-9_.:-]{1,200}$/.test(bucket)) {
+    throw new ConfigurationError(`${ENV.powensRateBucket}=${JSON.stringify(bucket)} is invalid; use 1-200 of A-Z a-z 0-9 _ . : -.`);
+  }
+  const powensRate: PowensRateConfig = {
+    bucket,
+    callsPerMinute,
+    burst,
+    maxWaitMs: integer(env, ENV.powensRateMaxWaitMs, CONFIG_DEFAULTS.powensRateMaxWaitMs, 0, 600_000),
+  };
+
   return {
     tableName,
     powensBaseUrl: baseUrlRaw,
@@ -133,6 +162,14 @@ export function parseConfig(env: Environment): StepConfig {
     powensSyncTimeoutMs,
     psd2DailySyncLimit,
     historyTtlDays: integer(env, ENV.historyTtlDays, CONFIG_DEFAULTS.historyTtlDays, 1, 3650),
+    freshnessMaxAgeMinutes: integer(
+      env,
+      ENV.freshnessMaxAgeMinutes,
+      CONFIG_DEFAULTS.freshnessMaxAgeMinutes,
+      0,
+      10_080,
+    ),
+    powensRate,
   };
 }
 

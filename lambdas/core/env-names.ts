@@ -24,8 +24,21 @@ export const ENV = {
    * (RTS Art. 36(5)(b)); without it PSD2_DAILY_SYNC_LIMIT above 4 is rejected.
    */
   psd2HigherLimitAgreed: 'PSD2_HIGHER_LIMIT_AGREED',
+  /** Default freshness threshold (minutes) of refresh-balances when the input has no `maxAgeMinutes`. */
+  freshnessMaxAgeMinutes: 'FRESHNESS_MAX_AGE_MINUTES',
   /** Days balance history items are kept (DynamoDB TTL). */
   historyTtlDays: 'HISTORY_TTL_DAYS',
+  /**
+   * Calls per minute the Powens client may make, shared by every Lambda through a DynamoDB token bucket
+   * (adapters/powens/rate-budget.ts). Powens sandbox clients: 30; production: the figure agreed with Powens.
+   */
+  powensCallsPerMinute: 'POWENS_CALLS_PER_MINUTE',
+  /** Tokens the bucket may hand out at once after idling (default: a sixth of the limit); refill = limit − burst. */
+  powensRateBurst: 'POWENS_RATE_BURST',
+  /** Longest a Powens call waits for a token before failing with RateLimited (retryable), ms. */
+  powensRateMaxWaitMs: 'POWENS_RATE_MAX_WAIT_MS',
+  /** Bucket name (default: the host of POWENS_BASE_URL, i.e. one bucket per Powens domain/client). */
+  powensRateBucket: 'POWENS_RATE_BUCKET',
   /** refresh-api only: state machine to start. */
   stateMachineArn: 'STATE_MACHINE_ARN',
 } as const;

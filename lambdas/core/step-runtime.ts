@@ -15,6 +15,7 @@ import { type StepConfig, getConfig } from './config';
 import { toStepError } from './errors';
 import { createPowensClient } from './adapters/powens/client';
 import type { PowensApi } from './adapters/powens/client-contract';
+import { createRateBudget } from './adapters/powens/rate-budget';
 import { createBalanceStore, type BalanceStore } from './adapters/dynamodb/balance-store';
 import { createPsd2Budget, type Psd2Budget } from './adapters/dynamodb/psd2-budget';
 import { type SecretSource, secretSourceFor } from './adapters/secrets/powens-secret';
@@ -33,7 +34,9 @@ export interface StepDependencies {
 
 /** Builds every dependency from a config and a DynamoDB document client (tests pass dynalite's). */
 export function buildStepDependencies(config: StepConfig, dynamo: DynamoDBDocumentClient): StepDependencies {
+  const rateBudget = createRateBudget({ client: dynamo, tableName: config.tableName, ...config.powensRate });
   const powens = createPowensClient({
+    rateBudget,
     baseUrl: config.powensBaseUrl,
     timeoutMs: config.powensTimeoutMs,
     syncTimeoutMs: config.powensSyncTimeoutMs,

@@ -23,6 +23,7 @@ export function defaultRefreshBalancesDeps(): RefreshBalancesDeps {
     secrets: deps.secrets,
     budget: deps.budget,
     markers: deps.markers,
+    defaultMaxAgeMinutes: deps.config.freshnessMaxAgeMinutes,
     logger,
     metrics: domainMetrics,
   };

@@ -1,18 +1,47 @@
 /**
- * Validates JSON against Powens' own OpenAPI (/work/shared/powens-openapi/*.yml, from powenscompany/powens-sdks) so
- * the sandbox cannot drift from the real response shapes without a test failing.
+ * Validates JSON against Powens' own OpenAPI (the *.yml of powenscompany/powens-sdks) so the sandbox cannot drift from
+ * the real response shapes without a test failing.
+ *
+ * The OpenAPI is not part of this repository. It is found via POWENS_OPENAPI_DIR, else in ../shared/powens-openapi
+ * beside the repository root (computed from this file, not from the working directory). When neither exists, the
+ * checks against it are skipped with a printed reason; the rest of the suite still checks the sandbox's shapes
+ * (lambdas/core/adapters/powens/types.ts, test/unit/powens/sandbox-data.test.ts).
  *
  * The YAML is OpenAPI 3.0/3.1 hybrid and not valid JSON Schema as is, so it is normalised before ajv sees it. Each
  * change is listed in OPENAPI_DEVIATIONS; everything else (required fields, types, patterns, enums) is enforced as
  * Powens wrote it — where the OpenAPI requires a field the fact sheet calls optional (e.g. BankAccount.id_source,
  * usage, bookmarked as boolean, BankAccountsList.balances), the sandbox follows the OpenAPI.
  */
-import { readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import path, { join } from 'node:path';
 import Ajv, { type ValidateFunction } from 'ajv';
 import { parse } from 'yaml';
 
-export const POWENS_OPENAPI_DIR = process.env.POWENS_OPENAPI_DIR ?? '/work/shared/powens-openapi';
+const REPO_ROOT = path.resolve(__dirname, '../..');
+
+export type PowensOpenApiLocation = { dir: string } | { dir: undefined; reason: string };
+
+/**
+ * Where Powens' OpenAPI is: POWENS_OPENAPI_DIR when set (an error if it holds no *.yml: an explicit setting that
+ * points nowhere is a mistake, not a reason to skip), else ../shared/powens-openapi beside the repository root.
+ */
+export function locatePowensOpenApi(env: NodeJS.ProcessEnv = process.env, repoRoot: string = REPO_ROOT): PowensOpenApiLocation {
+  const configured = env.POWENS_OPENAPI_DIR;
+  if (configured !== undefined && configured !== '') {
+    if (!hasYaml(configured)) throw new Error(`POWENS_OPENAPI_DIR=${configured} holds no Powens OpenAPI *.yml`);
+    return { dir: configured };
+  }
+  const beside = path.resolve(repoRoot, '..', 'shared', 'powens-openapi');
+  if (hasYaml(beside)) return { dir: beside };
+  return {
+    dir: undefined,
+    reason: `Powens OpenAPI not found (POWENS_OPENAPI_DIR unset, nothing in ${beside}): response shapes are not checked against it`,
+  };
+}
+
+function hasYaml(dir: string): boolean {
+  return existsSync(dir) && readdirSync(dir).some((f) => f.endsWith('.yml'));
+}
 
 export const OPENAPI_DEVIATIONS: readonly string[] = [
   'YAML `type: null` (a YAML null, not the string) is read as JSON Schema type "null" — the obvious intent.',
@@ -86,13 +115,10 @@ export interface PowensOpenApiChecker {
   assertValid(name: PowensSchemaName, value: unknown): void;
 }
 
-let cached: PowensOpenApiChecker | undefined;
-
-export function loadPowensOpenApi(dir: string = POWENS_OPENAPI_DIR): PowensOpenApiChecker {
-  if (cached && dir === POWENS_OPENAPI_DIR) return cached;
+export function loadPowensOpenApi(dir: string): PowensOpenApiChecker {
   const ajv = new Ajv({ strict: false, validateFormats: false, allErrors: true, validateSchema: false });
   const files = readdirSync(dir).filter((f) => f.endsWith('.yml'));
-  if (files.length === 0) throw new Error(`No Powens OpenAPI *.yml in ${dir}; set POWENS_OPENAPI_DIR`);
+  if (files.length === 0) throw new Error(`No Powens OpenAPI *.yml in ${dir}`);
   for (const file of files) {
     const doc = parse(readFileSync(join(dir, file), 'utf8')) as Json;
     ajv.addSchema(normalise(doc, []) as object, file);
@@ -121,6 +147,25 @@ export function loadPowensOpenApi(dir: string = POWENS_OPENAPI_DIR): PowensOpenA
       }
     },
   };
-  if (dir === POWENS_OPENAPI_DIR) cached = checker;
   return checker;
+}
+
+export interface OptionalPowensOpenApi {
+  /** Undefined when the OpenAPI is absent (the reason was printed once). */
+  checker: PowensOpenApiChecker | undefined;
+  /** Asserts `value` matches the schema when the OpenAPI is present; does nothing otherwise. */
+  assertValid(name: PowensSchemaName, value: unknown): void;
+  /** `describe` when the OpenAPI is present, `describe.skip` otherwise (for tests only about the OpenAPI). */
+  describe: jest.Describe;
+}
+
+/** For test files that check the sandbox against the OpenAPI among other things: prints why when it is absent. */
+export function optionalPowensOpenApi(): OptionalPowensOpenApi {
+  const location = locatePowensOpenApi();
+  if (location.dir === undefined) {
+    process.stderr.write(`[skipped checks] ${location.reason}\n`);
+    return { checker: undefined, assertValid: () => undefined, describe: describe.skip };
+  }
+  const checker = loadPowensOpenApi(location.dir);
+  return { checker, assertValid: (name, value) => checker.assertValid(name, value), describe };
 }

@@ -91,6 +91,17 @@ export interface RecordedSync {
   at: string;
 }
 
+/** One sync that reached the (simulated) bank: what PSD2 counts, whatever the client saw of it. */
+export interface BankSync {
+  connectionId: number;
+  userId: number;
+  /** `api`: a PUT/POST asked for it; `auto`: Powens' own scheduled sync (autoSync). */
+  trigger: 'api' | 'auto';
+  /** Powens' psu_requested for API syncs (false = unattended); always false for auto syncs. */
+  psuRequested: boolean;
+  startedAt: string;
+}
+
 export interface SyncHold {
   /** Resolves when a sync of the held connection has started and is waiting on the hold. */
   started: Promise<void>;
@@ -109,6 +120,8 @@ export interface PowensSandbox {
   requests: RecordedRequest[];
   /** PUT/POST syncs only, with their psu_requested flag. */
   syncRequests(): RecordedSync[];
+  /** Syncs that actually started at the bank (refused, 409 and 202-without-attempt requests excluded). */
+  bankSyncs(): BankSync[];
   clearRequests(): void;
   faults: FaultRegistry;
   /** Live objects: mutate them to set up a scenario. */
@@ -181,6 +194,7 @@ export async function startPowensSandbox(options: PowensSandboxOptions): Promise
   const prng = createPrng(dataset.seed);
   const faults = new FaultRegistry();
   const requests: RecordedRequest[] = [];
+  const bankSyncs: BankSync[] = [];
   const rateLog: number[] = [];
   const timers = new Set<NodeJS.Timeout>();
   const pendingWaits = new Set<() => void>();
@@ -313,7 +327,7 @@ export async function startPowensSandbox(options: PowensSandboxOptions): Promise
    */
   const runSync = async (
     live: LiveConnection,
-    how: { userPresent: boolean; resolvesUserAction: boolean; background: boolean; expand: Set<string> },
+    how: { userPresent: boolean; resolvesUserAction: boolean; background: boolean; expand: Set<string>; trigger?: 'api' | 'auto' },
   ): Promise<{ status: number; body: PowensConnection }> => {
     const c = live.seed.connection;
     if (live.inFlight) {
@@ -325,6 +339,13 @@ export async function startPowensSandbox(options: PowensSandboxOptions): Promise
       return { status: cls === 'needs_user' ? 202 : 200, body: connectionBody(live, how.expand) };
     }
     live.inFlight = true;
+    bankSyncs.push({
+      connectionId: c.id,
+      userId: live.user.seed.id,
+      trigger: how.trigger ?? 'api',
+      psuRequested: how.trigger === 'auto' ? false : how.userPresent,
+      startedAt: clock().toISOString(),
+    });
     c.state = 'validating';
     c.error = 'validating';
     const finish = async (): Promise<void> => {
@@ -351,6 +372,9 @@ export async function startPowensSandbox(options: PowensSandboxOptions): Promise
   // ---- HTTP plumbing ---------------------------------------------------------------------------------------------
 
   const server = createServer();
+  // No idle timeout on keep-alive sockets: a client reusing one just as Node's default 5 s timer closes it gets
+  // ECONNRESET (a gap that long happens between test requests on a loaded machine). close() ends them.
+  server.keepAliveTimeout = 0;
   const sockets = new Set<Socket>();
   server.on('connection', (socket) => {
     sockets.add(socket);
@@ -728,6 +752,7 @@ export async function startPowensSandbox(options: PowensSandboxOptions): Promise
           status: r.status,
           at: r.at,
         })),
+    bankSyncs: () => bankSyncs.map((sync) => ({ ...sync })),
     clearRequests: () => {
       requests.length = 0;
     },

@@ -4,7 +4,7 @@
 // run `npx tsx infra/codegen/refresh-input-validator.ts`. Typed facade: lambdas/core/domain/refresh-input-validator.ts.
 export const validate = validate10;
 export default validate10;
-const schema11 = {"title":"RefreshInput","type":"object","additionalProperties":false,"properties":{"userIds":{"type":"array","items":{"type":"integer","minimum":1},"maxItems":100,"uniqueItems":true},"connectionIds":{"type":"array","items":{"type":"integer","minimum":1},"maxItems":500,"uniqueItems":true},"psuRequested":{"type":"boolean"},"requestId":{"type":"string","pattern":"^[A-Za-z0-9_-]{1,64}$"}}};
+const schema11 = {"title":"RefreshInput","type":"object","additionalProperties":false,"properties":{"userIds":{"type":"array","items":{"type":"integer","minimum":1},"maxItems":100,"uniqueItems":true},"connectionIds":{"type":"array","items":{"type":"integer","minimum":1},"maxItems":500,"uniqueItems":true},"psuRequested":{"type":"boolean"},"requestId":{"type":"string","pattern":"^[A-Za-z0-9_-]{1,64}$"},"maxAgeMinutes":{"type":"integer","minimum":0,"maximum":10080}}};
 const pattern0 = new RegExp("^[A-Za-z0-9_-]{1,64}$", "u");
 
 function validate10(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
@@ -12,7 +12,7 @@ let vErrors = null;
 let errors = 0;
 if(data && typeof data == "object" && !Array.isArray(data)){
 for(const key0 in data){
-if(!((((key0 === "userIds") || (key0 === "connectionIds")) || (key0 === "psuRequested")) || (key0 === "requestId"))){
+if(!(((((key0 === "userIds") || (key0 === "connectionIds")) || (key0 === "psuRequested")) || (key0 === "requestId")) || (key0 === "maxAgeMinutes"))){
 const err0 = {instancePath,schemaPath:"#/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key0},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err0];
@@ -210,14 +210,49 @@ vErrors.push(err13);
 errors++;
 }
 }
-}
-else {
-const err14 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data.maxAgeMinutes !== undefined){
+let data6 = data.maxAgeMinutes;
+if(!(((typeof data6 == "number") && (!(data6 % 1) && !isNaN(data6))) && (isFinite(data6)))){
+const err14 = {instancePath:instancePath+"/maxAgeMinutes",schemaPath:"#/properties/maxAgeMinutes/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err14];
 }
 else {
 vErrors.push(err14);
+}
+errors++;
+}
+if((typeof data6 == "number") && (isFinite(data6))){
+if(data6 > 10080 || isNaN(data6)){
+const err15 = {instancePath:instancePath+"/maxAgeMinutes",schemaPath:"#/properties/maxAgeMinutes/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10080},message:"must be <= 10080"};
+if(vErrors === null){
+vErrors = [err15];
+}
+else {
+vErrors.push(err15);
+}
+errors++;
+}
+if(data6 < 0 || isNaN(data6)){
+const err16 = {instancePath:instancePath+"/maxAgeMinutes",schemaPath:"#/properties/maxAgeMinutes/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err16];
+}
+else {
+vErrors.push(err16);
+}
+errors++;
+}
+}
+}
+}
+else {
+const err17 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err17];
+}
+else {
+vErrors.push(err17);
 }
 errors++;
 }

@@ -15,6 +15,12 @@ export interface RefreshInput {
   psuRequested?: boolean;
   /** Caller-chosen idempotency key; the API derives the execution name from it. */
   requestId?: string;
+  /**
+   * Freshness threshold: a connection Powens synced less than this many minutes ago is not forced (nor one whose
+   * automatic sync is due within the hour). 0 forces every healthy connection, still within the PSD2 budget.
+   * Default: the configuration's FRESHNESS_MAX_AGE_MINUTES (360).
+   */
+  maxAgeMinutes?: number;
 }
 
 export const REFRESH_INPUT_SCHEMA = {
@@ -27,5 +33,6 @@ export const REFRESH_INPUT_SCHEMA = {
     connectionIds: { type: 'array', items: { type: 'integer', minimum: 1 }, maxItems: 500, uniqueItems: true },
     psuRequested: { type: 'boolean' },
     requestId: { type: 'string', pattern: '^[A-Za-z0-9_-]{1,64}$' },
+    maxAgeMinutes: { type: 'integer', minimum: 0, maximum: 10080 },
   },
 } as const;

@@ -7,6 +7,7 @@ import type { APIGatewayProxyResult, Context } from 'aws-lambda';
 import type { AccountBalanceRecord } from '../../../lambdas/core/adapters/dynamodb/balance-store';
 import { createBalanceStore } from '../../../lambdas/core/adapters/dynamodb/balance-store';
 import { ENV } from '../../../lambdas/core/env-names';
+import { REFRESH_API_TABLE_ACTIONS } from '../../../infra/stack';
 import { DUMMY_AWS_ENV, startDynalite, type LocalDynamo } from '../../support/dynalite';
 import { apiEvent } from '../../unit/api/events';
 
@@ -82,5 +83,11 @@ describe('GET /balances (refresh-api handler + dynalite)', () => {
     const res = await handler(apiEvent('GET', '/accounts'), {} as Context);
     expect(res.statusCode).toBe(404);
     expect(JSON.parse(res.body)).toMatchObject({ error: 'NotFound' });
+  });
+
+  it('calls exactly the DynamoDB actions its role allows (infra/stack.ts REFRESH_API_TABLE_ACTIONS)', async () => {
+    dynamo.operations.length = 0;
+    expect((await handler(apiEvent('GET', '/balances'), {} as Context)).statusCode).toBe(200);
+    expect([...new Set(dynamo.operations.map((o) => `dynamodb:${o}`))].sort()).toEqual([...REFRESH_API_TABLE_ACTIONS].sort());
   });
 });

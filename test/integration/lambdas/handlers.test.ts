@@ -18,6 +18,7 @@ import {
   startPowensSandbox,
   type PowensSandbox,
 } from '../../../infra/local/powens-sandbox';
+import { STEP_FUNCTIONS } from '../../../infra/specs/bindings';
 import { DUMMY_AWS_ENV, startDynalite, type LocalDynamo } from '../../support/dynalite';
 import { captureOutput, lambdaContext } from './harness';
 
@@ -46,6 +47,8 @@ describe('step handlers wired from environment variables', () => {
       POWENS_BASE_URL: sandbox.baseUrl,
       POWENS_SECRET_FILE: secretFile,
       TENANT_ID: 'martin-family',
+      // The sandbox here has no limit; the shared budget still runs (its own tests are in powens/rate-budget).
+      POWENS_CALLS_PER_MINUTE: '6000',
       AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
       POWERTOOLS_SERVICE_NAME: 'balances-test',
     });
@@ -73,19 +76,34 @@ describe('step handlers wired from environment variables', () => {
     const input = { connectionIds: [C.claireBnp, C.louisBoursorama] };
     const executionId = 'arn:aws:states:local:0:execution:refresh:env-1';
     // refresh-balances asked for the execution id (execution markers): the machine adds it to the data.
+    dynamo.operations.length = 0;
     const refresh = (await invoke(refreshHandler, { ...input, executionId })) as Record<string, unknown>;
+    await invoke(refreshHandler, { ...input, executionId }); // a Step Functions retry of the same execution reads the finished markers
+    const refreshCalls = [...dynamo.operations];
     expect(refresh).toMatchObject({ summary: { synced: 1, needs_user_action: 1, skipped: 0, failed: 0 } });
-    expect(Object.keys(refresh).sort()).toEqual(['connections', 'refreshedAt', 'summary']);
+    expect(refresh).not.toHaveProperty('executionId');
 
     // fetch-balances gets the workflow data: the input merged with refresh's output.
+    dynamo.operations.length = 0;
     const fetch = (await invoke(fetchHandler, { ...input, ...refresh })) as { balances: { accountId: string }[]; storage: unknown };
+    const fetchCalls = [...dynamo.operations];
     expect(fetch.balances.map((b) => b.accountId)).toEqual(['3101', '3102', '3103', '3104', '3121', '3122']);
     expect(fetch).not.toHaveProperty('summary');
 
     // Read back: the handler wrote to dynalite through AWS_ENDPOINT_URL_DYNAMODB, nothing else configured.
     const { Items } = await dynamo.doc.send(new ScanCommand({ TableName: TABLE }));
     expect(Items?.filter((i) => String(i.sk).startsWith('LATEST#'))).toHaveLength(6);
-    expect(Items?.filter((i) => String(i.pk).startsWith('EXEC#'))).toHaveLength(1);
+    expect(Items?.filter((i) => String(i.pk).startsWith('EXEC#'))).toHaveLength(2);
+    // Every Powens call of both handlers took a token from the shared bucket (one version bump per token).
+    const bucket = Items?.find((i) => i.pk === `RATE#${new URL(sandbox.baseUrl).host}`);
+    expect(bucket?.version).toBe(sandbox.requests.length);
+
+    // Least privilege, from the code's side: what each handler sent is exactly what its role allows
+    // (test/unit/infra/stack.test.ts checks the roles against the same bindings).
+    const granted = (id: string) => [...(STEP_FUNCTIONS.find((b) => b.id === id)?.tableActions ?? [])].sort();
+    const called = (operations: string[]) => [...new Set(operations.map((o) => `dynamodb:${o}`))].sort();
+    expect(called(refreshCalls)).toEqual(granted('RefreshBalances'));
+    expect(called(fetchCalls)).toEqual(granted('FetchBalances'));
   });
 
   it('never writes a token or the client secret to stdout/stderr, on success or failure', async () => {
@@ -128,7 +146,7 @@ describe('step handlers wired from environment variables', () => {
   ] as const)('a Powens %j on the PUT leaves the refresh handler as %s', async (fault, name) => {
     sandbox.faults.failNext('PUT', `/users/*/connections/${C.holdingHsbc}`, fault);
     // psuRequested: attended syncs are outside the PSD2 budget, which these repeated faulted PUTs would exhaust.
-    const input = { connectionIds: [C.holdingHsbc], psuRequested: true };
+    const input = { connectionIds: [C.holdingHsbc], psuRequested: true, maxAgeMinutes: 0 };
     await expect(
       invoke(refreshHandler, { ...input, executionId: `env-fault-${name}` }),
     ).rejects.toMatchObject({ name });

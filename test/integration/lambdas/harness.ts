@@ -47,7 +47,7 @@ export async function startHarness(options: { dynamo?: LocalDynamo } = {}): Prom
   const tableName = `balances-${process.pid}-${++tableCounter}`;
   await dynamo.createTable(tableName);
   const sandbox = await startPowensSandbox({ dataset: createFamilyOfficeDataset(), clock: now });
-  const powens = createPowensClient({ baseUrl: sandbox.baseUrl, timeoutMs: 5_000, syncTimeoutMs: 5_000 });
+  const powens = createPowensClient({ baseUrl: sandbox.baseUrl, timeoutMs: 30_000, syncTimeoutMs: 60_000 });
   const secrets: SecretSource = { description: 'sandbox secret', load: async () => sandbox.secret };
   const store = createBalanceStore({ client: dynamo.doc, tableName, clock: now });
   const budget = createPsd2Budget({ client: dynamo.doc, tableName, clock: now });

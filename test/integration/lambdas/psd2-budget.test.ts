@@ -60,6 +60,24 @@ describe('PSD2 unattended-sync budget on dynalite', () => {
     expect(b.granted).toBe(true);
   });
 
+  it("counts Powens' own sync once (idempotent), never one we sent, and not one older than 24 h", async () => {
+    const clock = { now: Date.parse('2025-06-02T06:00:00Z') };
+    const { budget } = await newBudget(clock);
+    const auto = new Date('2025-06-02T01:00:00Z');
+    expect(await budget.observeSync(1, 2, auto)).toBe('counted');
+    expect(await budget.observeSync(1, 2, auto)).toBe('already_counted');
+    expect(await budget.observeSync(1, 2, new Date(clock.now - PSD2_WINDOW_MS - 1))).toBe('outside_window');
+    // Our own request, reserved now; Powens stamps its last_update a few minutes later (second precision).
+    expect(await budget.reserve(1, 2)).toMatchObject({ granted: true, slot: 1 });
+    expect(await budget.observeSync(1, 2, new Date(clock.now + 4 * 60_000))).toBe('ours');
+    expect((await budget.reserve(1, 2)).granted).toBe(true);
+    expect((await budget.reserve(1, 2)).granted).toBe(true);
+    expect((await budget.reserve(1, 2)).granted).toBe(false);
+    // A slot taken by an observation frees 24 h after the sync it stands for, not after we saw it.
+    clock.now = auto.getTime() + PSD2_WINDOW_MS + 1;
+    expect(await budget.reserve(1, 2)).toMatchObject({ granted: true, slot: 0 });
+  });
+
   it('surfaces a missing table as ConfigurationError (not an over-budget answer)', async () => {
     const budget = createPsd2Budget({ client: dynamo().doc, tableName: 'missing-table' });
     await expect(budget.reserve(1, 2)).rejects.toMatchObject({ name: 'ConfigurationError' });

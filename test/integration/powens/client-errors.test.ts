@@ -13,10 +13,10 @@ import {
   type PowensSandbox,
   type SandboxFault,
 } from '../../../infra/local/powens-sandbox';
-import { loadPowensOpenApi } from '../../support/powens-openapi';
+import { optionalPowensOpenApi } from '../../support/powens-openapi';
 
 const NOW = new Date('2025-06-02T06:00:00Z');
-const openapi = loadPowensOpenApi();
+const openapi = optionalPowensOpenApi();
 let sandbox: PowensSandbox;
 let client: PowensClient;
 let retryAfterSeen: RetryAfterInfo[];
@@ -47,14 +47,18 @@ beforeEach(async () => {
   clockMs = NOW.getTime();
   retryAfterSeen = [];
   sandbox = await startPowensSandbox({ dataset: createFamilyOfficeDataset({ now: NOW }), clock: () => new Date(clockMs) });
+  // Generous timeouts: an answered request must never time out, however loaded the machine is.
   client = createPowensClient({
     baseUrl: sandbox.baseUrl,
-    timeoutMs: 200,
-    syncTimeoutMs: 300,
+    timeoutMs: 30_000,
+    syncTimeoutMs: 60_000,
     onRetryAfter: (info) => retryAfterSeen.push(info),
     now: () => clockMs,
   });
 });
+
+/** Short timeouts, only for requests the sandbox never answers (a hang cannot finish early, whatever the load). */
+const hangingClient = () => createPowensClient({ baseUrl: sandbox.baseUrl, timeoutMs: 200, syncTimeoutMs: 300 });
 
 afterEach(async () => {
   await sandbox.close();
@@ -81,7 +85,7 @@ describe('HTTP status → named error', () => {
       clock: () => new Date(clockMs),
       rateLimit: { limit: 30, windowMs: 60_000 },
     });
-    client = createPowensClient({ baseUrl: sandbox.baseUrl, timeoutMs: 2_000, syncTimeoutMs: 2_000, now: () => clockMs });
+    client = createPowensClient({ baseUrl: sandbox.baseUrl, timeoutMs: 30_000, syncTimeoutMs: 60_000, now: () => clockMs });
     for (let i = 0; i < 30; i++) await client.getConnection(claire(), IDS.connections.claireBnp);
     clockMs += 20_000;
     const res = await fetch(`${sandbox.baseUrl}/users/me`, { headers: { authorization: `Bearer ${claire().token}` } });
@@ -152,20 +156,20 @@ describe('transport failures', () => {
     const gone = await startPowensSandbox({ dataset: createFamilyOfficeDataset() });
     const baseUrl = gone.baseUrl;
     await gone.close();
-    const dead = createPowensClient({ baseUrl, timeoutMs: 1_000, syncTimeoutMs: 1_000 });
+    const dead = createPowensClient({ baseUrl, timeoutMs: 30_000, syncTimeoutMs: 60_000 });
     const error = await failure(dead.listConnections(claire()));
     expect(error).toMatchObject({ name: 'ServiceUnavailable', details: { network: 'ECONNREFUSED' } });
   });
 
   it('a hung read → Timeout after timeoutMs', async () => {
     sandbox.faults.failNext('GET', CONNECTIONS_PATH, { kind: 'hang' });
-    const error = await failure(client.listConnections(claire()));
+    const error = await failure(hangingClient().listConnections(claire()));
     expect(error).toMatchObject({ name: 'Timeout', retryable: true, details: { timeoutMs: 200 } });
   });
 
   it('a hung sync → Timeout after syncTimeoutMs (the long one), not timeoutMs', async () => {
     sandbox.faults.failNext('PUT', '/users/*/connections/*', { kind: 'hang' });
-    const error = await failure(client.syncConnection(claire(), IDS.connections.claireBnp, { psuRequested: false }));
+    const error = await failure(hangingClient().syncConnection(claire(), IDS.connections.claireBnp, { psuRequested: false }));
     expect(error).toMatchObject({ name: 'Timeout', details: { timeoutMs: 300 } });
     expect(error.message).toContain('PUT /users/1001/connections/2001?psu_requested=false');
   });

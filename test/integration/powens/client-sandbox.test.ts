@@ -11,10 +11,10 @@ import {
   startPowensSandbox,
   type PowensSandbox,
 } from '../../../infra/local/powens-sandbox';
-import { loadPowensOpenApi, type PowensSchemaName } from '../../support/powens-openapi';
+import { optionalPowensOpenApi, type PowensSchemaName } from '../../support/powens-openapi';
 
 const NOW = new Date('2025-06-02T06:00:00Z');
-const openapi = loadPowensOpenApi();
+const openapi = optionalPowensOpenApi();
 
 let sandbox: PowensSandbox;
 let client: PowensClient;
@@ -46,7 +46,7 @@ async function rawValid(name: PowensSchemaName, path: string, userId: number, me
 beforeEach(async () => {
   clockMs = NOW.getTime();
   sandbox = await startPowensSandbox({ dataset: createFamilyOfficeDataset({ now: NOW }), clock: () => new Date(clockMs) });
-  client = createPowensClient({ baseUrl: sandbox.baseUrl, timeoutMs: 2_000, syncTimeoutMs: 5_000 });
+  client = createPowensClient({ baseUrl: sandbox.baseUrl, timeoutMs: 30_000, syncTimeoutMs: 60_000 });
 });
 
 afterEach(async () => {
@@ -163,7 +163,7 @@ describe('forced sync (PUT /users/{id}/connections/{cid})', () => {
     const first = (await client.listAccounts(claire)).accounts.map((a) => a.balance);
     await sandbox.close();
     sandbox = await startPowensSandbox({ dataset: createFamilyOfficeDataset({ now: NOW }), clock: () => new Date(clockMs) });
-    client = createPowensClient({ baseUrl: sandbox.baseUrl, timeoutMs: 2_000, syncTimeoutMs: 5_000 });
+    client = createPowensClient({ baseUrl: sandbox.baseUrl, timeoutMs: 30_000, syncTimeoutMs: 60_000 });
     await client.syncConnection(claire, IDS.connections.claireBnp, { psuRequested: false });
     expect((await client.listAccounts(claire)).accounts.map((a) => a.balance)).toEqual(first);
     expect(first[0]).not.toBe(18_452.37);
@@ -215,7 +215,7 @@ describe('forced sync (PUT /users/{id}/connections/{cid})', () => {
   it('a sync with real latency (syncLatencyMs) blocks the PUT, then answers', async () => {
     await sandbox.close();
     sandbox = await startPowensSandbox({ dataset: createFamilyOfficeDataset({ now: NOW }), syncLatencyMs: 150 });
-    client = createPowensClient({ baseUrl: sandbox.baseUrl, timeoutMs: 2_000, syncTimeoutMs: 5_000 });
+    client = createPowensClient({ baseUrl: sandbox.baseUrl, timeoutMs: 30_000, syncTimeoutMs: 60_000 });
     const result = await client.syncConnection(userCreds(IDS.users.claire), IDS.connections.claireBnp, { psuRequested: false });
     expect(result.connection.state).toBeNull();
   });
@@ -252,7 +252,7 @@ describe('paging (_links.next)', () => {
   it('follows _links.next until it is null when the server pages without being asked', async () => {
     await sandbox.close();
     sandbox = await startPowensSandbox({ dataset: createFamilyOfficeDataset({ now: NOW }), connectionsPageSize: 1 });
-    client = createPowensClient({ baseUrl: sandbox.baseUrl, timeoutMs: 2_000, syncTimeoutMs: 5_000 });
+    client = createPowensClient({ baseUrl: sandbox.baseUrl, timeoutMs: 30_000, syncTimeoutMs: 60_000 });
     const connections = await client.listConnections(userCreds(IDS.users.holding));
     expect(connections.map((c) => c.id)).toEqual([IDS.connections.holdingQonto, IDS.connections.holdingHsbc, IDS.connections.holdingIbkr]);
     expect(sandbox.requests.map((r) => r.query.offset ?? '-')).toEqual(['-', '1', '2']);

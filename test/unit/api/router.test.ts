@@ -47,8 +47,17 @@ describe('routing', () => {
     expect(res.body).toEqual({ tenantId: 't1', positions: [] });
   });
 
+  it('answers 400 BadRequest to an event that is not a REST proxy event', async () => {
+    const unexpected: unknown[] = [];
+    const handler = createApiHandler({} as never, { onUnexpectedError: (error) => unexpected.push(error) });
+    const res = (await handler({} as never, {} as Context)) as APIGatewayProxyResult;
+    expect(res.statusCode).toBe(400);
+    expect(JSON.parse(res.body)).toEqual({ error: 'BadRequest', message: expect.stringContaining('API Gateway REST proxy event') });
+    expect(unexpected).toEqual([]);
+  });
+
   it('declares exactly the routes the stack exposes', () => {
-    const routes = createApiRoutes({} as never).map((r) => ({ method: r.method, resource: r.resource }));
+    const routes = createApiRoutes({} as never).map((r) => ({ method: r.method, resource: r.path }));
     expect(routes).toEqual(API_ROUTES.map((r) => ({ ...r })));
   });
 

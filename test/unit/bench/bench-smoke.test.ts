@@ -19,7 +19,8 @@ afterAll(async () => {
 });
 
 describe('bench (smoke, tiny inputs)', () => {
-  jest.setTimeout(60_000);
+  // Every stage spawns processes or runs esbuild: sized for a loaded 2-core CI, not for speed.
+  jest.setTimeout(300_000);
 
   it('statistics and prices are what the report says they are', () => {
     expect(median([5, 1, 3])).toBe(3);

@@ -9,6 +9,8 @@ import { stepFunctionsByOperation } from '../../../infra/specs/bindings';
 import { refreshOpenBankingBalancesWorkflow } from '../../../infra/specs';
 
 const ROOT = path.resolve(__dirname, '../../..');
+/** tsx starts in ≈1 s idle; sized for a loaded 2-core machine (the test's own timeout is a little larger). */
+const SPAWN_TIMEOUT_MS = 180_000;
 const TSX = path.join(ROOT, 'node_modules/.bin/tsx');
 const dir = mkdtempSync(path.join(tmpdir(), 'workflow-cli-'));
 const badSpec = path.join(dir, 'bad.json');
@@ -21,7 +23,7 @@ writeFileSync(
 );
 
 function spawnCli(args: string[]) {
-  return spawnSync(TSX, ['infra/compiler/cli.ts', ...args], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 });
+  return spawnSync(TSX, ['infra/compiler/cli.ts', ...args], { cwd: ROOT, encoding: 'utf8', timeout: SPAWN_TIMEOUT_MS });
 }
 
 async function runInProcess(args: string[]) {
@@ -36,14 +38,14 @@ describe('workflow CLI (spawned)', () => {
     const result = spawnCli(['asl', 'infra/specs/refresh-openbanking-balances.ts']);
     expect(result.status).toBe(0);
     expect(result.stdout).toBe(`${compileWorkflow(refreshOpenBankingBalancesWorkflow, { functions: stepFunctionsByOperation() }).json}\n`);
-  });
+  }, SPAWN_TIMEOUT_MS + 10_000);
 
   it('validate <bad .json> lists the unbound operation and exits 1', () => {
     const result = spawnCli(['validate', badSpec]);
     expect(result.status).toBe(1);
     expect(result.stdout).toContain('ERROR [UNBOUND_OPERATION] definition.steps[0].action.operation');
     expect(result.stdout).toContain('which no function implements');
-  });
+  }, SPAWN_TIMEOUT_MS + 10_000);
 });
 
 describe('workflow CLI (in process)', () => {

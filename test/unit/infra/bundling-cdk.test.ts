@@ -11,6 +11,8 @@ import { buildLambda, BUNDLE_FILE } from '../../../infra/bundling';
 import { NodeFunction } from '../../../infra/constructs/node-function';
 
 const ENTRY = 'lambdas/api/handler.ts';
+/** A synth with bundling plus an esbuild run: ≈4 s idle, ≈10 s with both cores busy; generous for a loaded CI. */
+const HEAVY_TIMEOUT_MS = 300_000;
 
 describe('NodejsFunction bundling = bundleLambda', () => {
   const dirs: string[] = [];
@@ -36,5 +38,5 @@ describe('NodejsFunction bundling = bundleLambda', () => {
     const fromCdk = readFileSync(path.join(assetDir, BUNDLE_FILE));
     expect(fromCdk.length).toBe(built.bytes);
     expect(fromCdk.equals(readFileSync(built.outfile))).toBe(true);
-  });
+  }, HEAVY_TIMEOUT_MS);
 });

@@ -31,7 +31,7 @@ describe('bundleLambda', () => {
   });
 
   it('exposes plain esbuild options for node22 ESM with nothing external (the SDK is bundled)', () => {
-    const options = bundleLambda('lambdas/api/handler.ts', '/tmp/x');
+    const options = bundleLambda('lambdas/api/handler.ts', path.join(os.tmpdir(), 'x'));
     expect(options).toMatchObject({ target: 'node22', platform: 'node', format: 'esm', external: [] });
   });
 });

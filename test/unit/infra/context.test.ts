@@ -15,11 +15,18 @@ describe('readSettings', () => {
     expect(settingsOf({ ...base, powensSecretName: '', alarmEmail: '' })).toEqual({ ...base, refreshSchedule: 'cron(0 6,18 * * ? *)' });
   });
 
+  it('reads the Powens calls-per-minute budget from -c (string) or cdk.json (number)', () => {
+    expect(settingsOf({ ...base, powensCallsPerMinute: '120' }).powensCallsPerMinute).toBe(120);
+    expect(settingsOf({ ...base, powensCallsPerMinute: 600 }).powensCallsPerMinute).toBe(600);
+  });
+
   it.each([
     [{ ...base, powensBaseUrl: 'http://insecure.example' }, /powensBaseUrl="http:\/\/insecure.example" must be an https URL/],
     [{ ...base, tenantId: 'a b' }, /tenantId="a b" must match/],
     [{ ...base, alarmEmail: 'nope' }, /alarmEmail="nope" is not an e-mail/],
     [{ ...base, tenantId: 42 }, /tenantId=42 must be a string/],
+    [{ ...base, powensCallsPerMinute: '30/min' }, /powensCallsPerMinute="30\/min" must be a whole number 2\.\.1000000/],
+    [{ ...base, powensCallsPerMinute: 1 }, /powensCallsPerMinute="1" must be a whole number/],
   ])('rejects %j naming the key and value', (context, message) => {
     expect(() => settingsOf(context)).toThrow(ContextError);
     expect(() => settingsOf(context)).toThrow(message);

@@ -50,7 +50,7 @@ beforeAll(() => {
   const json = JSON.parse(readFileSync(templateFile, 'utf8')) as { Resources: Record<string, CfnResource> };
   template = Template.fromJSON(json);
   resources = json.Resources;
-});
+}, 300_000); // one synth (+ cdk-nag) for the file: seconds idle, much longer on a loaded 2-core CI
 afterAll(() => rmSync(outdir, { recursive: true, force: true }));
 
 const ofType = (type: string) => Object.entries(resources).filter(([, r]) => r.Type === type);
@@ -353,14 +353,47 @@ describe('IAM least privilege', () => {
     expect(violations).toEqual([]);
   });
 
-  it('the API role may start/describe executions and Query/GetItem the table, nothing that writes', () => {
+  it('the API role may start/describe executions and Query the table, nothing that writes', () => {
     const apiActions = statements()
       .filter((s) => s.where.startsWith('RefreshApiFunctionRole'))
       .flatMap((s) => s.Action)
       .sort();
     expect(apiActions).toEqual(
-      ['dynamodb:GetItem', 'dynamodb:Query', 'logs:CreateLogStream', 'logs:PutLogEvents', 'states:DescribeExecution', 'states:StartExecution', 'xray:PutTelemetryRecords', 'xray:PutTraceSegments'].sort(),
+      ['dynamodb:Query', 'logs:CreateLogStream', 'logs:PutLogEvents', 'states:DescribeExecution', 'states:StartExecution', 'xray:PutTelemetryRecords', 'xray:PutTraceSegments'].sort(),
     );
+  });
+
+  /**
+   * Exactly the DynamoDB calls each function's code makes (lambdas/core: execution markers Get+Update, PSD2 budget
+   * Update, Powens rate budget Get+Update, store BatchWrite+Put, API Query), on the table and nothing else; test/integration/lambdas/handlers.test.ts
+   * checks the code against the same lists by recording what dynalite receives.
+   */
+  it('each function role lists exactly the DynamoDB actions its code calls, on the table only', () => {
+    const expected: Record<string, string[]> = {
+      RefreshBalances: ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
+      FetchBalances: ['dynamodb:BatchWriteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
+      RefreshApiFunction: ['dynamodb:Query'],
+    };
+    const [tableId] = ofType('AWS::DynamoDB::GlobalTable').map(([id]) => id);
+    const roleOf = (fn: Json) => ((fn.Role as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'] ?? [])[0];
+    const actual: Record<string, string[]> = {};
+    for (const { id, props } of functionsByEntry()) {
+      const roleId = roleOf(props);
+      const policies = ofType('AWS::IAM::Policy').filter(([, p]) =>
+        ((p.Properties?.Roles as { Ref: string }[]) ?? []).some((r) => r.Ref === roleId),
+      );
+      const dynamo = policies
+        .flatMap(([, p]) => (p.Properties?.PolicyDocument as { Statement: Json[] }).Statement)
+        .filter((st) => [st.Action].flat().some((a) => String(a).startsWith('dynamodb:')));
+      if (dynamo.length === 0) continue;
+      for (const st of dynamo) {
+        // On the table's ARN, no index or stream ARN beside it.
+        expect([st.Resource].flat()).toEqual([{ 'Fn::GetAtt': [tableId, 'Arn'] }]);
+      }
+      const owner = Object.keys(expected).find((name) => id.startsWith(name)) ?? id;
+      actual[owner] = dynamo.flatMap((st) => [st.Action].flat() as string[]).sort();
+    }
+    expect(actual).toEqual(expected);
   });
 
   it('the state machine may invoke exactly the bound functions (unqualified ARNs)', () => {

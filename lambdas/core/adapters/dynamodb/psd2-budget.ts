@@ -9,17 +9,26 @@
  * 24 h window. A slot frees itself when its `usedAt` falls out of the window; `expiresAt` (usedAt + 24 h + 1 day)
  * only lets DynamoDB TTL clean up idle connections — correctness never depends on TTL deletion.
  *
- * Reservations are never released: a sync that failed may still have reached the bank, and the regulation counts
- * accesses, not successes. Retries of the same step in one execution reuse their reservation (execution markers,
- * ../domain/execution-markers.ts), so Step Functions retries do not burn the budget. Syncs the account holder asked
- * for (psuRequested) are outside this budget and never call reserve().
+ * The budget counts bank ACCESSES, not executions: every request that may reach the bank takes its own slot before
+ * it is sent, including a retry's re-send after a timeout, reset or 5xx (the bank may have been reached the first
+ * time). Reservations are never released for the same reason: the regulation counts accesses, not successes.
+ * Syncs the account holder asked for (psuRequested) are outside this budget and never call reserve().
+ *
+ * Powens' own automatic sync (about once a day) reaches the bank too: observeSync() counts a sync we did not send
+ * (seen in a CONNECTION_SYNCED webhook or as a moved `last_update`) by taking a slot dated at that sync, so the
+ * window holds at most `limit` accesses whoever made them. Idempotent per sync time (item `SEEN#{iso}`); a sync that
+ * finished while one of our reserved requests was in flight is ours and takes no second slot.
  */
-import { type DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { type DynamoDBDocumentClient, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { dynamoErrorToStepError, isConditionalCheckFailed } from './errors';
-import { tableKeys } from './table-schema';
+import { TABLE_KEY_PREFIX, tableKeys } from './table-schema';
 
 export const PSD2_WINDOW_MS = 24 * 60 * 60 * 1000;
 const EXPIRY_GRACE_SECONDS = 24 * 60 * 60;
+/** A sync finishing at most this long after one of our reservations is taken to be the one we sent. */
+export const FORCED_SYNC_MATCH_MS = 30 * 60 * 1000;
+
+export type ObservedSync = 'counted' | 'already_counted' | 'ours' | 'outside_window' | 'budget_full';
 
 export type Psd2Reservation =
   | { granted: true; slot: number; usedAt: string }
@@ -29,6 +38,8 @@ export interface Psd2Budget {
   readonly limit: number;
   /** Takes one unattended-sync slot for the connection, or says the 24 h budget is spent. */
   reserve(userId: number, connectionId: number, context?: { executionId?: string }): Promise<Psd2Reservation>;
+  /** Counts a bank access we did not send (Powens' automatic sync) that finished at `syncedAt`. */
+  observeSync(userId: number, connectionId: number, syncedAt: Date): Promise<ObservedSync>;
   readonly requestCount: number;
 }
 
@@ -46,13 +57,9 @@ export function createPsd2Budget(options: Psd2BudgetOptions): Psd2Budget {
   const clock = options.clock ?? (() => new Date());
   let requestCount = 0;
 
-  async function reserve(
-    userId: number,
-    connectionId: number,
-    context: { executionId?: string } = {},
-  ): Promise<Psd2Reservation> {
-    const now = clock();
-    const nowMs = now.getTime();
+  async function takeSlot(userId: number, connectionId: number, at: Date, by: string): Promise<number | undefined> {
+    const nowMs = clock().getTime();
+    const atMs = at.getTime();
     for (let slot = 0; slot < limit; slot++) {
       requestCount += 1;
       try {
@@ -63,26 +70,82 @@ export function createPsd2Budget(options: Psd2BudgetOptions): Psd2Budget {
             UpdateExpression: 'SET usedAt = :now, usedAtIso = :nowIso, expiresAt = :exp, executionId = :exec',
             ConditionExpression: 'attribute_not_exists(usedAt) OR usedAt < :cutoff',
             ExpressionAttributeValues: {
-              ':now': nowMs,
-              ':nowIso': now.toISOString(),
+              ':now': atMs,
+              ':nowIso': at.toISOString(),
               ':cutoff': nowMs - PSD2_WINDOW_MS,
-              ':exp': Math.floor((nowMs + PSD2_WINDOW_MS) / 1000) + EXPIRY_GRACE_SECONDS,
-              ':exec': context.executionId ?? 'none',
+              ':exp': Math.floor((atMs + PSD2_WINDOW_MS) / 1000) + EXPIRY_GRACE_SECONDS,
+              ':exec': by,
             },
           }),
         );
-        return { granted: true, slot, usedAt: now.toISOString() };
+        return slot;
       } catch (error) {
         if (isConditionalCheckFailed(error)) continue;
         throw dynamoErrorToStepError(error, 'UpdateItem', tableName);
       }
     }
-    return { granted: false, limit };
+    return undefined;
+  }
+
+  async function reserve(
+    userId: number,
+    connectionId: number,
+    context: { executionId?: string } = {},
+  ): Promise<Psd2Reservation> {
+    const now = clock();
+    const slot = await takeSlot(userId, connectionId, now, context.executionId ?? 'none');
+    return slot === undefined ? { granted: false, limit } : { granted: true, slot, usedAt: now.toISOString() };
+  }
+
+  async function observeSync(userId: number, connectionId: number, syncedAt: Date): Promise<ObservedSync> {
+    const nowMs = clock().getTime();
+    const atMs = syncedAt.getTime();
+    if (Number.isNaN(atMs) || atMs <= nowMs - PSD2_WINDOW_MS) return 'outside_window';
+    const pk = tableKeys.psd2Slot(userId, connectionId, 0).pk;
+    requestCount += 1;
+    try {
+      await client.send(
+        new PutCommand({
+          TableName: tableName,
+          Item: {
+            pk,
+            sk: `${TABLE_KEY_PREFIX.seen}${syncedAt.toISOString()}`,
+            seenAt: new Date(nowMs).toISOString(),
+            expiresAt: Math.floor((atMs + PSD2_WINDOW_MS) / 1000) + EXPIRY_GRACE_SECONDS,
+          },
+          ConditionExpression: 'attribute_not_exists(pk)',
+        }),
+      );
+    } catch (error) {
+      if (isConditionalCheckFailed(error)) return 'already_counted';
+      throw dynamoErrorToStepError(error, 'PutItem', tableName);
+    }
+    requestCount += 1;
+    let slots;
+    try {
+      slots = await client.send(
+        new QueryCommand({
+          TableName: tableName,
+          KeyConditionExpression: 'pk = :pk AND begins_with(sk, :slot)',
+          ExpressionAttributeValues: { ':pk': pk, ':slot': TABLE_KEY_PREFIX.slot },
+          ConsistentRead: true,
+        }),
+      );
+    } catch (error) {
+      throw dynamoErrorToStepError(error, 'Query', tableName);
+    }
+    const ours = (slots.Items ?? []).some((item) => {
+      const usedAt = item.usedAt as number | undefined;
+      return item.executionId !== 'observed' && usedAt !== undefined && usedAt <= atMs && atMs - usedAt <= FORCED_SYNC_MATCH_MS;
+    });
+    if (ours) return 'ours';
+    return (await takeSlot(userId, connectionId, syncedAt, 'observed')) === undefined ? 'budget_full' : 'counted';
   }
 
   return {
     limit,
     reserve,
+    observeSync,
     get requestCount() {
       return requestCount;
     },

@@ -6,7 +6,9 @@
  * | latest balance           | TENANT#{tenantId}                    | LATEST#{accountId}         | none       |
  * | balance history          | ACCOUNT#{tenantId}#{accountId}       | AT#{ISO-8601 balance time} | expiresAt  |
  * | PSD2 sync slot (0..n-1)  | PSD2#{userId}#{connectionId}         | SLOT#{i}                   | expiresAt  |
+ * | PSD2 observed sync       | PSD2#{userId}#{connectionId}         | SEEN#{ISO sync time}       | expiresAt  |
  * | per-execution sync mark  | EXEC#{executionId}                   | CONN#{userId}#{cid}        | expiresAt  |
+ * | Powens rate bucket       | RATE#{bucket}                        | BUCKET                     | none       |
  *
  * Access patterns: latest by tenant (Query pk, begins_with LATEST#), history by account and time range (Query pk,
  * sk BETWEEN), PSD2 budget (conditional UpdateItem on one slot), retry idempotency (conditional UpdateItem).
@@ -34,8 +36,10 @@ export const TABLE_KEY_PREFIX = {
   at: 'AT#',
   psd2: 'PSD2#',
   slot: 'SLOT#',
+  seen: 'SEEN#',
   execution: 'EXEC#',
   connection: 'CONN#',
+  rate: 'RATE#',
 } as const;
 
 export const tableKeys = {
@@ -56,6 +60,8 @@ export const tableKeys = {
     pk: `${TABLE_KEY_PREFIX.execution}${executionId}`,
     sk: `${TABLE_KEY_PREFIX.connection}${userId}#${connectionId}`,
   }),
+  /** One token bucket per Powens client (../powens/rate-budget.ts): `tokens`, `refilledAt` (epoch ms), `version`. */
+  rateBucket: (bucket: string) => ({ pk: `${TABLE_KEY_PREFIX.rate}${bucket}`, sk: 'BUCKET' }),
 } as const;
 
 /**

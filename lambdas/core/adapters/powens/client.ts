@@ -57,6 +57,11 @@ export interface PowensClientOptions {
   maxPages?: number;
   /** Clock used to turn an HTTP-date Retry-After into a delay (default Date.now). */
   now?: () => number;
+  /**
+   * Shared per-client call budget (./rate-budget.ts): every HTTP request, page follow-ups included, takes a token
+   * first. Its RateLimited error (no token within the bounded wait) propagates like Powens' own 429.
+   */
+  rateBudget?: { acquire(label: string): Promise<void> };
 }
 
 /** The concrete client: PowensApi plus a few reads the sandbox tests and operators use. */
@@ -220,6 +225,8 @@ export function createPowensClient(options: PowensClientOptions): PowensClient {
   const request = async (spec: RequestSpec): Promise<RawResponse> => {
     const label = `${spec.method} ${spec.path}`;
     const url = spec.absoluteUrl ?? urlFor(spec.path);
+    // Before the timeout starts: waiting for a token is not time Powens spends answering.
+    if (options.rateBudget) await options.rateBudget.acquire(label);
     const headers: Record<string, string> = {
       accept: 'application/json',
       authorization: `Bearer ${spec.token}`,
