@@ -105,7 +105,9 @@ describe('seed compilation', () => {
     expect(fetch?.retry?.aslDelaysSeconds).toEqual([1, 1]);
     expect(fetch?.retry?.deviations).toEqual(['retry 1: 750 ms → 1 s', 'retry 2: 750 ms → 1 s']);
     const refresh = compiled.report.steps.find((s) => s.stepId === 'refresh-balances');
-    expect(refresh?.retry).toMatchObject({ specDelaysMs: [1000, 2000, 4000], aslDelaysSeconds: [1, 2, 4], exact: true, maxInvocations: 4 });
+    expect(refresh?.retry).toMatchObject({ specDelaysMs: [1000, 2000, 4000], aslDelaysSeconds: [1, 2, 4], exact: true, maxInvocations: 4 });    // fetch-balances merges refresh-balances' output (needs an object); nothing merges fetch-balances' output.
+    expect(refresh?.notes.map((n) => n.kind)).toContain('output-merge');
+    expect(fetch?.notes.map((n) => n.kind)).not.toContain('output-merge');
   });
 });
 

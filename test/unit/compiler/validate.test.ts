@@ -119,6 +119,27 @@ describe('compileWorkflow rejects invalid specs with documented codes', () => {
     expect(() => compileWorkflow(s, { functions: stepFunctionsByOperation() })).toThrow(/UNBOUND_OPERATION.*step "b" is operation x\.y@2\.0\.0, which no function implements \(bound: openbanking\.balances\.refresh@1\.0\.0, openbanking\.balances\.get@1\.0\.0\)/s);
   });
 
+  it('a step id that is not a plain JSONPath key is refused (it names a state slot in intrinsic arguments)', () => {
+    const issue = issuesOf(spec({ steps: [auto('a'), auto('b c', { action: { operation: GET } })], transitions: [{ from: 'a', to: 'b c' }] })).find(
+      (i) => i.code === 'STEP_ID_INVALID',
+    );
+    expect(issue).toMatchObject({ level: 'error', stepId: 'b c' });
+  });
+
+  it('a payload merging more outputs than 10 nested intrinsic functions allow is refused, naming the step', () => {
+    const ids = Array.from({ length: 11 }, (_, i) => `s${i}`);
+    const chain = spec({
+      steps: ids.map((id) => auto(id, { action: { operation: GET } })),
+      transitions: ids.slice(1).map((id, i) => ({ from: ids[i] as string, to: id })),
+    });
+    const issues = issuesOf(chain);
+    expect(issues.map((i) => i.code)).toEqual(['DATA_MERGE_TOO_DEEP', 'DATA_MERGE_TOO_DEEP']);
+    expect(issues[0]?.message).toMatch(/payload of step "s9" merges the execution input with 9 step outputs: 11 nested intrinsic functions/);
+    // Nine steps (8 earlier outputs at most) still compile.
+    const nine = spec({ steps: ids.slice(0, 9).map((id) => auto(id, { action: { operation: GET } })), transitions: ids.slice(1, 9).map((id, i) => ({ from: ids[i] as string, to: id })) });
+    expect(() => compileWorkflow(nine, { functions: stepFunctionsByOperation() })).not.toThrow();
+  });
+
   it('allowUnboundOperations compiles with a placeholder function and keeps a warning', () => {
     const s = spec({ steps: [auto('a'), auto('b', { action: { operation: { key: 'x.y', version: '2.0.0' } } })] });
     const compiled = compileWorkflow(s, { functions: stepFunctionsByOperation(), allowUnboundOperations: true });
