@@ -4,7 +4,7 @@
  */
 import { StateMachine, type StateMachineDefinition as LocalDefinition } from 'aws-local-stepfunctions';
 import type { ChoiceRule, State, StateMachineDefinition } from '../../../infra/compiler/asl';
-import { compileCondition, evaluateCondition, parseCondition } from '../../../infra/compiler/expression';
+import { compileCondition, evaluateCondition, parseCondition, type ConditionScope } from '../../../infra/compiler/expression';
 import { aslDiagnostics } from '../../support/asl-run';
 import { referenceEvaluate, type RefContext } from './reference-evaluator';
 
@@ -92,29 +92,34 @@ describe('parser + AST evaluator agree with §1.4 and with the reference evaluat
   });
 });
 
+/** One machine for the whole table: `$.case` picks the case, T / F report the compiled rule's verdict. */
+function choiceMachine(scope: ConditionScope): { machine: StateMachine; definition: StateMachineDefinition } {
+  const states: Record<string, State> = {
+    // (a bare `false` Result is treated as absent by the local interpreter, hence the wrapper)
+    T: { Type: 'Pass', Result: { value: true }, End: true },
+    F: { Type: 'Pass', Result: { value: false }, End: true },
+  };
+  const dispatch: ChoiceRule[] = [];
+  CASES.forEach((c, i) => {
+    const compiled = compileCondition(parseCondition(c.expr).ast, scope);
+    const name = `case${i}`;
+    dispatch.push({ Variable: '$.case', NumericEquals: i, Next: name });
+    states[name] =
+      compiled.kind === 'constant'
+        ? { Type: 'Pass', Next: compiled.value ? 'T' : 'F' }
+        : { Type: 'Choice', Choices: [{ ...compiled.rule, Next: 'T' } as ChoiceRule], Default: 'F' };
+  });
+  states.dispatch = { Type: 'Choice', Choices: dispatch, Default: 'F' };
+  const definition: StateMachineDefinition = { StartAt: 'dispatch', States: states };
+  return { machine: new StateMachine(definition as unknown as LocalDefinition), definition };
+}
+
 describe('compiled Choice rules, executed by aws-local-stepfunctions', () => {
   let machine: StateMachine;
   let definition: StateMachineDefinition;
 
   beforeAll(() => {
-    const states: Record<string, State> = {
-      // (a bare `false` Result is treated as absent by the local interpreter, hence the wrapper)
-      T: { Type: 'Pass', Result: { value: true }, End: true },
-      F: { Type: 'Pass', Result: { value: false }, End: true },
-    };
-    const dispatch: ChoiceRule[] = [];
-    CASES.forEach((c, i) => {
-      const compiled = compileCondition(parseCondition(c.expr).ast, SCOPE);
-      const name = `case${i}`;
-      dispatch.push({ Variable: '$.case', NumericEquals: i, Next: name });
-      states[name] =
-        compiled.kind === 'constant'
-          ? { Type: 'Pass', Next: compiled.value ? 'T' : 'F' }
-          : { Type: 'Choice', Choices: [{ ...compiled.rule, Next: 'T' } as ChoiceRule], Default: 'F' };
-    });
-    states.dispatch = { Type: 'Choice', Choices: dispatch, Default: 'F' };
-    definition = { StartAt: 'dispatch', States: states };
-    machine = new StateMachine(definition as unknown as LocalDefinition);
+    ({ machine, definition } = choiceMachine(SCOPE));
   });
 
   it('passes the AWS language service', async () => {
@@ -189,21 +194,7 @@ describe('layered data (last writer wins per top-level key), executed by aws-loc
   let machine: StateMachine;
 
   beforeAll(() => {
-    const states: Record<string, State> = {
-      T: { Type: 'Pass', Result: { value: true }, End: true },
-      F: { Type: 'Pass', Result: { value: false }, End: true },
-    };
-    const dispatch: ChoiceRule[] = [];
-    CASES.forEach((c, i) => {
-      const compiled = compileCondition(parseCondition(c.expr).ast, LAYERED);
-      dispatch.push({ Variable: '$.case', NumericEquals: i, Next: `case${i}` });
-      states[`case${i}`] =
-        compiled.kind === 'constant'
-          ? { Type: 'Pass', Next: compiled.value ? 'T' : 'F' }
-          : { Type: 'Choice', Choices: [{ ...compiled.rule, Next: 'T' } as ChoiceRule], Default: 'F' };
-    });
-    states.dispatch = { Type: 'Choice', Choices: dispatch, Default: 'F' };
-    machine = new StateMachine({ StartAt: 'dispatch', States: states } as unknown as LocalDefinition);
+    ({ machine } = choiceMachine(LAYERED));
   });
 
   it.each(CASES.map((c, i) => [c.expr, JSON.stringify(c.ctx), c, i] as const))('%s with %s', async (_e, _c, c, i) => {
