@@ -8,6 +8,7 @@ import { runColdStart, type ColdStartResult } from './cold-start';
 import { runStorage, STORAGE_TARGETS, type StorageResult } from './storage';
 import { defaultScenarios, prepareBundles, runOrchestration, type OrchestrationResult } from './orchestration';
 import { runScaling, type ScalingResult } from './scaling';
+import { renderRows } from '../infra/text-table';
 import { BENCH_WORK_DIR, elapsed, machineInfo, RESULTS_DIR, round, type MachineInfo } from './support';
 
 export interface BenchConfig {
@@ -21,16 +22,9 @@ export const FULL_CONFIG: BenchConfig = { coldStartRuns: 20, storageSizes: [100,
 const pass = (ok: boolean): string => (ok ? 'PASS' : 'FAIL');
 const usd = (value: number): string => `$${value < 0.01 ? value.toFixed(4) : value.toFixed(3)}`;
 
-function table(headers: string[], rows: (string | number)[][]): string {
-  const cells = [headers, ...rows.map((row) => row.map(String))];
-  const widths = headers.map((_, i) => Math.max(...cells.map((row) => (row[i] ?? '').length)));
-  return cells
-    .map((row, r) => {
-      const line = row.map((cell, i) => (i === 0 ? cell.padEnd(widths[i] ?? 0) : cell.padStart(widths[i] ?? 0))).join('  ');
-      return r === 0 ? `${line}\n${widths.map((w) => '-'.repeat(w)).join('  ')}` : line;
-    })
-    .join('\n');
-}
+/** First column left-aligned (names), numbers right-aligned. */
+const table = (headers: string[], rows: (string | number)[][]): string =>
+  renderRows(headers, rows, { align: (i) => (i === 0 ? 'left' : 'right') });
 
 export function summarizeColdStart(result: ColdStartResult): string {
   const t = result.targets;

@@ -8,6 +8,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { parseArgs as parseCommandLine } from 'node:util';
 import { stepFunctionsByOperation } from '../specs/bindings';
 import { compileWorkflow, type CompileOptions } from './compile';
 import { renderMermaid } from './diagram';
@@ -49,52 +50,49 @@ interface Args {
 
 const COMMANDS = ['asl', 'explain', 'diagram', 'validate'] as const;
 
+const HUMAN_TASK_DEFAULT = { placeholderKey: 'HumanTaskFunctionArn', timeoutSeconds: 604_800 };
+
 export function parseArgs(argv: readonly string[]): Args {
-  const positional: string[] = [];
-  const options: Omit<CompileOptions, 'functions'> = { humanTaskBinding: { placeholderKey: 'HumanTaskFunctionArn', timeoutSeconds: 604_800 } };
-  for (let i = 0; i < argv.length; i += 1) {
-    const arg = argv[i] as string;
-    const value = (): string => {
-      const v = argv[i + 1];
-      if (v === undefined || v.startsWith('--')) throw new UsageError(`${arg} needs a value`);
-      i += 1;
-      return v;
-    };
-    switch (arg) {
-      case '--allow-unbound':
-        options.allowUnboundOperations = true;
-        break;
-      case '--enforce-sla':
-        options.enforceSla = true;
-        break;
-      case '--no-match': {
-        const v = value();
-        if (v !== 'fail' && v !== 'succeed') throw new UsageError(`--no-match must be fail or succeed, got "${v}"`);
-        options.noMatch = v;
-        break;
-      }
-      case '--optional-chaining': {
-        const v = value();
-        if (v !== 'normalize' && v !== 'contractspec') throw new UsageError(`--optional-chaining must be normalize or contractspec, got "${v}"`);
-        options.optionalChaining = v;
-        break;
-      }
-      case '--human-task': {
-        const [key, seconds] = value().split(':');
-        const timeoutSeconds = seconds === undefined ? 604_800 : Number(seconds);
-        if (!key || !Number.isInteger(timeoutSeconds) || timeoutSeconds < 1) throw new UsageError('--human-task must be <Key>[:<positive integer seconds>]');
-        options.humanTaskBinding = { placeholderKey: key, timeoutSeconds };
-        break;
-      }
-      case '-h':
-      case '--help':
-        throw new UsageError('');
-      default:
-        if (arg.startsWith('--')) throw new UsageError(`unknown option ${arg}`);
-        positional.push(arg);
-    }
+  let parsed;
+  try {
+    parsed = parseCommandLine({
+      args: [...argv],
+      allowPositionals: true,
+      strict: true,
+      options: {
+        'allow-unbound': { type: 'boolean' },
+        'enforce-sla': { type: 'boolean' },
+        'no-match': { type: 'string' },
+        'optional-chaining': { type: 'string' },
+        'human-task': { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+  } catch (error) {
+    throw new UsageError((error as Error).message);
   }
-  const [command, specPath, ...rest] = positional;
+  const { values, positionals } = parsed;
+  if (values.help) throw new UsageError('');
+  const options: Omit<CompileOptions, 'functions'> = { humanTaskBinding: HUMAN_TASK_DEFAULT };
+  if (values['allow-unbound']) options.allowUnboundOperations = true;
+  if (values['enforce-sla']) options.enforceSla = true;
+  const noMatch = values['no-match'];
+  if (noMatch !== undefined) {
+    if (noMatch !== 'fail' && noMatch !== 'succeed') throw new UsageError(`--no-match must be fail or succeed, got "${noMatch}"`);
+    options.noMatch = noMatch;
+  }
+  const chaining = values['optional-chaining'];
+  if (chaining !== undefined) {
+    if (chaining !== 'normalize' && chaining !== 'contractspec') throw new UsageError(`--optional-chaining must be normalize or contractspec, got "${chaining}"`);
+    options.optionalChaining = chaining;
+  }
+  if (values['human-task'] !== undefined) {
+    const [key, seconds] = values['human-task'].split(':');
+    const timeoutSeconds = seconds === undefined ? HUMAN_TASK_DEFAULT.timeoutSeconds : Number(seconds);
+    if (!key || !Number.isInteger(timeoutSeconds) || timeoutSeconds < 1) throw new UsageError('--human-task must be <Key>[:<positive integer seconds>]');
+    options.humanTaskBinding = { placeholderKey: key, timeoutSeconds };
+  }
+  const [command, specPath, ...rest] = positionals;
   if (!command || !(COMMANDS as readonly string[]).includes(command)) throw new UsageError(command ? `unknown command "${command}"` : 'missing command');
   if (!specPath) throw new UsageError('missing <spec> path');
   if (rest.length > 0) throw new UsageError(`unexpected arguments: ${rest.join(' ')}`);

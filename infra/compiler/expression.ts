@@ -462,15 +462,3 @@ export function conditionRoots(node: ConditionNode): Set<ConditionRoot> {
   visit(node);
   return roots;
 }
-
-/** Relational comparisons whose ContractSpec result depends on Number() coercion of non-numbers (ASL: false). */
-export function relationalComparisons(node: ConditionNode): Extract<ConditionNode, { kind: 'compare' }>[] {
-  const found: Extract<ConditionNode, { kind: 'compare' }>[] = [];
-  const visit = (n: ConditionNode): void => {
-    if (n.kind === 'compare' && n.operator !== '===' && n.operator !== '!==') found.push(n);
-    else if (n.kind === 'not') visit(n.operand);
-    else if (n.kind === 'and' || n.kind === 'or') n.terms.forEach(visit);
-  };
-  visit(node);
-  return found;
-}

@@ -7,6 +7,7 @@ import { aslRetryDelaysSeconds, contractSpecRetryDelaysMs } from './retry';
 import { opRefId, type RetryPolicy, type WorkflowSpec } from './spec';
 import { stepOutputPath } from './paths';
 import type { HumanTaskBinding, ValidationIssue } from './validate';
+import { renderRows } from '../text-table';
 
 export interface FidelityNote {
   /** e.g. 'retry-rounding', 'condition', 'optional-chaining', 'timeout-rounding', 'retry-after', 'policy-guard'. */
@@ -218,12 +219,6 @@ export function buildFidelityReport(spec: WorkflowSpec, definition: StateMachine
   return { workflow: { key: spec.meta.key, version: spec.meta.version }, exact, steps, notes };
 }
 
-function table(header: string[], rows: string[][]): string {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join(' | ')} |`;
-  return [line(header), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...rows.map(line)].join('\n');
-}
-
 function describePolicy(p: RetryPolicy): string {
   return `${p.backoff} ${p.maxAttempts} × ${p.delayMs} ms${p.maxDelayMs !== undefined ? ` (max ${p.maxDelayMs} ms)` : ''}`;
 }
@@ -249,7 +244,7 @@ export function renderFidelityReport(report: FidelityReport): string {
   out.push('');
   out.push(report.exact ? 'The ASL reproduces the spec exactly.' : 'The ASL deviates from ContractSpec where noted below.');
   out.push('');
-  out.push(table(['step', 'type', 'retry (spec)', 'spec waits', 'ASL retrier', 'ASL waits', 'retry fidelity', 'task timeout'], rows));
+  out.push(renderRows(['step', 'type', 'retry (spec)', 'spec waits', 'ASL retrier', 'ASL waits', 'retry fidelity', 'task timeout'], rows, { markdown: true }));
   out.push('');
   for (const s of report.steps) {
     if (s.notes.length === 0) continue;

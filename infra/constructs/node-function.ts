@@ -23,9 +23,6 @@ export interface NodeFunctionProps {
   /** Default 30 s (API-sized). */
   timeout?: Duration;
   environment?: Record<string, string>;
-  /** Default one month: enough to investigate an incident, short enough for bank-adjacent data. */
-  logRetention?: RetentionDays;
-  reservedConcurrentExecutions?: number;
 }
 
 /**
@@ -41,7 +38,8 @@ export class NodeFunction extends Construct {
 
   constructor(scope: Construct, id: string, props: NodeFunctionProps) {
     super(scope, id);
-    this.logGroup = new LogGroup(this, 'Logs', { retention: props.logRetention ?? RetentionDays.ONE_MONTH });
+    // One month: enough to investigate an incident, short enough for bank-adjacent data.
+    this.logGroup = new LogGroup(this, 'Logs', { retention: RetentionDays.ONE_MONTH });
     // No AWSLambdaBasicExecutionRole: it allows logs:CreateLogGroup/PutLogEvents on every log group of the account.
     this.role = new Role(this, 'Role', {
       assumedBy: new ServicePrincipal('lambda.amazonaws.com'),
@@ -66,7 +64,6 @@ export class NodeFunction extends Construct {
       applicationLogLevelV2: ApplicationLogLevel.INFO,
       systemLogLevelV2: SystemLogLevel.WARN,
       bundling: LAMBDA_BUNDLING,
-      reservedConcurrentExecutions: props.reservedConcurrentExecutions,
       environment: {
         POWERTOOLS_SERVICE_NAME: props.serviceName,
         // Stack traces in TypeScript line numbers (bundles ship a .map).

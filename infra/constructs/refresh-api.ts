@@ -33,9 +33,6 @@ export function toApiGatewaySchema(schema: unknown): JsonSchema {
 
 export interface RefreshApiProps {
   handler: NodeFunction;
-  /** Stage throttling: a handful of operators and dashboards, not the public. */
-  throttlingRateLimit?: number;
-  throttlingBurstLimit?: number;
 }
 
 /**
@@ -64,8 +61,9 @@ export class RefreshApi extends Construct {
         tracingEnabled: true,
         accessLogDestination: new LogGroupLogDestination(this.accessLogs),
         accessLogFormat: AccessLogFormat.jsonWithStandardFields(),
-        throttlingRateLimit: props.throttlingRateLimit ?? 5,
-        throttlingBurstLimit: props.throttlingBurstLimit ?? 10,
+        // A handful of operators and dashboards, not the public.
+        throttlingRateLimit: 5,
+        throttlingBurstLimit: 10,
         loggingLevel: MethodLoggingLevel.OFF,
       },
     });

@@ -3,7 +3,8 @@ import { parseArgs } from 'node:util';
 import type { FetchBalancesOutput } from '../../lambdas/core/domain/fetch-balances';
 import type { ConnectionReport, RefreshBalancesOutput } from '../../lambdas/core/domain/refresh-balances';
 import type { AccountBalanceRecord } from '../../lambdas/core/domain/balances';
-import { formatAmount, formatProgress, renderTable } from './report';
+import { formatAmount, formatProgress } from './report';
+import { renderTable } from '../text-table';
 import { runLocalRefresh, type LocalRunOptions, type LocalRunResult } from './run';
 import { parseFaultOption } from './fault-option';
 

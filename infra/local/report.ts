@@ -34,23 +34,6 @@ function describeCause(cause: string): string {
   return cause ? `— ${cause}` : '';
 }
 
-export interface TableColumn<T> {
-  header: string;
-  value: (row: T) => string;
-  align?: 'left' | 'right';
-}
-
-export function renderTable<T>(rows: readonly T[], columns: readonly TableColumn<T>[]): string {
-  const cells = rows.map((row) => columns.map((column) => column.value(row)));
-  const widths = columns.map((column, i) => Math.max(column.header.length, ...cells.map((r) => (r[i] ?? '').length)));
-  const line = (values: readonly string[]): string =>
-    values
-      .map((value, i) => (columns[i]?.align === 'right' ? value.padStart(widths[i] ?? 0) : value.padEnd(widths[i] ?? 0)))
-      .join('  ')
-      .trimEnd();
-  return [line(columns.map((c) => c.header)), line(widths.map((w) => '-'.repeat(w))), ...cells.map(line)].join('\n');
-}
-
 export function formatAmount(value: number | undefined): string {
   return value === undefined ? '' : value.toLocaleString('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 2 });
 }

@@ -1,7 +1,4 @@
-/** Workflow specs this project deploys. The CDK stack and the local runner compile each of them. */
-import type { WorkflowSpec } from '../compiler/spec';
+/** The workflow spec this project deploys (the CDK stack and the local run compile it). */
 import { refreshOpenBankingBalancesWorkflow } from './refresh-openbanking-balances';
 
 export { refreshOpenBankingBalancesWorkflow };
-
-export const WORKFLOWS: readonly WorkflowSpec[] = [refreshOpenBankingBalancesWorkflow];

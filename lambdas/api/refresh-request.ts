@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { RefreshInput } from '../core/domain/refresh-input';
-import { validateRefreshInput } from '../core/domain/refresh-input-validator';
+import { describeInputErrors, validateRefreshInput } from '../core/domain/refresh-input-validator';
 import { badRequest } from './http';
 
 /** Without a requestId, identical bodies within the same window share one execution. */
@@ -24,10 +24,8 @@ export function parseRefreshBody(body: string | null | undefined): RefreshInput 
     throw badRequest(`Request body is not valid JSON (${(error as Error).message}). Send e.g. {} or {"userIds":[1]}.`);
   }
   if (!validateRefreshInput(value)) {
-    const problems = (validateRefreshInput.errors ?? [])
-      .map((e) => `${e.instancePath || '(body)'} ${e.message ?? 'is invalid'}${e.keyword === 'additionalProperties' ? ` (${String((e.params as { additionalProperty?: unknown }).additionalProperty)})` : ''}`)
-      .join('; ');
-    throw badRequest(`Request body does not match RefreshInput: ${problems}. Allowed fields: userIds, connectionIds, psuRequested, requestId.`);
+    const problems = describeInputErrors(validateRefreshInput.errors, 'body');
+    throw badRequest(`Request body does not match RefreshInput: ${problems.join('; ')}.`);
   }
   return value;
 }

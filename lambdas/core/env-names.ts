@@ -43,4 +43,3 @@ export const ENV = {
   stateMachineArn: 'STATE_MACHINE_ARN',
 } as const;
 
-export type EnvName = (typeof ENV)[keyof typeof ENV];

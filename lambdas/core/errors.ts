@@ -59,13 +59,6 @@ export function isRetryableErrorName(name: string): boolean {
   return ASL_RETRYABLE_ERROR_NAMES.includes(name);
 }
 
-export function isClassifiedErrorName(name: string): name is StepErrorName {
-  return (
-    (RETRYABLE_ERROR_NAMES as readonly string[]).includes(name) ||
-    (PERMANENT_ERROR_NAMES as readonly string[]).includes(name)
-  );
-}
-
 export interface StepErrorOptions {
   cause?: unknown;
   /** Server-provided back-off hint (e.g. HTTP Retry-After) in milliseconds. ASL cannot honour it; it is logged. */
@@ -102,9 +95,6 @@ export class ServiceUnavailableError extends StepError {
 }
 export class TimeoutError extends StepError {
   override readonly name = 'Timeout' as const;
-}
-export class RetryableError extends StepError {
-  override readonly name = 'Retryable' as const;
 }
 export class ValidationFailedError extends StepError {
   override readonly name = 'ValidationFailed' as const;

@@ -1,6 +1,8 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { compileWorkflow, renderFidelityReport, renderMermaid } from '../../infra/compiler';
+import { compileWorkflow } from '../../infra/compiler/compile';
+import { renderMermaid } from '../../infra/compiler/diagram';
+import { renderFidelityReport } from '../../infra/compiler/report';
 import { stepFunctionsByOperation } from '../../infra/specs/bindings';
 import { refreshOpenBankingBalancesWorkflow } from '../../infra/specs';
 

@@ -23,7 +23,6 @@ import { settleWithConcurrency } from '../concurrency';
 import { parseRefreshInput, selectRefreshInput, selectUsers } from './input';
 import type { StepCallContext } from './refresh-balances';
 
-export const FETCH_BALANCES_OPERATION = 'openbanking.balances.get@1.0.0';
 
 export interface FetchBalancesOutput {
   balances: AccountBalanceRecord[];

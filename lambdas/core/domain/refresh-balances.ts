@@ -44,7 +44,6 @@ import { settleWithConcurrency } from '../concurrency';
 import type { CompletedSync, ExecutionMarkers, PendingSync } from '../adapters/dynamodb/execution-markers';
 import { parseRefreshInput, selectUsers } from './input';
 
-export const REFRESH_BALANCES_OPERATION = 'openbanking.balances.refresh@1.0.0';
 
 export type ConnectionOutcome = 'synced' | 'skipped' | 'needs_user_action' | 'failed';
 export type ConnectionReason =

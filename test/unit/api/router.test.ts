@@ -86,9 +86,9 @@ describe('POST /refreshes', () => {
   });
 
   it.each([
-    ['unknown field', '{"everything": true}', /additional properties \(everything\)/],
-    ['wrong type', '{"userIds": ["1"]}', /\/userIds\/0 must be integer/],
-    ['bad requestId', '{"requestId": "a b"}', /\/requestId must match pattern/],
+    ['unknown field', '{"everything": true}', /body has unknown property "everything" \(allowed: userIds, connectionIds, psuRequested, requestId/],
+    ['wrong type', '{"userIds": ["1"]}', /body\.userIds\.0 must be integer/],
+    ['bad requestId', '{"requestId": "a b"}', /body\.requestId must match pattern/],
   ])('rejects a schema violation (%s) with 400 naming the field', async (_case, body, message) => {
     const { call } = setup();
     const res = await call('POST', '/refreshes', { body });

@@ -33,7 +33,6 @@ import type {
   ServiceError,
 } from './types';
 
-export { parsePowensDateTime, formatPowensDateTime } from './datetime';
 
 export interface RetryAfterInfo {
   method: string;
@@ -318,29 +317,52 @@ export function createPowensClient(options: PowensClientOptions): PowensClient {
     return url;
   };
 
-  const userPath = (user: PowensUserCredentials): string => `/users/${encodeURIComponent(String(user.userId))}`;
-
-  const listConnections = async (user: PowensUserCredentials): Promise<PowensConnection[]> => {
-    const path = `${userPath(user)}/connections`;
-    const label = `GET ${path}`;
-    const connections: PowensConnection[] = [];
+  /**
+   * The one pager: every page of a Powens list, following `_links.next` (same origin only, at most maxPages, never the
+   * same page twice). `parse` checks each page's shape; `emptyOnFirstPage` turns a first-page error into "no pages".
+   */
+  const getAllPages = async <P extends { _links?: PowensLinks }>(
+    label: string,
+    path: string,
+    token: string,
+    parse: (body: unknown) => P,
+    emptyOnFirstPage: (error: unknown) => boolean = () => false,
+  ): Promise<P[]> => {
+    const pages: P[] = [];
     const seen = new Set<string>();
     let absoluteUrl: URL | undefined;
-    for (let page = 0; ; page++) {
-      if (page >= maxPages) {
+    for (;;) {
+      if (pages.length >= maxPages) {
         throw new BadGatewayError(`Powens ${label} kept returning _links.next after ${maxPages} pages; giving up`);
       }
-      const { body } = await request({ method: 'GET', path, absoluteUrl, token: user.token, timeoutMs: options.timeoutMs });
-      if (!isRecord(body) || !Array.isArray(body.connections)) throw malformed(label, 'a `connections` array');
-      const list = body as unknown as PowensConnectionsList;
-      for (const item of list.connections) connections.push(asConnection(label, item));
-      absoluteUrl = nextUrl(label, list._links);
-      if (absoluteUrl === undefined) return connections;
+      let body: unknown;
+      try {
+        ({ body } = await request({ method: 'GET', path, absoluteUrl, token, timeoutMs: options.timeoutMs }));
+      } catch (error) {
+        if (pages.length === 0 && emptyOnFirstPage(error)) return [];
+        throw error;
+      }
+      const page = parse(body);
+      pages.push(page);
+      absoluteUrl = nextUrl(label, page._links);
+      if (absoluteUrl === undefined) return pages;
       if (seen.has(absoluteUrl.href)) {
         throw new BadGatewayError(`Powens ${label} returned a _links.next that loops back to an earlier page`);
       }
       seen.add(absoluteUrl.href);
     }
+  };
+
+  const userPath = (user: PowensUserCredentials): string => `/users/${encodeURIComponent(String(user.userId))}`;
+
+  const listConnections = async (user: PowensUserCredentials): Promise<PowensConnection[]> => {
+    const path = `${userPath(user)}/connections`;
+    const label = `GET ${path}`;
+    const pages = await getAllPages(label, path, user.token, (body) => {
+      if (!isRecord(body) || !Array.isArray(body.connections)) throw malformed(label, 'a `connections` array');
+      return body as unknown as PowensConnectionsList;
+    });
+    return pages.flatMap((list) => list.connections.map((item) => asConnection(label, item)));
   };
 
   const getConnection = async (user: PowensUserCredentials, connectionId: number): Promise<PowensConnection> => {
@@ -369,36 +391,21 @@ export function createPowensClient(options: PowensClientOptions): PowensClient {
         ? `${userPath(user)}/accounts`
         : `${userPath(user)}/connections/${encodeURIComponent(String(listOptions.connectionId))}/accounts`;
     const label = `GET ${path}`;
-    const pages: PowensAccountsList[] = [];
-    const seen = new Set<string>();
-    let absoluteUrl: URL | undefined;
-    for (let page = 0; ; page++) {
-      if (page >= maxPages) {
-        throw new BadGatewayError(`Powens ${label} kept returning _links.next after ${maxPages} pages; giving up`);
-      }
-      let body: unknown;
-      try {
-        ({ body } = await request({ method: 'GET', path, absoluteUrl, token: user.token, timeoutMs: options.timeoutMs }));
-      } catch (error) {
-        // Powens answers 400 noAccount instead of an empty list (S1, C4); the contract says: empty list.
-        if (error instanceof BadRequestError && error.details?.code === 'noAccount' && page === 0) {
-          return { accounts: [], balances: {} };
+    const pages = await getAllPages(
+      label,
+      path,
+      user.token,
+      (body) => {
+        if (!isRecord(body) || !Array.isArray(body.accounts)) throw malformed(label, 'an `accounts` array');
+        for (const account of body.accounts) {
+          if (!isRecord(account) || typeof account.id !== 'number') throw malformed(label, 'a numeric account `id`');
         }
-        throw error;
-      }
-      if (!isRecord(body) || !Array.isArray(body.accounts)) throw malformed(label, 'an `accounts` array');
-      const list = body as unknown as PowensAccountsList;
-      for (const account of list.accounts) {
-        if (!isRecord(account) || typeof account.id !== 'number') throw malformed(label, 'a numeric account `id`');
-      }
-      pages.push(list);
-      absoluteUrl = nextUrl(label, list._links);
-      if (absoluteUrl === undefined) break;
-      if (seen.has(absoluteUrl.href)) {
-        throw new BadGatewayError(`Powens ${label} returned a _links.next that loops back to an earlier page`);
-      }
-      seen.add(absoluteUrl.href);
-    }
+        return body as unknown as PowensAccountsList;
+      },
+      // Powens answers 400 noAccount instead of an empty list (S1, C4); the contract says: empty list.
+      (error) => error instanceof BadRequestError && error.details?.code === 'noAccount',
+    );
+    if (pages.length === 0) return { accounts: [], balances: {} };
     const [first] = pages;
     if (pages.length === 1 && first) return first;
     // Several pages: per-page totals are ambiguous (page or whole list?), so recompute them from the accounts.

@@ -7,8 +7,6 @@
  * ("YYYY-MM-DD HH:MM:SS", see ./datetime.ts): the client hands back what Powens sent, domain code parses.
  */
 
-export { parsePowensDateTime, formatPowensDateTime, POWENS_TIME_ZONE } from './datetime';
-
 /** Powens "sql-date-time": `YYYY-MM-DD HH:MM:SS`, zone not stated by Powens (see ./datetime.ts). */
 export type PowensDateTime = string;
 
