@@ -38,7 +38,7 @@ export const PRICES = {
     unit: 'GB-second, arm64, first tier (1 ms billing granularity)',
     source: 'https://docs.aws.amazon.com/whitepapers/latest/how-aws-pricing-works/lambda.html',
     asOf: '2026-11-24',
-    note: 'arm64 first-tier price from third-party tier summaries (asl-and-local-aws.md §A4).',
+    note: 'arm64 first-tier price from third-party tier summaries (docs/step-functions-notes.md §A4).',
   },
   dynamoDbWriteRequestUnit: {
     usd: 0.625 / 1_000_000,

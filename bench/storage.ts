@@ -205,6 +205,9 @@ export async function runStorageCase(accounts: number, db: LocalDynamoDb, option
     const store: BalanceStore = {
       listLatest: (tenantId) => inner.listLatest(tenantId),
       queryHistory: (tenantId, accountId, range) => inner.queryHistory(tenantId, accountId, range),
+      getLatest: (tenantId, accountId) => inner.getLatest(tenantId, accountId),
+      listLatestPage: (tenantId, page) => inner.listLatestPage(tenantId, page),
+      queryHistoryPage: (tenantId, accountId, range, page) => inner.queryHistoryPage(tenantId, accountId, range, page),
       get requestCount() {
         return inner.requestCount;
       },

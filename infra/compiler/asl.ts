@@ -86,7 +86,7 @@ export interface StateMachineDefinition {
   States: Record<string, State>;
 }
 
-/** ASL / AWS schema limits (asl-and-local-aws.md A1, B2). */
+/** ASL / AWS schema limits (docs/step-functions-notes.md A1, B2). */
 export const ASL_LIMITS = {
   stateNameMaxLength: 80,
   /** IntervalSeconds, MaxAttempts, TimeoutSeconds: integers up to 99 999 999 in AWS's schema. */

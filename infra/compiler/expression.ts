@@ -1,5 +1,5 @@
 /**
- * ContractSpec condition/guard expressions (contractspec-workflow-semantics.md §1.4): parsed into an AST, evaluated
+ * ContractSpec condition/guard expressions (docs/contractspec-semantics.md §1.4): parsed into an AST, evaluated
  * with ContractSpec's semantics (for the fidelity report and tests), and compiled to JSONPath ASL Choice rules.
  *
  * Grammar, as ContractSpec's evaluator applies it (there is no real grammar, only string splitting):

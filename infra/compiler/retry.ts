@@ -1,5 +1,5 @@
 /**
- * ContractSpec retry policy ↔ ASL Retrier (contractspec-workflow-semantics.md §2.3, asl-and-local-aws.md A1/A2).
+ * ContractSpec retry policy ↔ ASL Retrier (docs/contractspec-semantics.md §2.3, docs/step-functions-notes.md A1/A2).
  *
  * Rounding rule: milliseconds are rounded UP to whole seconds, minimum 1 s. ASL only has integer seconds; rounding up
  * never retries sooner than the spec asks, which keeps us inside upstream rate limits (a Powens 429 asked for a pause,

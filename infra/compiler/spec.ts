@@ -2,7 +2,7 @@
  * ContractSpec's WorkflowSpec model (`@contractspec/lib.contracts-spec/workflow/spec`, commit 246900b6), restated
  * so specs written for ContractSpec type-check here unchanged. Fields the ASL compiler does not use (modelHints,
  * runtime, results, experiments...) are kept loosely typed: they must be tolerated, not interpreted.
- * See /work/shared/docs/contractspec-workflow-semantics.md §1.
+ * See docs/contractspec-semantics.md §1.
  */
 
 /** `{key, version}`: operations, forms and capabilities are all referenced this way. */

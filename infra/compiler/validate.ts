@@ -1,6 +1,6 @@
 /**
  * Spec validation: ContractSpec's own rules (validation.ts: validateWorkflowSpec + validateRetryConfig +
- * validateSlaConfig + validateCompensation, §1.3 of contractspec-workflow-semantics.md) with ContractSpec's levels,
+ * validateSlaConfig + validateCompensation, §1.3 of docs/contractspec-semantics.md) with ContractSpec's levels,
  * plus what compiling to ASL additionally requires (bound functions, ASL ranges, state names, expression support).
  * Neither ContractSpec's defineWorkflow nor its runner validate; compileWorkflow always does, and refuses on errors.
  */

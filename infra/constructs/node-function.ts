@@ -111,6 +111,12 @@ export class NodeFunction extends Construct {
     return this.setEnvironment(ENV.powensSecretId, secretId);
   }
 
+  /** The API: GetSecretValue on the pagination cursor key only. */
+  readCursorKey(secret: ISecret): this {
+    secret.grantRead(this.function);
+    return this.setEnvironment(ENV.cursorSecretId, secret.secretArn);
+  }
+
   /**
    * StartExecution on the machine; DescribeExecution on its executions. Execution names are chosen per request, so
    * the resource ends in `:*`; the state machine has a physical name so that resource (and its cdk-nag

@@ -39,8 +39,10 @@ export interface RefreshApiProps {
  * REST API, IAM (SigV4) on every method — callers are AWS principals (dashboards, operators), no user pool:
  *   POST /refreshes       start a refresh (body validated against RefreshInput) → 202
  *   GET  /refreshes/{id}  status and output of one refresh
- *   GET  /balances        latest cash positions
- * One thin Lambda serves all three (lambdas/api/handler.ts).
+ *   GET  /balances        latest balance per account, with asset class and staleness (paginated)
+ *   GET  /positions       totals per currency and asset class
+ *   GET  /accounts/{accountId}/history?from&to   stored snapshots of one account (paginated)
+ * One thin Lambda serves them all (lambdas/api/handler.ts).
  */
 export class RefreshApi extends Construct {
   readonly api: RestApi;
@@ -110,7 +112,17 @@ export class RefreshApi extends Construct {
       requestValidator: this.validator,
       requestParameters: { 'method.request.path.id': true },
     });
+    // Query strings (limit, cursor, from, to) are validated by the Lambda, which names the bad parameter.
     this.api.root.addResource('balances').addMethod('GET', integration, { requestValidator: this.validator });
+    this.api.root.addResource('positions').addMethod('GET', integration, { requestValidator: this.validator });
+    this.api.root
+      .addResource('accounts')
+      .addResource('{accountId}')
+      .addResource('history')
+      .addMethod('GET', integration, {
+        requestValidator: this.validator,
+        requestParameters: { 'method.request.path.accountId': true },
+      });
 
     Validations.of(this.api).acknowledge({
       id: 'AwsSolutions-APIG3',

@@ -2,7 +2,7 @@ import './node-compat';
 import { parseArgs } from 'node:util';
 import type { FetchBalancesOutput } from '../../lambdas/core/domain/fetch-balances';
 import type { ConnectionReport, RefreshBalancesOutput } from '../../lambdas/core/domain/refresh-balances';
-import type { AccountBalanceRecord } from '../../lambdas/core/domain/balances';
+import type { StaleReason } from '../../lambdas/core/domain/positions';
 import { formatAmount, formatProgress } from './report';
 import { renderTable } from '../text-table';
 import { runLocalRefresh, type LocalRunOptions, type LocalRunResult } from './run';
@@ -35,7 +35,8 @@ Runs one refresh of the compiled state machine on this machine (embedded DynamoD
   --table-name NAME          table to write (default openbanking-balances-local)
   --tenant-id ID             tenant the balances belong to (default family-office)
   --verbose                  also print the Lambdas' own structured logs
-  --json                     print the execution result as JSON instead of tables
+  --json                     print the execution result as JSON instead of tables (with the stored \`balances\`,
+                             each with assetClass and stale, and \`positions\` per currency and asset class)
   -h, --help                 this text
 `;
 
@@ -155,26 +156,32 @@ export function renderResult(result: LocalRunResult): string {
         needsUser.map((c) => `user ${c.userId} connection ${c.connectionId ?? '-'} (${c.state ?? c.reason ?? ''})`).join('; '),
     );
   }
-  const balances: AccountBalanceRecord[] = data.balances ?? [];
-  lines.push('', `Balances (fetch-balances, as of ${data.asOf ?? 'n/a'})`);
+  const hours = `${Math.round((result.maxAgeMinutes / 60) * 10) / 10} h`;
+  lines.push('', `Balances (latest stored, as of ${data.asOf ?? 'n/a'}; stale = older than ${hours} or the connection needs the account holder)`);
   lines.push(
-    renderTable(balances, [
+    renderTable(result.balances, [
       { header: 'account', value: (b) => b.accountId },
       { header: 'name', value: (b) => String((b.metadata as { name?: unknown } | undefined)?.name ?? '') },
+      { header: 'class', value: (b) => b.assetClass },
+      { header: 'type', value: (b) => b.accountType ?? '' },
       { header: 'connection', value: (b) => b.connectionId },
       { header: 'currency', value: (b) => b.currency },
       { header: 'current', value: (b) => formatAmount(b.currentBalance), align: 'right' },
       { header: 'available', value: (b) => formatAmount(b.availableBalance), align: 'right' },
       { header: 'updated', value: (b) => b.lastUpdatedAt },
+      { header: 'stale', value: (b) => (b.stale ? `STALE (${(b.staleReasons ?? []).map(describeStale).join(', ')})` : '') },
     ]),
   );
-  lines.push('', 'Cash positions');
+  lines.push('', 'Positions per currency and asset class (never summed across currencies; the cash position is the cash row)');
   lines.push(
-    renderTable(data.cashPositions ?? [], [
+    renderTable(result.positions, [
       { header: 'currency', value: (p) => p.currency },
+      { header: 'class', value: (p) => p.assetClass },
       { header: 'accounts', value: (p) => String(p.accounts), align: 'right' },
       { header: 'current', value: (p) => formatAmount(p.current), align: 'right' },
       { header: 'available', value: (p) => formatAmount(p.available), align: 'right' },
+      { header: 'oldest balance', value: (p) => p.oldestBalanceAt },
+      { header: 'stale', value: (p) => (p.staleAccounts > 0 ? `STALE ${p.staleAccounts}/${p.accounts}` : '') },
     ]),
   );
   if (data.storage) {
@@ -189,6 +196,10 @@ export function renderResult(result: LocalRunResult): string {
     .join(', ');
   lines.push(`Execution ${result.executionName}: ${result.transitions} state transitions (${attempts}).`);
   return lines.join('\n');
+}
+
+function describeStale(reason: StaleReason): string {
+  return reason === 'needs_user' ? 'connection needs the account holder' : 'too old';
 }
 
 function parseJsonOption(flag: string, raw: string): unknown {

@@ -6,6 +6,10 @@ import { buildLambda, PROJECT_ROOT } from '../bundling';
 import { compileWorkflow, operationArnPlaceholder } from '../compiler/compile';
 import { STEP_FUNCTIONS, stepFunctionsByOperation } from '../specs/bindings';
 import { refreshOpenBankingBalancesWorkflow } from '../specs';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { type BalanceView, type Position, positionsOf, toBalanceView } from '../../lambdas/core/domain/positions';
+import { createBalanceStore } from '../../lambdas/core/adapters/dynamodb/balance-store';
+import { CONFIG_DEFAULTS } from '../../lambdas/core/config';
 import { ENV } from '../../lambdas/core/env-names';
 import { createBalancesTable, LOCAL_AWS_CREDENTIALS, LOCAL_AWS_REGION, startEmbeddedDynamoDb } from './embedded-dynamodb';
 import { executeLocally, type AslDefinition, type ExecutionReport, type ProgressEvent } from './execute';
@@ -62,6 +66,12 @@ export interface LocalRunResult extends ExecutionReport {
   executionName: string;
   tableName: string;
   tenantId: string;
+  /** Freshness threshold the Lambdas used (MAX_AGE_MINUTES default): what `stale` is judged against. */
+  maxAgeMinutes: number;
+  /** The tenant's latest balances as stored after the run (what GET /balances serves), with assetClass and stale. */
+  balances: BalanceView[];
+  /** Per currency and asset class over those balances (what GET /positions serves). */
+  positions: Position[];
 }
 
 const DEFAULT_TENANT = 'family-office';
@@ -127,6 +137,16 @@ export async function runLocalRefresh(options: LocalRunOptions = {}): Promise<Lo
       ...(options.timeScale === undefined ? {} : { timeScale: options.timeScale }),
       ...(options.onProgress ? { onProgress: options.onProgress } : {}),
     });
+    // Read back what dashboards would see, with the same domain code as the read API.
+    const store = createBalanceStore({ client: DynamoDBDocumentClient.from(dynamo.client), tableName });
+    const latest = await store.listLatest(tenantId);
+    const maxAgeMinutes = CONFIG_DEFAULTS.freshnessMaxAgeMinutes;
+    const policy = { maxAgeMinutes, now: new Date() };
+    const dashboard = {
+      maxAgeMinutes,
+      balances: latest.map((record) => toBalanceView(record, policy)),
+      positions: positionsOf(latest, policy),
+    };
     if (options.inspect) {
       await options.inspect({
         dynamodb: dynamo.client,
@@ -135,7 +155,7 @@ export async function runLocalRefresh(options: LocalRunOptions = {}): Promise<Lo
         ...(powens.sandbox ? { sandbox: powens.sandbox } : {}),
       });
     }
-    return { ...report, executionName, tableName, tenantId };
+    return { ...report, executionName, tableName, tenantId, ...dashboard };
   } finally {
     for (const stop of stops.reverse()) await stop().catch(() => undefined);
   }

@@ -1,7 +1,7 @@
 /**
  * The seed workflow: ContractSpec's Pocket Family Office `refresh-openbanking-balances`
  * (packages/examples/pocket-family-office/src/workflows/refresh-openbanking-balances.ts).
- * The `defineWorkflow` call below is copied verbatim from /work/shared/seed/refresh-openbanking-balances.md;
+ * The `defineWorkflow` call below is copied verbatim from that file (as ContractSpec's generated spec page publishes it);
  * only the enums and BALANCE_CAPABILITY, which ContractSpec imports from its own packages, are defined here.
  */
 import { defineWorkflow, type CapabilityRef } from '../compiler/spec';

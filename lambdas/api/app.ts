@@ -7,14 +7,15 @@ import middy from '@middy/core';
 import httpErrorHandler from '@middy/http-error-handler';
 import httpRouterHandler, { type Route } from '@middy/http-router';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
+import { accountHistory, getPositions, listBalances, type ReadDeps } from './balances';
 import { ApiError, badRequest, internalError, jsonResponse, notFound, requestBody } from './http';
 import { parseRefreshBody } from './refresh-request';
 import { describeRefresh, startRefresh, type RefreshDeps } from './refreshes';
 
 export interface ApiDeps {
   refresh: RefreshDeps;
-  /** Latest cash positions of the configured tenant (GET /balances). */
-  balances: () => Promise<unknown>;
+  /** Balances, positions and history of the configured tenant. */
+  read: ReadDeps;
 }
 
 export type ApiRoute = Route<APIGatewayProxyEvent, APIGatewayProxyResult>;
@@ -24,6 +25,8 @@ export const API_ROUTES = [
   { method: 'POST', resource: '/refreshes' },
   { method: 'GET', resource: '/refreshes/{id}' },
   { method: 'GET', resource: '/balances' },
+  { method: 'GET', resource: '/positions' },
+  { method: 'GET', resource: '/accounts/{accountId}/history' },
 ] as const;
 
 export function createApiRoutes(deps: ApiDeps): ApiRoute[] {
@@ -44,7 +47,18 @@ export function createApiRoutes(deps: ApiDeps): ApiRoute[] {
     {
       method: 'GET',
       path: '/balances',
-      handler: async () => jsonResponse(200, await deps.balances()),
+      handler: async (event: APIGatewayProxyEvent) => jsonResponse(200, await listBalances(deps.read, event.queryStringParameters)),
+    },
+    {
+      method: 'GET',
+      path: '/positions',
+      handler: async (event: APIGatewayProxyEvent) => jsonResponse(200, await getPositions(deps.read, event.queryStringParameters)),
+    },
+    {
+      method: 'GET',
+      path: '/accounts/{accountId}/history',
+      handler: async (event: APIGatewayProxyEvent) =>
+        jsonResponse(200, await accountHistory(deps.read, event.pathParameters?.accountId ?? '', event.queryStringParameters)),
     },
   ];
 }

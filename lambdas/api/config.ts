@@ -1,12 +1,16 @@
 /** refresh-api configuration from the environment, parsed once; errors name the variable and the fix. */
 import { ConfigurationError } from '../core/errors';
 import { ENV } from '../core/env-names';
-import type { Environment } from '../core/config';
+import { type Environment, parseFreshnessMaxAgeMinutes } from '../core/config';
 
 export interface ApiConfig {
   stateMachineArn: string;
   tableName: string;
   tenantId: string;
+  /** Freshness threshold for `stale`: the same FRESHNESS_MAX_AGE_MINUTES as the refresh. */
+  maxAgeMinutes: number;
+  /** Secrets Manager secret (ARN or name) whose SecretString is the pagination cursors' HMAC key. */
+  cursorSecretId: string;
 }
 
 function required(env: Environment, name: string, hint: string): string {
@@ -26,5 +30,7 @@ export function parseApiConfig(env: Environment): ApiConfig {
     stateMachineArn,
     tableName: required(env, ENV.tableName, 'Set it to the balances DynamoDB table name.'),
     tenantId: required(env, ENV.tenantId, 'Set it to the tenant whose balances GET /balances returns.'),
+    maxAgeMinutes: parseFreshnessMaxAgeMinutes(env),
+    cursorSecretId: required(env, ENV.cursorSecretId, 'Set it to the secret holding the pagination cursor key (the stack creates it).'),
   };
 }

@@ -6,10 +6,12 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { createBalanceStore } from '../core/adapters/dynamodb/balance-store';
-import { createApiHandler } from './app';
-import { latestBalances } from './balances';
-import { parseApiConfig } from './config';
+import { readSecretString } from '../core/adapters/secrets/powens-secret';
+import { ENV } from '../core/env-names';
 import { logger } from '../core/observability';
+import { createApiHandler } from './app';
+import { parseApiConfig } from './config';
+import { createCursorCodec } from './cursor';
 
 const config = parseApiConfig(process.env);
 const store = createBalanceStore({
@@ -17,10 +19,26 @@ const store = createBalanceStore({
   tableName: config.tableName,
 });
 
+// The cursor key is read on first use (most listings fit one page and never need it), then kept for the container.
+let cursorKey: Promise<Buffer> | undefined;
+const loadCursorKey = (): Promise<Buffer> => {
+  const loading = (cursorKey ??= readSecretString(config.cursorSecretId, ENV.cursorSecretId).then((text) => Buffer.from(text, 'utf8')));
+  loading.catch(() => {
+    if (cursorKey === loading) cursorKey = undefined; // a failed load is retried by the next request
+  });
+  return loading;
+};
+
 export const handler = createApiHandler(
   {
     refresh: { sfn: new SFNClient({}), stateMachineArn: config.stateMachineArn, now: () => new Date() },
-    balances: () => latestBalances(store, config.tenantId),
+    read: {
+      store,
+      tenantId: config.tenantId,
+      maxAgeMinutes: config.maxAgeMinutes,
+      cursors: createCursorCodec(loadCursorKey),
+      now: () => new Date(),
+    },
   },
   {
     // Only the error's name and message (never the request body): the body may name bank users.

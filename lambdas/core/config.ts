@@ -162,15 +162,17 @@ export function parseConfig(env: Environment): StepConfig {
     powensSyncTimeoutMs,
     psd2DailySyncLimit,
     historyTtlDays: integer(env, ENV.historyTtlDays, CONFIG_DEFAULTS.historyTtlDays, 1, 3650),
-    freshnessMaxAgeMinutes: integer(
-      env,
-      ENV.freshnessMaxAgeMinutes,
-      CONFIG_DEFAULTS.freshnessMaxAgeMinutes,
-      0,
-      10_080,
-    ),
+    freshnessMaxAgeMinutes: parseFreshnessMaxAgeMinutes(env),
     powensRate,
   };
+}
+
+/**
+ * The freshness threshold (minutes): refresh-balances syncs a connection whose data is older, and the balances it
+ * leaves older than that are served as `stale` (fetch-balances' output, the read API). One variable for both.
+ */
+export function parseFreshnessMaxAgeMinutes(env: Environment): number {
+  return integer(env, ENV.freshnessMaxAgeMinutes, CONFIG_DEFAULTS.freshnessMaxAgeMinutes, 0, 10_080);
 }
 
 let cached: StepConfig | undefined;

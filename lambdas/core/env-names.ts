@@ -39,6 +39,8 @@ export const ENV = {
   powensRateMaxWaitMs: 'POWENS_RATE_MAX_WAIT_MS',
   /** Bucket name (default: the host of POWENS_BASE_URL, i.e. one bucket per Powens domain/client). */
   powensRateBucket: 'POWENS_RATE_BUCKET',
+  /** refresh-api only: Secrets Manager secret holding the HMAC key that signs pagination cursors. */
+  cursorSecretId: 'CURSOR_SECRET_ID',
   /** refresh-api only: state machine to start. */
   stateMachineArn: 'STATE_MACHINE_ARN',
 } as const;

@@ -4,7 +4,7 @@
  * retried failure into a permanent one: every name lives here, once, and a test fails if a thrown name is not
  * classified.
  *
- * The retryable set mirrors ContractSpec's runner (§2.4 of contractspec-workflow-semantics.md): a step is retried
+ * The retryable set mirrors ContractSpec's runner (§2.4 of docs/contractspec-semantics.md): a step is retried
  * only for RATE_LIMITED (429), BAD_GATEWAY (502), SERVICE_UNAVAILABLE (503), TIMEOUT (504) problems and for
  * WorkflowExecutionError kinds 'retryable' / 'timeout'. Everything else fails at once.
  */

@@ -18,6 +18,7 @@ export function defaultFetchBalancesDeps(): FetchBalancesDeps {
     secrets: deps.secrets,
     store: deps.store,
     tenantId: deps.config.tenantId,
+    maxAgeMinutes: deps.config.freshnessMaxAgeMinutes,
     logger,
     metrics: domainMetrics,
   };

@@ -75,15 +75,35 @@ describe('npm start: the compiled state machine run locally end to end', () => {
     expect(printed).toMatch(
       new RegExp(`^1002\\s+${FAMILY_OFFICE_IDS.scaRequiredConnection}\\s+needs_user_action\\s.*SCARequired`, 'm'),
     );
+    // Positions: per currency AND class, computed here from Powens' truth in integer cents (types restated here).
+    const CLASS_OF: Record<string, string> = { checking: 'cash', joint: 'cash', savings: 'cash', deposit: 'cash', card: 'card', loan: 'loan', unknown: 'unknown' };
+    const typeOf = new Map(enabledAccounts.map((a) => [String(a.id), a.type]));
     const totals = new Map<string, number>();
-    for (const { balance, currency } of stored.sandboxBalances.values()) {
-      totals.set(currency, (totals.get(currency) ?? 0) + balance);
+    for (const [accountId, { balance, currency }] of stored.sandboxBalances) {
+      const key = `${currency} ${CLASS_OF[typeOf.get(accountId) ?? ''] ?? 'investment'}`;
+      totals.set(key, (totals.get(key) ?? 0) + Math.round(balance * 100));
     }
-    expect(totals.size).toBeGreaterThanOrEqual(3);
-    for (const [currency, total] of totals) {
-      const formatted = total.toLocaleString('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 2 });
-      expect(printed).toMatch(new RegExp(`^${currency}\\s+\\d+\\s+${formatted.replace(/[.,]/g, '\\$&')}\\s`, 'm'));
+    expect([...totals.keys()].filter((k) => k.endsWith(' cash')).length).toBeGreaterThanOrEqual(3);
+    for (const [key, cents] of totals) {
+      const [currency, assetClass] = key.split(' ');
+      const formatted = (cents / 100).toLocaleString('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 2 });
+      expect(printed).toMatch(new RegExp(`^${currency}\\s+${assetClass}\\s+\\d+\\s+${formatted.replace(/[.,]/g, '\\$&')}\\s`, 'm'));
+      const position = result.positions.find((p) => p.currency === currency && p.assetClass === assetClass);
+      expect(position && Math.round(position.current * 100)).toBe(cents);
     }
+    expect(result.positions).toHaveLength(totals.size);
+    // Stale = the SCA-blocked connection's accounts, plus any balance older than the threshold (a connection the
+    // refresh left to Powens' own imminent sync); freshly synced ones are not.
+    const runAt = Date.parse(result.balances.map((b) => b.createdAt).sort()[0] ?? '');
+    for (const b of result.balances) {
+      const blocked = b.connectionId === String(FAMILY_OFFICE_IDS.scaRequiredConnection);
+      const old = runAt - Date.parse(b.lastUpdatedAt) > result.maxAgeMinutes * 60_000;
+      expect([b.accountId, b.stale]).toEqual([b.accountId, blocked || old]);
+      if (blocked) expect(b.staleReasons).toContain('needs_user');
+    }
+    expect(result.balances.filter((b) => !b.stale).length).toBeGreaterThan(0);
+    expect(printed).toMatch(/^3121\s.*STALE \(.*connection needs the account holder\)$/m);
+    expect(printed).toMatch(/^EUR\s+cash\s.*STALE [1-9]\d*\/\d+$/m);
   });
 
   it('retries refresh-balances on injected Powens 503s exactly as the spec says and still ends correctly', async () => {
@@ -134,7 +154,25 @@ describe('npm start: the compiled state machine run locally end to end', () => {
     );
     expect(stdout).toContain('■ execution succeeded');
     for (const account of enabledAccounts) expect(stdout).toMatch(new RegExp(`^${account.id}\\s`, 'm'));
-    expect(stdout).toMatch(/^Cash positions$/m);
-    for (const currency of ['EUR', 'CHF', 'USD', 'GBP']) expect(stdout).toMatch(new RegExp(`^${currency}\\s+\\d+\\s`, 'm'));
+    expect(stdout).toMatch(/^Positions per currency and asset class/m);
+    for (const currency of ['EUR', 'CHF', 'USD', 'GBP']) expect(stdout).toMatch(new RegExp(`^${currency}\\s+cash\\s+\\d+\\s`, 'm'));
   });
+
+  it('`npm start -- --json` carries balances and positions (each balance with assetClass and stale) next to the execution fields', async () => {
+    const { stdout } = await promisify(execFile)(
+      process.execPath,
+      [path.join(ROOT, 'node_modules/tsx/dist/cli.mjs'), 'infra/local/main.ts', '--sync-latency-ms', '5', '--json'],
+      { cwd: ROOT, env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' } },
+    );
+    const json = JSON.parse(stdout) as Record<string, unknown>;
+    expect(json).toMatchObject({ status: 'SUCCEEDED', executionName: expect.any(String), tableName: expect.any(String), output: expect.any(Object) });
+    const balances = json.balances as { accountId: string; assetClass: string; stale: boolean }[];
+    expect(balances.map((b) => b.accountId).sort()).toEqual(enabledAccounts.map((a) => String(a.id)).sort());
+    for (const b of balances) expect(b).toEqual(expect.objectContaining({ assetClass: expect.any(String), stale: expect.any(Boolean) }));
+    const positions = json.positions as Record<string, unknown>[];
+    expect(new Set(positions.map((p) => p.assetClass))).toEqual(new Set(['cash', 'card', 'investment', 'loan', 'unknown']));
+    for (const p of positions) {
+      expect(Object.keys(p).sort()).toEqual(['accounts', 'assetClass', 'available', 'currency', 'current', 'oldestBalanceAt', 'staleAccounts'].sort());
+    }
+  }, 120_000);
 });

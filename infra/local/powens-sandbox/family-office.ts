@@ -2,7 +2,8 @@
  * A realistic family office: two parents and their holding company, each a Powens user with a permanent token,
  * banking in EUR, CHF, USD and GBP across French, Swiss, British and US institutions. One connection
  * (Louis @ Boursorama) is blocked in SCARequired and one account is disabled, so every run exercises the
- * "do not force, needs the user" path and the `?all` filter.
+ * "do not force, needs the user" path and the `?all` filter. Accounts cover every asset class (cash incl. a joint
+ * account and a term deposit, a deferred-debit card, investments, a mortgage loan, an `unknown`-typed account).
  *
  * Timestamps are relative to `now` (default FAMILY_OFFICE_REFERENCE_NOW) so a test with an injected clock gets
  * the same staleness picture every time.
@@ -82,6 +83,8 @@ export function createFamilyOfficeDataset(options: { now?: Date } = {}): Sandbox
         makeAccount(claireBnp, { id: 3102, name: 'Livret Développement Durable', type: 'savings', currency: 'EUR', balance: 12_000, iban: 'FR7630004000039876543210987' }),
         makeAccount(claireBnp, { id: 3103, name: 'Visa Premier', type: 'card', currency: 'EUR', balance: -1_284.56, coming: -1_284.56, idParent: 3101 }),
         makeAccount(claireBnp, { id: 3104, name: 'Assurance vie Multiplacements', type: 'lifeinsurance', currency: 'EUR', balance: 245_800.12 }),
+        makeAccount(claireBnp, { id: 3105, name: 'Compte joint', type: 'joint', currency: 'EUR', balance: 3_410.77, coming: -45.9, iban: 'FR7630004000034444444444405' }),
+        makeAccount(claireBnp, { id: 3106, name: 'PEA BNP Paribas', type: 'pea', currency: 'EUR', balance: 84_200.5 }),
       ],
     },
     {
@@ -122,6 +125,7 @@ export function createFamilyOfficeDataset(options: { now?: Date } = {}): Sandbox
           disabled: ago(now, 60 * DAY_MS),
           iban: 'FR7630003000305555555555521',
         }),
+        makeAccount(louisSocGen, { id: 3114, name: 'Prêt immobilier', type: 'loan', currency: 'EUR', balance: -312_450.18 }),
       ],
     },
     {
@@ -153,6 +157,8 @@ export function createFamilyOfficeDataset(options: { now?: Date } = {}): Sandbox
       accounts: [
         makeAccount(qonto, { id: 3301, name: 'Qonto Principal', type: 'checking', currency: 'EUR', balance: 412_380.66, coming: -4_200, iban: 'FR7616958000013234567890178', ...orga }),
         makeAccount(qonto, { id: 3302, name: 'Qonto Dépôt à terme', type: 'deposit', currency: 'EUR', balance: 1_500_000, ...orga }),
+        // A type Powens could not classify: shown on its own row, never counted as cash.
+        makeAccount(qonto, { id: 3303, name: 'Compte séquestre', type: 'unknown', currency: 'EUR', balance: 25_000, ...orga }),
       ],
     },
     {

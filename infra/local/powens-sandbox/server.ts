@@ -1,6 +1,6 @@
 /**
  * Powens sandbox: an HTTP fake of Powens API 2.0 on 127.0.0.1, built on node:http, serving the contract of
- * /work/shared/docs/powens-api.md §7 (auth, users/me, connections, forced sync, accounts, errors, rate limit).
+ * docs/powens-api.md §7 (auth, users/me, connections, forced sync, accounts, errors, rate limit).
  *
  * It exists so the real client, the real handlers and `npm start` talk real HTTP to something that behaves like
  * Powens, including the awkward parts: slow blocking syncs, 409 while a sync runs, 202 for connections that need
@@ -272,10 +272,16 @@ export async function startPowensSandbox(options: PowensSandboxOptions): Promise
     return out;
   };
 
-  const accountsListBody = (accounts: PowensBankAccount[]): Record<string, unknown> => {
+  const accountsListBody = (accounts: PowensBankAccount[], expand: Set<string>): Record<string, unknown> => {
     if (accounts.length === 0) throw new HttpProblem(400, 'noAccount', 'At least one bank account is required.');
     return {
-      accounts: accounts.map((a) => structuredClone(a)),
+      accounts: accounts.map((a) => {
+        const body = structuredClone(a);
+        const live = a.id_connection === null ? undefined : connections.get(a.id_connection);
+        // `expand=connection`: the account's Connection as GET /connections/{id} returns it (state included).
+        if (expand.has('connection') && live) body.connection = connectionBody(live, new Set());
+        return body;
+      }),
       balances: totals(accounts, 'balance'),
       coming_balances: totals(accounts, 'coming'),
       total: accounts.length,
@@ -422,7 +428,7 @@ export async function startPowensSandbox(options: PowensSandboxOptions): Promise
     return user;
   };
 
-  /** `me` or the token's own id; another user's id is "unknown for this authorization scope" (D1) → 404. */
+  /** `me` or the token's own id; another user's id is "unknown for this authorization scope" (docs/powens-api.md §3.2) → 404. */
   const resolveUser = (tokenUser: LiveUser, segment: string): LiveUser => {
     if (segment === 'me' || segment === String(tokenUser.seed.id)) return tokenUser;
     throw notFound('User');
@@ -612,7 +618,7 @@ export async function startPowensSandbox(options: PowensSandboxOptions): Promise
       record.connectionId = live.seed.connection.id;
       if (rest.length === 3 && rest[2] === 'accounts') {
         allow('GET');
-        return send(res, record, 200, accountsListBody(live.seed.accounts.filter((a) => isListed(a, all))));
+        return send(res, record, 200, accountsListBody(live.seed.accounts.filter((a) => isListed(a, all)), expand));
       }
       if (rest.length !== 2) throw notFound('Route');
       allow('GET', 'PUT', 'POST');
@@ -648,13 +654,13 @@ export async function startPowensSandbox(options: PowensSandboxOptions): Promise
       const own = user.connections.flatMap((c) => c.seed.accounts);
       if (rest.length === 1) {
         allow('GET');
-        return send(res, record, 200, accountsListBody(own.filter((a) => isListed(a, all))));
+        return send(res, record, 200, accountsListBody(own.filter((a) => isListed(a, all)), expand));
       }
       if (rest.length === 2) {
         allow('GET');
         const id = parseId(rest[1], 'Account');
         const account = own.find((a) => a.id === id);
-        // Without ?all a disabled/deleted account is invisible, even by id (C4).
+        // Without ?all a disabled/deleted account is invisible, even by id (docs/powens-api.md §2.3).
         if (!account || !isListed(account, all)) throw notFound('Account');
         return send(res, record, 200, structuredClone(account));
       }

@@ -1,5 +1,5 @@
 /**
- * Powens BankAccount → ContractSpec's canonical AccountBalanceRecord (contractspec-workflow-semantics.md §3.3).
+ * Powens BankAccount → ContractSpec's canonical AccountBalanceRecord (docs/contractspec-semantics.md §3.3).
  *
  * Mapping decisions:
  * - `currentBalance` = `balance`: the booked balance Powens reports for the account.
@@ -14,11 +14,16 @@
  * - `id` = `powens:{accountId}:{lastUpdatedAt}`, deterministic, so re-reading an unchanged account yields the same
  *   record and storing it again is a no-op.
  * - Ids are strings (ContractSpec `ID` scalar).
+ * - `accountType` = Powens `type`, kept as is; `assetClass` derived from it (asset-class.ts), so positions never
+ *   count a portfolio, a loan or an unclassified account as cash.
+ * - `connectionState` = the connection's Powens `state` when the account was read with `expand=connection` (null =
+ *   healthy); it is what marks a balance stale because its connection needs the account holder (positions.ts).
  * - Skipped (reported, not thrown): null balance, null or non-ISO-4217 currency, no connection, no usable timestamp.
  *   Disabled and deleted accounts are not listed by Powens without `?all`; if one shows up anyway it is skipped too.
  */
 import { parsePowensDateTime } from '../adapters/powens/datetime';
 import type { PowensBankAccount } from '../adapters/powens/types';
+import { type AssetClass, assetClassOf } from './asset-class';
 
 export interface AccountBalanceRecord {
   id: string;
@@ -26,6 +31,11 @@ export interface AccountBalanceRecord {
   tenantId: string;
   connectionId: string;
   balanceType: string;
+  /** Powens account type (`checking`, `market`, `loan`...), as Powens sent it. */
+  accountType: string | null;
+  assetClass: AssetClass;
+  /** Powens state of the account's connection when the balance was read (null = healthy); absent when unknown. */
+  connectionState?: string | null;
   currentBalance: number;
   availableBalance?: number;
   /** ISO 4217, three upper-case letters. */
@@ -57,6 +67,8 @@ export interface MapAccountContext {
   userId: number;
   /** `last_update` of the account's connection (fallback timestamp), Powens format. */
   connectionLastUpdate?: string | null;
+  /** State of the account's connection, when known (`undefined` = not read). */
+  connectionState?: string | null;
   now: Date;
 }
 
@@ -105,11 +117,14 @@ export function mapAccountToBalance(account: PowensBankAccount, context: MapAcco
     tenantId: context.tenantId,
     connectionId,
     balanceType: 'current',
+    accountType: typeof account.type === 'string' ? account.type : null,
+    assetClass: assetClassOf(account.type),
     currentBalance: roundTo(account.balance, precision),
     currency,
     lastUpdatedAt,
     createdAt: context.now.toISOString(),
   };
+  if (context.connectionState !== undefined) record.connectionState = context.connectionState;
   const coming = account.coming;
   if (typeof coming === 'number' && Number.isFinite(coming)) {
     record.availableBalance = roundTo(account.balance + coming, precision);
@@ -126,46 +141,4 @@ export function mapAccountToBalance(account: PowensBankAccount, context: MapAcco
   if (account.usage) metadata.usage = account.usage;
   record.metadata = metadata;
   return { record };
-}
-
-export interface CashPosition {
-  currency: string;
-  /** Sum of currentBalance. */
-  current: number;
-  /** Sum of availableBalance, counting currentBalance for accounts without one (nothing pending is known). */
-  available: number;
-  /** Number of accounts summed. */
-  accounts: number;
-}
-
-function decimalsOf(value: number): number {
-  const text = String(value);
-  if (text.includes('e-')) return Math.min(12, Number(text.split('e-')[1]));
-  const dot = text.indexOf('.');
-  return dot === -1 ? 0 : Math.min(12, text.length - dot - 1);
-}
-
-/**
- * Totals per currency (never across currencies: no FX here), sorted by currency code. Sums are rounded to the
- * largest number of decimals among the inputs, so float dust (0.1 + 0.2) never reaches a dashboard.
- */
-export function cashPositions(records: readonly AccountBalanceRecord[]): CashPosition[] {
-  const totals = new Map<string, { current: number; available: number; accounts: number; decimals: number }>();
-  for (const record of records) {
-    const entry = totals.get(record.currency) ?? { current: 0, available: 0, accounts: 0, decimals: 0 };
-    const available = record.availableBalance ?? record.currentBalance;
-    entry.current += record.currentBalance;
-    entry.available += available;
-    entry.accounts += 1;
-    entry.decimals = Math.max(entry.decimals, decimalsOf(record.currentBalance), decimalsOf(available));
-    totals.set(record.currency, entry);
-  }
-  return [...totals.entries()]
-    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-    .map(([currency, t]) => ({
-      currency,
-      current: roundTo(t.current, t.decimals),
-      available: roundTo(t.available, t.decimals),
-      accounts: t.accounts,
-    }));
 }

@@ -1,7 +1,7 @@
 /**
  * Operation `openbanking.balances.get@1.0.0`: read the selected users' accounts from Powens, map them to canonical
- * AccountBalanceRecords, store them (history + latest, ../balances/store.ts) and return them with per-currency cash
- * positions.
+ * AccountBalanceRecords (asset class, connection state), store them (history + latest, ../balances/store.ts) and
+ * return them marked stale or not, with positions per currency and asset class (../balances/positions.ts).
  *
  * All reads happen before any write, so a retryable Powens failure throws with nothing written; the writes are
  * idempotent anyway (deterministic history keys, latest only moves forward), so a replay never duplicates.
@@ -15,7 +15,16 @@
 import { type StepError, toStepError } from '../errors';
 import type { PowensApi, PowensUserCredentials } from '../adapters/powens/client-contract';
 import type { PowensAccountsList } from '../adapters/powens/types';
-import { type AccountBalanceRecord, type CashPosition, type SkippedAccount, cashPositions, mapAccountToBalance } from './balances';
+import { type AccountBalanceRecord, type SkippedAccount, mapAccountToBalance } from './balances';
+import {
+  type BalanceView,
+  type CashPosition,
+  type Position,
+  cashPositions,
+  positionsOf,
+  toBalanceView,
+} from './positions';
+import { CONFIG_DEFAULTS } from '../config';
 import type { BalanceStore } from '../adapters/dynamodb/balance-store';
 import type { SecretSource } from '../adapters/secrets/powens-secret';
 import { type DomainLogger, type DomainMetrics, noMetrics, silentLogger } from '../observability';
@@ -25,13 +34,17 @@ import type { StepCallContext } from './refresh-balances';
 
 
 export interface FetchBalancesOutput {
-  balances: AccountBalanceRecord[];
+  /** Each with its `assetClass` and `stale` (as of this step's clock). */
+  balances: BalanceView[];
   /** Newest lastUpdatedAt among the balances read; absent when none was read. */
   asOf?: string;
+  /** Per currency and asset class, over every balance read (balances.ts: positionsOf). */
+  positions: Position[];
+  /** The `cash` rows of `positions`, per currency (the shape this field has always had). */
   cashPositions: CashPosition[];
   skipped: SkippedAccount[];
   failedUsers: { userId: number; error: { name: string; message: string } }[];
-  storage: { historyWritten: number; latestAdvanced: number; latestStale: number };
+  storage: { historyWritten: number; latestAdvanced: number; latestStale: number; latestConnectionStateChanged: number };
 }
 
 export interface FetchBalancesDeps {
@@ -39,6 +52,8 @@ export interface FetchBalancesDeps {
   secrets: SecretSource;
   store: BalanceStore;
   tenantId: string;
+  /** Freshness threshold for `stale` when the input has no `maxAgeMinutes` (config FRESHNESS_MAX_AGE_MINUTES). Default 360. */
+  maxAgeMinutes?: number;
   clock?: () => Date;
   /** Users read at once. Default 4. */
   concurrency?: number;
@@ -46,19 +61,34 @@ export interface FetchBalancesDeps {
   metrics?: DomainMetrics;
 }
 
-async function readUser(
-  powens: PowensApi,
-  user: PowensUserCredentials,
-): Promise<{ list: PowensAccountsList; connectionLastUpdate: Map<number, string | null> }> {
-  const list = await powens.listAccounts(user);
-  const connectionLastUpdate = new Map<number, string | null>();
-  // The connection's last_update is only a fallback timestamp: fetch connections only when an account lacks its own.
-  if (list.accounts.some((account) => account.balance !== null && !account.last_update)) {
-    for (const connection of await powens.listConnections(user)) {
-      connectionLastUpdate.set(connection.id, connection.last_update);
+interface UserRead {
+  list: PowensAccountsList;
+  /** Per connection: its `last_update` (fallback balance time) and its state, as read with the accounts. */
+  connections: Map<number, { lastUpdate: string | null; state?: string | null }>;
+}
+
+async function readUser(powens: PowensApi, user: PowensUserCredentials): Promise<UserRead> {
+  // expand=connection: each account carries its connection (state, last_update) in the same call, so knowing
+  // whether a balance is stuck behind an SCA wall costs no extra Powens request.
+  const list = await powens.listAccounts(user, { expandConnection: true });
+  const connections: UserRead['connections'] = new Map();
+  for (const account of list.accounts) {
+    const connection = account.connection;
+    if (connection && account.id_connection !== null) {
+      connections.set(account.id_connection, { lastUpdate: connection.last_update ?? null, state: connection.state ?? null });
     }
   }
-  return { list, connectionLastUpdate };
+  // The connection's last_update is only a fallback timestamp: list connections only when an account lacks its own
+  // and its connection was not expanded.
+  const lacking = list.accounts.some(
+    (account) => account.balance !== null && !account.last_update && !(account.id_connection !== null && connections.has(account.id_connection)),
+  );
+  if (lacking) {
+    for (const connection of await powens.listConnections(user)) {
+      if (!connections.has(connection.id)) connections.set(connection.id, { lastUpdate: connection.last_update, state: connection.state ?? null });
+    }
+  }
+  return { list, connections };
 }
 
 export async function fetchBalances(
@@ -93,11 +123,12 @@ export async function fetchBalances(
     for (const account of read.value.list.accounts) {
       if (account.id_connection !== null) seenConnections.add(account.id_connection);
       if (connectionFilter && (account.id_connection === null || !connectionFilter.has(account.id_connection))) continue;
+      const connection = account.id_connection === null ? undefined : read.value.connections.get(account.id_connection);
       const mapped = mapAccountToBalance(account, {
         tenantId: deps.tenantId,
         userId: user.userId,
-        connectionLastUpdate:
-          account.id_connection === null ? null : read.value.connectionLastUpdate.get(account.id_connection) ?? null,
+        connectionLastUpdate: connection?.lastUpdate ?? null,
+        ...(connection?.state !== undefined ? { connectionState: connection.state } : {}),
         now,
       });
       if ('record' in mapped) records.push(mapped.record);
@@ -115,8 +146,13 @@ export async function fetchBalances(
   const written = await deps.store.writeSnapshots(records);
   records.sort((a, b) => (a.accountId < b.accountId ? -1 : a.accountId > b.accountId ? 1 : 0));
 
+  // The threshold this execution's refresh used (input), else the configured one: "stale" means "the refresh
+  // would sync it", whichever way the execution was started.
+  const policy = { maxAgeMinutes: input.maxAgeMinutes ?? deps.maxAgeMinutes ?? CONFIG_DEFAULTS.freshnessMaxAgeMinutes, now };
+  const views = records.map((record) => toBalanceView(record, policy));
   const output: FetchBalancesOutput = {
-    balances: records,
+    balances: views,
+    positions: positionsOf(records, policy),
     cashPositions: cashPositions(records),
     skipped,
     failedUsers,
@@ -124,6 +160,7 @@ export async function fetchBalances(
       historyWritten: written.historyWritten,
       latestAdvanced: written.latestAdvanced,
       latestStale: written.latestStale,
+      latestConnectionStateChanged: written.latestConnectionStateChanged,
     },
   };
   const asOf = records.reduce<string | undefined>((max, r) => (max === undefined || r.lastUpdatedAt > max ? r.lastUpdatedAt : max), undefined);

@@ -27,12 +27,12 @@ describe('fetchBalances (real client + sandbox + dynalite)', () => {
     return ALL_CONNECTIONS.flatMap((cid) => h.sandbox.accounts(cid)).filter((a) => !a.disabled && !a.deleted);
   }
 
-  it('maps, stores and returns every enabled account with per-currency cash positions', async () => {
+  it('maps, stores and returns every enabled account with its asset class, staleness and positions', async () => {
     const out = await fetchBalances({}, { executionId: 'e1' }, h.fetchDeps());
     const accounts = listedAccounts();
     expect(out.balances).toHaveLength(accounts.length);
     expect(out.balances.map((b) => b.accountId)).not.toContain(String(FAMILY_OFFICE_IDS.disabledAccount));
-    expect(out.storage).toEqual({ historyWritten: accounts.length, latestAdvanced: accounts.length, latestStale: 0 });
+    expect(out.storage).toEqual({ historyWritten: accounts.length, latestAdvanced: accounts.length, latestStale: 0, latestConnectionStateChanged: 0 });
     expect(out.skipped).toEqual([]);
     expect(out.failedUsers).toEqual([]);
 
@@ -48,29 +48,46 @@ describe('fetchBalances (real client + sandbox + dynalite)', () => {
     });
     expect(out.balances.find((b) => b.accountId === '3102')?.availableBalance).toBeUndefined(); // coming null
 
-    const expected = new Map<string, { current: number; accounts: number }>();
-    for (const a of accounts) {
-      const e = expected.get(a.currency!.id) ?? { current: 0, accounts: 0 };
-      expected.set(a.currency!.id, { current: e.current + a.balance!, accounts: e.accounts + 1 });
+    // Cash = checking, joint, savings, deposit (the README's table, restated here); totals in integer cents.
+    const CASH_TYPES = new Set(['checking', 'joint', 'savings', 'deposit']);
+    const cents = (n: number) => Math.round(n * 100);
+    const expected = new Map<string, { current: number; available: number; accounts: number }>();
+    for (const a of accounts.filter((x) => CASH_TYPES.has(x.type))) {
+      const e = expected.get(a.currency!.id) ?? { current: 0, available: 0, accounts: 0 };
+      expected.set(a.currency!.id, {
+        current: e.current + cents(a.balance!),
+        available: e.available + cents(a.balance! + (a.coming ?? 0)),
+        accounts: e.accounts + 1,
+      });
     }
     expect(out.cashPositions.map((p) => p.currency)).toEqual(['CHF', 'EUR', 'GBP', 'USD']);
     for (const p of out.cashPositions) {
-      expect(p.current).toBeCloseTo(expected.get(p.currency)!.current, 2);
-      expect(p.accounts).toBe(expected.get(p.currency)!.accounts);
+      const e = expected.get(p.currency)!;
+      expect([cents(p.current), cents(p.available), p.accounts]).toEqual([e.current, e.available, e.accounts]);
+      expect(out.positions).toContainEqual(expect.objectContaining({ assetClass: 'cash', ...p }));
     }
-    const eur = out.cashPositions.find((p) => p.currency === 'EUR')!;
-    expect(eur.available).toBeCloseTo(eur.current - 312.4 - 1_284.56 - 58.3 - 4_200, 2);
+    // Portfolios, life insurance, the loan, the card and the unclassified account are never in cash.
+    const byId = new Map(out.balances.map((b) => [b.accountId, b]));
+    expect(['3104', '3106', '3112', '3122', '3202', '3501'].map((id) => byId.get(id)?.assetClass)).toEqual(Array(6).fill('investment'));
+    expect([byId.get('3114')?.assetClass, byId.get('3103')?.assetClass, byId.get('3303')?.assetClass]).toEqual(['loan', 'card', 'unknown']);
+    // Every account is in exactly one position row.
+    expect(out.positions.reduce((n, p) => n + p.accounts, 0)).toBe(accounts.length);
+    // The SCA-blocked connection's accounts are stale because of it, whatever their age.
+    for (const b of out.balances.filter((x) => x.connectionId === String(C.louisBoursorama))) {
+      expect(b).toMatchObject({ connectionState: 'SCARequired', stale: true, staleReasons: expect.arrayContaining(['needs_user']) });
+    }
+    expect(out.balances.find((b) => b.accountId === '3201')).toMatchObject({ connectionState: null, stale: false });
 
     expect(out.asOf).toBe(out.balances.map((b) => b.lastUpdatedAt).sort().at(-1));
     // Read back from the table: latest items are exactly the records returned.
-    expect(await h.store.listLatest(TENANT)).toEqual(out.balances);
+    expect(await h.store.listLatest(TENANT)).toEqual(out.balances.map(({ stale: _s, staleReasons: _r, ...record }) => record));
   });
 
   it('replaying the step writes the same items again: no duplicates, latest unchanged', async () => {
     await fetchBalances({}, { executionId: 'e1' }, h.fetchDeps());
     const before = await h.scan();
     const replay = await fetchBalances({}, { executionId: 'e1' }, h.fetchDeps());
-    expect(replay.storage).toEqual({ historyWritten: before.length / 2, latestAdvanced: 0, latestStale: before.length / 2 });
+    expect(replay.storage).toEqual({ historyWritten: before.length / 2, latestAdvanced: 0, latestStale: before.length / 2, latestConnectionStateChanged: 0 });
     expect(await h.scan()).toEqual(before);
   });
 
@@ -80,8 +97,8 @@ describe('fetchBalances (real client + sandbox + dynalite)', () => {
     h.sandbox.scriptSync(C.claireBnp, { balanceDelta: 100 });
     await refreshBalances({ connectionIds: [C.claireBnp] }, { executionId: 'r1' }, h.refreshDeps());
     const out = await fetchBalances({ connectionIds: [C.claireBnp] }, {}, h.fetchDeps());
-    expect(out.balances.map((b) => b.accountId)).toEqual(['3101', '3102', '3103', '3104']);
-    expect(out.storage).toEqual({ historyWritten: 4, latestAdvanced: 4, latestStale: 0 });
+    expect(out.balances.map((b) => b.accountId)).toEqual(['3101', '3102', '3103', '3104', '3105', '3106']);
+    expect(out.storage).toEqual({ historyWritten: 6, latestAdvanced: 6, latestStale: 0, latestConnectionStateChanged: 0 });
     const history = await h.store.queryHistory(TENANT, '3101');
     expect(history.map((r) => r.currentBalance)).toEqual([18_452.37, 18_552.37]);
     expect(history[1]?.lastUpdatedAt).toBe(h.clock.now.toISOString());
@@ -94,7 +111,7 @@ describe('fetchBalances (real client + sandbox + dynalite)', () => {
     account.balance = 1;
     account.last_update = formatPowensDateTime(new Date(h.clock.now.getTime() - 5 * 86_400_000));
     const out = await fetchBalances({ connectionIds: [C.claireBnp] }, {}, h.fetchDeps());
-    expect(out.storage).toMatchObject({ latestStale: 4, latestAdvanced: 0 });
+    expect(out.storage).toMatchObject({ latestStale: 6, latestAdvanced: 0 });
     expect((await h.store.listLatest(TENANT)).find((r) => r.accountId === '3101')?.currentBalance).toBe(18_452.37);
     expect((await h.store.queryHistory(TENANT, '3101')).map((r) => r.currentBalance)).toEqual([1, 18_452.37]);
   });
@@ -136,7 +153,8 @@ describe('fetchBalances (real client + sandbox + dynalite)', () => {
     const total = listedAccounts().length;
     expect(out.balances).toHaveLength(total);
     expect(out).not.toHaveProperty('balancesTruncated');
-    expect(out.cashPositions.reduce((n, p) => n + p.accounts, 0)).toBe(total);
+    expect(out.positions.reduce((n, p) => n + p.accounts, 0)).toBe(total);
+    expect(out.storage.historyWritten).toBe(total);
   });
 
   it('reads its selection from the workflow data and ignores earlier steps\' outputs', async () => {

@@ -87,12 +87,12 @@ describe('step handlers wired from environment variables', () => {
     dynamo.operations.length = 0;
     const fetch = (await invoke(fetchHandler, { ...input, ...refresh })) as { balances: { accountId: string }[]; storage: unknown };
     const fetchCalls = [...dynamo.operations];
-    expect(fetch.balances.map((b) => b.accountId)).toEqual(['3101', '3102', '3103', '3104', '3121', '3122']);
+    expect(fetch.balances.map((b) => b.accountId)).toEqual(['3101', '3102', '3103', '3104', '3105', '3106', '3121', '3122']);
     expect(fetch).not.toHaveProperty('summary');
 
     // Read back: the handler wrote to dynalite through AWS_ENDPOINT_URL_DYNAMODB, nothing else configured.
     const { Items } = await dynamo.doc.send(new ScanCommand({ TableName: TABLE }));
-    expect(Items?.filter((i) => String(i.sk).startsWith('LATEST#'))).toHaveLength(6);
+    expect(Items?.filter((i) => String(i.sk).startsWith('LATEST#'))).toHaveLength(8);
     expect(Items?.filter((i) => String(i.pk).startsWith('EXEC#'))).toHaveLength(2);
     // Every Powens call of both handlers took a token from the shared bucket (one version bump per token).
     const bucket = Items?.find((i) => i.pk === `RATE#${new URL(sandbox.baseUrl).host}`);

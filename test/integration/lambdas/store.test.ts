@@ -14,6 +14,8 @@ function record(accountId: string, lastUpdatedAt: string, currentBalance: number
     tenantId: TENANT,
     connectionId: '9',
     balanceType: 'current',
+    accountType: 'checking',
+    assetClass: 'cash',
     currentBalance,
     currency: 'EUR',
     lastUpdatedAt,
@@ -36,7 +38,7 @@ describe('balance store on dynalite', () => {
     const a1 = record('1', '2025-06-01T10:00:00.000Z', 100, { availableBalance: 90, metadata: { name: 'Checking' } });
     const b1 = record('2', '2025-06-01T11:00:00.000Z', 5);
     const result = await store.writeSnapshots([a1, b1]);
-    expect(result).toEqual({ historyWritten: 2, latestAdvanced: 2, latestStale: 0, requests: 3 });
+    expect(result).toEqual({ historyWritten: 2, latestAdvanced: 2, latestStale: 0, latestConnectionStateChanged: 0, requests: 3 });
 
     expect(await store.listLatest(TENANT)).toEqual([a1, b1]);
     expect(await store.queryHistory(TENANT, '1')).toEqual([a1]);
@@ -90,7 +92,7 @@ describe('balance store on dynalite', () => {
     );
     const result = await store.writeSnapshots(records);
     // 60 history items → 3 batches; 20 accounts → 20 conditional puts (only the newest snapshot per account).
-    expect(result).toEqual({ historyWritten: 60, latestAdvanced: 20, latestStale: 0, requests: 23 });
+    expect(result).toEqual({ historyWritten: 60, latestAdvanced: 20, latestStale: 0, latestConnectionStateChanged: 0, requests: 23 });
     const latest = await store.listLatest(TENANT);
     expect(latest).toHaveLength(20);
     expect(latest.every((r) => r.lastUpdatedAt === '2025-06-01T02:00:00.000Z')).toBe(true);

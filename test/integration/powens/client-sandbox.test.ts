@@ -64,8 +64,8 @@ describe('reads', () => {
     const expanded = (await rawValid('ConnectionsList', '/users/me/connections?expand=accounts,all_accounts', IDS.users.louis)) as {
       connections: { accounts: { id: number }[]; all_accounts: { id: number }[] }[];
     };
-    expect(expanded.connections[0]?.accounts.map((a) => a.id)).toEqual([3111, 3112]);
-    expect(expanded.connections[0]?.all_accounts.map((a) => a.id)).toEqual([3111, 3112, IDS.disabledAccount]);
+    expect(expanded.connections[0]?.accounts.map((a) => a.id)).toEqual([3111, 3112, 3114]);
+    expect(expanded.connections[0]?.all_accounts.map((a) => a.id)).toEqual([3111, 3112, IDS.disabledAccount, 3114]);
   });
 
   it('gets one connection with parseable Powens DateTimes', async () => {
@@ -78,8 +78,18 @@ describe('reads', () => {
 
   it('lists accounts with per-currency balances; disabled accounts only with ?all', async () => {
     const list = await client.listAccounts(userCreds(IDS.users.louis));
-    expect(list.accounts.map((a) => a.id)).toEqual([3111, 3112, 3121, 3122]);
-    expect(list.balances).toEqual({ EUR: 164_692.49 });
+    expect(list.accounts.map((a) => a.id)).toEqual([3111, 3112, 3114, 3121, 3122]);
+    expect(list.balances).toEqual({ EUR: -147_757.69 }); // Powens' own total includes the mortgage
+    // expand=connection: every account carries its connection, state included (what marks SCA-blocked balances stale).
+    const expandedList = await client.listAccounts(userCreds(IDS.users.louis), { expandConnection: true });
+    expect(expandedList.accounts.map((a) => [a.id, a.connection?.id, a.connection?.state])).toEqual([
+      [3111, IDS.connections.louisSocGen, null],
+      [3112, IDS.connections.louisSocGen, null],
+      [3114, IDS.connections.louisSocGen, null],
+      [3121, IDS.connections.louisBoursorama, 'SCARequired'],
+      [3122, IDS.connections.louisBoursorama, 'SCARequired'],
+    ]);
+    await rawValid('BankAccountsList', '/users/me/accounts?expand=connection', IDS.users.louis);
     const rawList = (await rawValid('BankAccountsList', '/users/me/accounts', IDS.users.louis)) as { accounts: unknown[] };
     for (const account of rawList.accounts) openapi.assertValid('BankAccount', account);
     const all = (await rawValid('BankAccountsList', '/users/me/accounts?all', IDS.users.louis)) as { accounts: { id: number }[] };
@@ -153,7 +163,7 @@ describe('forced sync (PUT /users/{id}/connections/{cid})', () => {
     expect(parsePowensDateTime(result.connection.last_update)?.getTime()).toBe(clockMs);
     expect(parsePowensDateTime(result.connection.next_try)?.getTime()).toBe(clockMs + 24 * 3_600_000);
     const accounts = await client.listAccounts(holding, { connectionId: IDS.connections.holdingQonto });
-    expect(accounts.accounts.map((a) => a.balance)).toEqual([412_391.16, 1_500_010.5]);
+    expect(accounts.accounts.map((a) => a.balance)).toEqual([412_391.16, 1_500_010.5, 25_010.5]);
     expect(accounts.accounts.every((a) => parsePowensDateTime(a.last_update)?.getTime() === clockMs)).toBe(true);
   });
 

@@ -1,4 +1,4 @@
-/** ContractSpec PFO `pfo.workflow.ingest-email-threads` (contractspec-workflow-semantics.md §3.5), as published. */
+/** ContractSpec PFO `pfo.workflow.ingest-email-threads` (docs/contractspec-semantics.md §3.5), as published. */
 import { defineWorkflow } from '../../../infra/compiler/spec';
 
 export const ingestEmailThreadsWorkflow = defineWorkflow({

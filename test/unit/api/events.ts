@@ -4,7 +4,13 @@ import type { APIGatewayProxyEvent } from 'aws-lambda';
 export function apiEvent(
   method: string,
   resource: string,
-  options: { path?: string; body?: string | null; pathParameters?: Record<string, string>; base64?: boolean } = {},
+  options: {
+    path?: string;
+    body?: string | null;
+    pathParameters?: Record<string, string>;
+    query?: Record<string, string>;
+    base64?: boolean;
+  } = {},
 ): APIGatewayProxyEvent {
   const body = options.body ?? null;
   return {
@@ -15,8 +21,8 @@ export function apiEvent(
     isBase64Encoded: options.base64 ?? false,
     headers: { 'content-type': 'application/json' },
     multiValueHeaders: {},
-    queryStringParameters: null,
-    multiValueQueryStringParameters: null,
+    queryStringParameters: options.query ?? null,
+    multiValueQueryStringParameters: options.query ? Object.fromEntries(Object.entries(options.query).map(([k, v]) => [k, [v]])) : null,
     pathParameters: options.pathParameters ?? null,
     stageVariables: null,
     requestContext: { requestId: 'req-test-1' } as APIGatewayProxyEvent['requestContext'],

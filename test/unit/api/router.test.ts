@@ -1,10 +1,12 @@
 /**
  * The refresh API's routing, validation and idempotency. Step Functions is the hand-written FakeSfn MOCK (see
- * fake-sfn.ts: no local Step Functions API exists); balances come from a stub here — the real store against
+ * fake-sfn.ts: no local Step Functions API exists); the balance store is an empty stub here — the real store against
  * dynalite is covered in test/integration/api/balances.test.ts.
  */
 import type { APIGatewayProxyResult, Context } from 'aws-lambda';
 import { API_ROUTES, createApiHandler, createApiRoutes } from '../../../lambdas/api/app';
+import type { ReadDeps } from '../../../lambdas/api/balances';
+import { createCursorCodec } from '../../../lambdas/api/cursor';
 import { DEDUP_WINDOW_MS, executionNameFor, parseRefreshBody } from '../../../lambdas/api/refresh-request';
 import { executionArnFor } from '../../../lambdas/api/refreshes';
 import { apiEvent } from './events';
@@ -13,6 +15,23 @@ import { FakeSfn } from './fake-sfn';
 const STATE_MACHINE_ARN = 'arn:aws:states:eu-west-3:123456789012:stateMachine:Refresh';
 const T0 = new Date('2025-03-01T06:01:00.000Z');
 
+/** Read side with an empty in-memory store stub (the real store on dynalite: test/integration/api/). */
+function readDeps(overrides: Partial<ReadDeps['store']> = {}): ReadDeps {
+  return {
+    store: {
+      listLatest: async () => [],
+      listLatestPage: async () => ({ records: [] }),
+      queryHistoryPage: async () => ({ records: [] }),
+      getLatest: async () => undefined,
+      ...overrides,
+    },
+    tenantId: 't1',
+    maxAgeMinutes: 360,
+    cursors: createCursorCodec(async () => Buffer.alloc(32, 7)),
+    now: () => T0,
+  };
+}
+
 function setup(start: Date = T0) {
   let now = start;
   const sfn = new FakeSfn(() => now);
@@ -20,7 +39,7 @@ function setup(start: Date = T0) {
   const handler = createApiHandler(
     {
       refresh: { sfn, stateMachineArn: STATE_MACHINE_ARN, now: () => now },
-      balances: async () => ({ tenantId: 't1', positions: [] }),
+      read: readDeps(),
     },
     { onUnexpectedError: (error) => unexpected.push(error) },
   );
@@ -44,7 +63,7 @@ describe('routing', () => {
     const { call } = setup();
     const res = await call('GET', undefined as unknown as string, { path: '/balances' });
     expect(res.status).toBe(200);
-    expect(res.body).toEqual({ tenantId: 't1', positions: [] });
+    expect(res.body).toEqual({ tenantId: 't1', asOf: T0.toISOString(), maxAgeMinutes: 360, balances: [] });
   });
 
   it('answers 400 BadRequest to an event that is not a REST proxy event', async () => {
@@ -64,9 +83,11 @@ describe('routing', () => {
   it('turns an unexpected failure into a generic 500 without the exception text', async () => {
     const handler = createApiHandler({
       refresh: { sfn: new FakeSfn(() => T0), stateMachineArn: STATE_MACHINE_ARN, now: () => T0 },
-      balances: async () => {
-        throw new Error('dynamo said: account FR76 secret detail');
-      },
+      read: readDeps({
+        listLatestPage: async () => {
+          throw new Error('dynamo said: account FR76 secret detail');
+        },
+      }),
     });
     const res = (await handler(apiEvent('GET', '/balances'), {} as Context)) as APIGatewayProxyResult;
     expect(res.statusCode).toBe(500);

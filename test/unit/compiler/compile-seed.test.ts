@@ -1,6 +1,6 @@
 /**
  * The seed spec (verbatim from ContractSpec) compiled and executed in aws-local-stepfunctions under fake timers.
- * Retry expectations come from contractspec-workflow-semantics.md §2.3 / §3.5 (1000·2^(k−1) ms and constant 750 ms),
+ * Retry expectations come from docs/contractspec-semantics.md §2.3 / §3.5 (1000·2^(k−1) ms and constant 750 ms),
  * rounded up to whole seconds.
  */
 import { compileWorkflow, type CompiledWorkflow } from '../../../infra/compiler/compile';

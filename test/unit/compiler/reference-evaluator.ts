@@ -1,5 +1,5 @@
 /**
- * A direct, string-based re-statement of ContractSpec's evaluateExpression (contractspec-workflow-semantics.md §1.4),
+ * A direct, string-based re-statement of ContractSpec's evaluateExpression (docs/contractspec-semantics.md §1.4),
  * written independently of infra/compiler/expression.ts so the two can be checked against each other.
  */
 export interface RefContext {

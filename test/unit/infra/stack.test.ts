@@ -132,10 +132,11 @@ describe('Lambda functions', () => {
     }
   });
 
-  it('the API function has the state machine ARN and no secret', () => {
+  it('the API function has the state machine ARN and the cursor key secret, not the Powens secret', () => {
     const api = functionsByEntry().find(({ id }) => id.startsWith('RefreshApiFunction'));
     const env = (api?.props.Environment as { Variables: Record<string, unknown> }).Variables;
     expect(env[ENV.stateMachineArn]).toEqual({ Ref: expect.stringMatching(/^WorkflowStateMachine/) });
+    expect(env[ENV.cursorSecretId]).toEqual({ Ref: expect.stringMatching(/^CursorKey/) });
     expect(env).not.toHaveProperty(ENV.powensSecretId);
   });
 });
@@ -146,7 +147,11 @@ describe('Powens secret', () => {
       DeletionPolicy: 'Retain',
       Properties: Match.objectLike({ SecretString: JSON.stringify(POWENS_SECRET_TEMPLATE, null, 2) }),
     });
-    template.resourcePropertiesCountIs('AWS::SecretsManager::Secret', { GenerateSecretString: Match.anyValue() }, 0);
+    // The only generated secret is the API's cursor key (a random HMAC key, not a credential).
+    template.resourcePropertiesCountIs('AWS::SecretsManager::Secret', { GenerateSecretString: Match.anyValue() }, 1);
+    template.hasResourceProperties('AWS::SecretsManager::Secret', {
+      GenerateSecretString: { PasswordLength: 64, ExcludePunctuation: true },
+    });
   });
 });
 
@@ -353,13 +358,13 @@ describe('IAM least privilege', () => {
     expect(violations).toEqual([]);
   });
 
-  it('the API role may start/describe executions and Query the table, nothing that writes', () => {
+  it('the API role may start/describe executions, GetItem/Query the table and read the cursor key, nothing that writes', () => {
     const apiActions = statements()
       .filter((s) => s.where.startsWith('RefreshApiFunctionRole'))
       .flatMap((s) => s.Action)
       .sort();
     expect(apiActions).toEqual(
-      ['dynamodb:Query', 'logs:CreateLogStream', 'logs:PutLogEvents', 'states:DescribeExecution', 'states:StartExecution', 'xray:PutTelemetryRecords', 'xray:PutTraceSegments'].sort(),
+      ['dynamodb:GetItem', 'dynamodb:Query', 'logs:CreateLogStream', 'logs:PutLogEvents', 'secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue', 'states:DescribeExecution', 'states:StartExecution', 'xray:PutTelemetryRecords', 'xray:PutTraceSegments'].sort(),
     );
   });
 
@@ -372,7 +377,7 @@ describe('IAM least privilege', () => {
     const expected: Record<string, string[]> = {
       RefreshBalances: ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
       FetchBalances: ['dynamodb:BatchWriteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
-      RefreshApiFunction: ['dynamodb:Query'],
+      RefreshApiFunction: ['dynamodb:GetItem', 'dynamodb:Query'],
     };
     const [tableId] = ofType('AWS::DynamoDB::GlobalTable').map(([id]) => id);
     const roleOf = (fn: Json) => ((fn.Role as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'] ?? [])[0];

@@ -41,6 +41,7 @@ describe('parseConfig', () => {
       POWENS_SYNC_TIMEOUT_MS: '60000',
       PSD2_DAILY_SYNC_LIMIT: '2',
       HISTORY_TTL_DAYS: '30',
+      FRESHNESS_MAX_AGE_MINUTES: '90',
     });
     expect(config).toMatchObject({
       secret: { kind: 'file', path: 'secrets/powens.json' },
@@ -48,6 +49,7 @@ describe('parseConfig', () => {
       powensSyncTimeoutMs: 60_000,
       psd2DailySyncLimit: 2,
       historyTtlDays: 30,
+      freshnessMaxAgeMinutes: 90,
     });
   });
 
@@ -56,6 +58,7 @@ describe('parseConfig', () => {
     [{ POWENS_CALLS_PER_MINUTE: '1' }, /POWENS_CALLS_PER_MINUTE=1 is out of range; expected 2\.\.1000000/],
     [{ POWENS_CALLS_PER_MINUTE: '30', POWENS_RATE_BURST: '30' }, /POWENS_RATE_BURST=30 is out of range; expected 1\.\.29/],
     [{ POWENS_RATE_BUCKET: 'a#b' }, /POWENS_RATE_BUCKET="a#b" is invalid/],
+    [{ FRESHNESS_MAX_AGE_MINUTES: '6h' }, /FRESHNESS_MAX_AGE_MINUTES="6h" is not a whole number/],
     [{ TABLE_NAME: 'bad name!' }, /TABLE_NAME="bad name!" is not a valid DynamoDB table name/],
     [{ POWENS_BASE_URL: 'acme.biapi.pro' }, /POWENS_BASE_URL="acme.biapi.pro" is not an absolute URL/],
     [{ POWENS_BASE_URL: 'ftp://x/2.0' }, /must be an http\(s\) URL/],

@@ -1,4 +1,4 @@
-import { cashPositions, mapAccountToBalance, type AccountBalanceRecord } from '../../../lambdas/core/domain/balances';
+import { mapAccountToBalance } from '../../../lambdas/core/domain/balances';
 import type { PowensBankAccount } from '../../../lambdas/core/adapters/powens/types';
 
 const NOW = new Date('2025-06-02T06:00:00Z');
@@ -39,6 +39,8 @@ describe('mapAccountToBalance', () => {
         tenantId: 't',
         connectionId: '2001',
         balanceType: 'current',
+        accountType: 'checking',
+        assetClass: 'cash',
         currentBalance: 0.1,
         availableBalance: 0.3, // not 0.30000000000000004
         currency: 'EUR',
@@ -47,6 +49,14 @@ describe('mapAccountToBalance', () => {
         metadata: { provider: 'powens', powensUserId: 1001, name: 'Chèques', type: 'checking', precision: 2, lastUpdatedFrom: 'account', coming: 0.2, usage: 'PRIV' },
       },
     });
+  });
+
+  it('keeps the Powens type, derives the asset class and records the connection state when it was read', () => {
+    const loan = mapAccountToBalance(account({ type: 'loan', balance: -1000 }), { ...ctx, connectionState: 'SCARequired' });
+    expect('record' in loan && loan.record).toMatchObject({ accountType: 'loan', assetClass: 'loan', connectionState: 'SCARequired' });
+    const future = mapAccountToBalance(account({ type: 'tokenized_gold' }), ctx);
+    expect('record' in future && future.record).toMatchObject({ accountType: 'tokenized_gold', assetClass: 'unknown' });
+    expect('record' in future && 'connectionState' in future.record).toBe(false); // not read: unknown, not "healthy"
   });
 
   it('omits availableBalance when coming is null and falls back to the connection time', () => {
@@ -70,21 +80,5 @@ describe('mapAccountToBalance', () => {
   ] as const)('skips %j as %s', (overrides, reason) => {
     const result = mapAccountToBalance(account(overrides as Partial<PowensBankAccount>), ctx);
     expect(result).toEqual({ skipped: expect.objectContaining({ userId: 1001, accountId: '3101', reason }) });
-  });
-});
-
-describe('cashPositions', () => {
-  const r = (currency: string, currentBalance: number, availableBalance?: number): AccountBalanceRecord => ({
-    id: 'x', accountId: 'a', tenantId: 't', connectionId: 'c', balanceType: 'current', currency, currentBalance,
-    ...(availableBalance === undefined ? {} : { availableBalance }), lastUpdatedAt: '', createdAt: '',
-  });
-
-  it('totals per currency, never across, without float dust; available defaults to current', () => {
-    expect(cashPositions([r('EUR', 0.1, 0.05), r('USD', 10), r('EUR', 0.2), r('CHF', -5.5, -6)])).toEqual([
-      { currency: 'CHF', current: -5.5, available: -6, accounts: 1 },
-      { currency: 'EUR', current: 0.3, available: 0.25, accounts: 2 },
-      { currency: 'USD', current: 10, available: 10, accounts: 1 },
-    ]);
-    expect(cashPositions([])).toEqual([]);
   });
 });

@@ -8,7 +8,8 @@ import { dynamoErrorToStepError } from '../../../lambdas/core/adapters/dynamodb/
 import type { AccountBalanceRecord } from '../../../lambdas/core/domain/balances';
 
 const rec = (i: number): AccountBalanceRecord => ({
-  id: `r${i}`, accountId: String(i), tenantId: 't', connectionId: 'c', balanceType: 'current', currentBalance: i,
+  id: `r${i}`, accountId: String(i), tenantId: 't', connectionId: 'c', balanceType: 'current', accountType: 'checking',
+  assetClass: 'cash', currentBalance: i,
   currency: 'EUR', lastUpdatedAt: '2025-06-01T00:00:00.000Z', createdAt: '2025-06-01T00:00:00.000Z',
 });
 
@@ -41,7 +42,7 @@ describe('history BatchWriteItem retries', () => {
     const result = await store.writeSnapshots(Array.from({ length: 20 }, (_, i) => rec(i)));
     expect(batchSizes).toEqual([20, 10, 3]);
     expect(sleeps).toEqual([99, 149]); // 100·2⁰ then min(150, 100·2¹), scaled by the jitter draw
-    expect(result).toEqual({ historyWritten: 20, latestAdvanced: 20, latestStale: 0, requests: 3 + 20 });
+    expect(result).toEqual({ historyWritten: 20, latestAdvanced: 20, latestStale: 0, latestConnectionStateChanged: 0, requests: 3 + 20 });
   });
 
   it('gives up after maxAttempts with ServiceUnavailable so Step Functions retries the step', async () => {

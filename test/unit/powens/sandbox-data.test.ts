@@ -1,6 +1,7 @@
 import { generateDataset, secretFor } from '../../../infra/local/powens-sandbox/dataset';
 import { FaultRegistry, parseFaultRule } from '../../../infra/local/powens-sandbox/faults';
 import { createFamilyOfficeDataset, FAMILY_OFFICE_IDS } from '../../../infra/local/powens-sandbox/family-office';
+import { ASSET_CLASSES, assetClassOf } from '../../../lambdas/core/domain/asset-class';
 
 describe('family-office dataset', () => {
   const dataset = createFamilyOfficeDataset();
@@ -26,6 +27,11 @@ describe('family-office dataset', () => {
     for (const type of ['checking', 'savings', 'card', 'market', 'lifeinsurance']) {
       expect(accounts.some((a) => a.type === type)).toBe(true);
     }
+  });
+
+  it('exercises every asset class among the enabled accounts', () => {
+    const enabled = accounts.filter((a) => a.disabled === null && a.deleted === null);
+    expect(new Set(enabled.map((a) => assetClassOf(a.type)))).toEqual(new Set(ASSET_CLASSES));
   });
 
   it('exposes the tokens in the Powens secret shape', () => {

@@ -8,6 +8,8 @@
  * - Latest: one item per account under `TENANT#{tenant}` / `LATEST#{account}`, written with a conditional PutItem
  *   that only moves forward in balance time (`attribute_not_exists(pk) OR balanceAt < :t`). An older or equal
  *   snapshot (a late replay, a slow concurrent execution) fails the condition: counted as `latestStale`, not an error.
+ *   Exception: the same snapshot read while its connection is in another state (e.g. now SCARequired) rewrites the
+ *   latest item (`latestConnectionStateChanged`), so staleness by connection state is visible without a new balance.
  *
  * History is written before latest: if history fails the step fails and latest has not moved, so latest never
  * points at a snapshot missing from history. No transactions are used (dynalite has none, and none are needed:
@@ -17,17 +19,18 @@ import {
   type DynamoDBDocumentClient,
   type NativeAttributeValue,
   BatchWriteCommand,
+  GetCommand,
   PutCommand,
   QueryCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { ServiceUnavailableError } from '../../errors';
 import { settleWithConcurrency } from '../../concurrency';
 import { dynamoSender, isConditionalCheckFailed } from './errors';
+import { assetClassOf, isAssetClass } from '../../domain/asset-class';
 import type { AccountBalanceRecord } from '../../domain/balances';
 import { TABLE_KEY_PREFIX, tableKeys } from './table-schema';
 
-export { cashPositions } from '../../domain/balances';
-export type { AccountBalanceRecord, CashPosition } from '../../domain/balances';
+export type { AccountBalanceRecord } from '../../domain/balances';
 
 export const BATCH_WRITE_LIMIT = 25;
 const DAY_SECONDS = 86_400;
@@ -60,6 +63,8 @@ export interface WriteSnapshotsResult {
   historyWritten: number;
   latestAdvanced: number;
   latestStale: number;
+  /** Latest items kept at the same balance time but rewritten because their connection's state changed. */
+  latestConnectionStateChanged: number;
   /** DynamoDB requests this call made (BatchWriteItem attempts + PutItem), for benchmarks. */
   requests: number;
 }
@@ -77,8 +82,40 @@ export interface BalanceStore {
   listLatest(tenantId: string): Promise<AccountBalanceRecord[]>;
   /** Snapshots of one account, oldest first, unexpired only (DynamoDB TTL deletes lazily). */
   queryHistory(tenantId: string, accountId: string, range?: HistoryRange): Promise<AccountBalanceRecord[]>;
+  /** The latest balance of one account, if any. */
+  getLatest(tenantId: string, accountId: string): Promise<AccountBalanceRecord | undefined>;
+  /**
+   * One page of latest balances (DynamoDB order: by `LATEST#{accountId}` as a string). `lastKey` is present when
+   * more may follow; pass it back as `startKey`.
+   */
+  listLatestPage(tenantId: string, page: PageRequest): Promise<RecordPage>;
+  /** One page of an account's history, oldest first (expired items dropped, so a page may hold fewer). */
+  queryHistoryPage(tenantId: string, accountId: string, range: HistoryRange, page: PageRequest): Promise<RecordPage>;
   /** DynamoDB requests made by this store since it was created. */
   readonly requestCount: number;
+}
+
+/** A DynamoDB LastEvaluatedKey of this table (the key attributes only). */
+export interface PageKey {
+  pk: string;
+  sk: string;
+}
+
+export interface PageRequest {
+  /** Items DynamoDB evaluates for this page (its `Limit`); default: as many as fit in 1 MB. */
+  limit?: number;
+  startKey?: PageKey;
+}
+
+export interface RecordPage {
+  records: AccountBalanceRecord[];
+  lastKey?: PageKey;
+}
+
+type QueryInput = ConstructorParameters<typeof QueryCommand>[0];
+
+function withLastKey(page: RecordPage, lastKey: PageKey | undefined): RecordPage {
+  return lastKey === undefined ? page : { ...page, lastKey };
 }
 
 /** Attributes of an item that are not part of the record. */
@@ -94,11 +131,14 @@ function recordAttributes(record: AccountBalanceRecord): Item {
     tenantId: record.tenantId,
     connectionId: record.connectionId,
     balanceType: record.balanceType,
+    accountType: record.accountType,
+    assetClass: record.assetClass,
     currentBalance: record.currentBalance,
     currency: record.currency,
     lastUpdatedAt: record.lastUpdatedAt,
     createdAt: record.createdAt,
   };
+  if (record.connectionState !== undefined) item.connectionState = record.connectionState;
   if (record.availableBalance !== undefined) item.availableBalance = record.availableBalance;
   if (record.metadata !== undefined) item.metadata = record.metadata;
   return item;
@@ -107,6 +147,12 @@ function recordAttributes(record: AccountBalanceRecord): Item {
 function itemToRecord(item: Record<string, unknown>): AccountBalanceRecord {
   const record: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(item)) if (!ITEM_ONLY_ATTRIBUTES.has(key)) record[key] = value;
+  // Items written before asset classes existed carry the Powens type in metadata only: classify them the same way.
+  if (!isAssetClass(record.assetClass)) {
+    const type = record.accountType ?? (record.metadata as { type?: unknown } | undefined)?.type;
+    record.accountType = typeof type === 'string' ? type : null;
+    record.assetClass = assetClassOf(record.accountType as string | null);
+  }
   return record as unknown as AccountBalanceRecord;
 }
 
@@ -192,10 +238,15 @@ export function createBalanceStore(options: BalanceStoreOptions): BalanceStore {
 
     let latestAdvanced = 0;
     let latestStale = 0;
+    let latestConnectionStateChanged = 0;
     const latestResults = await settleWithConcurrency([...newestPerAccount.values()], latestConcurrency, async ({ record, at }) => {
       requests += 1;
+      // Same balance time but another connection state (a connection blocked, or unblocked, since the balance was
+      // taken): the latest item is rewritten so dashboards see that the balance is stuck, or no longer is. Still one
+      // PutItem per account; `connectionState` is compared as stored (a string or NULL).
+      const knowsState = record.connectionState !== undefined;
       try {
-        await send('PutItem', () =>
+        const put = await send('PutItem', () =>
           client.send(
             new PutCommand({
               TableName: tableName,
@@ -206,12 +257,16 @@ export function createBalanceStore(options: BalanceStoreOptions): BalanceStore {
                 balanceAt: at,
                 updatedAt: clock().toISOString(),
               },
-              ConditionExpression: 'attribute_not_exists(pk) OR balanceAt < :t',
-              ExpressionAttributeValues: { ':t': at },
+              ConditionExpression: knowsState
+                ? 'attribute_not_exists(pk) OR balanceAt < :t OR (balanceAt = :t AND NOT connectionState = :cs)'
+                : 'attribute_not_exists(pk) OR balanceAt < :t',
+              ExpressionAttributeValues: knowsState ? { ':t': at, ':cs': record.connectionState } : { ':t': at },
+              ReturnValues: 'ALL_OLD',
             }),
           ),
         );
-        latestAdvanced += 1;
+        if (put.Attributes?.balanceAt === at) latestConnectionStateChanged += 1;
+        else latestAdvanced += 1;
       } catch (error) {
         if (!isConditionalCheckFailed(error)) throw error;
         latestStale += 1;
@@ -220,52 +275,86 @@ export function createBalanceStore(options: BalanceStoreOptions): BalanceStore {
     const failedLatest = latestResults.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failedLatest) throw failedLatest.reason;
 
-    return { historyWritten: historyItems.length, latestAdvanced, latestStale, requests };
+    return { historyWritten: historyItems.length, latestAdvanced, latestStale, latestConnectionStateChanged, requests };
   }
 
-  async function queryAll(input: ConstructorParameters<typeof QueryCommand>[0]): Promise<Record<string, unknown>[]> {
+  async function queryPage(input: QueryInput, page: PageRequest): Promise<{ items: Record<string, unknown>[]; lastKey?: PageKey }> {
+    const response = await send('Query', () =>
+      client.send(new QueryCommand({ ...input, Limit: page.limit, ExclusiveStartKey: page.startKey })),
+    );
+    const items = (response.Items ?? []) as Record<string, unknown>[];
+    const last = response.LastEvaluatedKey;
+    return last === undefined ? { items } : { items, lastKey: { pk: String(last.pk), sk: String(last.sk) } };
+  }
+
+  async function queryAll(input: QueryInput): Promise<Record<string, unknown>[]> {
     const items: Record<string, unknown>[] = [];
-    let startKey: Record<string, unknown> | undefined;
+    let startKey: PageKey | undefined;
     do {
-      const response = await send('Query', () =>
-        client.send(new QueryCommand({ ...input, ExclusiveStartKey: startKey })),
-      );
-      items.push(...((response.Items ?? []) as Record<string, unknown>[]));
-      startKey = response.LastEvaluatedKey;
+      const page = await queryPage(input, startKey === undefined ? {} : { startKey });
+      items.push(...page.items);
+      startKey = page.lastKey;
     } while (startKey !== undefined);
     return items;
   }
 
-  async function listLatest(tenantId: string): Promise<AccountBalanceRecord[]> {
-    const items = await queryAll({
-      TableName: tableName,
-      KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
-      ExpressionAttributeValues: { ':pk': tableKeys.latest(tenantId, '').pk, ':prefix': TABLE_KEY_PREFIX.latest },
-    });
-    return items.map(itemToRecord).sort((a, b) => (a.accountId < b.accountId ? -1 : a.accountId > b.accountId ? 1 : 0));
-  }
+  const latestQuery = (tenantId: string): QueryInput => ({
+    TableName: tableName,
+    KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+    ExpressionAttributeValues: { ':pk': tableKeys.latest(tenantId, '').pk, ':prefix': TABLE_KEY_PREFIX.latest },
+  });
 
-  async function queryHistory(tenantId: string, accountId: string, range: HistoryRange = {}): Promise<AccountBalanceRecord[]> {
+  function historyQuery(tenantId: string, accountId: string, range: HistoryRange): QueryInput {
     const { pk } = tableKeys.history(tenantId, accountId, '');
     // `AT#` + ISO is fixed width, so string bounds are time bounds; `AT$` sorts right after every `AT#...`.
     const from = range.from === undefined ? TABLE_KEY_PREFIX.at : `${TABLE_KEY_PREFIX.at}${toIso(range.from)}`;
     const to = range.to === undefined ? 'AT$' : `${TABLE_KEY_PREFIX.at}${toIso(range.to)}`;
-    const items = await queryAll({
+    return {
       TableName: tableName,
       KeyConditionExpression: 'pk = :pk AND sk BETWEEN :from AND :to',
       ExpressionAttributeValues: { ':pk': pk, ':from': from, ':to': to },
       ConsistentRead: true,
-    });
+    };
+  }
+
+  const unexpired = (items: Record<string, unknown>[]): Record<string, unknown>[] => {
     const nowSeconds = Math.floor(clock().getTime() / 1000);
-    return items
-      .filter((item) => typeof item.expiresAt !== 'number' || item.expiresAt > nowSeconds)
-      .map(itemToRecord);
+    return items.filter((item) => typeof item.expiresAt !== 'number' || item.expiresAt > nowSeconds);
+  };
+
+  async function listLatest(tenantId: string): Promise<AccountBalanceRecord[]> {
+    const items = await queryAll(latestQuery(tenantId));
+    return items.map(itemToRecord).sort((a, b) => (a.accountId < b.accountId ? -1 : a.accountId > b.accountId ? 1 : 0));
+  }
+
+  async function queryHistory(tenantId: string, accountId: string, range: HistoryRange = {}): Promise<AccountBalanceRecord[]> {
+    return unexpired(await queryAll(historyQuery(tenantId, accountId, range))).map(itemToRecord);
+  }
+
+  async function getLatest(tenantId: string, accountId: string): Promise<AccountBalanceRecord | undefined> {
+    const response = await send('GetItem', () =>
+      client.send(new GetCommand({ TableName: tableName, Key: tableKeys.latest(tenantId, accountId) })),
+    );
+    return response.Item === undefined ? undefined : itemToRecord(response.Item);
+  }
+
+  async function listLatestPage(tenantId: string, page: PageRequest): Promise<RecordPage> {
+    const result = await queryPage(latestQuery(tenantId), page);
+    return withLastKey({ records: result.items.map(itemToRecord) }, result.lastKey);
+  }
+
+  async function queryHistoryPage(tenantId: string, accountId: string, range: HistoryRange, page: PageRequest): Promise<RecordPage> {
+    const result = await queryPage(historyQuery(tenantId, accountId, range), page);
+    return withLastKey({ records: unexpired(result.items).map(itemToRecord) }, result.lastKey);
   }
 
   return {
     writeSnapshots,
     listLatest,
     queryHistory,
+    getLatest,
+    listLatestPage,
+    queryHistoryPage,
     get requestCount() {
       return dynamo.requestCount;
     },

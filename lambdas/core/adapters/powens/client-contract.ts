@@ -37,5 +37,9 @@ export interface PowensApi {
    * GET /users/{id}/accounts (or /users/{id}/connections/{cid}/accounts). Powens answers 400 `noAccount` for a
    * user with no account; that is returned as an empty list, not thrown.
    */
-  listAccounts(user: PowensUserCredentials, options?: { connectionId?: number }): Promise<PowensAccountsList>;
+  listAccounts(
+    user: PowensUserCredentials,
+    /** `expandConnection`: each account carries its Connection (`expand=connection`), state included. */
+    options?: { connectionId?: number; expandConnection?: boolean },
+  ): Promise<PowensAccountsList>;
 }

@@ -384,12 +384,13 @@ export function createPowensClient(options: PowensClientOptions): PowensClient {
 
   const listAccounts = async (
     user: PowensUserCredentials,
-    listOptions: { connectionId?: number } = {},
+    listOptions: { connectionId?: number; expandConnection?: boolean } = {},
   ): Promise<PowensAccountsList> => {
     const path =
-      listOptions.connectionId === undefined
+      (listOptions.connectionId === undefined
         ? `${userPath(user)}/accounts`
-        : `${userPath(user)}/connections/${encodeURIComponent(String(listOptions.connectionId))}/accounts`;
+        : `${userPath(user)}/connections/${encodeURIComponent(String(listOptions.connectionId))}/accounts`) +
+      (listOptions.expandConnection ? '?expand=connection' : '');
     const label = `GET ${path}`;
     const pages = await getAllPages(
       label,
@@ -402,7 +403,7 @@ export function createPowensClient(options: PowensClientOptions): PowensClient {
         }
         return body as unknown as PowensAccountsList;
       },
-      // Powens answers 400 noAccount instead of an empty list (S1, C4); the contract says: empty list.
+      // Powens answers 400 noAccount instead of an empty list (docs/powens-api.md §2.3); the contract says: empty list.
       (error) => error instanceof BadRequestError && error.details?.code === 'noAccount',
     );
     if (pages.length === 0) return { accounts: [], balances: {} };

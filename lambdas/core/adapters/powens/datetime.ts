@@ -1,9 +1,9 @@
 /**
  * Powens DateTimes are `"YYYY-MM-DD HH:MM:SS"` with no zone (OpenAPI pattern `^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$`).
  *
- * Decision: a naive DateTime is read as Europe/Paris wall time. Powens does not state the zone (powens-api.md §2.4),
+ * Decision: a naive DateTime is read as Europe/Paris wall time. Powens does not state the zone (docs/powens-api.md §2.4),
  * but the two observations we have agree on Paris: Formance's production connector converts them as Europe/Paris
- * (C3, `12:34:56` → `10:34:56Z` in May) and pypowens saw some connectors append ` +0200` (Paris summer time). Reading
+ * (`12:34:56` → `10:34:56Z` in May) and pypowens saw some connectors append ` +0200` (Paris summer time). Reading
  * them as UTC would make `last_update` look up to two hours newer than it is, which could let a staleness check
  * skip a needed refresh. An explicit offset (`+0200`, `+02:00`, `Z`) always wins. The sandbox emits naive Paris
  * time with formatPowensDateTime, so the two stay consistent.

@@ -1,8 +1,8 @@
 /**
  * Powens API 2.0 wire types, as JSON arrives from `https://<domain>.biapi.pro/2.0`.
  *
- * Sources: Powens' OpenAPI (/work/shared/powens-openapi: connections.yml, bank-accounts.yml, core.yml) and the fact
- * sheet /work/shared/docs/powens-api.md. Where they disagree the OpenAPI wins for what is *required*, the fact sheet
+ * Sources: Powens' OpenAPI (powenscompany/powens-sdks, lib/specs: connections.yml, bank-accounts.yml, core.yml) and
+ * docs/powens-api.md. Where they disagree the OpenAPI wins for what is *required*, the fact sheet
  * for what may additionally appear (deprecated duplicates, extras seen in real payloads). DateTimes stay strings
  * ("YYYY-MM-DD HH:MM:SS", see ./datetime.ts): the client hands back what Powens sent, domain code parses.
  */
@@ -11,7 +11,7 @@
 export type PowensDateTime = string;
 
 /**
- * Connection states documented by Powens (D4 table, OpenAPI `ConnectionState`, plus `notSupported` from D4).
+ * Connection states documented by Powens (docs/powens-api.md §3.1: the documentation's table and the OpenAPI `ConnectionState`).
  * Powens warns that new states may be added: `string & {}` keeps unknown values assignable without erasing the
  * autocompletion of the known ones. `null` means the last sync succeeded.
  */
@@ -44,7 +44,7 @@ export interface PowensCredentialsField {
   values?: { value: string; label: string }[] | null;
 }
 
-/** OpenAPI `Currency` (bank-accounts.yml requires id, name, symbol, precision); extras per the fact sheet (C1). */
+/** OpenAPI `Currency` (bank-accounts.yml requires id, name, symbol, precision); extras seen in real payloads. */
 export interface PowensCurrency {
   /** ISO 4217 code, e.g. "EUR". */
   id: string;
@@ -85,7 +85,7 @@ export type PowensAccountUsage = 'PRIV' | 'ORGA' | 'ASSO';
 
 /**
  * OpenAPI `BankAccount`. Required there: id, id_connection, id_user, id_source, name, original_name, type, id_type,
- * usage, display, bookmarked. The fact sheet (D5) calls id_connection/id_user/id_source/usage nullable and
+ * usage, display, bookmarked. Powens' documentation calls id_connection/id_user/id_source/usage nullable and
  * `bookmarked` an int: the sandbox follows the OpenAPI, this type admits both so real payloads do not lie to it.
  */
 export interface PowensBankAccount {
@@ -155,7 +155,7 @@ export interface PowensConnection {
   sources?: unknown[] | null;
 }
 
-/** Pagination links some lists carry (D1); hrefs are opaque absolute URLs to follow as is. */
+/** Pagination links some lists carry (docs/powens-api.md §2.4); hrefs are opaque absolute URLs to follow as is. */
 export interface PowensLinks {
   self?: { href: string } | null;
   prev?: { href: string } | null;
@@ -177,7 +177,7 @@ export interface PowensAccountsList {
   accounts: PowensBankAccount[];
   balances?: Record<string, number | null>;
   coming_balances?: Record<string, number | null>;
-  /** Grand total / count extras observed in real payloads (C1); do not depend on them. */
+  /** Grand total / count extras observed in real payloads; do not depend on them. */
   balance?: number;
   total?: number;
   _links?: PowensLinks;
@@ -185,7 +185,7 @@ export interface PowensAccountsList {
 
 /**
  * OpenAPI `ServiceError` (core.yml): every Powens error body. `request_id` is a string in the OpenAPI, an integer
- * in D2, so both are admitted. `code` is open: D2 documents codes (notFound, invalidValue...) absent from the enum.
+ * in the error documentation, so both are admitted. `code` is open: Powens documents codes (notFound, invalidValue...) absent from the enum.
  */
 export interface ServiceError {
   code: string;
@@ -206,8 +206,8 @@ export interface PowensUser {
  * - `in_progress`: Powens is validating right now — wait / poll, do not force.
  * - `transient`: Powens retries by itself (rateLimiting, websiteUnavailable, bug) — do not force.
  * - `needs_user`: only the account holder can unblock it (SCA, webauth, OTP...) — never force unattended, forcing
- *   can trigger an SCA (C4: "relancer un webauthRequired en boucle peut déclencher des validations fortes").
- * - `unrecoverable`: notSupported and any state Powens adds later (D4: "always fallback to a non-resolvable generic
+ *   can trigger an SCA (observed in real integrations, docs/powens-api.md §3.1).
+ * - `unrecoverable`: notSupported and any state Powens adds later (Powens: "always fallback to a non-resolvable generic
  *   case") — needs attention, do not force.
  */
 export type ConnectionStateClass = 'ok' | 'in_progress' | 'transient' | 'needs_user' | 'unrecoverable';

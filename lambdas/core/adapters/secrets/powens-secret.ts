@@ -14,6 +14,7 @@ import type * as SecretsManagerSdk from '@aws-sdk/client-secrets-manager';
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { ConfigurationError, ServiceUnavailableError, type StepError } from '../../errors';
 import type { SecretLocation } from '../../config';
+import { ENV } from '../../env-names';
 
 export interface PowensSecretUser {
   /** Powens user id (positive integer). */
@@ -115,11 +116,11 @@ const SECRETS_MANAGER_CONFIGURATION_ERRORS = new Set([
   'InvalidParameterException',
 ]);
 
-function classifySecretsManagerError(error: unknown, secretId: string): StepError {
+function classifySecretsManagerError(error: unknown, secretId: string, variable: string): StepError {
   const name = error instanceof Error ? error.name : 'UnknownError';
   if (SECRETS_MANAGER_CONFIGURATION_ERRORS.has(name)) {
     return new ConfigurationError(
-      `Secrets Manager refused GetSecretValue for ${secretId} (${name}); check POWENS_SECRET_ID and the function's grant.`,
+      `Secrets Manager refused GetSecretValue for ${secretId} (${name}); check ${variable} and the function's grant.`,
       { cause: error },
     );
   }
@@ -129,25 +130,31 @@ function classifySecretsManagerError(error: unknown, secretId: string): StepErro
   });
 }
 
-/** `client` is for tests; without it the container's shared client is created on the first load. */
+/**
+ * The SecretString of a secret (the Powens configuration, the API's cursor key), failures classified and naming the
+ * environment `variable` that points to it. `client` is for
+ * tests; without it the container's shared client is created on the first call.
+ */
+export async function readSecretString(secretId: string, variable: string, client?: SecretsManagerClient): Promise<string> {
+  let secretString: string | undefined;
+  try {
+    // Inside the try: a failure to load the SDK module is classified like any other Secrets Manager failure.
+    const [{ GetSecretValueCommand }, sm] = await Promise.all([loadSecretsManager(), client ?? secretsManagerClient()]);
+    const response = await sm.send(new GetSecretValueCommand({ SecretId: secretId }));
+    secretString = response.SecretString;
+  } catch (error) {
+    throw classifySecretsManagerError(error, secretId, variable);
+  }
+  if (secretString === undefined) {
+    throw new ConfigurationError(`Secret ${secretId} has no SecretString; store the value as a string secret.`);
+  }
+  return secretString;
+}
+
 export function secretsManagerSource(secretId: string, client?: SecretsManagerClient): SecretSource {
   return {
     description: `secretsmanager ${secretId}`,
-    load: async () => {
-      let secretString: string | undefined;
-      try {
-        // Inside the try: a failure to load the SDK module is classified like any other Secrets Manager failure.
-        const [{ GetSecretValueCommand }, sm] = await Promise.all([loadSecretsManager(), client ?? secretsManagerClient()]);
-        const response = await sm.send(new GetSecretValueCommand({ SecretId: secretId }));
-        secretString = response.SecretString;
-      } catch (error) {
-        throw classifySecretsManagerError(error, secretId);
-      }
-      if (secretString === undefined) {
-        throw new ConfigurationError(`Secret ${secretId} has no SecretString; store the Powens JSON as a string secret.`);
-      }
-      return parsePowensSecret(secretString, `secret ${secretId}`);
-    },
+    load: async () => parsePowensSecret(await readSecretString(secretId, ENV.powensSecretId, client), `secret ${secretId}`),
   };
 }
 
