@@ -8,6 +8,7 @@ import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
 import { ENV } from '../lambdas/core/env-names';
 import { BalancesTable } from './constructs/balances-table';
+import { UserTokenKey } from './constructs/user-token-key';
 import { OperationsAlarms } from './constructs/alarms';
 import { NodeFunction } from './constructs/node-function';
 import { PowensSecret } from './constructs/powens-secret';
@@ -25,6 +26,12 @@ import { refreshOpenBankingBalancesWorkflow } from './specs';
  */
 export const REFRESH_API_TABLE_ACTIONS: readonly TableAction[] = ['dynamodb:GetItem', 'dynamodb:Query'];
 
+/** The API's user routes: UpdateItem (PUT /users/{id}), DeleteItem (DELETE), Query (GET /users). */
+export const USER_REGISTRY_API_TABLE_ACTIONS: readonly TableAction[] = ['dynamodb:DeleteItem', 'dynamodb:Query', 'dynamodb:UpdateItem'];
+
+/** What a step Lambda reads from the user registry: GetItem per requested user, Query for "everyone". */
+export const USER_REGISTRY_STEP_TABLE_ACTIONS: readonly TableAction[] = ['dynamodb:GetItem', 'dynamodb:Query'];
+
 export interface OpenBankingStackProps extends StackProps {
   settings: AppSettings;
   /** The workflow to deploy; default the seed refresh workflow. Its operations must be bound in STEP_FUNCTIONS. */
@@ -34,6 +41,7 @@ export interface OpenBankingStackProps extends StackProps {
 export class OpenBankingStack extends Stack {
   readonly table: BalancesTable;
   readonly powensSecret: PowensSecret;
+  readonly userTokenKey: UserTokenKey;
   readonly stepFunctions: ReadonlyMap<StepFunctionBinding, NodeFunction>;
   readonly workflow: ContractSpecStateMachine;
   /** Physical state machine name; the API's DescribeExecution grant is scoped to `execution:<name>:*`. */
@@ -57,6 +65,7 @@ export class OpenBankingStack extends Stack {
     // 1. Where balances and credentials live.
     this.table = new BalancesTable(this, 'Balances');
     this.powensSecret = new PowensSecret(this, 'Powens', { existingSecretName: settings.powensSecretName });
+    this.userTokenKey = new UserTokenKey(this, 'UserTokens');
 
     // 2. One function per operation binding. Memory and timeout come from the binding: a forced Powens sync can take
     //    minutes (RefreshBalances 300 s), reading and storing accounts is short but JSON-heavy (FetchBalances 512 MB).
@@ -76,8 +85,9 @@ export class OpenBankingStack extends Stack {
             : { [ENV.powensCallsPerMinute]: String(settings.powensCallsPerMinute) }),
         },
       })
-        .useTable(this.table.table, binding.tableActions ?? [])
-        .readSecret(this.powensSecret.secret, this.powensSecret.secretId);
+        .useTable(this.table.table, [...(binding.tableActions ?? []), ...USER_REGISTRY_STEP_TABLE_ACTIONS])
+        .readSecret(this.powensSecret.secret, this.powensSecret.secretId)
+        .useTokenKey(this.userTokenKey.key, 'kms:Decrypt', settings.tenantId);
       stepFunctions.set(binding, fn);
     }
     this.stepFunctions = stepFunctions;
@@ -117,8 +127,9 @@ export class OpenBankingStack extends Stack {
       environment: { [ENV.tenantId]: settings.tenantId },
     })
       .startAndDescribeExecutions(stateMachine, this.stateMachineName)
-      .useTable(this.table.table, REFRESH_API_TABLE_ACTIONS)
-      .readCursorKey(this.cursorKey);
+      .useTable(this.table.table, [...REFRESH_API_TABLE_ACTIONS, ...USER_REGISTRY_API_TABLE_ACTIONS])
+      .readCursorKey(this.cursorKey)
+      .useTokenKey(this.userTokenKey.key, 'kms:Encrypt', settings.tenantId);
     this.api = new RefreshApi(this, 'RefreshApi', { handler: this.apiFunction });
 
     // 5. Who is told when it breaks.
@@ -135,6 +146,7 @@ export class OpenBankingStack extends Stack {
     new CfnOutput(this, 'ApiUrl', { value: this.api.api.url });
     new CfnOutput(this, 'TableName', { value: this.table.table.tableName });
     new CfnOutput(this, 'PowensSecretArn', { value: this.powensSecret.secret.secretArn });
+    new CfnOutput(this, 'UserTokenKeyArn', { value: this.userTokenKey.key.keyArn });
     new CfnOutput(this, 'AlarmTopicArn', { value: this.alarms.topic.topicArn });
   }
 }

@@ -7,6 +7,7 @@ import { formatAmount, formatProgress } from './report';
 import { renderTable } from '../text-table';
 import { runLocalRefresh, type LocalRunOptions, type LocalRunResult } from './run';
 import { parseFaultOption } from './fault-option';
+import { isClassifiedErrorName, type StepErrorName } from '../../lambdas/core/errors';
 
 const USAGE = `Usage: npm start -- [options]
 
@@ -40,7 +41,20 @@ Runs one refresh of the compiled state machine on this machine (embedded DynamoD
   -h, --help                 this text
 `;
 
+/**
+ * With --json every outcome is one JSON document on stdout, failures included: `{status: "ERROR", error, message,
+ * exitCode}` where `error` is a name of lambdas/core/errors.ts (ValidationFailed for bad flags or input; the failure's
+ * own name, else InternalError, when the run cannot start), so a script never has to parse prose.
+ */
+function failure(json: boolean, out: (line: string) => void, error: StepErrorName, message: string, exitCode: number, usage = false): number {
+  if (json) out(JSON.stringify({ status: 'ERROR', error, message, exitCode }, null, 2));
+  else out(usage ? `error: ${message}\n\n${USAGE}` : `error: ${message}`);
+  return exitCode;
+}
+
 export async function main(argv: readonly string[], out: (line: string) => void = (l) => console.log(l)): Promise<number> {
+  // Decided before parsing, so that a bad flag is reported as JSON too.
+  const wantsJson = argv.includes('--json');
   let parsed;
   try {
     parsed = parseArgs({
@@ -66,8 +80,7 @@ export async function main(argv: readonly string[], out: (line: string) => void 
       strict: true,
     });
   } catch (error) {
-    out(`error: ${(error as Error).message}\n\n${USAGE}`);
-    return 2;
+    return failure(wantsJson, out, 'ValidationFailed', (error as Error).message, 2, true);
   }
   const { values } = parsed;
   if (values.help) {
@@ -94,8 +107,7 @@ export async function main(argv: readonly string[], out: (line: string) => void 
       verbose: values.verbose ?? false,
     };
   } catch (error) {
-    out(`error: ${(error as Error).message}\n\n${USAGE}`);
-    return 2;
+    return failure(wantsJson, out, 'ValidationFailed', (error as Error).message, 2, true);
   }
 
   const json = values.json ?? false;
@@ -109,8 +121,8 @@ export async function main(argv: readonly string[], out: (line: string) => void 
   try {
     result = await runLocalRefresh(options);
   } catch (error) {
-    out(`error: the local run could not start: ${(error as Error).message}`);
-    return 1;
+    const name = error instanceof Error && isClassifiedErrorName(error.name) ? error.name : 'InternalError';
+    return failure(json, out, name, `the local run could not start: ${error instanceof Error ? error.message : String(error)}`, 1);
   }
   if (json) {
     out(JSON.stringify(result, null, 2));

@@ -30,6 +30,7 @@ export type TableAction =
   | 'dynamodb:PutItem'
   | 'dynamodb:UpdateItem'
   | 'dynamodb:BatchWriteItem'
+  | 'dynamodb:DeleteItem'
   | 'dynamodb:Query';
 
 export const STEP_FUNCTIONS: readonly StepFunctionBinding[] = [

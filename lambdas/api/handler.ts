@@ -6,6 +6,8 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { createBalanceStore } from '../core/adapters/dynamodb/balance-store';
+import { createUserRegistry } from '../core/adapters/dynamodb/user-registry';
+import { keyProviderFor } from '../core/adapters/keys/key-provider-for';
 import { readSecretString } from '../core/adapters/secrets/powens-secret';
 import { ENV } from '../core/env-names';
 import { logger } from '../core/observability';
@@ -14,10 +16,17 @@ import { parseApiConfig } from './config';
 import { createCursorCodec } from './cursor';
 
 const config = parseApiConfig(process.env);
-const store = createBalanceStore({
-  client: DynamoDBDocumentClient.from(new DynamoDBClient({})),
-  tableName: config.tableName,
-});
+const dynamo = DynamoDBDocumentClient.from(new DynamoDBClient({}), { marshallOptions: { removeUndefinedValues: true } });
+const store = createBalanceStore({ client: dynamo, tableName: config.tableName });
+const users =
+  config.userRegistry === undefined
+    ? undefined
+    : createUserRegistry({
+        client: dynamo,
+        tableName: config.tableName,
+        tenantId: config.tenantId,
+        keys: keyProviderFor(config.userRegistry),
+      });
 
 // The cursor key is read on first use (most listings fit one page and never need it), then kept for the container.
 let cursorKey: Promise<Buffer> | undefined;
@@ -39,6 +48,7 @@ export const handler = createApiHandler(
       cursors: createCursorCodec(loadCursorKey),
       now: () => new Date(),
     },
+    ...(users === undefined ? {} : { users }),
   },
   {
     // Only the error's name and message (never the request body): the body may name bank users.

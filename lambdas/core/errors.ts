@@ -59,6 +59,11 @@ export function isRetryableErrorName(name: string): boolean {
   return ASL_RETRYABLE_ERROR_NAMES.includes(name);
 }
 
+/** True for the names a StepError may carry (what `npm start -- --json` and the bad-input fuzz test accept). */
+export function isClassifiedErrorName(name: string): name is StepErrorName {
+  return (RETRYABLE_ERROR_NAMES as readonly string[]).includes(name) || (PERMANENT_ERROR_NAMES as readonly string[]).includes(name);
+}
+
 export interface StepErrorOptions {
   cause?: unknown;
   /** Server-provided back-off hint (e.g. HTTP Retry-After) in milliseconds. ASL cannot honour it; it is logged. */

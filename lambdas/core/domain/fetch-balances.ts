@@ -100,7 +100,7 @@ export async function fetchBalances(
   const clock = deps.clock ?? (() => new Date());
   const logger = deps.logger ?? silentLogger;
   const metrics = deps.metrics ?? noMetrics;
-  const secret = await deps.secrets.load();
+  const secret = await deps.secrets.load(input.userIds);
   const users = selectUsers(secret, input.userIds);
   const connectionFilter = input.connectionIds === undefined ? undefined : new Set(input.connectionIds);
   const now = clock();

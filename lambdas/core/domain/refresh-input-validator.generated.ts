@@ -4,7 +4,7 @@
 // run `npx tsx infra/codegen/refresh-input-validator.ts`. Typed facade: lambdas/core/domain/refresh-input-validator.ts.
 export const validate = validate10;
 export default validate10;
-const schema11 = {"title":"RefreshInput","type":"object","additionalProperties":false,"properties":{"userIds":{"type":"array","items":{"type":"integer","minimum":1},"maxItems":100,"uniqueItems":true},"connectionIds":{"type":"array","items":{"type":"integer","minimum":1},"maxItems":500,"uniqueItems":true},"psuRequested":{"type":"boolean"},"requestId":{"type":"string","pattern":"^[A-Za-z0-9_-]{1,64}$"},"maxAgeMinutes":{"type":"integer","minimum":0,"maximum":10080}}};
+const schema11 = {"title":"RefreshInput","type":"object","additionalProperties":false,"properties":{"userIds":{"type":"array","items":{"type":"integer","minimum":1,"maximum":9007199254740991},"maxItems":100,"uniqueItems":true},"connectionIds":{"type":"array","items":{"type":"integer","minimum":1,"maximum":9007199254740991},"maxItems":500,"uniqueItems":true},"psuRequested":{"type":"boolean"},"requestId":{"type":"string","pattern":"^[A-Za-z0-9_-]{1,64}$"},"maxAgeMinutes":{"type":"integer","minimum":0,"maximum":10080}}};
 const pattern0 = new RegExp("^[A-Za-z0-9_-]{1,64}$", "u");
 
 function validate10(data, {instancePath="", parentData, parentDataProperty, rootData=data}={}){
@@ -50,13 +50,23 @@ vErrors.push(err2);
 errors++;
 }
 if((typeof data1 == "number") && (isFinite(data1))){
-if(data1 < 1 || isNaN(data1)){
-const err3 = {instancePath:instancePath+"/userIds/" + i0,schemaPath:"#/properties/userIds/items/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(data1 > 9007199254740991 || isNaN(data1)){
+const err3 = {instancePath:instancePath+"/userIds/" + i0,schemaPath:"#/properties/userIds/items/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"};
 if(vErrors === null){
 vErrors = [err3];
 }
 else {
 vErrors.push(err3);
+}
+errors++;
+}
+if(data1 < 1 || isNaN(data1)){
+const err4 = {instancePath:instancePath+"/userIds/" + i0,schemaPath:"#/properties/userIds/items/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(vErrors === null){
+vErrors = [err4];
+}
+else {
+vErrors.push(err4);
 }
 errors++;
 }
@@ -73,12 +83,12 @@ continue;
 }
 if(typeof indices0[item0] == "number"){
 j0 = indices0[item0];
-const err4 = {instancePath:instancePath+"/userIds",schemaPath:"#/properties/userIds/uniqueItems",keyword:"uniqueItems",params:{i: i1, j: j0},message:"must NOT have duplicate items (items ## "+j0+" and "+i1+" are identical)"};
+const err5 = {instancePath:instancePath+"/userIds",schemaPath:"#/properties/userIds/uniqueItems",keyword:"uniqueItems",params:{i: i1, j: j0},message:"must NOT have duplicate items (items ## "+j0+" and "+i1+" are identical)"};
 if(vErrors === null){
-vErrors = [err4];
+vErrors = [err5];
 }
 else {
-vErrors.push(err4);
+vErrors.push(err5);
 }
 errors++;
 break;
@@ -88,21 +98,7 @@ indices0[item0] = i1;
 }
 }
 else {
-const err5 = {instancePath:instancePath+"/userIds",schemaPath:"#/properties/userIds/type",keyword:"type",params:{type: "array"},message:"must be array"};
-if(vErrors === null){
-vErrors = [err5];
-}
-else {
-vErrors.push(err5);
-}
-errors++;
-}
-}
-if(data.connectionIds !== undefined){
-let data2 = data.connectionIds;
-if(Array.isArray(data2)){
-if(data2.length > 500){
-const err6 = {instancePath:instancePath+"/connectionIds",schemaPath:"#/properties/connectionIds/maxItems",keyword:"maxItems",params:{limit: 500},message:"must NOT have more than 500 items"};
+const err6 = {instancePath:instancePath+"/userIds",schemaPath:"#/properties/userIds/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err6];
 }
@@ -111,11 +107,12 @@ vErrors.push(err6);
 }
 errors++;
 }
-const len1 = data2.length;
-for(let i2=0; i2<len1; i2++){
-let data3 = data2[i2];
-if(!(((typeof data3 == "number") && (!(data3 % 1) && !isNaN(data3))) && (isFinite(data3)))){
-const err7 = {instancePath:instancePath+"/connectionIds/" + i2,schemaPath:"#/properties/connectionIds/items/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+}
+if(data.connectionIds !== undefined){
+let data2 = data.connectionIds;
+if(Array.isArray(data2)){
+if(data2.length > 500){
+const err7 = {instancePath:instancePath+"/connectionIds",schemaPath:"#/properties/connectionIds/maxItems",keyword:"maxItems",params:{limit: 500},message:"must NOT have more than 500 items"};
 if(vErrors === null){
 vErrors = [err7];
 }
@@ -124,14 +121,37 @@ vErrors.push(err7);
 }
 errors++;
 }
-if((typeof data3 == "number") && (isFinite(data3))){
-if(data3 < 1 || isNaN(data3)){
-const err8 = {instancePath:instancePath+"/connectionIds/" + i2,schemaPath:"#/properties/connectionIds/items/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+const len1 = data2.length;
+for(let i2=0; i2<len1; i2++){
+let data3 = data2[i2];
+if(!(((typeof data3 == "number") && (!(data3 % 1) && !isNaN(data3))) && (isFinite(data3)))){
+const err8 = {instancePath:instancePath+"/connectionIds/" + i2,schemaPath:"#/properties/connectionIds/items/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err8];
 }
 else {
 vErrors.push(err8);
+}
+errors++;
+}
+if((typeof data3 == "number") && (isFinite(data3))){
+if(data3 > 9007199254740991 || isNaN(data3)){
+const err9 = {instancePath:instancePath+"/connectionIds/" + i2,schemaPath:"#/properties/connectionIds/items/maximum",keyword:"maximum",params:{comparison: "<=", limit: 9007199254740991},message:"must be <= 9007199254740991"};
+if(vErrors === null){
+vErrors = [err9];
+}
+else {
+vErrors.push(err9);
+}
+errors++;
+}
+if(data3 < 1 || isNaN(data3)){
+const err10 = {instancePath:instancePath+"/connectionIds/" + i2,schemaPath:"#/properties/connectionIds/items/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if(vErrors === null){
+vErrors = [err10];
+}
+else {
+vErrors.push(err10);
 }
 errors++;
 }
@@ -148,12 +168,12 @@ continue;
 }
 if(typeof indices1[item1] == "number"){
 j1 = indices1[item1];
-const err9 = {instancePath:instancePath+"/connectionIds",schemaPath:"#/properties/connectionIds/uniqueItems",keyword:"uniqueItems",params:{i: i3, j: j1},message:"must NOT have duplicate items (items ## "+j1+" and "+i3+" are identical)"};
+const err11 = {instancePath:instancePath+"/connectionIds",schemaPath:"#/properties/connectionIds/uniqueItems",keyword:"uniqueItems",params:{i: i3, j: j1},message:"must NOT have duplicate items (items ## "+j1+" and "+i3+" are identical)"};
 if(vErrors === null){
-vErrors = [err9];
+vErrors = [err11];
 }
 else {
-vErrors.push(err9);
+vErrors.push(err11);
 }
 errors++;
 break;
@@ -163,33 +183,7 @@ indices1[item1] = i3;
 }
 }
 else {
-const err10 = {instancePath:instancePath+"/connectionIds",schemaPath:"#/properties/connectionIds/type",keyword:"type",params:{type: "array"},message:"must be array"};
-if(vErrors === null){
-vErrors = [err10];
-}
-else {
-vErrors.push(err10);
-}
-errors++;
-}
-}
-if(data.psuRequested !== undefined){
-if(typeof data.psuRequested !== "boolean"){
-const err11 = {instancePath:instancePath+"/psuRequested",schemaPath:"#/properties/psuRequested/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
-if(vErrors === null){
-vErrors = [err11];
-}
-else {
-vErrors.push(err11);
-}
-errors++;
-}
-}
-if(data.requestId !== undefined){
-let data5 = data.requestId;
-if(typeof data5 === "string"){
-if(!pattern0.test(data5)){
-const err12 = {instancePath:instancePath+"/requestId",schemaPath:"#/properties/requestId/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_-]{1,64}$"},message:"must match pattern \""+"^[A-Za-z0-9_-]{1,64}$"+"\""};
+const err12 = {instancePath:instancePath+"/connectionIds",schemaPath:"#/properties/connectionIds/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err12];
 }
@@ -199,8 +193,9 @@ vErrors.push(err12);
 errors++;
 }
 }
-else {
-const err13 = {instancePath:instancePath+"/requestId",schemaPath:"#/properties/requestId/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data.psuRequested !== undefined){
+if(typeof data.psuRequested !== "boolean"){
+const err13 = {instancePath:instancePath+"/psuRequested",schemaPath:"#/properties/psuRequested/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err13];
 }
@@ -210,10 +205,11 @@ vErrors.push(err13);
 errors++;
 }
 }
-if(data.maxAgeMinutes !== undefined){
-let data6 = data.maxAgeMinutes;
-if(!(((typeof data6 == "number") && (!(data6 % 1) && !isNaN(data6))) && (isFinite(data6)))){
-const err14 = {instancePath:instancePath+"/maxAgeMinutes",schemaPath:"#/properties/maxAgeMinutes/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data.requestId !== undefined){
+let data5 = data.requestId;
+if(typeof data5 === "string"){
+if(!pattern0.test(data5)){
+const err14 = {instancePath:instancePath+"/requestId",schemaPath:"#/properties/requestId/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z0-9_-]{1,64}$"},message:"must match pattern \""+"^[A-Za-z0-9_-]{1,64}$"+"\""};
 if(vErrors === null){
 vErrors = [err14];
 }
@@ -222,9 +218,9 @@ vErrors.push(err14);
 }
 errors++;
 }
-if((typeof data6 == "number") && (isFinite(data6))){
-if(data6 > 10080 || isNaN(data6)){
-const err15 = {instancePath:instancePath+"/maxAgeMinutes",schemaPath:"#/properties/maxAgeMinutes/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10080},message:"must be <= 10080"};
+}
+else {
+const err15 = {instancePath:instancePath+"/requestId",schemaPath:"#/properties/requestId/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err15];
 }
@@ -233,8 +229,11 @@ vErrors.push(err15);
 }
 errors++;
 }
-if(data6 < 0 || isNaN(data6)){
-const err16 = {instancePath:instancePath+"/maxAgeMinutes",schemaPath:"#/properties/maxAgeMinutes/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+if(data.maxAgeMinutes !== undefined){
+let data6 = data.maxAgeMinutes;
+if(!(((typeof data6 == "number") && (!(data6 % 1) && !isNaN(data6))) && (isFinite(data6)))){
+const err16 = {instancePath:instancePath+"/maxAgeMinutes",schemaPath:"#/properties/maxAgeMinutes/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err16];
 }
@@ -243,16 +242,37 @@ vErrors.push(err16);
 }
 errors++;
 }
-}
-}
-}
-else {
-const err17 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if((typeof data6 == "number") && (isFinite(data6))){
+if(data6 > 10080 || isNaN(data6)){
+const err17 = {instancePath:instancePath+"/maxAgeMinutes",schemaPath:"#/properties/maxAgeMinutes/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10080},message:"must be <= 10080"};
 if(vErrors === null){
 vErrors = [err17];
 }
 else {
 vErrors.push(err17);
+}
+errors++;
+}
+if(data6 < 0 || isNaN(data6)){
+const err18 = {instancePath:instancePath+"/maxAgeMinutes",schemaPath:"#/properties/maxAgeMinutes/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err18];
+}
+else {
+vErrors.push(err18);
+}
+errors++;
+}
+}
+}
+}
+else {
+const err19 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err19];
+}
+else {
+vErrors.push(err19);
 }
 errors++;
 }

@@ -223,3 +223,52 @@ describe('execution names', () => {
     });
   });
 });
+
+describe('odd shapes (direct invocations): a named 4xx, bounded, never a 500', () => {
+  const raw = async (event: unknown) => {
+    const { sfn, unexpected } = setup();
+    const handler = createApiHandler(
+      { refresh: { sfn, stateMachineArn: STATE_MACHINE_ARN, now: () => T0 }, read: readDeps() },
+      { onUnexpectedError: (error) => unexpected.push(error) },
+    );
+    const res = (await handler(event as never, {} as Context)) as APIGatewayProxyResult;
+    return { status: res.statusCode, body: JSON.parse(res.body) as { error: string; message: string }, size: res.body.length, sfn, unexpected };
+  };
+
+  it.each([
+    ['null', null, /got null/],
+    ['an array', [apiEvent('GET', '/balances')], /got an array/],
+    ['a number', 42, /got number/],
+    ['a non-string body', { ...apiEvent('POST', '/refreshes'), body: { userIds: [1] } }, /body must be a string/],
+    ['pathParameters of numbers', { ...apiEvent('GET', '/refreshes/{id}', { path: '/refreshes/x' }), pathParameters: { id: 7 } }, /pathParameters/],
+  ])('%s → 400 BadRequest', async (_case, event, message) => {
+    const res = await raw(event);
+    expect(res.status).toBe(400);
+    expect(res.body).toEqual({ error: 'BadRequest', message: expect.stringMatching(message) });
+    expect(res.unexpected).toEqual([]);
+  });
+
+  it('malformed percent-encoding in the path, no pathParameters → 400 naming the id', async () => {
+    const res = await raw(apiEvent('GET', '/refreshes/{id}', { path: '/refreshes/%E0%A4%A' }));
+    expect(res).toMatchObject({ status: 400, body: { error: 'BadRequest', message: expect.stringContaining('Invalid refresh id') } });
+  });
+
+  it('a body above 64 KiB → 413, nothing started', async () => {
+    const res = await raw(apiEvent('POST', '/refreshes', { body: JSON.stringify({ userIds: [1], pad: 'x'.repeat(70_000) }) }));
+    expect(res).toMatchObject({ status: 413, body: { error: 'BadRequest' } });
+    expect(res.sfn.calls).toEqual([]);
+  });
+
+  it('thousands of unknown keys → the first 10 problems, each bounded (the response stays small)', async () => {
+    const body = JSON.stringify(Object.fromEntries(Array.from({ length: 3_000 }, (_, i) => [`k${i}_${'z'.repeat(8)}`, i])));
+    const res = await raw(apiEvent('POST', '/refreshes', { body }));
+    expect(res.status).toBe(400);
+    expect(res.body.message).toContain('… and 2990 more problem(s)');
+    expect(res.size).toBeLessThan(3_000);
+  });
+
+  it('an id above 2^53 is refused, not rounded to another id', async () => {
+    const res = await raw(apiEvent('POST', '/refreshes', { body: '{"connectionIds":[9007199254740993]}' }));
+    expect(res).toMatchObject({ status: 400, body: { message: expect.stringContaining('body.connectionIds.0 must be a safe integer') } });
+  });
+});
