@@ -8,14 +8,14 @@ import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
 import { ENV } from '../lambdas/core/env-names';
 import { BalancesTable } from './constructs/balances-table';
+import { UserTokenKey } from './constructs/user-token-key';
 import { OperationsAlarms } from './constructs/alarms';
 import { NodeFunction } from './constructs/node-function';
 import { PowensSecret } from './constructs/powens-secret';
 import { RefreshApi } from './constructs/refresh-api';
 import { RefreshSchedule } from './constructs/refresh-schedule';
-import { WorkflowStateMachine, type CompiledDefinition } from './constructs/workflow-state-machine';
+import { ContractSpecStateMachine, type OperationBinding } from './constructs/contractspec-state-machine';
 import type { AppSettings } from './context';
-import { compileWorkflow } from './compiler/compile';
 import type { WorkflowSpec } from './compiler/spec';
 import { STEP_FUNCTIONS, type StepFunctionBinding, type TableAction } from './specs/bindings';
 import { refreshOpenBankingBalancesWorkflow } from './specs';
@@ -26,6 +26,12 @@ import { refreshOpenBankingBalancesWorkflow } from './specs';
  */
 export const REFRESH_API_TABLE_ACTIONS: readonly TableAction[] = ['dynamodb:GetItem', 'dynamodb:Query'];
 
+/** The API's user routes: UpdateItem (PUT /users/{id}), DeleteItem (DELETE), Query (GET /users). */
+export const USER_REGISTRY_API_TABLE_ACTIONS: readonly TableAction[] = ['dynamodb:DeleteItem', 'dynamodb:Query', 'dynamodb:UpdateItem'];
+
+/** What a step Lambda reads from the user registry: GetItem per requested user, Query for "everyone". */
+export const USER_REGISTRY_STEP_TABLE_ACTIONS: readonly TableAction[] = ['dynamodb:GetItem', 'dynamodb:Query'];
+
 export interface OpenBankingStackProps extends StackProps {
   settings: AppSettings;
   /** The workflow to deploy; default the seed refresh workflow. Its operations must be bound in STEP_FUNCTIONS. */
@@ -33,11 +39,13 @@ export interface OpenBankingStackProps extends StackProps {
 }
 
 export class OpenBankingStack extends Stack {
-  readonly compiled: CompiledDefinition;
   readonly table: BalancesTable;
   readonly powensSecret: PowensSecret;
+  readonly userTokenKey: UserTokenKey;
   readonly stepFunctions: ReadonlyMap<StepFunctionBinding, NodeFunction>;
-  readonly workflow: WorkflowStateMachine;
+  readonly workflow: ContractSpecStateMachine;
+  /** Physical state machine name; the API's DescribeExecution grant is scoped to `execution:<name>:*`. */
+  readonly stateMachineName: string;
   readonly schedule: RefreshSchedule;
   readonly cursorKey: Secret;
   readonly apiFunction: NodeFunction;
@@ -57,6 +65,7 @@ export class OpenBankingStack extends Stack {
     // 1. Where balances and credentials live.
     this.table = new BalancesTable(this, 'Balances');
     this.powensSecret = new PowensSecret(this, 'Powens', { existingSecretName: settings.powensSecretName });
+    this.userTokenKey = new UserTokenKey(this, 'UserTokens');
 
     // 2. One function per operation binding. Memory and timeout come from the binding: a forced Powens sync can take
     //    minutes (RefreshBalances 300 s), reading and storing accounts is short but JSON-heavy (FetchBalances 512 MB).
@@ -76,21 +85,23 @@ export class OpenBankingStack extends Stack {
             : { [ENV.powensCallsPerMinute]: String(settings.powensCallsPerMinute) }),
         },
       })
-        .useTable(this.table.table, binding.tableActions ?? [])
-        .readSecret(this.powensSecret.secret, this.powensSecret.secretId);
+        .useTable(this.table.table, [...(binding.tableActions ?? []), ...USER_REGISTRY_STEP_TABLE_ACTIONS])
+        .readSecret(this.powensSecret.secret, this.powensSecret.secretId)
+        .useTokenKey(this.userTokenKey.key, 'kms:Decrypt', settings.tenantId);
       stepFunctions.set(binding, fn);
     }
     this.stepFunctions = stepFunctions;
 
     // 3. The state machine: the compiler's JSON, byte for byte, with function ARNs substituted.
     const workflow = props.workflow ?? refreshOpenBankingBalancesWorkflow;
-    const compiled = compileWorkflow(workflow, { bindings: STEP_FUNCTIONS });
-    this.compiled = { json: compiled.json, substitutions: compiled.substitutions };
-    this.workflow = new WorkflowStateMachine(this, 'Workflow', {
-      compiled: this.compiled,
-      functions: stepFunctions,
-      stateMachineName: `${this.stackName}-${workflow.meta.key}`.replace(/[^A-Za-z0-9_-]/g, '-').slice(0, 80),
-    });
+    const operations: Record<string, OperationBinding> = {};
+    for (const [binding, fn] of stepFunctions) {
+      for (const operation of binding.operations) {
+        operations[operation] = { function: fn.function, executionId: binding.executionId ?? false };
+      }
+    }
+    this.stateMachineName = `${this.stackName}-${workflow.meta.key}`.replace(/[^A-Za-z0-9_-]/g, '-').slice(0, 80);
+    this.workflow = new ContractSpecStateMachine(this, 'Workflow', { spec: workflow, operations, stateMachineName: this.stateMachineName });
     const stateMachine = this.workflow.stateMachine;
 
     // 4. Who starts it: the unattended schedule (PSD2-capped) and the IAM-authenticated API.
@@ -115,9 +126,10 @@ export class OpenBankingStack extends Stack {
       serviceName: 'refresh-api',
       environment: { [ENV.tenantId]: settings.tenantId },
     })
-      .startAndDescribeExecutions(stateMachine, this.workflow.stateMachineName)
-      .useTable(this.table.table, REFRESH_API_TABLE_ACTIONS)
-      .readCursorKey(this.cursorKey);
+      .startAndDescribeExecutions(stateMachine, this.stateMachineName)
+      .useTable(this.table.table, [...REFRESH_API_TABLE_ACTIONS, ...USER_REGISTRY_API_TABLE_ACTIONS])
+      .readCursorKey(this.cursorKey)
+      .useTokenKey(this.userTokenKey.key, 'kms:Encrypt', settings.tenantId);
     this.api = new RefreshApi(this, 'RefreshApi', { handler: this.apiFunction });
 
     // 5. Who is told when it breaks.
@@ -134,6 +146,7 @@ export class OpenBankingStack extends Stack {
     new CfnOutput(this, 'ApiUrl', { value: this.api.api.url });
     new CfnOutput(this, 'TableName', { value: this.table.table.tableName });
     new CfnOutput(this, 'PowensSecretArn', { value: this.powensSecret.secret.secretArn });
+    new CfnOutput(this, 'UserTokenKeyArn', { value: this.userTokenKey.key.keyArn });
     new CfnOutput(this, 'AlarmTopicArn', { value: this.alarms.topic.topicArn });
   }
 }

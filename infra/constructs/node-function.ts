@@ -5,6 +5,7 @@ import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { ApplicationLogLevel, Architecture, LoggingFormat, Runtime, SystemLogLevel, Tracing } from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
+import type { IKey } from 'aws-cdk-lib/aws-kms';
 import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { IStateMachine } from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
@@ -104,6 +105,21 @@ export class NodeFunction extends Construct {
     if (actions.length === 0) throw new Error(`${this.node.path}: useTable needs at least one action`);
     this.role.addToPrincipalPolicy(new PolicyStatement({ actions: [...new Set(actions)].sort(), resources: [table.tableArn] }));
     return this.setEnvironment(ENV.tableName, table.tableName);
+  }
+
+  /**
+   * The user-token KMS key for ONE tenant: `action` on the key only when the encryption context's `tenant` is
+   * `tenantId` (what the code always sends: lambdas/core/adapters/keys), and the key ARN in TOKEN_KMS_KEY_ID.
+   */
+  useTokenKey(key: IKey, action: 'kms:Encrypt' | 'kms:Decrypt', tenantId: string): this {
+    this.role.addToPrincipalPolicy(
+      new PolicyStatement({
+        actions: [action],
+        resources: [key.keyArn],
+        conditions: { StringEquals: { 'kms:EncryptionContext:tenant': tenantId } },
+      }),
+    );
+    return this.setEnvironment(ENV.tokenKmsKeyId, key.keyArn);
   }
 
   /** `secretId`: ARN or name as GetSecretValue should receive it (default the secret's ARN). */

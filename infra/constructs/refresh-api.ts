@@ -42,6 +42,8 @@ export interface RefreshApiProps {
  *   GET  /balances        latest balance per account, with asset class and staleness (paginated)
  *   GET  /positions       totals per currency and asset class
  *   GET  /accounts/{accountId}/history?from&to   stored snapshots of one account (paginated)
+ *   GET  /balances        latest cash positions
+ *   GET  /users, PUT|DELETE /users/{userId}   the user registry (tokens write-only)
  * One thin Lambda serves them all (lambdas/api/handler.ts).
  */
 export class RefreshApi extends Construct {
@@ -123,6 +125,16 @@ export class RefreshApi extends Construct {
         requestValidator: this.validator,
         requestParameters: { 'method.request.path.accountId': true },
       });
+    // The user registry: the Lambda validates bodies itself (the token must never be echoed by a gateway message).
+    const users = this.api.root.addResource('users');
+    users.addMethod('GET', integration, { requestValidator: this.validator });
+    const user = users.addResource('{userId}');
+    for (const method of ['PUT', 'DELETE']) {
+      user.addMethod(method, integration, {
+        requestValidator: this.validator,
+        requestParameters: { 'method.request.path.userId': true },
+      });
+    }
 
     Validations.of(this.api).acknowledge({
       id: 'AwsSolutions-APIG3',

@@ -11,11 +11,16 @@ import { accountHistory, getPositions, listBalances, type ReadDeps } from './bal
 import { ApiError, badRequest, internalError, jsonResponse, notFound, requestBody } from './http';
 import { parseRefreshBody } from './refresh-request';
 import { describeRefresh, startRefresh, type RefreshDeps } from './refreshes';
+import { deleteUser, listUsers, putUser } from './users';
+import type { UserRegistry } from '../core/adapters/dynamodb/user-registry';
+import { logger } from '../core/observability';
 
 export interface ApiDeps {
   refresh: RefreshDeps;
   /** Balances, positions and history of the configured tenant. */
   read: ReadDeps;
+  /** The tenant's user registry (PUT/DELETE/GET /users); absent when the API has no token key configured. */
+  users?: UserRegistry;
 }
 
 export type ApiRoute = Route<APIGatewayProxyEvent, APIGatewayProxyResult>;
@@ -27,6 +32,9 @@ export const API_ROUTES = [
   { method: 'GET', resource: '/balances' },
   { method: 'GET', resource: '/positions' },
   { method: 'GET', resource: '/accounts/{accountId}/history' },
+  { method: 'GET', resource: '/users' },
+  { method: 'PUT', resource: '/users/{userId}' },
+  { method: 'DELETE', resource: '/users/{userId}' },
 ] as const;
 
 export function createApiRoutes(deps: ApiDeps): ApiRoute[] {
@@ -60,13 +68,42 @@ export function createApiRoutes(deps: ApiDeps): ApiRoute[] {
       handler: async (event: APIGatewayProxyEvent) =>
         jsonResponse(200, await accountHistory(deps.read, event.pathParameters?.accountId ?? '', event.queryStringParameters)),
     },
+    {
+      method: 'GET',
+      path: '/users',
+      handler: async (event: APIGatewayProxyEvent) => jsonResponse(200, await listUsers(deps.users, event)),
+    },
+    {
+      method: 'PUT',
+      path: '/users/{userId}',
+      handler: async (event: APIGatewayProxyEvent) => {
+        const { statusCode, body } = await putUser(deps.users, event);
+        return jsonResponse(statusCode, body);
+      },
+    },
+    {
+      method: 'DELETE',
+      path: '/users/{userId}',
+      handler: async (event: APIGatewayProxyEvent) => {
+        await deleteUser(deps.users, event);
+        return { statusCode: 204, headers: { 'cache-control': 'no-store' }, body: '' };
+      },
+    },
   ];
 }
 
 export interface ApiHandlerOptions {
-  /** Called with unexpected (non-ApiError) failures; the caller only sees a generic 500. */
+  /** Called with unexpected (non-ApiError) failures; the caller only sees a generic 500. Default: logged. */
   onUnexpectedError?: (error: unknown, event: APIGatewayProxyEvent) => void;
 }
+
+// Only the error's name and message (never the request body): the body may name bank users.
+const logUnexpectedError = (error: unknown, event: APIGatewayProxyEvent): void =>
+  logger.error('api request failed', {
+    route: `${event.httpMethod} ${event.resource}`,
+    requestId: event.requestContext?.requestId,
+    error: error instanceof Error ? { name: error.name, message: error.message } : String(error),
+  });
 
 /** A refresh body is a few KB at most (500 connection ids); anything far larger is refused before parsing. */
 export const MAX_BODY_BYTES = 64 * 1024;
@@ -122,7 +159,7 @@ function unexpectedErrors(options: ApiHandlerOptions): middy.MiddlewareObj<APIGa
         request.error = badRequest('Not an API Gateway REST proxy event (httpMethod and path are required).');
         return;
       }
-      options.onUnexpectedError?.(error, event);
+      (options.onUnexpectedError ?? logUnexpectedError)(error, event);
       request.error = internalError(event?.requestContext?.requestId);
     },
   };

@@ -1,7 +1,7 @@
 /** refresh-api configuration from the environment, parsed once; errors name the variable and the fix. */
 import { ConfigurationError } from '../core/errors';
 import { ENV } from '../core/env-names';
-import { type Environment, parseFreshnessMaxAgeMinutes } from '../core/config';
+import { type Environment, parseFreshnessMaxAgeMinutes, parseUserRegistryConfig, type UserRegistryConfig } from '../core/config';
 
 export interface ApiConfig {
   stateMachineArn: string;
@@ -11,6 +11,8 @@ export interface ApiConfig {
   maxAgeMinutes: number;
   /** Secrets Manager secret (ARN or name) whose SecretString is the pagination cursors' HMAC key. */
   cursorSecretId: string;
+  /** Token key for PUT /users (absent: the /users routes answer ConfigurationError). */
+  userRegistry?: UserRegistryConfig;
 }
 
 function required(env: Environment, name: string, hint: string): string {
@@ -26,7 +28,9 @@ export function parseApiConfig(env: Environment): ApiConfig {
       `${ENV.stateMachineArn}=${JSON.stringify(stateMachineArn)} is not a state machine ARN (arn:aws:states:<region>:<account>:stateMachine:<name>).`,
     );
   }
+  const userRegistry = parseUserRegistryConfig(env);
   return {
+    ...(userRegistry === undefined ? {} : { userRegistry }),
     stateMachineArn,
     tableName: required(env, ENV.tableName, 'Set it to the balances DynamoDB table name.'),
     tenantId: required(env, ENV.tenantId, 'Set it to the tenant whose balances GET /balances returns.'),

@@ -32,6 +32,9 @@ export interface PowensRateConfig {
 
 export type SecretLocation = { kind: 'secretsManager'; secretId: string } | { kind: 'file'; path: string };
 
+/** Where user tokens are decrypted from when the user registry is on (absent: the secret's user list). */
+export type UserRegistryConfig = { kind: 'kms'; keyId: string } | { kind: 'local'; keyFile: string };
+
 export interface StepConfig {
   tableName: string;
   powensBaseUrl: string;
@@ -44,6 +47,7 @@ export interface StepConfig {
   /** refresh-balances' default `maxAgeMinutes`. */
   freshnessMaxAgeMinutes: number;
   powensRate: PowensRateConfig;
+  userRegistry?: UserRegistryConfig;
 }
 
 export type Environment = Readonly<Record<string, string | undefined>>;
@@ -70,6 +74,19 @@ function integer(env: Environment, name: string, fallback: number, min: number, 
     throw new ConfigurationError(`${name}=${raw} is out of range; expected ${min}..${max}.`);
   }
   return value;
+}
+
+/** TOKEN_KMS_KEY_ID (AWS) or TOKEN_KEY_FILE (local), at most one; neither = no user registry. Shared with the API. */
+export function parseUserRegistryConfig(env: Environment): UserRegistryConfig | undefined {
+  const kmsKeyId = present(env, ENV.tokenKmsKeyId);
+  const keyFile = present(env, ENV.tokenKeyFile);
+  if (kmsKeyId !== undefined && keyFile !== undefined) {
+    throw new ConfigurationError(
+      `Both ${ENV.tokenKmsKeyId}=${JSON.stringify(kmsKeyId)} and ${ENV.tokenKeyFile}=${JSON.stringify(keyFile)} are set; ` +
+        `set at most one (${ENV.tokenKmsKeyId} in AWS, ${ENV.tokenKeyFile} for a local run).`,
+    );
+  }
+  return kmsKeyId !== undefined ? { kind: 'kms', keyId: kmsKeyId } : keyFile !== undefined ? { kind: 'local', keyFile } : undefined;
 }
 
 /** Pure: parses the given environment. Tests call it directly; Lambdas use getConfig(). */
@@ -153,7 +170,10 @@ export function parseConfig(env: Environment): StepConfig {
     maxWaitMs: integer(env, ENV.powensRateMaxWaitMs, CONFIG_DEFAULTS.powensRateMaxWaitMs, 0, 600_000),
   };
 
+  const userRegistry = parseUserRegistryConfig(env);
+
   return {
+    ...(userRegistry === undefined ? {} : { userRegistry }),
     tableName,
     powensBaseUrl: baseUrlRaw,
     secret,

@@ -39,6 +39,13 @@ export const ENV = {
   powensRateMaxWaitMs: 'POWENS_RATE_MAX_WAIT_MS',
   /** Bucket name (default: the host of POWENS_BASE_URL, i.e. one bucket per Powens domain/client). */
   powensRateBucket: 'POWENS_RATE_BUCKET',
+  /**
+   * User registry with KMS (AWS): key id/ARN that encrypts user tokens. Setting it (or TOKEN_KEY_FILE) switches users
+   * and tokens from the Powens secret's list to the registry in TABLE_NAME.
+   */
+  tokenKmsKeyId: 'TOKEN_KMS_KEY_ID',
+  /** User registry with a local AES-256-GCM key (npm start, tests): file holding the base64 32-byte key. */
+  tokenKeyFile: 'TOKEN_KEY_FILE',
   /** refresh-api only: Secrets Manager secret holding the HMAC key that signs pagination cursors. */
   cursorSecretId: 'CURSOR_SECRET_ID',
   /** refresh-api only: state machine to start. */

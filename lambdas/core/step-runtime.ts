@@ -21,6 +21,9 @@ import { createPsd2Budget, type Psd2Budget } from './adapters/dynamodb/psd2-budg
 import { type SecretSource, secretSourceFor } from './adapters/secrets/powens-secret';
 import { logger } from './observability';
 import { createExecutionMarkers, type ExecutionMarkers } from './adapters/dynamodb/execution-markers';
+import { createUserRegistry } from './adapters/dynamodb/user-registry';
+import { keyProviderFor } from './adapters/keys/key-provider-for';
+import { registryCredentialSource } from './adapters/secrets/user-credentials';
 
 export interface StepDependencies {
   config: StepConfig;
@@ -47,11 +50,28 @@ export function buildStepDependencies(config: StepConfig, dynamo: DynamoDBDocume
     config,
     dynamo,
     powens,
-    secrets: secretSourceFor(config.secret),
+    secrets: credentialSourceFor(config, dynamo),
     store: createBalanceStore({ client: dynamo, tableName: config.tableName, historyTtlDays: config.historyTtlDays }),
     budget: createPsd2Budget({ client: dynamo, tableName: config.tableName, limit: config.psd2DailySyncLimit }),
     markers: createExecutionMarkers({ client: dynamo, tableName: config.tableName }),
   };
+}
+
+/** Users and tokens: from the user registry when a token key is configured, else from the secret's user list. */
+function credentialSourceFor(config: StepConfig, dynamo: DynamoDBDocumentClient): SecretSource {
+  if (config.userRegistry === undefined) return secretSourceFor(config.secret);
+  const registry = createUserRegistry({
+    client: dynamo,
+    tableName: config.tableName,
+    tenantId: config.tenantId,
+    keys: keyProviderFor(config.userRegistry),
+  });
+  return registryCredentialSource({
+    secret: secretSourceFor(config.secret, { usersOptional: true }),
+    registry,
+    onSecretFallback: (userIds) =>
+      logger.warn('users refreshed from the Powens secret, not the user registry (deprecated): import them', { userIds }),
+  });
 }
 
 let containerDependencies: StepDependencies | undefined;

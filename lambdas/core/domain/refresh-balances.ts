@@ -174,7 +174,7 @@ export async function refreshBalances(
   const maxAgeMinutes = input.maxAgeMinutes ?? deps.defaultMaxAgeMinutes ?? DEFAULT_MAX_AGE_MINUTES;
   const { executionId } = context;
 
-  const secret = await deps.secrets.load();
+  const secret = await deps.secrets.load(input.userIds);
   const users = selectUsers(secret, input.userIds);
 
   // 1. Read every selected user's connections (no side effects yet).

@@ -14,9 +14,9 @@ import { POWENS_SECRET_TEMPLATE } from '../../../infra/constructs/powens-secret'
 import { API_ROUTES } from '../../../lambdas/api/app';
 import { ENV } from '../../../lambdas/core/env-names';
 import { REFRESH_INPUT_SCHEMA } from '../../../lambdas/core/domain/refresh-input';
-import { compileWorkflow } from '../../../infra/compiler/compile';
+import { compileWorkflow, operationArnPlaceholder } from '../../../infra/compiler/compile';
 import { refreshOpenBankingBalancesWorkflow } from '../../../infra/specs';
-import { functionArnPlaceholderKey, STEP_FUNCTIONS } from '../../../infra/specs/bindings';
+import { STEP_FUNCTIONS, stepFunctionsByOperation } from '../../../infra/specs/bindings';
 
 type Json = Record<string, unknown>;
 interface CfnResource {
@@ -129,7 +129,10 @@ describe('Lambda functions', () => {
           }),
         },
       });
-      expect(JSON.stringify(fn?.props.Environment)).not.toMatch(/clientSecret|token/i);
+      // The token KEY's ARN is configuration (KMS decrypts); no token or client secret is ever in the environment.
+      const { [ENV.tokenKmsKeyId]: keyRef, ...rest } = (fn?.props.Environment as { Variables: Record<string, unknown> }).Variables;
+      expect(keyRef).toEqual({ 'Fn::GetAtt': [expect.stringMatching(/^UserTokensKey/), 'Arn'] });
+      expect(JSON.stringify(rest)).not.toMatch(/clientSecret|token/i);
     }
   });
 
@@ -157,7 +160,7 @@ describe('Powens secret', () => {
 });
 
 describe('state machine', () => {
-  const compiled = compileWorkflow(refreshOpenBankingBalancesWorkflow, { bindings: STEP_FUNCTIONS });
+  const compiled = compileWorkflow(refreshOpenBankingBalancesWorkflow, { functions: stepFunctionsByOperation() });
 
   it('deploys the compiler output byte for byte, with one substitution per placeholder', () => {
     const [[, sm] = []] = ofType('AWS::StepFunctions::StateMachine');
@@ -166,9 +169,11 @@ describe('state machine', () => {
     expect(props.DefinitionString === compiled.json).toBe(true);
     expect(Object.keys(props.DefinitionSubstitutions).sort()).toEqual([...compiled.substitutions].sort());
     for (const binding of STEP_FUNCTIONS) {
-      const key = functionArnPlaceholderKey(binding);
-      if (!compiled.substitutions.includes(key)) continue;
-      expect(props.DefinitionSubstitutions[key]).toEqual({ 'Fn::GetAtt': [expect.stringMatching(new RegExp(`^${binding.id}Function`)), 'Arn'] });
+      for (const operation of binding.operations) {
+        const key = operationArnPlaceholder(operation);
+        expect(compiled.substitutions).toContain(key);
+        expect(props.DefinitionSubstitutions[key]).toEqual({ 'Fn::GetAtt': [expect.stringMatching(new RegExp(`^${binding.id}Function`)), 'Arn'] });
+      }
     }
   });
 
@@ -357,26 +362,42 @@ describe('IAM least privilege', () => {
     expect(violations).toEqual([]);
   });
 
-  it('the API role may start/describe executions, GetItem/Query the table and read the cursor key, nothing that writes', () => {
+  it('the API role may start/describe executions, GetItem/Query the table, read the cursor key and write only user-registry items (Update/Delete)', () => {
     const apiActions = statements()
       .filter((s) => s.where.startsWith('RefreshApiFunctionRole'))
       .flatMap((s) => s.Action)
       .sort();
     expect(apiActions).toEqual(
-      ['dynamodb:GetItem', 'dynamodb:Query', 'logs:CreateLogStream', 'logs:PutLogEvents', 'secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue', 'states:DescribeExecution', 'states:StartExecution', 'xray:PutTelemetryRecords', 'xray:PutTraceSegments'].sort(),
+      ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:UpdateItem', 'kms:Encrypt', 'logs:CreateLogStream', 'logs:PutLogEvents', 'secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue', 'states:DescribeExecution', 'states:StartExecution', 'xray:PutTelemetryRecords', 'xray:PutTraceSegments'].sort(),
     );
   });
 
-  /**
-   * Exactly the DynamoDB calls each function's code makes (lambdas/core: execution markers Get+Update, PSD2 budget
-   * Update, Powens rate budget Get+Update, store BatchWrite+Put, API Query), on the table and nothing else; test/integration/lambdas/handlers.test.ts
-   * checks the code against the same lists by recording what dynalite receives.
-   */
+  it('user tokens: the API may only Encrypt and the steps only Decrypt, on the token key, for this tenant only', () => {
+    const [keyId] = ofType('AWS::KMS::Key').map(([id]) => id);
+    expect(resources[keyId as string]).toMatchObject({ Properties: { EnableKeyRotation: true }, DeletionPolicy: 'Retain' });
+    const kms = ofType('AWS::IAM::Policy').flatMap(([id, p]) =>
+      (p.Properties?.PolicyDocument as { Statement: Json[] }).Statement.filter((st) => String(st.Action).startsWith('kms:')).map((st) => ({
+        role: id.replace(/Role.*$/, ''),
+        statement: st,
+      })),
+    );
+    expect(Object.fromEntries(kms.map(({ role, statement }) => [role, statement.Action]))).toEqual({
+      RefreshApiFunction: 'kms:Encrypt',
+      ...Object.fromEntries(STEP_FUNCTIONS.map((b) => [b.id, 'kms:Decrypt'])),
+    });
+    for (const { statement } of kms) {
+      expect(statement.Resource).toEqual({ 'Fn::GetAtt': [keyId, 'Arn'] });
+      expect(statement.Condition).toEqual({ StringEquals: { 'kms:EncryptionContext:tenant': 'family-office' } });
+    }
+  });
+
   it('each function role lists exactly the DynamoDB actions its code calls, on the table only', () => {
     const expected: Record<string, string[]> = {
-      RefreshBalances: ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
-      FetchBalances: ['dynamodb:BatchWriteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
-      RefreshApiFunction: ['dynamodb:GetItem', 'dynamodb:Query'],
+      // + GetItem/Query of the user registry (USER_REGISTRY_STEP_TABLE_ACTIONS; test/integration/users).
+      RefreshBalances: ['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:UpdateItem'],
+      FetchBalances: ['dynamodb:BatchWriteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem'],
+      // + Update/Delete/Query of the user routes (USER_REGISTRY_API_TABLE_ACTIONS; test/integration/api/users).
+      RefreshApiFunction: ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:UpdateItem'],
     };
     const [tableId] = ofType('AWS::DynamoDB::GlobalTable').map(([id]) => id);
     const roleOf = (fn: Json) => ((fn.Role as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'] ?? [])[0];

@@ -9,6 +9,7 @@
  * | PSD2 observed sync       | PSD2#{userId}#{connectionId}         | SEEN#{ISO sync time}       | expiresAt  |
  * | per-execution sync mark  | EXEC#{executionId}                   | CONN#{userId}#{cid}        | expiresAt  |
  * | Powens rate bucket       | RATE#{bucket}                        | BUCKET                     | none       |
+ * | registered Powens user   | USERS#{tenantId}                     | USER#{userId, 16 digits}   | none       |
  *
  * Access patterns: latest by tenant (Query pk, begins_with LATEST#), history by account and time range (Query pk,
  * sk BETWEEN), PSD2 budget (conditional UpdateItem on one slot), retry idempotency (conditional UpdateItem).
@@ -40,6 +41,8 @@ export const TABLE_KEY_PREFIX = {
   execution: 'EXEC#',
   connection: 'CONN#',
   rate: 'RATE#',
+  users: 'USERS#',
+  user: 'USER#',
 } as const;
 
 export const tableKeys = {
@@ -62,6 +65,12 @@ export const tableKeys = {
   }),
   /** One token bucket per Powens client (../powens/rate-budget.ts): `tokens`, `refilledAt` (epoch ms), `version`. */
   rateBucket: (bucket: string) => ({ pk: `${TABLE_KEY_PREFIX.rate}${bucket}`, sk: 'BUCKET' }),
+  /** The user registry of a tenant is one partition (../dynamodb/user-registry.ts); sort keys in numeric order. */
+  userRegistryPartition: (tenantId: string) => `${TABLE_KEY_PREFIX.users}${tenantId}`,
+  registeredUser: (tenantId: string, userId: number) => ({
+    pk: `${TABLE_KEY_PREFIX.users}${tenantId}`,
+    sk: `${TABLE_KEY_PREFIX.user}${String(userId).padStart(16, '0')}`,
+  }),
 } as const;
 
 /**

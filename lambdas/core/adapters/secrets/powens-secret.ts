@@ -30,11 +30,20 @@ export interface PowensSecret {
 export interface SecretSource {
   /** Where the secret comes from, safe to log (an ARN or a path, never content). */
   readonly description: string;
-  load(): Promise<PowensSecret>;
+  /**
+   * `userIds`: the users the caller needs (undefined = all). The secret itself ignores it (its list is small); the
+   * user-registry source (./user-credentials.ts) reads and decrypts only those users.
+   */
+  load(userIds?: readonly number[]): Promise<PowensSecret>;
+}
+
+export interface SecretParseOptions {
+  /** With a user registry, the secret only needs the client credentials: `users` may be absent or empty. */
+  usersOptional?: boolean;
 }
 
 /** Hand-written rather than ajv: every message is built here, so none can quote a value. */
-export function parsePowensSecret(raw: string, origin: string): PowensSecret {
+export function parsePowensSecret(raw: string, origin: string, options: SecretParseOptions = {}): PowensSecret {
   let json: unknown;
   try {
     json = JSON.parse(raw);
@@ -50,6 +59,9 @@ export function parsePowensSecret(raw: string, origin: string): PowensSecret {
   if (!isObject(json)) throw problem('the document', 'a JSON object {clientId, clientSecret, users}');
   if (!nonEmptyString(json.clientId)) throw problem('clientId', 'a non-empty string');
   if (!nonEmptyString(json.clientSecret)) throw problem('clientSecret', 'a non-empty string');
+  if (options.usersOptional && (json.users === undefined || (Array.isArray(json.users) && json.users.length === 0))) {
+    return { clientId: json.clientId, clientSecret: json.clientSecret, users: [] };
+  }
   if (!Array.isArray(json.users) || json.users.length === 0) {
     throw problem('users', 'a non-empty array of {userId, token, label?}');
   }
@@ -70,7 +82,7 @@ export function parsePowensSecret(raw: string, origin: string): PowensSecret {
   return { clientId: json.clientId, clientSecret: json.clientSecret, users };
 }
 
-export function fileSecretSource(path: string): SecretSource {
+export function fileSecretSource(path: string, options: SecretParseOptions = {}): SecretSource {
   return {
     description: `file ${path}`,
     load: async () => {
@@ -81,7 +93,7 @@ export function fileSecretSource(path: string): SecretSource {
         const code = (error as NodeJS.ErrnoException).code ?? 'unknown error';
         throw new ConfigurationError(`Cannot read the Powens secret file ${path} (${code}); check POWENS_SECRET_FILE.`);
       }
-      return parsePowensSecret(raw, `file ${path}`);
+      return parsePowensSecret(raw, `file ${path}`, options);
     },
   };
 }
@@ -138,10 +150,15 @@ export async function readSecretString(secretId: string, variable: string, clien
   return secretString;
 }
 
-export function secretsManagerSource(secretId: string, client?: SecretsManagerClient): SecretSource {
+export function secretsManagerSource(
+  secretId: string,
+  client?: SecretsManagerClient,
+  options: SecretParseOptions = {},
+): SecretSource {
   return {
     description: `secretsmanager ${secretId}`,
-    load: async () => parsePowensSecret(await readSecretString(secretId, ENV.powensSecretId, client), `secret ${secretId}`),
+    load: async () =>
+      parsePowensSecret(await readSecretString(secretId, ENV.powensSecretId, client), `secret ${secretId}`, options),
   };
 }
 
@@ -175,7 +192,12 @@ export function cachedSecretSource(
 }
 
 /** The source a deployed (Secrets Manager) or local (file) step Lambda uses, cached. */
-export function secretSourceFor(location: SecretLocation, options?: { ttlMs?: number }): SecretSource {
-  const source = location.kind === 'file' ? fileSecretSource(location.path) : secretsManagerSource(location.secretId);
+export function secretSourceFor(
+  location: SecretLocation,
+  options: { ttlMs?: number } & SecretParseOptions = {},
+): SecretSource {
+  const parse = { usersOptional: options.usersOptional ?? false };
+  const source =
+    location.kind === 'file' ? fileSecretSource(location.path, parse) : secretsManagerSource(location.secretId, undefined, parse);
   return cachedSecretSource(source, options);
 }
