@@ -9,8 +9,8 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import '../infra/local/node-compat';
 import { buildLambda, type BuiltLambda } from '../infra/bundling';
-import { compileWorkflow } from '../infra/compiler/compile';
-import { STEP_FUNCTIONS, functionArnPlaceholderKey, type StepFunctionBinding } from '../infra/specs/bindings';
+import { compileWorkflow, operationArnPlaceholder } from '../infra/compiler/compile';
+import { STEP_FUNCTIONS, stepFunctionsByOperation, type StepFunctionBinding } from '../infra/specs/bindings';
 import { refreshOpenBankingBalancesWorkflow } from '../infra/specs';
 import { ENV } from '../lambdas/core/env-names';
 import { LOCAL_AWS_CREDENTIALS, LOCAL_AWS_REGION, startEmbeddedDynamoDb } from '../infra/local/embedded-dynamodb';
@@ -88,7 +88,7 @@ export interface PreparedBundles {
 }
 
 export async function prepareBundles(workDir = path.join(BENCH_WORK_DIR, 'orchestration')): Promise<PreparedBundles> {
-  const compiled = compileWorkflow(refreshOpenBankingBalancesWorkflow, { bindings: STEP_FUNCTIONS });
+  const compiled = compileWorkflow(refreshOpenBankingBalancesWorkflow, { functions: stepFunctionsByOperation() });
   const built = new Map<string, BuiltLambda>();
   for (const binding of STEP_FUNCTIONS) built.set(binding.id, await buildLambda(binding.entry, path.join(workDir, 'bundles', binding.id)));
   return { bindings: STEP_FUNCTIONS, built, definition: JSON.parse(compiled.json) as AslDefinition };
@@ -162,7 +162,7 @@ export async function runScenario(
       const entry = { fn, binding, maxIn: 0, maxOut: 0 };
       started.set(binding.id, entry);
       // Payload sizes as Step Functions would see them (the 256 KB limit applies to each).
-      functions[functionArnPlaceholderKey(binding)] = {
+      const measured: LocalFunction = {
         name: fn.name,
         close: () => fn.close(),
         invoke: async (payload) => {
@@ -172,6 +172,7 @@ export async function runScenario(
           return result;
         },
       };
+      for (const operation of binding.operations) functions[operationArnPlaceholder(operation)] = measured;
     }
 
     const executionStarted = performance.now();

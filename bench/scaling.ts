@@ -194,8 +194,8 @@ export async function runScaling(bundles: PreparedBundles, options: ScalingOptio
       `With real sync latency the refresh-balances invocation, not cost, is the first wall: ${concurrency} syncs at a time × ` +
         `${latency} s each fills its ${timeout} s timeout at about ${maxConnections} connections; beyond that the work must ` +
         'be split (a Map state over users, or one execution per user).',
-      'The fetch-balances output caps `balances` at 96 KiB (balancesTruncated), but the refresh report lists every ' +
-        'connection and travels in every later state: the largest state grows linearly with connections toward the 256 KB limit.',
+      'Each step output is kept once in the state ($.steps.<id>.output) and fetch-balances returns every balance: ' +
+        'the largest state (refresh report + balances) grows linearly with connections and accounts toward the 256 KB limit.',
       `PSD2 (RTS Art. 36(5)) allows ${PSD2_REGULATORY_DAILY_LIMIT} unattended syncs per connection per 24 h: at most ` +
         `${PSD2_REGULATORY_DAILY_LIMIT} scheduled refreshes a day, whatever the budget.`,
       `Powens publishes ${sandboxPerMinute} calls/min (86,400/day) for the sandbox; production quotas are negotiated. ` +

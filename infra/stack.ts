@@ -15,9 +15,8 @@ import { NodeFunction } from './constructs/node-function';
 import { PowensSecret } from './constructs/powens-secret';
 import { RefreshApi } from './constructs/refresh-api';
 import { RefreshSchedule } from './constructs/refresh-schedule';
-import { WorkflowStateMachine, type CompiledDefinition } from './constructs/workflow-state-machine';
+import { ContractSpecStateMachine, type OperationBinding } from './constructs/contractspec-state-machine';
 import type { AppSettings } from './context';
-import { compileWorkflow } from './compiler/compile';
 import type { WorkflowSpec } from './compiler/spec';
 import { STEP_FUNCTIONS, type StepFunctionBinding, type TableAction } from './specs/bindings';
 import { refreshOpenBankingBalancesWorkflow } from './specs';
@@ -44,12 +43,13 @@ export interface OpenBankingStackProps extends StackProps {
 }
 
 export class OpenBankingStack extends Stack {
-  readonly compiled: CompiledDefinition;
   readonly table: BalancesTable;
   readonly powensSecret: PowensSecret;
   readonly userTokenKey: UserTokenKey;
   readonly stepFunctions: ReadonlyMap<StepFunctionBinding, NodeFunction>;
-  readonly workflow: WorkflowStateMachine;
+  readonly workflow: ContractSpecStateMachine;
+  /** Physical state machine name; the API's DescribeExecution grant is scoped to `execution:<name>:*`. */
+  readonly stateMachineName: string;
   readonly fanOutFunction: NodeFunction;
   readonly fanOut: FanOutStateMachine;
   readonly schedule: RefreshSchedule;
@@ -100,13 +100,14 @@ export class OpenBankingStack extends Stack {
 
     // 3. The state machine: the compiler's JSON, byte for byte, with function ARNs substituted.
     const workflow = props.workflow ?? refreshOpenBankingBalancesWorkflow;
-    const compiled = compileWorkflow(workflow, { bindings: STEP_FUNCTIONS });
-    this.compiled = { json: compiled.json, substitutions: compiled.substitutions };
-    this.workflow = new WorkflowStateMachine(this, 'Workflow', {
-      compiled: this.compiled,
-      functions: stepFunctions,
-      stateMachineName: `${this.stackName}-${workflow.meta.key}`.replace(/[^A-Za-z0-9_-]/g, '-').slice(0, 80),
-    });
+    const operations: Record<string, OperationBinding> = {};
+    for (const [binding, fn] of stepFunctions) {
+      for (const operation of binding.operations) {
+        operations[operation] = { function: fn.function, executionId: binding.executionId ?? false };
+      }
+    }
+    this.stateMachineName = `${this.stackName}-${workflow.meta.key}`.replace(/[^A-Za-z0-9_-]/g, '-').slice(0, 80);
+    this.workflow = new ContractSpecStateMachine(this, 'Workflow', { spec: workflow, operations, stateMachineName: this.stateMachineName });
     const stateMachine = this.workflow.stateMachine;
 
     // 3b. The fan-out: one seed execution per user (Distributed Map), for tenants of any size.
@@ -126,7 +127,7 @@ export class OpenBankingStack extends Stack {
       .useTable(this.table.table, USER_REGISTRY_LIST_TABLE_ACTIONS)
       .readSecret(this.powensSecret.secret, this.powensSecret.secretId);
     this.fanOut = new FanOutStateMachine(this, 'FanOut', {
-      seedName: this.workflow.stateMachineName,
+      seedName: this.stateMachineName,
       nextPage: this.fanOutFunction,
       stateMachineName: `${this.stackName}-fan-out`.replace(/[^A-Za-z0-9_-]/g, '-').slice(0, 80),
       maxConcurrency: settings.fanOutMaxConcurrency ?? DEFAULT_FAN_OUT.maxConcurrency,
@@ -156,7 +157,7 @@ export class OpenBankingStack extends Stack {
       serviceName: 'refresh-api',
       environment: { [ENV.tenantId]: settings.tenantId },
     })
-      .startAndDescribeExecutions(stateMachine, this.workflow.stateMachineName)
+      .startAndDescribeExecutions(stateMachine, this.stateMachineName)
       .useTable(this.table.table, [...REFRESH_API_TABLE_ACTIONS, ...USER_REGISTRY_API_TABLE_ACTIONS])
       .readCursorKey(this.cursorKey)
       .useTokenKey(this.userTokenKey.key, 'kms:Encrypt', settings.tenantId);

@@ -40,8 +40,8 @@ export interface TaskState extends Flow {
   Comment?: string;
   Resource: string;
   Parameters: { [key: string]: JsonValue };
+  ResultSelector?: { [key: string]: JsonValue };
   ResultPath?: string | null;
-  OutputPath?: string;
   TimeoutSeconds: number;
   Retry?: Retrier[];
   Catch?: Catcher[];
@@ -95,4 +95,6 @@ export const ASL_LIMITS = {
   maxDelaySecondsMax: 31_622_400,
   /** A Standard execution lasts at most one year. */
   executionTimeoutSecondsMax: 31_536_000,
+  /** Intrinsic functions one field may nest (AWS Step Functions developer guide, "Intrinsic functions"). */
+  intrinsicFunctionsPerFieldMax: 10,
 } as const;

@@ -9,7 +9,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs as parseCommandLine } from 'node:util';
-import { STEP_FUNCTIONS } from '../specs/bindings';
+import { stepFunctionsByOperation } from '../specs/bindings';
 import { compileWorkflow, type CompileOptions } from './compile';
 import { renderMermaid } from './diagram';
 import { renderFidelityReport } from './report';
@@ -45,7 +45,7 @@ class SpecLoadError extends Error {
 interface Args {
   command: 'asl' | 'explain' | 'diagram' | 'validate';
   specPath: string;
-  options: Omit<CompileOptions, 'bindings'>;
+  options: Omit<CompileOptions, 'functions'>;
 }
 
 const COMMANDS = ['asl', 'explain', 'diagram', 'validate'] as const;
@@ -73,7 +73,7 @@ export function parseArgs(argv: readonly string[]): Args {
   }
   const { values, positionals } = parsed;
   if (values.help) throw new UsageError('');
-  const options: Omit<CompileOptions, 'bindings'> = { humanTaskBinding: HUMAN_TASK_DEFAULT };
+  const options: Omit<CompileOptions, 'functions'> = { humanTaskBinding: HUMAN_TASK_DEFAULT };
   if (values['allow-unbound']) options.allowUnboundOperations = true;
   if (values['enforce-sla']) options.enforceSla = true;
   const noMatch = values['no-match'];
@@ -160,7 +160,7 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
     }
     throw error;
   }
-  const options: CompileOptions = { bindings: STEP_FUNCTIONS, ...args.options };
+  const options: CompileOptions = { functions: stepFunctionsByOperation(), ...args.options };
   if (args.command === 'validate') {
     const issues = validateForAsl(spec, options);
     io.stdout(issues.length === 0 ? `${spec.meta.key}@${spec.meta.version}: valid, no issues\n` : `${formatIssues(issues)}\n`);

@@ -322,8 +322,13 @@ export function evaluateCondition(node: ConditionNode, ctx: ConditionContext): b
 // ---------------------------------------------------------------------------------------------------------------
 // Compilation to ASL Choice rules.
 
-/** Where each expression root lives in the state: `$.data`, `$.input`, `$.output` for an envelope; `$` at the entry. */
-export type ConditionScope = Partial<Record<ConditionRoot, string>>;
+/**
+ * Where each expression root lives. A string is one JSONPath prefix (e.g. `$$.Execution.Input`, `$.steps.sync.output`).
+ * An array is a merged object given as its layers, most recent first (ContractSpec's `data`: the execution input
+ * merged with completed outputs, last writer wins, top-level keys only): a path reads the first layer that has its
+ * top-level key, so `data.a.b` never mixes `a` from one layer with `b` from another.
+ */
+export type ConditionScope = Partial<Record<ConditionRoot, string | readonly string[]>>;
 
 export type CompiledCondition = { kind: 'constant'; value: boolean } | { kind: 'rule'; rule: ChoiceRuleBody };
 
@@ -404,30 +409,46 @@ export function compileCondition(node: ConditionNode, scope: ConditionScope): Co
       return { kind: 'rule', rule: node.kind === 'or' ? { Or: rules } : { And: rules } };
     }
     case 'truthy':
-      return { kind: 'rule', rule: truthy(variableFor(node.root, node.path, scope)) };
+      return { kind: 'rule', rule: leafRule(node.root, node.path, scope, truthy) };
     case 'compare': {
-      const variable = variableFor(node.root, node.path, scope);
-      if (node.operator === '===') return { kind: 'rule', rule: strictEquals(variable, node.right) };
-      if (node.operator === '!==') return { kind: 'rule', rule: not(strictEquals(variable, node.right)) };
+      if (node.operator === '===') return { kind: 'rule', rule: leafRule(node.root, node.path, scope, (v) => strictEquals(v, node.right)) };
+      if (node.operator === '!==') return { kind: 'rule', rule: not(leafRule(node.root, node.path, scope, (v) => strictEquals(v, node.right))) };
       const bound = Number(node.right);
       // NaN compares false with everything, whatever the left side is.
       if (Number.isNaN(bound)) return { kind: 'constant', value: false };
+      const operator = NUMERIC_OPERATOR[node.operator];
       return {
         kind: 'rule',
-        rule: and(
-          { Variable: variable, IsPresent: true },
-          { Variable: variable, IsNumeric: true },
-          { Variable: variable, [NUMERIC_OPERATOR[node.operator]]: bound },
+        rule: leafRule(node.root, node.path, scope, (variable) =>
+          and({ Variable: variable, IsPresent: true }, { Variable: variable, IsNumeric: true }, { Variable: variable, [operator]: bound }),
         ),
       };
     }
   }
 }
 
-function variableFor(root: ConditionRoot, path: readonly PathSegment[], scope: ConditionScope): string {
+/**
+ * The rule testing `root.path` with `test`. For a layered root, a cascade that picks the value exactly one layer
+ * holds (the most recent one with the path's top-level key): Or[And[has key in L1, test(L1)], And[not in L1, …base]].
+ * The branches exclude each other, so `Not` of the cascade is the negated test of the chosen value.
+ */
+function leafRule(
+  root: ConditionRoot,
+  path: readonly PathSegment[],
+  scope: ConditionScope,
+  test: (variable: string) => ChoiceRuleBody,
+): ChoiceRuleBody {
   const prefix = scope[root];
   if (prefix === undefined) throw new UnscopedRootError(root);
-  return jsonPathFor(prefix, path);
+  const layers = typeof prefix === 'string' ? [prefix] : prefix;
+  const cascade = (index: number): ChoiceRuleBody => {
+    const layer = layers[index] as string;
+    if (index === layers.length - 1 || path.length === 0) return test(jsonPathFor(layer, path));
+    const hasKey: ChoiceRuleBody = { Variable: jsonPathFor(layer, path.slice(0, 1)), IsPresent: true };
+    return { Or: [and(hasKey, test(jsonPathFor(layer, path))), and(not(hasKey), cascade(index + 1))] };
+  };
+  if (layers.length === 0) throw new UnscopedRootError(root);
+  return cascade(0);
 }
 
 /** Roots an expression reads (for the "guards cannot read output" rule). */

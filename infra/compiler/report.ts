@@ -5,6 +5,7 @@
 import type { Retrier, StateMachineDefinition, TaskState } from './asl';
 import { aslRetryDelaysSeconds, contractSpecRetryDelaysMs } from './retry';
 import { opRefId, type RetryPolicy, type WorkflowSpec } from './spec';
+import { stepOutputPath } from './paths';
 import type { HumanTaskBinding, ValidationIssue } from './validate';
 import { renderRows } from '../text-table';
 
@@ -72,6 +73,7 @@ const CONDITION_NOTE_KIND: Record<string, string> = {
 };
 
 export function buildFidelityReport(spec: WorkflowSpec, definition: StateMachineDefinition, ctx: ReportContext): FidelityReport {
+  const mergedJson = JSON.stringify(definition);
   const steps: StepFidelity[] = spec.definition.steps.map((step) => {
     const stateName = ctx.stateNames[step.id] ?? step.id;
     const state = definition.States[stateName];
@@ -143,6 +145,15 @@ export function buildFidelityReport(spec: WorkflowSpec, definition: StateMachine
         message: `requiredIntegrations [${(step.requiredIntegrations ?? []).join(', ')}] / requiredCapabilities [${(step.requiredCapabilities ?? []).map(opRefId).join(', ')}] are checked by ContractSpec's pre-flight at start; ASL has no equivalent: the Lambda must fail with ConfigurationError when its integration is missing.`,
       });
     }
+    if (step.type !== 'decision' && mergedJson.includes(`${stepOutputPath(step.id)}, false)`)) {
+      notes.push({
+        kind: 'output-merge',
+        deviation: true,
+        message:
+          `A later state merges this step's output into the workflow data with States.JsonMerge, which needs a JSON object: ` +
+          `ContractSpec skips an array, primitive or null output (§2.2.8); here such an output makes that merge fail (States.Runtime). Return an object.`,
+      });
+    }
     for (const w of ctx.warnings) {
       if (w.stepId !== step.id) continue;
       const kind = CONDITION_NOTE_KIND[w.code];
@@ -165,8 +176,8 @@ export function buildFidelityReport(spec: WorkflowSpec, definition: StateMachine
     kind: 'data-flow',
     deviation: true,
     message:
-      'Each Lambda receives {step, executionId, input (execution input), data (input merged with every completed output)} and returns the new envelope. ' +
-      'ContractSpec passes each op only the input given to executeStep (usually undefined) and re-merges that input into data at every step.',
+      'Each function receives the workflow data (execution input merged with every completed output, last writer wins) and returns its output, kept once at $.steps.<id>.output; ' +
+      'ContractSpec passes each op only the input given to executeStep (usually undefined) with the data in its context. The execution output is {steps: {<id>: {output}}}, not the merged data.',
   });
   const sla = spec.definition.sla;
   if (sla) {
@@ -188,7 +199,7 @@ export function buildFidelityReport(spec: WorkflowSpec, definition: StateMachine
             deviation: true,
             message:
               'Compensation on_failure: every Task failure, guard rejection and unmatched transition runs the compensations of completed steps in reverse order (best effort), then fails with the original error. ' +
-              'ContractSpec does not compensate on a guard rejection (the workflow stays running) and passes {stepId, originalInput, originalOutput, workflowData}; the ASL passes {stepId, originalOutput, workflowData, error}.',
+              'ContractSpec does not compensate on a guard rejection (the workflow stays running). The compensation function receives ContractSpec\'s {stepId, originalInput, originalOutput, workflowData} plus the error; originalInput is the data the step received.',
           }
         : {
             kind: 'compensation',

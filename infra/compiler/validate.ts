@@ -1,10 +1,9 @@
 /**
  * Spec validation: ContractSpec's own rules (validation.ts: validateWorkflowSpec + validateRetryConfig +
  * validateSlaConfig + validateCompensation, §1.3 of docs/contractspec-semantics.md) with ContractSpec's levels,
- * plus what compiling to ASL additionally requires (bindings, ASL ranges, state-name length, expression support).
+ * plus what compiling to ASL additionally requires (bound functions, ASL ranges, state names, expression support).
  * Neither ContractSpec's defineWorkflow nor its runner validate; compileWorkflow always does, and refuses on errors.
  */
-import type { StepFunctionBinding } from '../specs/bindings';
 import { ASL_LIMITS } from './asl';
 import { conditionRoots, parseCondition, type OptionalChainingMode } from './expression';
 import { entryStepId, findCycle, outgoing, reachableFrom } from './graph';
@@ -38,8 +37,6 @@ export class WorkflowValidationError extends Error {
   }
 }
 
-export const BINDINGS_FILE = 'infra/specs/bindings.ts';
-
 export interface HumanTaskBinding {
   /** DefinitionSubstitutions key of the function that receives the task token, e.g. 'HumanTaskFunctionArn'. */
   placeholderKey: string;
@@ -48,7 +45,8 @@ export interface HumanTaskBinding {
 }
 
 export interface ValidateOptions {
-  bindings?: readonly StepFunctionBinding[];
+  /** Operation (`key@version`) → its function's Lambda timeout (compile.ts OperationFunction). */
+  functions?: Readonly<Record<string, { timeoutSeconds: number }>>;
   /** Unbound operations become warnings (CLI inspection); the ASL then has placeholder functions. */
   allowUnboundOperations?: boolean;
   humanTaskBinding?: HumanTaskBinding;
@@ -466,18 +464,15 @@ export function validateWorkflowComprehensive(spec: WorkflowSpec, options: Pick<
   return [...base, ...validateRetryConfig(spec), ...validateSlaConfig(spec), ...validateCompensation(spec)];
 }
 
-export function findBinding(bindings: readonly StepFunctionBinding[], operation: string): StepFunctionBinding | undefined {
-  return bindings.find((b) => b.operations.includes(operation));
-}
-
-const UNSAFE_ID = /['"\\]/;
+/** Step ids are JSONPath keys in intrinsic-function arguments (`$.steps.<id>.output`): plain dotted-path keys only. */
+const STEP_ID = /^[A-Za-z_][A-Za-z0-9_-]*$/;
 
 /** Everything compileWorkflow checks: ContractSpec's rules plus what the ASL translation needs. */
 export function validateForAsl(spec: WorkflowSpec, options: ValidateOptions = {}): ValidationIssue[] {
   const issues = validateWorkflowComprehensive(spec, options);
   if (issues.some((i) => i.code === 'EMPTY_STEPS')) return issues;
   const push: Push = (i) => issues.push(i);
-  const bindings = options.bindings ?? [];
+  const functions = options.functions ?? {};
   const { definition } = spec;
   const steps = definition.steps;
   const triggerOnFailure = definition.compensation?.trigger === 'on_failure';
@@ -485,28 +480,28 @@ export function validateForAsl(spec: WorkflowSpec, options: ValidateOptions = {}
   const checkOperation = (ref: VersionedSpecRef | undefined, path: string, stepId: string, what: string): void => {
     if (!ref || refIncomplete(ref)) return;
     const op = opRefId(ref);
-    if (findBinding(bindings, op)) return;
+    if (Object.hasOwn(functions, op)) return;
+    const bound = Object.keys(functions);
     push({
       level: options.allowUnboundOperations ? 'warning' : 'error',
       code: 'UNBOUND_OPERATION',
       path,
       stepId,
       message:
-        `${what} of step "${stepId}" is operation ${op}, which no Lambda implements: no entry of ${BINDINGS_FILE} ` +
-        `lists "${op}" in its operations${bindings.length ? ` (bound: ${bindings.flatMap((b) => b.operations).join(', ')})` : ''}. ` +
-        `Add a binding, or fix the operation key/version.`,
+        `${what} of step "${stepId}" is operation ${op}, which no function implements` +
+        `${bound.length ? ` (bound: ${bound.join(', ')})` : ''}. Bind a function to "${op}", or fix the operation key/version.`,
     });
   };
 
   steps.forEach((step, i) => {
     const base = `definition.steps[${i}]`;
-    if (typeof step.id !== 'string' || step.id === '' || UNSAFE_ID.test(step.id)) {
+    if (typeof step.id !== 'string' || !STEP_ID.test(step.id)) {
       push({
         level: 'error',
         code: 'STEP_ID_INVALID',
         path: `${base}.id`,
         stepId: step.id,
-        message: `Step id ${show(step.id)} cannot name an ASL state and a JSONPath key: use a non-empty id without quotes or backslashes.`,
+        message: `Step id ${show(step.id)} cannot name an ASL state and a JSONPath key: use letters, digits, '_' and '-', starting with a letter or '_'.`,
       });
     } else if (step.id.length > MAX_STEP_ID_LENGTH) {
       push({
@@ -579,7 +574,7 @@ export function validateForAsl(spec: WorkflowSpec, options: ValidateOptions = {}
           code: 'TIMEOUT_IGNORED',
           path: `${base}.timeoutMs`,
           stepId: step.id,
-          message: `Step "${step.id}": timeoutMs is ${step.timeoutMs}; ContractSpec ignores timeouts <= 0, and so does the compiler (the binding's timeout applies).`,
+          message: `Step "${step.id}": timeoutMs is ${step.timeoutMs}; ContractSpec ignores timeouts <= 0, and so does the compiler (the function's timeout applies).`,
         });
       } else if (step.type !== 'automation') {
         push({
@@ -598,14 +593,15 @@ export function validateForAsl(spec: WorkflowSpec, options: ValidateOptions = {}
           message: `Step "${step.id}": timeoutMs ${step.timeoutMs} exceeds ASL's TimeoutSeconds maximum (${ASL_LIMITS.integerMax} s).`,
         });
       } else if (step.action?.operation) {
-        const binding = findBinding(bindings, opRefId(step.action.operation));
-        if (binding && msToSecondsCeil(step.timeoutMs) > binding.timeoutSeconds) {
+        const op = opRefId(step.action.operation);
+        const fn = Object.hasOwn(functions, op) ? functions[op] : undefined;
+        if (fn && msToSecondsCeil(step.timeoutMs) > fn.timeoutSeconds) {
           push({
             level: 'warning',
             code: 'TIMEOUT_EXCEEDS_LAMBDA',
             path: `${base}.timeoutMs`,
             stepId: step.id,
-            message: `Step "${step.id}": timeoutMs ${step.timeoutMs} is longer than the Lambda timeout of binding "${binding.id}" (${binding.timeoutSeconds} s), so the Lambda times out first (not retried). Raise the binding timeout or lower timeoutMs.`,
+            message: `Step "${step.id}": timeoutMs ${step.timeoutMs} is longer than the timeout of the function bound to ${op} (${fn.timeoutSeconds} s), so the Lambda times out first (not retried). Raise the function's timeout or lower timeoutMs.`,
           });
         }
       }

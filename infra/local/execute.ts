@@ -5,7 +5,7 @@ import type { LocalFunction } from './lambda-emulator';
 
 /**
  * Runs a compiled definition, unchanged, in aws-local-stepfunctions with every Task bound to a local function.
- * The definition is never edited: placeholders such as `${RefreshBalancesFunctionArn}` stay in it and are resolved
+ * The definition is never edited: placeholders such as `${openbanking_balances_get_1_0_0_FunctionArn}` stay in it and are resolved
  * here, the way CDK's DefinitionSubstitutions resolve them in AWS.
  */
 
@@ -43,7 +43,7 @@ export type ProgressEvent =
 export interface ExecuteOptions {
   definition: AslDefinition;
   input: unknown;
-  /** Placeholder key (without `${}`) → function, e.g. RefreshBalancesFunctionArn. */
+  /** Placeholder key (without `${}`) → function, e.g. openbanking_balances_get_1_0_0_FunctionArn. */
   functions: Readonly<Record<string, LocalFunction>>;
   executionName: string;
   /**
@@ -180,8 +180,10 @@ function taskInvoker(
     // lambda:invoke returns the Invoke API envelope; the compiled state selects `$.Payload`.
     return async (input) => {
       const request = input as { Payload?: unknown };
+      // Lambda answers with JSON text, which Step Functions parses: re-parsing here also gives the interpreter
+      // objects of its own realm (the emulator's worker results fail its `object` checks under jest otherwise).
       const payload = await fn.invoke(request.Payload);
-      return { ExecutedVersion: '$LATEST', Payload: payload, StatusCode: 200 };
+      return { ExecutedVersion: '$LATEST', Payload: payload === undefined ? null : (JSON.parse(JSON.stringify(payload)) as unknown), StatusCode: 200 };
     };
   }
   if (state.Resource?.startsWith('arn:aws:states:::')) {

@@ -3,7 +3,6 @@ import { parseArgs } from 'node:util';
 import type { FetchBalancesOutput } from '../../lambdas/core/domain/fetch-balances';
 import type { ConnectionReport, RefreshBalancesOutput } from '../../lambdas/core/domain/refresh-balances';
 import type { StaleReason } from '../../lambdas/core/domain/positions';
-import type { WorkflowEnvelope } from '../../lambdas/core/workflow-envelope';
 import { formatAmount, formatProgress } from './report';
 import { renderTable } from '../text-table';
 import { runLocalRefresh, type LocalRunOptions, type LocalRunResult } from './run';
@@ -140,9 +139,11 @@ export function renderResult(result: LocalRunResult): string {
     lines.push(`Nothing after the failed step ran; what earlier steps stored is kept. Rerun once the cause is fixed.`);
     return lines.join('\n');
   }
-  const envelope = result.output as WorkflowEnvelope;
-  const data = envelope.data as Partial<RefreshBalancesOutput> & Partial<FetchBalancesOutput>;
-  const connections: ConnectionReport[] = data.connections ?? [];
+  // The execution output keeps each step's output in its slot (compiler README, "Data flow").
+  const steps = (result.output as { steps?: Record<string, { output?: unknown }> } | undefined)?.steps ?? {};
+  const refresh = (steps['refresh-balances']?.output ?? {}) as Partial<RefreshBalancesOutput>;
+  const data = (steps['fetch-balances']?.output ?? {}) as Partial<FetchBalancesOutput>;
+  const connections: ConnectionReport[] = refresh.connections ?? [];
   lines.push('Connections (refresh-balances)');
   lines.push(
     renderTable(connections, [
@@ -154,10 +155,10 @@ export function renderResult(result: LocalRunResult): string {
       { header: 'last update', value: (c) => c.lastUpdate ?? '' },
     ]),
   );
-  if (data.forcedSyncs !== undefined) {
+  if (refresh.forcedSyncs !== undefined) {
     lines.push(
-      `${data.forcedSyncs} forced sync(s) sent (each took a PSD2 slot); connections synced by Powens less than ` +
-        `${data.maxAgeMinutes ?? '?'} min ago were left alone (maxAgeMinutes).`,
+      `${refresh.forcedSyncs} forced sync(s) sent (each took a PSD2 slot); connections synced by Powens less than ` +
+        `${refresh.maxAgeMinutes ?? '?'} min ago were left alone (maxAgeMinutes).`,
     );
   }
   const needsUser = connections.filter((c) => c.outcome === 'needs_user_action');

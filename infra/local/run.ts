@@ -3,8 +3,8 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { DynamoDBClient, ResourceInUseException } from '@aws-sdk/client-dynamodb';
 import { buildLambda, PROJECT_ROOT } from '../bundling';
-import { compileWorkflow } from '../compiler/compile';
-import { STEP_FUNCTIONS, functionArnPlaceholderKey } from '../specs/bindings';
+import { compileWorkflow, operationArnPlaceholder } from '../compiler/compile';
+import { STEP_FUNCTIONS, stepFunctionsByOperation } from '../specs/bindings';
 import { refreshOpenBankingBalancesWorkflow } from '../specs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { type BalanceView, type Position, positionsOf, toBalanceView } from '../../lambdas/core/domain/positions';
@@ -85,7 +85,7 @@ export async function runLocalRefresh(options: LocalRunOptions = {}): Promise<Lo
   const stops: (() => Promise<void>)[] = [];
   try {
     // Compile first: an invalid spec or an unbound operation must fail before anything starts.
-    const compiled = compileWorkflow(refreshOpenBankingBalancesWorkflow, { bindings: STEP_FUNCTIONS });
+    const compiled = compileWorkflow(refreshOpenBankingBalancesWorkflow, { functions: stepFunctionsByOperation() });
     const definition = JSON.parse(compiled.json) as AslDefinition;
 
     const dynamo = await openDynamoDb(options, tableName, stops);
@@ -125,7 +125,7 @@ export async function runLocalRefresh(options: LocalRunOptions = {}): Promise<Lo
         environment,
       });
       stops.push(() => fn.close());
-      functions[functionArnPlaceholderKey(binding)] = fn;
+      for (const operation of binding.operations) functions[operationArnPlaceholder(operation)] = fn;
     }
 
     const report = await executeLocally({

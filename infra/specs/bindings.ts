@@ -1,10 +1,12 @@
 /**
- * Operation bindings: which Lambda implements which spec operation. The compiler reads this table to emit Task
- * states (the Resource placeholder and the Task timeout); the CDK stack reads it to create one function per entry
- * and to substitute its ARN. Any spec whose operations are bound here can be deployed.
+ * This project's step functions: which handler implements which spec operation, with its size. The stack builds one
+ * Lambda per entry and hands them to ContractSpecStateMachine; the CLI, the local runner and the bench compile with
+ * the same table (stepFunctionsByOperation), so they all produce the ASL the stack deploys.
  */
+import type { OperationFunction } from '../compiler/compile';
+
 export interface StepFunctionBinding {
-  /** CDK construct id of the function and name of the `${...}` ASL placeholder stem. */
+  /** CDK construct id of the function. */
   id: string;
   /** Handler source, relative to the repository root (bundled by esbuild). */
   entry: string;
@@ -13,6 +15,8 @@ export interface StepFunctionBinding {
   /** Lambda timeout. A forced Powens sync can take minutes; the Task timeout is derived from this. */
   timeoutSeconds: number;
   memoryMb: number;
+  /** The function reads `executionId` from its input (see lambdas/core/workflow-contract.ts). */
+  executionId?: boolean;
   /**
    * Exactly the DynamoDB actions the function's code calls on the balances table (least privilege: the role gets
    * these and nothing else; none when absent). test/integration/lambdas/handlers.test.ts checks the code against it.
@@ -37,6 +41,8 @@ export const STEP_FUNCTIONS: readonly StepFunctionBinding[] = [
     // Connections are synced concurrently, each PUT may take ~2 min (Powens: "up to a few minutes").
     timeoutSeconds: 300,
     memoryMb: 256,
+    // Execution markers: a retried refresh never forces a second Powens sync (PSD2 budget) for one execution.
+    executionId: true,
     // Execution markers (read, then conditional updates), the PSD2 budget (conditional update) and the Powens rate
     // budget (read, then conditional update).
     tableActions: ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
@@ -52,7 +58,13 @@ export const STEP_FUNCTIONS: readonly StepFunctionBinding[] = [
   },
 ];
 
-/** `${RefreshBalancesFunctionArn}`: the DefinitionSubstitutions key CDK fills with the function ARN. */
-export function functionArnPlaceholderKey(binding: Pick<StepFunctionBinding, 'id'>): string {
-  return `${binding.id}FunctionArn`;
+/** The compiler's view of a binding table: operation → {timeoutSeconds, executionId}. */
+export function stepFunctionsByOperation(bindings: readonly StepFunctionBinding[] = STEP_FUNCTIONS): Record<string, OperationFunction> {
+  const functions: Record<string, OperationFunction> = {};
+  for (const binding of bindings) {
+    for (const operation of binding.operations) {
+      functions[operation] = binding.executionId ? { timeoutSeconds: binding.timeoutSeconds, executionId: true } : { timeoutSeconds: binding.timeoutSeconds };
+    }
+  }
+  return functions;
 }

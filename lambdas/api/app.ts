@@ -13,6 +13,7 @@ import { parseRefreshBody } from './refresh-request';
 import { describeRefresh, startRefresh, type RefreshDeps } from './refreshes';
 import { deleteUser, listUsers, putUser } from './users';
 import type { UserRegistry } from '../core/adapters/dynamodb/user-registry';
+import { logger } from '../core/observability';
 
 export interface ApiDeps {
   refresh: RefreshDeps;
@@ -92,9 +93,17 @@ export function createApiRoutes(deps: ApiDeps): ApiRoute[] {
 }
 
 export interface ApiHandlerOptions {
-  /** Called with unexpected (non-ApiError) failures; the caller only sees a generic 500. */
+  /** Called with unexpected (non-ApiError) failures; the caller only sees a generic 500. Default: logged. */
   onUnexpectedError?: (error: unknown, event: APIGatewayProxyEvent) => void;
 }
+
+// Only the error's name and message (never the request body): the body may name bank users.
+const logUnexpectedError = (error: unknown, event: APIGatewayProxyEvent): void =>
+  logger.error('api request failed', {
+    route: `${event.httpMethod} ${event.resource}`,
+    requestId: event.requestContext?.requestId,
+    error: error instanceof Error ? { name: error.name, message: error.message } : String(error),
+  });
 
 /** A refresh body is a few KB at most (500 connection ids); anything far larger is refused before parsing. */
 export const MAX_BODY_BYTES = 64 * 1024;
@@ -150,7 +159,7 @@ function unexpectedErrors(options: ApiHandlerOptions): middy.MiddlewareObj<APIGa
         request.error = badRequest('Not an API Gateway REST proxy event (httpMethod and path are required).');
         return;
       }
-      options.onUnexpectedError?.(error, event);
+      (options.onUnexpectedError ?? logUnexpectedError)(error, event);
       request.error = internalError(event?.requestContext?.requestId);
     },
   };

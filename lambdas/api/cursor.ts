@@ -9,6 +9,8 @@
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { PageKey } from '../core/adapters/dynamodb/balance-store';
+import { readSecretString } from '../core/adapters/secrets/powens-secret';
+import { ENV } from '../core/env-names';
 import { badRequest } from './http';
 
 export const MAX_CURSOR_LENGTH = 1024;
@@ -16,6 +18,21 @@ const CURSOR_SHAPE = /^[A-Za-z0-9_-]{1,900}\.[A-Za-z0-9_-]{43}$/;
 
 /** The signing key (≥ 32 bytes). Loaded lazily: a listing that fits in one page never needs it. */
 export type CursorKeySource = () => Promise<Buffer>;
+
+/**
+ * The key stored as a Secrets Manager string, read on first use (most listings fit one page and never need it) and
+ * kept for the container; a failed read is retried by the next request.
+ */
+export function secretCursorKey(secretId: string): CursorKeySource {
+  let cursorKey: Promise<Buffer> | undefined;
+  return () => {
+    const loading = (cursorKey ??= readSecretString(secretId, ENV.cursorSecretId).then((text) => Buffer.from(text, 'utf8')));
+    loading.catch(() => {
+      if (cursorKey === loading) cursorKey = undefined;
+    });
+    return loading;
+  };
+}
 
 export interface CursorCodec {
   /** `scope` names the query the cursor continues, e.g. `balances|{tenant}`. */

@@ -5,9 +5,7 @@
 import middy from '@middy/core';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
-import type { Context } from 'aws-lambda';
-import { ValidationFailedError } from '../core/errors';
-import { type WithWorkflowStep, workflowStep } from '../core/workflow-step';
+import { withoutExecutionId } from '../core/workflow-contract';
 import { domainMetrics, logger, metrics } from '../core/observability';
 import {
   type RefreshBalancesDeps,
@@ -33,16 +31,16 @@ export function defaultRefreshBalancesDeps(): RefreshBalancesDeps {
 
 /** Tests and the local runner pass their own dependency factory (real clients on loopback). */
 export function createRefreshBalancesHandler(resolveDeps: () => RefreshBalancesDeps = defaultRefreshBalancesDeps) {
-  const base = async (_data: unknown, context: WithWorkflowStep<Context>): Promise<RefreshBalancesOutput> => {
-    const step = context.workflowStep;
-    if (step === undefined) throw new ValidationFailedError('Missing workflow step context (invoke with a StepInvocation).');
-    if (step.executionId !== undefined) logger.appendKeys({ executionId: step.executionId, stepId: step.stepId });
-    return refreshBalances(step.input, step.executionId === undefined ? {} : { executionId: step.executionId }, resolveDeps());
+  // A plain function of the workflow data; the state machine adds `executionId` (execution markers: a retry never
+  // forces a second sync for the same execution).
+  const base = async (event: unknown): Promise<RefreshBalancesOutput> => {
+    const { input, executionId } = withoutExecutionId(event);
+    if (executionId !== undefined) logger.appendKeys({ executionId });
+    return refreshBalances(input, executionId === undefined ? {} : { executionId }, resolveDeps());
   };
   return middy(base)
     .use(injectLambdaContext(logger, { resetKeys: true }))
     .use(logMetrics(metrics))
-    .use(workflowStep())
     .use(stepErrorBoundary());
 }
 

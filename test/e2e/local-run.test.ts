@@ -7,7 +7,6 @@ import { createFamilyOfficeDataset, FAMILY_OFFICE_IDS } from '../../infra/local/
 import { renderResult } from '../../infra/local/main';
 import { runLocalRefresh, type LocalResources } from '../../infra/local/run';
 import type { ProgressEvent } from '../../infra/local/execute';
-import type { WorkflowEnvelope } from '../../lambdas/core/workflow-envelope';
 
 const ROOT = path.resolve(__dirname, '../..');
 
@@ -127,8 +126,11 @@ describe('npm start: the compiled state machine run locally end to end', () => {
       'ServiceUnavailable',
     ]);
     expect(result.transitions).toBe(4);
-    const envelope = result.output as WorkflowEnvelope;
-    expect((envelope.output as { balances: unknown[] }).balances).toHaveLength(enabledAccounts.length);
+    // Each step's output, once, in its slot; every balance (no size cap).
+    const { steps } = result.output as { steps: Record<string, { output: { balances?: unknown[]; summary?: unknown } }> };
+    expect(Object.keys(steps)).toEqual(['refresh-balances', 'fetch-balances']);
+    expect(steps['fetch-balances']?.output.balances).toHaveLength(enabledAccounts.length);
+    expect(steps['refresh-balances']?.output.summary).toBeDefined();
   });
 
   it('fails with the named error once retries are exhausted, without running the next step', async () => {

@@ -2,10 +2,10 @@
  * Executes a compiled workflow in aws-local-stepfunctions with in-memory step handlers, the way tests need it:
  * - each Task is overridden by a function keyed on its state name (= step id) that emulates the
  *   `arn:aws:states:::lambda:invoke` integration: it receives {FunctionName, Payload}, calls the handler with the
- *   StepInvocation and returns {Payload: completeStep(invocation, output)} (the real workflowStep middleware does the
- *   same wrapping inside the Lambda);
+ *   Payload exactly as a Lambda would get it, and returns {Payload: <the handler's return value>} (plus the other
+ *   fields of a real Invoke result, which the compiled ResultSelector must ignore). Handlers are plain functions:
+ *   they know nothing of the workflow;
  * - human tasks (`.waitForTaskToken`) return the handler's value directly, as SendTaskSuccess would;
- * - compensation tasks call the handler and return {Payload: result} (the compiled state ignores it);
  * - by default the run happens under @sinonjs/fake-timers, so retry back-offs and Task timeouts elapse in virtual
  *   time and every call records the virtual time it started at. Nothing sleeps for real.
  * Mocks are unavoidable here only for the Lambda service itself (no local Lambda); the interpreter is the real one.
@@ -16,18 +16,14 @@ import { StateMachine, type StateMachineDefinition as LocalDefinition } from 'aw
 import { TextDocument } from 'vscode-languageserver-textdocument';
 import type { CompiledWorkflow } from '../../infra/compiler/compile';
 import type { StateMachineDefinition, TaskState } from '../../infra/compiler/asl';
-import { completeStep, type StepInvocation } from '../../lambdas/core/workflow-envelope';
 
 export const TEST_CONTEXT = {
   Execution: { Id: 'arn:aws:states:eu-west-1:123456789012:execution:wf:exec-1', Name: 'exec-1' },
   Task: { Token: 'tok' },
 } as const;
 
-export type AnyPayload = StepInvocation & {
-  taskToken?: string;
-  form?: string | null;
-  compensation?: { stepId: string; originalOutput: unknown; workflowData: unknown; error: unknown };
-};
+/** What a Task sent its function: the workflow data, a human-task request or a compensation request. */
+export type AnyPayload = Record<string, unknown>;
 
 /** Returns the operation output (automation), the human's answer (human) or anything (compensation); may throw. */
 export type StepHandler = (payload: AnyPayload, call: { attempt: number; at: number }) => unknown;
@@ -142,8 +138,8 @@ export class LocalWorkflow {
       const output = await handler(Payload, { attempt, at: record.at });
       record.outcome = 'ok';
       if (state.Resource.endsWith('.waitForTaskToken')) return output;
-      if (Payload.compensation) return { Payload: output ?? null };
-      return { Payload: completeStep(Payload, output) };
+      // A Node Lambda returning undefined yields the JSON `null` payload.
+      return { ExecutedVersion: '$LATEST', StatusCode: 200, Payload: output ?? null, SdkHttpMetadata: { HttpStatusCode: 200 } };
     } catch (error) {
       record.outcome = 'error';
       record.error = (error as Error).name;

@@ -3,12 +3,12 @@ import path from 'node:path';
 import { compileWorkflow } from '../../infra/compiler/compile';
 import { renderMermaid } from '../../infra/compiler/diagram';
 import { renderFidelityReport } from '../../infra/compiler/report';
-import { STEP_FUNCTIONS } from '../../infra/specs/bindings';
+import { stepFunctionsByOperation } from '../../infra/specs/bindings';
 import { refreshOpenBankingBalancesWorkflow } from '../../infra/specs';
 
 /** The README's diagram and retry table are generated from the compiled ASL; this fails when they drift. */
 const readme = readFileSync(path.resolve(__dirname, '../../README.md'), 'utf8');
-const compiled = compileWorkflow(refreshOpenBankingBalancesWorkflow, { bindings: STEP_FUNCTIONS });
+const compiled = compileWorkflow(refreshOpenBankingBalancesWorkflow, { functions: stepFunctionsByOperation() });
 
 function section(name: string): string {
   const match = new RegExp(`<!-- ${name}:start -->\\n([\\s\\S]*?)<!-- ${name}:end -->`).exec(readme);

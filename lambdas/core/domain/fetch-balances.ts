@@ -8,11 +8,9 @@
  * A permanent failure for one user (e.g. revoked token → Unauthenticated) is reported under `failedUsers` and the
  * others are still stored; if every user failed the step throws the first error.
  *
- * Payload size: Step Functions caps a state at 256 KB, and the workflow envelope carries this output twice (merged
- * into `data` and as `output`), next to the refresh report. `balances` is therefore capped by serialised size
- * (`maxBalancesBytes`, default 96 KiB ≈ 250 accounts); beyond it the list is cut, `balancesTruncated` says so
- * explicitly, and `positions` / `cashPositions` / `storage` still cover every account. Everything is in the table regardless
- * (GET /balances reads it).
+ * Input: the workflow data. In the seed workflow that is the execution input merged with refresh-balances' report; the
+ * operation reads the RefreshInput selection from it (userIds, connectionIds) and ignores the other steps' outputs.
+ * The execution input itself is validated strictly by refresh-balances, the entry step, before anything happens.
  */
 import { type StepError, toStepError } from '../errors';
 import type { PowensApi, PowensUserCredentials } from '../adapters/powens/client-contract';
@@ -31,10 +29,9 @@ import type { BalanceStore } from '../adapters/dynamodb/balance-store';
 import type { SecretSource } from '../adapters/secrets/powens-secret';
 import { type DomainLogger, type DomainMetrics, noMetrics, silentLogger } from '../observability';
 import { settleWithConcurrency } from '../concurrency';
-import { parseRefreshInput, selectUsers } from './input';
+import { parseRefreshInput, selectRefreshInput, selectUsers } from './input';
 import type { StepCallContext } from './refresh-balances';
 
-export const DEFAULT_MAX_BALANCES_BYTES = 96 * 1024;
 
 export interface FetchBalancesOutput {
   /** Each with its `assetClass` and `stale` (as of this step's clock). */
@@ -48,8 +45,6 @@ export interface FetchBalancesOutput {
   skipped: SkippedAccount[];
   failedUsers: { userId: number; error: { name: string; message: string } }[];
   storage: { historyWritten: number; latestAdvanced: number; latestStale: number; latestConnectionStateChanged: number };
-  /** Present only when `balances` was cut to fit the Step Functions payload limit. */
-  balancesTruncated?: { total: number; returned: number };
 }
 
 export interface FetchBalancesDeps {
@@ -62,7 +57,6 @@ export interface FetchBalancesDeps {
   clock?: () => Date;
   /** Users read at once. Default 4. */
   concurrency?: number;
-  maxBalancesBytes?: number;
   logger?: DomainLogger;
   metrics?: DomainMetrics;
 }
@@ -97,23 +91,12 @@ async function readUser(powens: PowensApi, user: PowensUserCredentials): Promise
   return { list, connections };
 }
 
-function capBySize<T>(records: readonly T[], maxBytes: number): T[] {
-  let used = 2;
-  const kept: T[] = [];
-  for (const record of records) {
-    used += Buffer.byteLength(JSON.stringify(record)) + 1;
-    if (used > maxBytes) break;
-    kept.push(record);
-  }
-  return kept;
-}
-
 export async function fetchBalances(
   rawInput: unknown,
   context: StepCallContext,
   deps: FetchBalancesDeps,
 ): Promise<FetchBalancesOutput> {
-  const input = parseRefreshInput(rawInput);
+  const input = parseRefreshInput(selectRefreshInput(rawInput));
   const clock = deps.clock ?? (() => new Date());
   const logger = deps.logger ?? silentLogger;
   const metrics = deps.metrics ?? noMetrics;
@@ -182,11 +165,6 @@ export async function fetchBalances(
   };
   const asOf = records.reduce<string | undefined>((max, r) => (max === undefined || r.lastUpdatedAt > max ? r.lastUpdatedAt : max), undefined);
   if (asOf !== undefined) output.asOf = asOf;
-  const capped = capBySize(views, deps.maxBalancesBytes ?? DEFAULT_MAX_BALANCES_BYTES);
-  if (capped.length < views.length) {
-    output.balances = capped;
-    output.balancesTruncated = { total: records.length, returned: capped.length };
-  }
 
   metrics.count('BalancesRead', records.length);
   metrics.count('AccountsSkipped', skipped.length);

@@ -3,9 +3,19 @@
  * uses; it is compiled at build time (lambdas/core/domain/refresh-input-validator.ts), not at import, for cold start.
  */
 import { ValidationFailedError } from '../errors';
-import type { RefreshInput } from './refresh-input';
+import { REFRESH_INPUT_SCHEMA, type RefreshInput } from './refresh-input';
 import { describeInputErrors, validateRefreshInput as validate } from './refresh-input-validator';
 import type { PowensSecret, PowensSecretUser } from '../adapters/secrets/powens-secret';
+
+/**
+ * The RefreshInput fields of a larger object (the workflow data a later step receives: the execution input merged
+ * with earlier steps' outputs). Anything else is left out; the fields kept are then validated as strictly as ever.
+ */
+export function selectRefreshInput(data: unknown): unknown {
+  if (data === null || typeof data !== 'object' || Array.isArray(data)) return data;
+  const record = data as Record<string, unknown>;
+  return Object.fromEntries(Object.keys(REFRESH_INPUT_SCHEMA.properties).filter((key) => key in record).map((key) => [key, record[key]]));
+}
 
 export function parseRefreshInput(raw: unknown): RefreshInput {
   // `null`/absent input (a console "Start execution" with no body) means "refresh everything", like `{}`.

@@ -33,8 +33,6 @@ const MAX_MESSAGE_CHARS = 4_096;
 const WRITES = new Set(['PutItem', 'UpdateItem', 'DeleteItem', 'BatchWriteItem', 'TransactWriteItems']);
 const TABLE = 'balances-fuzz';
 const STATE_MACHINE_ARN = 'arn:aws:states:eu-west-3:123456789012:stateMachine:Refresh';
-const REFRESH_OP = 'openbanking.balances.refresh@1.0.0';
-const FETCH_OP = 'openbanking.balances.get@1.0.0';
 
 const known = {
   users: Object.values(FAMILY_OFFICE_IDS.users),
@@ -150,33 +148,42 @@ describe('bad input, fuzzed (seeded)', () => {
     });
 
   /**
-   * A step event around `input`, then bent out of shape: the envelope fields, the execution id, the whole event.
+   * A step event as the state machine sends it (the workflow data; plus `executionId` for refresh-balances, which
+   * asks for it), then bent out of shape: the fields, the execution id, the whole event.
    * `mustReject` says why, when the event is certainly invalid (accepting it is then a failure too).
    */
-  function stepEvent(rng: Rng, i: number, id: string, operation: string): Generated {
+  function stepEvent(rng: Rng, i: number, withExecutionId: boolean): Generated {
     const input = refreshInputLike(rng, known);
-    const event: Record<string, unknown> = { step: { id, operation }, executionId: `arn:aws:states:local:0:execution:fuzz:${i}`, input, data: input };
+    const isObject = typeof input === 'object' && input !== null && !Array.isArray(input);
+    const event = withExecutionId && isObject ? { ...input, executionId: `arn:aws:states:local:0:execution:fuzz:${i}` } : input;
     const idProblem = unsafeId(input) ? 'it holds an id above 2^53' : undefined;
+    const notObject = (value: unknown) =>
+      value !== null && value !== undefined && (typeof value !== 'object' || Array.isArray(value)) ? 'it is not a JSON object' : undefined;
     switch (rng.int(5)) {
-      case 0:
-        return { event: jsonValue(rng), mustReject: 'it is no step invocation' };
+      case 0: {
+        const value = jsonValue(rng);
+        return { event: value, mustReject: notObject(value) };
+      }
       case 1:
-        return { event: mutate(rng, event, ['step', 'executionId', 'input', 'data', 'results']), mustReject: undefined };
+        return { event: isObject ? mutate(rng, event as Record<string, unknown>, ['executionId', 'userIds', 'connectionIds', 'psuRequested']) : event, mustReject: undefined };
       case 2:
-        return { event: { ...event, executionId: rng.pick([{}, [], 42, null, true, '', 'x'.repeat(5_000)]) }, mustReject: 'its executionId is no execution id' };
+        if (withExecutionId && isObject) {
+          return { event: { ...(event as object), executionId: rng.pick([{}, [], 42, null, true, '', 'x'.repeat(5_000)]) }, mustReject: 'its executionId is no execution id' };
+        }
+        return { event, mustReject: idProblem ?? notObject(event) };
       default:
-        return { event, mustReject: idProblem };
+        return { event, mustReject: idProblem ?? notObject(event) };
     }
   }
 
   it(`refresh-balances: ${EVENTS_PER_HANDLER} generated events, each answered or rejected by name, rejections write nothing`, async () => {
-    const { problems, rejected } = await fuzzStep(invokeStep(refreshHandler), (rng, i) => stepEvent(rng, i, 'refresh-balances', REFRESH_OP));
+    const { problems, rejected } = await fuzzStep(invokeStep(refreshHandler), (rng, i) => stepEvent(rng, i, true));
     expect(problems).toEqual([]);
     expect(rejected).toBeGreaterThan(EVENTS_PER_HANDLER / 4); // the generator does produce bad input
   }, 600_000);
 
   it(`fetch-balances: ${EVENTS_PER_HANDLER} generated events, each answered or rejected by name, rejections write nothing`, async () => {
-    const { problems, rejected } = await fuzzStep(invokeStep(fetchHandler), (rng, i) => stepEvent(rng, i, 'fetch-balances', FETCH_OP));
+    const { problems, rejected } = await fuzzStep(invokeStep(fetchHandler), (rng, i) => stepEvent(rng, i, false));
     expect(problems).toEqual([]);
     expect(rejected).toBeGreaterThan(EVENTS_PER_HANDLER / 4);
   }, 600_000);

@@ -148,14 +148,18 @@ describe('fetchBalances (real client + sandbox + dynalite)', () => {
     await expect(fetchBalances({}, {}, h.fetchDeps())).rejects.toMatchObject({ name: 'Forbidden' });
   });
 
-  it('caps the balances list by size and says so explicitly; totals still cover every account', async () => {
-    const out = await fetchBalances({}, {}, h.fetchDeps({ maxBalancesBytes: 2_000 }));
+  it('returns every balance (no size cap: the state keeps each step output once)', async () => {
+    const out = await fetchBalances({}, {}, h.fetchDeps());
     const total = listedAccounts().length;
-    expect(out.balancesTruncated).toEqual({ total, returned: out.balances.length });
-    expect(out.balances.length).toBeLessThan(total);
-    expect(Buffer.byteLength(JSON.stringify(out.balances))).toBeLessThanOrEqual(2_000);
+    expect(out.balances).toHaveLength(total);
+    expect(out).not.toHaveProperty('balancesTruncated');
     expect(out.positions.reduce((n, p) => n + p.accounts, 0)).toBe(total);
     expect(out.storage.historyWritten).toBe(total);
+  });
+
+  it('reads its selection from the workflow data and ignores earlier steps\' outputs', async () => {
+    const out = await fetchBalances({ connectionIds: [C.claireBnp], refreshedAt: 'x', summary: {}, connections: [] }, {}, h.fetchDeps());
+    expect(new Set(out.balances.map((b) => b.connectionId))).toEqual(new Set([String(C.claireBnp)]));
   });
 
   it('rejects invalid input with ValidationFailed before calling Powens', async () => {

@@ -12,7 +12,6 @@ import { handler as fetchHandler } from '../../../lambdas/fetch-balances/handler
 import { resetConfigForTests } from '../../../lambdas/core/config';
 import { resetStepDependenciesForTests } from '../../../lambdas/core/step-runtime';
 import { logger } from '../../../lambdas/core/observability';
-import type { StepInvocation, WorkflowEnvelope } from '../../../lambdas/core/workflow-envelope';
 import {
   createFamilyOfficeDataset,
   FAMILY_OFFICE_IDS,
@@ -25,8 +24,6 @@ import { captureOutput, lambdaContext } from './harness';
 
 const C = FAMILY_OFFICE_IDS.connections;
 const TABLE = 'balances-handlers';
-const REFRESH_OP = 'openbanking.balances.refresh@1.0.0';
-const FETCH_OP = 'openbanking.balances.get@1.0.0';
 
 type Handler = (event: unknown, context: ReturnType<typeof lambdaContext>) => Promise<unknown>;
 const invoke = (h: unknown, event: unknown) => (h as Handler)(event, lambdaContext());
@@ -75,34 +72,23 @@ describe('step handlers wired from environment variables', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  it('refresh then fetch: each returns the envelope with its output merged into data', async () => {
+  it('refresh then fetch as the state machine calls them: plain data in, plain output out', async () => {
     const input = { connectionIds: [C.claireBnp, C.louisBoursorama] };
-    const first: StepInvocation = {
-      step: { id: 'refresh-balances', operation: REFRESH_OP },
-      executionId: 'arn:aws:states:local:0:execution:refresh:env-1',
-      input,
-      data: input,
-    };
+    const executionId = 'arn:aws:states:local:0:execution:refresh:env-1';
+    // refresh-balances asked for the execution id (execution markers): the machine adds it to the data.
     dynamo.operations.length = 0;
-    const afterRefresh = (await invoke(refreshHandler, first)) as WorkflowEnvelope;
-    await invoke(refreshHandler, first); // a Step Functions retry of the same execution reads the finished markers
+    const refresh = (await invoke(refreshHandler, { ...input, executionId })) as Record<string, unknown>;
+    await invoke(refreshHandler, { ...input, executionId }); // a Step Functions retry of the same execution reads the finished markers
     const refreshCalls = [...dynamo.operations];
-    expect(afterRefresh.input).toEqual(input);
-    expect(afterRefresh.output).toMatchObject({ summary: { synced: 1, needs_user_action: 1, skipped: 0, failed: 0 } });
-    expect(afterRefresh.data).toEqual({ ...input, ...(afterRefresh.output as object) });
+    expect(refresh).toMatchObject({ summary: { synced: 1, needs_user_action: 1, skipped: 0, failed: 0 } });
+    expect(refresh).not.toHaveProperty('executionId');
 
-    const second: StepInvocation = {
-      step: { id: 'fetch-balances', operation: FETCH_OP },
-      executionId: first.executionId!,
-      input,
-      data: afterRefresh.data,
-    };
+    // fetch-balances gets the workflow data: the input merged with refresh's output.
     dynamo.operations.length = 0;
-    const afterFetch = (await invoke(fetchHandler, second)) as WorkflowEnvelope;
+    const fetch = (await invoke(fetchHandler, { ...input, ...refresh })) as { balances: { accountId: string }[]; storage: unknown };
     const fetchCalls = [...dynamo.operations];
-    const output = afterFetch.output as { balances: { accountId: string }[]; storage: unknown };
-    expect(output.balances.map((b) => b.accountId)).toEqual(['3101', '3102', '3103', '3104', '3105', '3106', '3121', '3122']);
-    expect(afterFetch.data).toMatchObject({ summary: expect.anything(), balances: output.balances, connectionIds: input.connectionIds });
+    expect(fetch.balances.map((b) => b.accountId)).toEqual(['3101', '3102', '3103', '3104', '3105', '3106', '3121', '3122']);
+    expect(fetch).not.toHaveProperty('summary');
 
     // Read back: the handler wrote to dynalite through AWS_ENDPOINT_URL_DYNAMODB, nothing else configured.
     const { Items } = await dynamo.doc.send(new ScanCommand({ TableName: TABLE }));
@@ -122,18 +108,12 @@ describe('step handlers wired from environment variables', () => {
 
   it('never writes a token or the client secret to stdout/stderr, on success or failure', async () => {
     const secrets = [sandbox.secret.clientSecret, ...sandbox.secret.users.map((u) => u.token)];
-    const step = (id: string, op: string, executionId: string): StepInvocation => ({
-      step: { id, operation: op },
-      executionId,
-      input: {},
-      data: {},
-    });
     const ok = await captureOutput(async () => {
-      await invoke(refreshHandler, step('refresh-balances', REFRESH_OP, 'env-logs-1'));
-      await invoke(fetchHandler, step('fetch-balances', FETCH_OP, 'env-logs-1'));
+      await invoke(refreshHandler, { executionId: 'env-logs-1' });
+      await invoke(fetchHandler, {});
     });
     sandbox.faults.failNext('GET', '/users/*/accounts', { kind: 'status', status: 401, code: 'invalidToken' }, 3);
-    const failed = await captureOutput(() => invoke(fetchHandler, step('fetch-balances', FETCH_OP, 'env-logs-2')));
+    const failed = await captureOutput(() => invoke(fetchHandler, {}));
     expect(ok.error).toBeUndefined();
     expect(failed.error).toMatchObject({ name: 'Unauthenticated' });
     // The capture works (the logs are there), and no secret is in them.
@@ -168,17 +148,21 @@ describe('step handlers wired from environment variables', () => {
     // psuRequested: attended syncs are outside the PSD2 budget, which these repeated faulted PUTs would exhaust.
     const input = { connectionIds: [C.holdingHsbc], psuRequested: true, maxAgeMinutes: 0 };
     await expect(
-      invoke(refreshHandler, { step: { id: 'refresh-balances', operation: REFRESH_OP }, executionId: `env-fault-${name}`, input, data: input }),
+      invoke(refreshHandler, { ...input, executionId: `env-fault-${name}` }),
     ).rejects.toMatchObject({ name });
   });
 
   it('invalid input → ValidationFailed, nothing written', async () => {
     const before = (await dynamo.doc.send(new ScanCommand({ TableName: TABLE }))).Items?.length;
-    const input = { psuRequested: 'please' };
-    await expect(
-      invoke(refreshHandler, { step: { id: 'refresh-balances', operation: REFRESH_OP }, executionId: 'env-invalid', input, data: input }),
-    ).rejects.toMatchObject({ name: 'ValidationFailed', message: expect.stringContaining('input.psuRequested') });
-    await expect(invoke(fetchHandler, { notAStep: true })).rejects.toMatchObject({ name: 'ValidationFailed' });
+    await expect(invoke(refreshHandler, { psuRequested: 'please', executionId: 'env-invalid' })).rejects.toMatchObject({
+      name: 'ValidationFailed',
+      message: expect.stringContaining('input.psuRequested'),
+    });
+    // refresh-balances (the entry step) rejects unknown fields of the execution input; fetch-balances reads only the
+    // RefreshInput fields of the workflow data, still strictly typed.
+    await expect(invoke(refreshHandler, { userIdz: [1] })).rejects.toMatchObject({ name: 'ValidationFailed', message: expect.stringContaining('userIdz') });
+    await expect(invoke(fetchHandler, { connectionIds: ['x'], summary: {} })).rejects.toMatchObject({ name: 'ValidationFailed' });
+    await expect(invoke(fetchHandler, [])).rejects.toMatchObject({ name: 'ValidationFailed' });
     expect((await dynamo.doc.send(new ScanCommand({ TableName: TABLE }))).Items?.length).toBe(before);
   });
 
@@ -189,7 +173,7 @@ describe('step handlers wired from environment variables', () => {
     resetStepDependenciesForTests();
     try {
       await expect(
-        invoke(refreshHandler, { step: { id: 'refresh-balances', operation: REFRESH_OP }, input: {}, data: {} }),
+        invoke(refreshHandler, {}),
       ).rejects.toMatchObject({ name: 'ConfigurationError', message: expect.stringContaining('TABLE_NAME') });
     } finally {
       process.env.TABLE_NAME = table;
@@ -200,7 +184,7 @@ describe('step handlers wired from environment variables', () => {
       throw new TypeError('boom');
     });
     await expect(
-      invoke(broken, { step: { id: 'refresh-balances', operation: REFRESH_OP }, input: {}, data: {} }),
+      invoke(broken, {}),
     ).rejects.toMatchObject({ name: 'InternalError', message: 'boom' });
   });
 });

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { main } from '../../../infra/compiler/cli';
 import { compileWorkflow } from '../../../infra/compiler/compile';
-import { STEP_FUNCTIONS } from '../../../infra/specs/bindings';
+import { stepFunctionsByOperation } from '../../../infra/specs/bindings';
 import { refreshOpenBankingBalancesWorkflow } from '../../../infra/specs';
 
 const ROOT = path.resolve(__dirname, '../../..');
@@ -37,14 +37,14 @@ describe('workflow CLI (spawned)', () => {
   it('asl <seed .ts> prints exactly the compiled json and exits 0', () => {
     const result = spawnCli(['asl', 'infra/specs/refresh-openbanking-balances.ts']);
     expect(result.status).toBe(0);
-    expect(result.stdout).toBe(`${compileWorkflow(refreshOpenBankingBalancesWorkflow, { bindings: STEP_FUNCTIONS }).json}\n`);
+    expect(result.stdout).toBe(`${compileWorkflow(refreshOpenBankingBalancesWorkflow, { functions: stepFunctionsByOperation() }).json}\n`);
   }, SPAWN_TIMEOUT_MS + 10_000);
 
   it('validate <bad .json> lists the unbound operation and exits 1', () => {
     const result = spawnCli(['validate', badSpec]);
     expect(result.status).toBe(1);
     expect(result.stdout).toContain('ERROR [UNBOUND_OPERATION] definition.steps[0].action.operation');
-    expect(result.stdout).toContain('infra/specs/bindings.ts');
+    expect(result.stdout).toContain('which no function implements');
   }, SPAWN_TIMEOUT_MS + 10_000);
 });
 

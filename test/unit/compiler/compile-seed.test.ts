@@ -5,7 +5,7 @@
  */
 import { compileWorkflow, type CompiledWorkflow } from '../../../infra/compiler/compile';
 import type { TaskState } from '../../../infra/compiler/asl';
-import { STEP_FUNCTIONS } from '../../../infra/specs/bindings';
+import { stepFunctionsByOperation } from '../../../infra/specs/bindings';
 import { refreshOpenBankingBalancesWorkflow } from '../../../infra/specs';
 import {
   ASL_RETRYABLE_ERROR_NAMES,
@@ -22,7 +22,7 @@ let compiled: CompiledWorkflow;
 let local: LocalWorkflow;
 
 beforeAll(() => {
-  compiled = compileWorkflow(refreshOpenBankingBalancesWorkflow, { bindings: STEP_FUNCTIONS });
+  compiled = compileWorkflow(refreshOpenBankingBalancesWorkflow, { functions: stepFunctionsByOperation() });
   local = new LocalWorkflow(compiled);
 });
 
@@ -39,23 +39,21 @@ describe('seed compilation', () => {
     ]);
   });
 
-  it('emits the whole Task shape: lambda:invoke, envelope payload, OutputPath, timeout, transitions', () => {
+  it('emits the whole Task shape: lambda:invoke, data payload, output kept once in its slot, timeout, transitions', () => {
     expect(compiled.definition.StartAt).toBe('refresh-balances');
+    // No state besides the two steps: 2 transitions per execution.
     expect(Object.keys(compiled.definition.States)).toEqual(['refresh-balances', 'fetch-balances']);
     expect(task('refresh-balances')).toEqual({
       Type: 'Task',
       Comment: 'Refresh Balances',
       Resource: 'arn:aws:states:::lambda:invoke',
       Parameters: {
-        FunctionName: '${RefreshBalancesFunctionArn}',
-        Payload: {
-          step: { id: 'refresh-balances', operation: 'openbanking.balances.refresh@1.0.0' },
-          'executionId.$': '$$.Execution.Id',
-          'input.$': '$',
-          'data.$': '$',
-        },
+        FunctionName: '${openbanking_balances_refresh_1_0_0_FunctionArn}',
+        // The execution input plus executionId (the function asked for it: execution markers).
+        'Payload.$': `States.JsonMerge($, States.StringToJson(States.Format('\\{"executionId":"{}"\\}', $$.Execution.Id)), false)`,
       },
-      OutputPath: '$.Payload',
+      // The entry creates the state: one slot per step, the input stays in $$.Execution.Input.
+      ResultSelector: { steps: { 'refresh-balances': { 'output.$': '$.Payload' } } },
       TimeoutSeconds: 300 + 5,
       Retry: expect.any(Array),
       Next: 'fetch-balances',
@@ -65,20 +63,16 @@ describe('seed compilation', () => {
       Comment: 'Fetch Balances',
       Resource: 'arn:aws:states:::lambda:invoke',
       Parameters: {
-        FunctionName: '${FetchBalancesFunctionArn}',
-        Payload: {
-          step: { id: 'fetch-balances', operation: 'openbanking.balances.get@1.0.0' },
-          'executionId.$': '$$.Execution.Id',
-          'input.$': '$.input',
-          'data.$': '$.data',
-        },
+        FunctionName: '${openbanking_balances_get_1_0_0_FunctionArn}',
+        'Payload.$': 'States.JsonMerge(States.StringToJson(States.JsonToString($$.Execution.Input)), $.steps.refresh-balances.output, false)',
       },
-      OutputPath: '$.Payload',
+      ResultSelector: { 'output.$': '$.Payload' },
+      ResultPath: '$.steps.fetch-balances',
       TimeoutSeconds: 120 + 5,
       Retry: expect.any(Array),
       End: true,
     });
-    expect(compiled.substitutions).toEqual(['FetchBalancesFunctionArn', 'RefreshBalancesFunctionArn']);
+    expect(compiled.substitutions).toEqual(['openbanking_balances_get_1_0_0_FunctionArn', 'openbanking_balances_refresh_1_0_0_FunctionArn']);
     expect(compiled.stateNames).toEqual({ 'refresh-balances': 'refresh-balances', 'fetch-balances': 'fetch-balances' });
     expect(compiled.warnings).toEqual([]);
   });
@@ -96,7 +90,7 @@ describe('seed compilation', () => {
   });
 
   it('is deterministic and json is exactly JSON.stringify(definition, null, 2)', () => {
-    const again = compileWorkflow(refreshOpenBankingBalancesWorkflow, { bindings: STEP_FUNCTIONS });
+    const again = compileWorkflow(refreshOpenBankingBalancesWorkflow, { functions: stepFunctionsByOperation() });
     expect(again.json).toBe(compiled.json);
     expect(compiled.json).toBe(JSON.stringify(compiled.definition, null, 2));
   });
@@ -111,7 +105,9 @@ describe('seed compilation', () => {
     expect(fetch?.retry?.aslDelaysSeconds).toEqual([1, 1]);
     expect(fetch?.retry?.deviations).toEqual(['retry 1: 750 ms → 1 s', 'retry 2: 750 ms → 1 s']);
     const refresh = compiled.report.steps.find((s) => s.stepId === 'refresh-balances');
-    expect(refresh?.retry).toMatchObject({ specDelaysMs: [1000, 2000, 4000], aslDelaysSeconds: [1, 2, 4], exact: true, maxInvocations: 4 });
+    expect(refresh?.retry).toMatchObject({ specDelaysMs: [1000, 2000, 4000], aslDelaysSeconds: [1, 2, 4], exact: true, maxInvocations: 4 });    // fetch-balances merges refresh-balances' output (needs an object); nothing merges fetch-balances' output.
+    expect(refresh?.notes.map((n) => n.kind)).toContain('output-merge');
+    expect(fetch?.notes.map((n) => n.kind)).not.toContain('output-merge');
   });
 });
 
@@ -120,24 +116,22 @@ describe('seed execution (aws-local-stepfunctions, fake timers)', () => {
   const refreshOutput = { balances: [{ id: 'b-1', currentBalance: 10 }], refreshedAt: '2026-01-01T00:00:00.000Z' };
   const fetchOutput = { balances: [{ id: 'b-1', currentBalance: 10 }], asOf: '2026-01-01T00:00:01.000Z' };
 
-  it('passes the documented envelope between steps and returns it as the execution output', async () => {
+  it('plain functions: each gets the workflow data, returns its output; the execution output holds each output once', async () => {
     const run = await local.run(input, { 'refresh-balances': () => refreshOutput, 'fetch-balances': () => fetchOutput });
     expect(run.status).toBe('SUCCEEDED');
     expect(run.calls.map((c) => c.state)).toEqual(['refresh-balances', 'fetch-balances']);
-    expect(run.calls[0]?.functionName).toBe('${RefreshBalancesFunctionArn}');
-    expect(run.calls[0]?.payload).toEqual({
-      step: { id: 'refresh-balances', operation: 'openbanking.balances.refresh@1.0.0' },
-      executionId: TEST_CONTEXT.Execution.Id,
-      input,
-      data: input,
-    });
-    expect(run.calls[1]?.payload).toEqual({
-      step: { id: 'fetch-balances', operation: 'openbanking.balances.get@1.0.0' },
-      executionId: TEST_CONTEXT.Execution.Id,
-      input,
-      data: { ...input, ...refreshOutput },
-    });
-    expect(run.output).toEqual({ input, data: { ...input, ...refreshOutput, ...fetchOutput }, output: fetchOutput });
+    expect(run.calls[0]?.functionName).toBe('${openbanking_balances_refresh_1_0_0_FunctionArn}');
+    expect(run.calls[0]?.payload).toEqual({ ...input, executionId: TEST_CONTEXT.Execution.Id });
+    // data = input merged with the completed outputs; fetch-balances did not ask for the execution id.
+    expect(run.calls[1]?.payload).toEqual({ ...input, ...refreshOutput });
+    expect(run.output).toEqual({ steps: { 'refresh-balances': { output: refreshOutput }, 'fetch-balances': { output: fetchOutput } } });
+  });
+
+  it('last writer wins at the top level, and the execution input is not changed by the merge', async () => {
+    const withBalances = { ...input, balances: ['from-input'] };
+    const run = await local.run(withBalances, { 'refresh-balances': () => refreshOutput, 'fetch-balances': () => fetchOutput });
+    expect(run.calls[1]?.payload).toEqual({ ...input, ...refreshOutput });
+    expect(withBalances.balances).toEqual(['from-input']);
   });
 
   it.each([1, 2, 3, 4])('refresh-balances failing %i time(s) with RateLimited runs min(k, 3) + 1 times, waiting 1 s, 2 s, 4 s', async (k) => {

@@ -3,18 +3,18 @@
  * each test spec compiles, passes AWS's ASL language service, and executes in aws-local-stepfunctions.
  */
 import { compileWorkflow, type CompileOptions, type CompiledWorkflow } from '../../../infra/compiler/compile';
-import type { ChoiceState, PassState, TaskState } from '../../../infra/compiler/asl';
+import type { ChoiceState, TaskState } from '../../../infra/compiler/asl';
 import type { WorkflowSpec } from '../../../infra/compiler/spec';
 import { RateLimitedError, TimeoutError } from '../../../lambdas/core/errors';
 import { aslDiagnostics, LocalWorkflow, namedError, TEST_CONTEXT } from '../../support/asl-run';
-import { TEST_BINDINGS, TEST_HUMAN_TASK } from '../../support/specs/bindings';
+import { TEST_FUNCTIONS, TEST_HUMAN_TASK } from '../../support/specs/bindings';
 import { ingestEmailThreadsWorkflow } from '../../support/specs/ingest-email-threads';
 import { paymentApprovalWorkflow } from '../../support/specs/payment-approval';
 import { ticketRoutingWorkflow } from '../../support/specs/ticket-routing';
 import { upcomingPaymentsReminderWorkflow } from '../../support/specs/upcoming-payments-reminder';
 
 const compile = (spec: WorkflowSpec, extra: Partial<CompileOptions> = {}): CompiledWorkflow =>
-  compileWorkflow(spec, { bindings: TEST_BINDINGS, humanTaskBinding: TEST_HUMAN_TASK, ...extra });
+  compileWorkflow(spec, { functions: TEST_FUNCTIONS, humanTaskBinding: TEST_HUMAN_TASK, ...extra });
 
 const never = () => new Promise(() => undefined);
 
@@ -45,21 +45,21 @@ describe('ingest-email-threads (automation → human on `output?.syncedThreads =
     expect(codes).toEqual(expect.arrayContaining(['CONDITION_OPTIONAL_CHAINING', 'HUMAN_WITHOUT_FORM']));
   });
 
-  it('0 threads → the human task gets the token and the envelope; its answer is merged into data', async () => {
+  it('0 threads → the human task gets the token and the data; its answer is kept in its slot', async () => {
     const run = await normalized.run(input, {
       sync: () => ({ syncedThreads: 0 }),
       triage: () => ({ flagged: ['t-1'] }),
     });
     expect(run.status).toBe('SUCCEEDED');
+    expect(run.callsOf('sync')[0]?.payload).toEqual(input);
     expect(run.callsOf('triage')[0]?.payload).toEqual({
       taskToken: 'tok',
       step: { id: 'triage', type: 'human' },
       form: null,
       executionId: TEST_CONTEXT.Execution.Id,
-      input,
       data: { ...input, syncedThreads: 0 },
     });
-    expect(run.output).toEqual({ input, data: { ...input, syncedThreads: 0, flagged: ['t-1'] }, output: { flagged: ['t-1'] } });
+    expect(run.output).toEqual({ steps: { sync: { output: { syncedThreads: 0 } }, triage: { output: { flagged: ['t-1'] } } } });
   });
 
   it('5 threads → no transition matches → fails with NoTransitionMatched (ContractSpec runner semantics)', async () => {
@@ -71,7 +71,7 @@ describe('ingest-email-threads (automation → human on `output?.syncedThreads =
   it("noMatch: 'succeed' → 5 threads completes after sync (DevKit semantics)", async () => {
     const run = await succeedOnNoMatch.run(input, { sync: () => ({ syncedThreads: 5 }) });
     expect(run.status).toBe('SUCCEEDED');
-    expect(run.output).toEqual({ input, data: { ...input, syncedThreads: 5 }, output: { syncedThreads: 5 } });
+    expect(run.output).toEqual({ steps: { sync: { output: { syncedThreads: 5 } } } });
   });
 
   it("optionalChaining: 'contractspec' reproduces ContractSpec: triage always runs", async () => {
@@ -89,19 +89,13 @@ describe('upcoming-payments-reminder (human entry step)', () => {
     local = new LocalWorkflow(compiled);
   });
 
-  it('starts with a Pass that wraps the input in the envelope', () => {
-    expect(compiled.definition.StartAt).toBe('collect.init');
-    expect(compiled.definition.States['collect.init']).toMatchObject({
-      Type: 'Pass',
-      Parameters: { 'input.$': '$', 'data.$': '$', output: null },
-      Next: 'collect',
-    });
-    const merge = compiled.definition.States['collect.merge'] as PassState;
-    expect(merge.Parameters).toEqual({
-      'input.$': '$.input',
-      'data.$': 'States.JsonMerge($.data, $.output, false)',
-      'output.$': '$.output',
-    });
+  it('the human entry step creates the state itself: no extra state, no merge Pass', () => {
+    expect(compiled.definition.StartAt).toBe('collect');
+    expect(Object.keys(compiled.definition.States)).toEqual(['collect', 'collect.next', 'collect.noMatch', 'schedule']);
+    const collect = compiled.definition.States.collect as TaskState;
+    expect(collect.ResultSelector).toEqual({ steps: { collect: { 'output.$': '$' } } });
+    expect(collect.ResultPath).toBeUndefined();
+    expect((collect.Parameters.Payload as Record<string, unknown>)['data.$']).toBe('$');
   });
 
   it('confirmed → schedule runs with the merged data; a Timeout error is retried after 1 s (linear)', async () => {
@@ -116,8 +110,8 @@ describe('upcoming-payments-reminder (human entry step)', () => {
     });
     expect(run.status).toBe('SUCCEEDED');
     expect(run.gapsOf('schedule')).toEqual([1000]);
-    expect(run.callsOf('schedule')[0]?.payload.data).toEqual({ ...input, ...answer });
-    expect(run.output).toEqual({ input, data: { ...input, ...answer, reminderId: 'r-1' }, output: { reminderId: 'r-1' } });
+    expect(run.callsOf('schedule')[0]?.payload).toEqual({ ...input, ...answer });
+    expect(run.output).toEqual({ steps: { collect: { output: answer }, schedule: { output: { reminderId: 'r-1' } } } });
   });
 
   it('not confirmed → NoTransitionMatched, schedule never runs', async () => {
@@ -156,17 +150,28 @@ describe('payment-approval (decision, human with form, guard, timeout, compensat
     });
   });
 
-  it('fast lane (2nd condition) skips review; output carries data, output and recorded results', async () => {
+  it('fast lane (2nd condition) skips review; each function gets the data so far; review keeps a not-run slot', async () => {
     const input = { amount: 50, currency: 'EUR', priority: 'high' };
     const run = await local.run(input, ok);
     expect(run.status).toBe('SUCCEEDED');
     expect(run.calls.map((c) => c.state)).toEqual(['reserve', 'charge', 'notify']);
+    expect(run.callsOf('reserve')[0]?.payload).toEqual({ ...input, executionId: TEST_CONTEXT.Execution.Id });
+    expect(run.callsOf('charge')[0]?.payload).toEqual({ ...input, reservationId: 'res-1' });
+    expect(run.callsOf('notify')[0]?.payload).toEqual({ ...input, reservationId: 'res-1', chargeId: 'ch-1' });
     expect(run.output).toEqual({
-      input,
-      data: { ...input, reservationId: 'res-1', chargeId: 'ch-1', notified: true },
-      output: { notified: true },
-      results: { reserve: { reservationId: 'res-1' }, charge: { chargeId: 'ch-1' } },
+      steps: {
+        reserve: { output: { reservationId: 'res-1' } },
+        review: { output: {}, skipped: true },
+        charge: { output: { chargeId: 'ch-1' } },
+        notify: { output: { notified: true } },
+      },
     });
+  });
+
+  it('through review: the answer is part of the data charge receives, and of what conditions read', async () => {
+    const input = { amount: 5000, currency: 'EUR' };
+    const run = await local.run(input, { ...ok, review: () => ({ approved: true, approver: 'ada' }) });
+    expect(run.callsOf('charge')[0]?.payload).toEqual({ ...input, reservationId: 'res-1', approved: true, approver: 'ada' });
   });
 
   it('first match wins: a large high-priority amount goes to review although the 2nd condition also holds', async () => {
@@ -191,16 +196,16 @@ describe('payment-approval (decision, human with form, guard, timeout, compensat
     expect(run.calls.map((c) => c.state)).toEqual(['reserve', 'review', 'review.compensate', 'reserve.compensate']);
     expect(run.error).toEqual({ Error: 'NoTransitionMatched', Cause: 'No transition matched after executing step "review".' });
     expect(run.callsOf('reserve.compensate')[0]?.payload).toEqual({
-      step: { id: 'reserve', operation: 'test.funds.release@1.0.0' },
-      compensation: {
-        stepId: 'reserve',
-        originalOutput: { reservationId: 'res-1' },
-        workflowData: { ...input, reservationId: 'res-1', approved: false },
-        error: { Error: 'NoTransitionMatched', Cause: 'No transition matched after executing step "review".' },
-      },
-      executionId: TEST_CONTEXT.Execution.Id,
-      input,
-      data: { ...input, reservationId: 'res-1', approved: false },
+      stepId: 'reserve',
+      originalInput: input,
+      originalOutput: { reservationId: 'res-1' },
+      workflowData: { ...input, reservationId: 'res-1', approved: false },
+      error: { Error: 'NoTransitionMatched', Cause: 'No transition matched after executing step "review".' },
+    });
+    expect(run.callsOf('review.compensate')[0]?.payload).toMatchObject({
+      stepId: 'review',
+      originalInput: { ...input, reservationId: 'res-1' },
+      originalOutput: { approved: false },
     });
   });
 
@@ -265,11 +270,11 @@ describe('ticket-routing (decision entry step, &&/||/! conditions, no fallback e
     expect(run.calls.map((c) => c.state)).toEqual([expected]);
   });
 
-  it('severity 0 matches nothing: fails by default, succeeds with noMatch succeed (output = initial envelope)', async () => {
+  it('severity 0 matches nothing: fails by default, succeeds with noMatch succeed (output = the initial state)', async () => {
     expect((await local.run({ severity: 0 }, handlers)).error?.Error).toBe('NoTransitionMatched');
     const run = await succeed.run({ severity: 0 }, handlers);
     expect(run.status).toBe('SUCCEEDED');
-    expect(run.output).toEqual({ input: { severity: 0 }, data: { severity: 0 }, output: null });
+    expect(run.output).toEqual({ steps: {} });
   });
 
   it('reply (timeoutMs 1500 → 2 s, no retry) times out once and fails with States.Timeout', async () => {

@@ -4,7 +4,7 @@
  */
 import { StateMachine, type StateMachineDefinition as LocalDefinition } from 'aws-local-stepfunctions';
 import type { ChoiceRule, State, StateMachineDefinition } from '../../../infra/compiler/asl';
-import { compileCondition, evaluateCondition, parseCondition } from '../../../infra/compiler/expression';
+import { compileCondition, evaluateCondition, parseCondition, type ConditionScope } from '../../../infra/compiler/expression';
 import { aslDiagnostics } from '../../support/asl-run';
 import { referenceEvaluate, type RefContext } from './reference-evaluator';
 
@@ -92,29 +92,34 @@ describe('parser + AST evaluator agree with §1.4 and with the reference evaluat
   });
 });
 
+/** One machine for the whole table: `$.case` picks the case, T / F report the compiled rule's verdict. */
+function choiceMachine(scope: ConditionScope): { machine: StateMachine; definition: StateMachineDefinition } {
+  const states: Record<string, State> = {
+    // (a bare `false` Result is treated as absent by the local interpreter, hence the wrapper)
+    T: { Type: 'Pass', Result: { value: true }, End: true },
+    F: { Type: 'Pass', Result: { value: false }, End: true },
+  };
+  const dispatch: ChoiceRule[] = [];
+  CASES.forEach((c, i) => {
+    const compiled = compileCondition(parseCondition(c.expr).ast, scope);
+    const name = `case${i}`;
+    dispatch.push({ Variable: '$.case', NumericEquals: i, Next: name });
+    states[name] =
+      compiled.kind === 'constant'
+        ? { Type: 'Pass', Next: compiled.value ? 'T' : 'F' }
+        : { Type: 'Choice', Choices: [{ ...compiled.rule, Next: 'T' } as ChoiceRule], Default: 'F' };
+  });
+  states.dispatch = { Type: 'Choice', Choices: dispatch, Default: 'F' };
+  const definition: StateMachineDefinition = { StartAt: 'dispatch', States: states };
+  return { machine: new StateMachine(definition as unknown as LocalDefinition), definition };
+}
+
 describe('compiled Choice rules, executed by aws-local-stepfunctions', () => {
   let machine: StateMachine;
   let definition: StateMachineDefinition;
 
   beforeAll(() => {
-    const states: Record<string, State> = {
-      // (a bare `false` Result is treated as absent by the local interpreter, hence the wrapper)
-      T: { Type: 'Pass', Result: { value: true }, End: true },
-      F: { Type: 'Pass', Result: { value: false }, End: true },
-    };
-    const dispatch: ChoiceRule[] = [];
-    CASES.forEach((c, i) => {
-      const compiled = compileCondition(parseCondition(c.expr).ast, SCOPE);
-      const name = `case${i}`;
-      dispatch.push({ Variable: '$.case', NumericEquals: i, Next: name });
-      states[name] =
-        compiled.kind === 'constant'
-          ? { Type: 'Pass', Next: compiled.value ? 'T' : 'F' }
-          : { Type: 'Choice', Choices: [{ ...compiled.rule, Next: 'T' } as ChoiceRule], Default: 'F' };
-    });
-    states.dispatch = { Type: 'Choice', Choices: dispatch, Default: 'F' };
-    definition = { StartAt: 'dispatch', States: states };
-    machine = new StateMachine(definition as unknown as LocalDefinition);
+    ({ machine, definition } = choiceMachine(SCOPE));
   });
 
   it('passes the AWS language service', async () => {
@@ -160,5 +165,41 @@ describe('optional chaining (`?.`) and issue reporting', () => {
     ['data.a[x] === 1', 'CONDITION_PATH_UNSUPPORTED'],
   ])('%s → %s', (source, code) => {
     expect(parseCondition(source).issues.map((i) => i.code)).toContain(code);
+  });
+});
+
+/**
+ * `data` given as layers (the compiled machine's `$.steps.<id>.output` slots over the execution input): the same
+ * table, with each case's data split so that every top-level key lives in the newest layer that has it and older
+ * layers hold decoys for it. A rule that mixed layers, or read an older one, would read a decoy.
+ */
+describe('layered data (last writer wins per top-level key), executed by aws-local-stepfunctions', () => {
+  const LAYERED = { data: ['$.l1', '$.l2', '$.base'], input: '$.input', output: '$.output' } as const;
+  const DECOY = 'decoy';
+  const split = (data: unknown): Record<string, unknown> => {
+    const l1: Record<string, unknown> = {};
+    const l2: Record<string, unknown> = {};
+    const base: Record<string, unknown> = {};
+    Object.entries((data ?? {}) as Record<string, unknown>).forEach(([key, value], i) => {
+      if (i % 2 === 0) {
+        l1[key] = value;
+        l2[key] = DECOY;
+        base[key] = DECOY;
+      } else {
+        base[key] = value;
+      }
+    });
+    return { l1, l2, base };
+  };
+  let machine: StateMachine;
+
+  beforeAll(() => {
+    ({ machine } = choiceMachine(LAYERED));
+  });
+
+  it.each(CASES.map((c, i) => [c.expr, JSON.stringify(c.ctx), c, i] as const))('%s with %s', async (_e, _c, c, i) => {
+    const { data, ...rest } = c.ctx;
+    const result = (await machine.run({ case: i, ...rest, ...split(data) } as never).result) as { value: boolean };
+    expect(result.value).toBe(c.coercion ? !c.expected : c.expected);
   });
 });

@@ -4,8 +4,8 @@ import { renderMermaid } from '../../../infra/compiler/diagram';
 import { renderFidelityReport } from '../../../infra/compiler/report';
 import { aslRetryDelaysSeconds, contractSpecRetryDelaysMs, toAslRetrier } from '../../../infra/compiler/retry';
 import { refreshOpenBankingBalancesWorkflow } from '../../../infra/specs';
-import { STEP_FUNCTIONS } from '../../../infra/specs/bindings';
-import { TEST_BINDINGS, TEST_HUMAN_TASK } from '../../support/specs/bindings';
+import { stepFunctionsByOperation } from '../../../infra/specs/bindings';
+import { TEST_FUNCTIONS, TEST_HUMAN_TASK } from '../../support/specs/bindings';
 import { paymentApprovalWorkflow } from '../../support/specs/payment-approval';
 
 describe('retry schedules (ContractSpec §2.3 verified table vs ASL)', () => {
@@ -23,7 +23,7 @@ describe('retry schedules (ContractSpec §2.3 verified table vs ASL)', () => {
 
 describe('renderFidelityReport', () => {
   it('renders an aligned table with spec and ASL waits and the flagged rounding', () => {
-    const text = renderFidelityReport(compileWorkflow(refreshOpenBankingBalancesWorkflow, { bindings: STEP_FUNCTIONS }).report);
+    const text = renderFidelityReport(compileWorkflow(refreshOpenBankingBalancesWorkflow, { functions: stepFunctionsByOperation() }).report);
     const rows = text.split('\n').filter((l) => l.startsWith('|'));
     expect(rows).toHaveLength(4);
     expect(new Set(rows.map((r) => r.length)).size).toBe(1);
@@ -33,7 +33,7 @@ describe('renderFidelityReport', () => {
   });
 
   it('reports compensation, SLA and condition deviations', () => {
-    const report = compileWorkflow(paymentApprovalWorkflow, { bindings: TEST_BINDINGS, humanTaskBinding: TEST_HUMAN_TASK }).report;
+    const report = compileWorkflow(paymentApprovalWorkflow, { functions: TEST_FUNCTIONS, humanTaskBinding: TEST_HUMAN_TASK }).report;
     expect(report.exact).toBe(false);
     expect(report.notes.map((n) => n.kind)).toEqual(expect.arrayContaining(['compensation', 'sla', 'decision', 'data-flow']));
     expect(report.steps.find((s) => s.stepId === 'route')?.notes.map((n) => n.kind)).toContain('number-coercion');
@@ -43,7 +43,7 @@ describe('renderFidelityReport', () => {
 
 describe('renderMermaid', () => {
   it('draws Next, Choice, Default and Catch edges and retry annotations', () => {
-    const compiled = compileWorkflow(paymentApprovalWorkflow, { bindings: TEST_BINDINGS, humanTaskBinding: TEST_HUMAN_TASK });
+    const compiled = compileWorkflow(paymentApprovalWorkflow, { functions: TEST_FUNCTIONS, humanTaskBinding: TEST_HUMAN_TASK });
     const names = Object.keys(compiled.definition.States);
     const id = (n: string) => `s${names.indexOf(n)}`;
     const text = renderMermaid(compiled.definition);

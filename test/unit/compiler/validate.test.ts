@@ -2,8 +2,8 @@
 import { compileWorkflow } from '../../../infra/compiler/compile';
 import type { Step, WorkflowSpec } from '../../../infra/compiler/spec';
 import { validateWorkflowComprehensive, WorkflowValidationError, type ValidationIssue } from '../../../infra/compiler/validate';
-import { STEP_FUNCTIONS } from '../../../infra/specs/bindings';
-import { TEST_BINDINGS, TEST_HUMAN_TASK } from '../../support/specs/bindings';
+import { stepFunctionsByOperation } from '../../../infra/specs/bindings';
+import { TEST_FUNCTIONS, TEST_HUMAN_TASK } from '../../support/specs/bindings';
 
 const REFRESH = { key: 'openbanking.balances.refresh', version: '1.0.0' };
 const GET = { key: 'openbanking.balances.get', version: '1.0.0' };
@@ -21,7 +21,7 @@ function spec(definition: Partial<WorkflowSpec['definition']>): WorkflowSpec {
 
 function issuesOf(s: WorkflowSpec): ValidationIssue[] {
   try {
-    compileWorkflow(s, { bindings: STEP_FUNCTIONS });
+    compileWorkflow(s, { functions: stepFunctionsByOperation() });
   } catch (error) {
     expect(error).toBeInstanceOf(WorkflowValidationError);
     expect((error as Error).name).toBe('WorkflowValidationError');
@@ -114,15 +114,36 @@ describe('compileWorkflow rejects invalid specs with documented codes', () => {
     expect(issue?.message).toMatch(/Step "b".*retry\.delayMs is -5.*positive number of milliseconds/);
   });
 
-  it('an unbound operation names the step, the operation and the bindings file; the error message lists it', () => {
+  it('an unbound operation names the step, the operation and the bound ones; the error message lists it', () => {
     const s = spec({ steps: [auto('a'), auto('b', { action: { operation: { key: 'x.y', version: '2.0.0' } } })] });
-    expect(() => compileWorkflow(s, { bindings: STEP_FUNCTIONS })).toThrow(/UNBOUND_OPERATION.*step "b" is operation x\.y@2\.0\.0.*infra\/specs\/bindings\.ts/s);
+    expect(() => compileWorkflow(s, { functions: stepFunctionsByOperation() })).toThrow(/UNBOUND_OPERATION.*step "b" is operation x\.y@2\.0\.0, which no function implements \(bound: openbanking\.balances\.refresh@1\.0\.0, openbanking\.balances\.get@1\.0\.0\)/s);
+  });
+
+  it('a step id that is not a plain JSONPath key is refused (it names a state slot in intrinsic arguments)', () => {
+    const issue = issuesOf(spec({ steps: [auto('a'), auto('b c', { action: { operation: GET } })], transitions: [{ from: 'a', to: 'b c' }] })).find(
+      (i) => i.code === 'STEP_ID_INVALID',
+    );
+    expect(issue).toMatchObject({ level: 'error', stepId: 'b c' });
+  });
+
+  it('a payload merging more outputs than 10 nested intrinsic functions allow is refused, naming the step', () => {
+    const ids = Array.from({ length: 11 }, (_, i) => `s${i}`);
+    const chain = spec({
+      steps: ids.map((id) => auto(id, { action: { operation: GET } })),
+      transitions: ids.slice(1).map((id, i) => ({ from: ids[i] as string, to: id })),
+    });
+    const issues = issuesOf(chain);
+    expect(issues.map((i) => i.code)).toEqual(['DATA_MERGE_TOO_DEEP', 'DATA_MERGE_TOO_DEEP']);
+    expect(issues[0]?.message).toMatch(/payload of step "s9" merges the execution input with 9 step outputs: 11 nested intrinsic functions/);
+    // Nine steps (8 earlier outputs at most) still compile.
+    const nine = spec({ steps: ids.slice(0, 9).map((id) => auto(id, { action: { operation: GET } })), transitions: ids.slice(1, 9).map((id, i) => ({ from: ids[i] as string, to: id })) });
+    expect(() => compileWorkflow(nine, { functions: stepFunctionsByOperation() })).not.toThrow();
   });
 
   it('allowUnboundOperations compiles with a placeholder function and keeps a warning', () => {
     const s = spec({ steps: [auto('a'), auto('b', { action: { operation: { key: 'x.y', version: '2.0.0' } } })] });
-    const compiled = compileWorkflow(s, { bindings: STEP_FUNCTIONS, allowUnboundOperations: true });
-    expect(compiled.substitutions).toContain('Unbound_x_y_2_0_0_FunctionArn');
+    const compiled = compileWorkflow(s, { functions: stepFunctionsByOperation(), allowUnboundOperations: true });
+    expect(compiled.substitutions).toContain('x_y_2_0_0_FunctionArn');
     expect(compiled.warnings.map((w) => w.code)).toContain('UNBOUND_OPERATION');
   });
 });
@@ -138,7 +159,7 @@ describe('warnings do not block compilation', () => {
     const issues = validateWorkflowComprehensive(s);
     const compiledWarnings = (() => {
       try {
-        return compileWorkflow(s, { bindings: TEST_BINDINGS, humanTaskBinding: TEST_HUMAN_TASK }).warnings;
+        return compileWorkflow(s, { functions: TEST_FUNCTIONS, humanTaskBinding: TEST_HUMAN_TASK }).warnings;
       } catch (error) {
         return (error as WorkflowValidationError).issues;
       }
@@ -153,7 +174,7 @@ describe('warnings do not block compilation', () => {
         steps: [auto('a'), auto('b', { action: { operation: GET }, guard: { type: 'policy', value: 'p' } })],
         transitions: [{ from: 'a', to: 'b', condition: 'false' }],
       }),
-      { bindings: STEP_FUNCTIONS },
+      { functions: stepFunctionsByOperation() },
     );
     expect(compiled.definition.States.a).toMatchObject({ Next: 'a.noMatch' });
     expect(compiled.definition.States['b.guard']).toBeUndefined();

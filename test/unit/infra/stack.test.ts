@@ -14,9 +14,9 @@ import { POWENS_SECRET_TEMPLATE } from '../../../infra/constructs/powens-secret'
 import { API_ROUTES } from '../../../lambdas/api/app';
 import { ENV } from '../../../lambdas/core/env-names';
 import { REFRESH_INPUT_SCHEMA } from '../../../lambdas/core/domain/refresh-input';
-import { compileWorkflow } from '../../../infra/compiler/compile';
+import { compileWorkflow, operationArnPlaceholder } from '../../../infra/compiler/compile';
 import { refreshOpenBankingBalancesWorkflow } from '../../../infra/specs';
-import { functionArnPlaceholderKey, STEP_FUNCTIONS } from '../../../infra/specs/bindings';
+import { STEP_FUNCTIONS, stepFunctionsByOperation } from '../../../infra/specs/bindings';
 
 type Json = Record<string, unknown>;
 interface CfnResource {
@@ -159,7 +159,7 @@ describe('Powens secret', () => {
 });
 
 describe('state machine', () => {
-  const compiled = compileWorkflow(refreshOpenBankingBalancesWorkflow, { bindings: STEP_FUNCTIONS });
+  const compiled = compileWorkflow(refreshOpenBankingBalancesWorkflow, { functions: stepFunctionsByOperation() });
 
   it('deploys the compiler output byte for byte, with one substitution per placeholder', () => {
     const [[, sm] = []] = ofType('AWS::StepFunctions::StateMachine');
@@ -168,9 +168,11 @@ describe('state machine', () => {
     expect(props.DefinitionString === compiled.json).toBe(true);
     expect(Object.keys(props.DefinitionSubstitutions).sort()).toEqual([...compiled.substitutions].sort());
     for (const binding of STEP_FUNCTIONS) {
-      const key = functionArnPlaceholderKey(binding);
-      if (!compiled.substitutions.includes(key)) continue;
-      expect(props.DefinitionSubstitutions[key]).toEqual({ 'Fn::GetAtt': [expect.stringMatching(new RegExp(`^${binding.id}Function`)), 'Arn'] });
+      for (const operation of binding.operations) {
+        const key = operationArnPlaceholder(operation);
+        expect(compiled.substitutions).toContain(key);
+        expect(props.DefinitionSubstitutions[key]).toEqual({ 'Fn::GetAtt': [expect.stringMatching(new RegExp(`^${binding.id}Function`)), 'Arn'] });
+      }
     }
   });
 
