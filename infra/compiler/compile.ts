@@ -6,7 +6,8 @@
  * Data flow in one paragraph: bound Lambdas are plain functions. A Task sends its function the workflow data
  * (execution input merged with the outputs completed so far, built with States.JsonMerge in Parameters) and keeps
  * the function's return value, once, at `$.steps.<stepId>.output` (ResultSelector + ResultPath). Conditions read
- * those slots directly; nothing else is carried, and no state is added per step.
+ * those slots directly; nothing else is carried, and no state is added per step. Why this shape:
+ * docs/step-functions-notes.md A3.
  */
 import { EXECUTION_ID_FIELD } from '../../lambdas/core/workflow-contract';
 import type { Catcher, ChoiceRule, ChoiceRuleBody, JsonValue, State, StateMachineDefinition, TaskState } from './asl';

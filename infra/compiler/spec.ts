@@ -153,7 +153,7 @@ export interface WorkflowSpec {
 /** ContractSpec's `defineWorkflow` is the identity and validates nothing; so is this one. */
 export const defineWorkflow = (spec: WorkflowSpec): WorkflowSpec => spec;
 
-/** `key@version`: the form operations take in bindings.ts and in the step envelope. */
+/** `key@version`: how operations are named in the compiler's `functions`, the construct's `operations` and error messages. */
 export function opRefId(ref: VersionedSpecRef): string {
   return `${ref.key}@${ref.version}`;
 }

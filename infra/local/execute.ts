@@ -177,7 +177,7 @@ function taskInvoker(
   };
   if (state.Resource === 'arn:aws:states:::lambda:invoke') {
     const fn = resolve(state.Parameters?.FunctionName);
-    // lambda:invoke returns the Invoke API envelope; the compiled state selects `$.Payload`.
+    // lambda:invoke returns the Invoke API response; the compiled ResultSelector keeps `$.Payload`.
     return async (input) => {
       const request = input as { Payload?: unknown };
       // Lambda answers with JSON text, which Step Functions parses: re-parsing here also gives the interpreter

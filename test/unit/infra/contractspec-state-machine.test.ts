@@ -8,6 +8,7 @@ import { Template } from 'aws-cdk-lib/assertions';
 import { Code, Function as LambdaFunction, Runtime } from 'aws-cdk-lib/aws-lambda';
 import { compileWorkflow, operationArnPlaceholder } from '../../../infra/compiler/compile';
 import { ContractSpecStateMachine, OperationTimeoutRequiredError } from '../../../infra/constructs/contractspec-state-machine';
+import { LocalWorkflow } from '../../support/asl-run';
 import { paymentApprovalWorkflow } from '../../support/specs/payment-approval';
 
 type Json = Record<string, unknown>;
@@ -91,6 +92,20 @@ describe('ContractSpecStateMachine (payment-approval, plain inline functions)', 
     const invoke = policies.flatMap((p) => p.Properties.PolicyDocument.Statement).filter((s) => s.Action === 'lambda:InvokeFunction');
     expect(invoke.map((s) => s.Resource)).toHaveLength(5);
     for (const s of invoke) expect(s.Resource).toEqual({ 'Fn::GetAtt': [expect.any(String), 'Arn'] });
+  });
+
+  it('the deployed definition runs in aws-local-stepfunctions with functions that only map data to output', async () => {
+    const run = await new LocalWorkflow(definition().DefinitionString as string).run(
+      { amount: 5000, currency: 'EUR' },
+      {
+        reserve: () => ({ reservationId: 'res-1' }),
+        review: () => ({ approved: true }),
+        charge: (data) => ({ chargeId: `ch-for-${String(data.reservationId)}` }),
+        notify: (data) => ({ notified: data.approved === true }),
+      },
+    );
+    expect(run.status).toBe('SUCCEEDED');
+    expect(run.output).toMatchObject({ steps: { charge: { output: { chargeId: 'ch-for-res-1' } }, notify: { output: { notified: true } } } });
   });
 
   it('refuses an imported function without a timeout, naming the operation', () => {
