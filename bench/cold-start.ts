@@ -12,7 +12,10 @@ import { STEP_FUNCTIONS } from '../infra/specs/bindings';
 import { ENV } from '../lambdas/core/env-names';
 import { BENCH_WORK_DIR, round, summarize, type Summary } from './support';
 
-export const COLD_START_TARGETS = { maxBundleKb: 250, maxImportMs: 40, minSpeedup: 2 } as const;
+export const COLD_START_TARGETS = { maxBundleKb: 250, maxImportMs: 30, minSpeedup: 2 } as const;
+
+/** An otherwise empty handler making one DynamoDB call, bundled the same way: what no handler can beat. */
+export const FLOOR_HANDLER: HandlerUnderTest = { id: 'Floor', entry: 'bench/floor-handler.ts' };
 
 export interface HandlerUnderTest {
   id: string;
@@ -44,14 +47,16 @@ export interface HandlerColdStart {
   bundledProcessMs: Summary;
   unbundledProcessMs: Summary;
   /**
-   * Import of only the external @aws-sdk/* packages the bundle imports (ESM, as the bundle loads them, and CommonJS
-   * as the unbundled variant does): the floor a bundle cannot go below while the SDK stays external.
+   * The same bundle imported with NODE_OPTIONS=--enable-source-maps (Node then reads and parses the .map at import):
+   * what source maps would cost in AWS, where NodeFunction leaves them off.
    */
-  sdkFloor: { packages: string[]; esmImportMs: Summary; cjsImportMs: Summary };
+  bundledWithSourceMapsImportMs: Summary;
   /** The whole transpiled lambdas/ tree (not only what this handler loads). */
   unbundled: { files: number; kb: number };
   /** unbundled median import ÷ bundled median import. */
   speedup: number;
+  /** This handler ÷ the floor (FLOOR_HANDLER): bytes and median import. */
+  vsFloor: { bytes: number; importMs: number };
   targets: { bundleKb: boolean; importMs: boolean; speedup: boolean };
 }
 
@@ -61,6 +66,8 @@ export interface ColdStartResult {
   targets: typeof COLD_START_TARGETS;
   /** Wall time of the probe process importing nothing (subtracted from the process figures). */
   emptyProcessMs: Summary;
+  /** FLOOR_HANDLER bundled: an empty handler with the DynamoDB client (one GetItem). */
+  floor: { bytes: number; kb: number; importMs: Summary; withSourceMapsImportMs: Summary };
   handlers: HandlerColdStart[];
 }
 
@@ -77,8 +84,6 @@ export function coldStartEnvironment(): Record<string, string> {
     AWS_ACCESS_KEY_ID: 'bench',
     AWS_SECRET_ACCESS_KEY: 'bench',
     AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
-    // As infra/constructs/node-function.ts sets it: Node then loads the bundle's source map at import.
-    NODE_OPTIONS: '--enable-source-maps',
     POWERTOOLS_SERVICE_NAME: 'bench',
     POWERTOOLS_LOG_LEVEL: 'SILENT',
     POWERTOOLS_METRICS_NAMESPACE: 'Bench',
@@ -167,18 +172,6 @@ async function sizeOf(file: string): Promise<number> {
   return (await stat(file)).size;
 }
 
-/** The external `@aws-sdk/*` packages a bundle imports, and two probe modules that import only those. */
-async function writeSdkFloorProbes(externalImports: string[], dir: string): Promise<{ packages: string[]; esm: string; cjs: string }> {
-  // From esbuild's metafile: a text search of the code also matched "@aws-sdk/…" inside the bundled SDK's messages.
-  const packages = externalImports.filter((p) => p.startsWith('@aws-sdk/'));
-  await mkdir(dir, { recursive: true });
-  const esm = path.join(dir, 'sdk.mjs');
-  const cjs = path.join(dir, 'sdk.cjs');
-  await writeFile(esm, `${packages.map((p) => `import ${JSON.stringify(p)};`).join('\n')}\nexport const handler = () => undefined;\n`);
-  await writeFile(cjs, `${packages.map((p) => `require(${JSON.stringify(p)});`).join('\n')}\nexports.handler = () => undefined;\n`);
-  return { packages, esm, cjs };
-}
-
 export async function runColdStart(options: ColdStartOptions): Promise<ColdStartResult> {
   if (!Number.isInteger(options.runs) || options.runs < 1) throw new RangeError(`runs must be an integer ≥ 1, got ${options.runs}`);
   const workDir = options.workDir ?? path.join(BENCH_WORK_DIR, 'cold-start');
@@ -188,33 +181,38 @@ export async function runColdStart(options: ColdStartOptions): Promise<ColdStart
   const built = [];
   for (const handler of handlers) {
     const bundle = await buildLambda(handler.entry, path.join(workDir, 'bundles', handler.id));
-    const sdk = await writeSdkFloorProbes(bundle.externalImports, path.join(workDir, 'sdk-floor', handler.id));
-    built.push({ handler, bundle, sdk, bundleBytesOnDisk: await sizeOf(bundle.outfile) });
+    built.push({ handler, bundle, bundleBytesOnDisk: await sizeOf(bundle.outfile) });
   }
+  const floorBundle = await buildLambda(FLOOR_HANDLER.entry, path.join(workDir, 'bundles', FLOOR_HANDLER.id));
   const unbundled = await transpileUnbundled(path.join(workDir, 'unbundled'));
   const unbundledEntry = (entry: string): string => path.join(unbundled.root, entry.replace(/\.ts$/, '.js'));
+  const envWithSourceMaps = { ...env, NODE_OPTIONS: '--enable-source-maps' };
 
-  // Interleaved rounds (empty, then each handler bundled and unbundled) so machine noise spreads over all variants.
+  // Interleaved rounds (empty, floor, then each handler's variants) so machine noise spreads over all variants.
   const empty: number[] = [];
-  const samples = new Map<string, Record<'bundled' | 'unbundled' | 'sdkEsm' | 'sdkCjs', ProbeRun[]>>(
-    handlers.map((h) => [h.id, { bundled: [], unbundled: [], sdkEsm: [], sdkCjs: [] }]),
+  const floor = { bundled: [] as number[], withMaps: [] as number[] };
+  const samples = new Map<string, Record<'bundled' | 'unbundled' | 'withMaps', ProbeRun[]>>(
+    handlers.map((h) => [h.id, { bundled: [], unbundled: [], withMaps: [] }]),
   );
   await probe(undefined, env); // warms the OS file cache for node itself; not recorded
   for (let run = 0; run < options.runs; run++) {
     empty.push((await probe(undefined, env)).processMs);
-    for (const { handler, bundle, sdk } of built) {
+    floor.bundled.push((await probe(floorBundle.outfile, env)).importMs);
+    floor.withMaps.push((await probe(floorBundle.outfile, envWithSourceMaps)).importMs);
+    for (const { handler, bundle } of built) {
       const sample = samples.get(handler.id);
       if (!sample) continue;
       sample.bundled.push(await probe(bundle.outfile, env));
+      sample.withMaps.push(await probe(bundle.outfile, envWithSourceMaps));
       sample.unbundled.push(await probe(unbundledEntry(handler.entry), env));
-      sample.sdkEsm.push(await probe(sdk.esm, env));
-      sample.sdkCjs.push(await probe(sdk.cjs, env));
     }
   }
   const emptyProcessMs = summarize(empty);
+  const floorImportMs = summarize(floor.bundled);
+  const floorBytes = await sizeOf(floorBundle.outfile);
 
-  const results: HandlerColdStart[] = built.map(({ handler, bundle, sdk, bundleBytesOnDisk }) => {
-    const sample = samples.get(handler.id) ?? { bundled: [], unbundled: [], sdkEsm: [], sdkCjs: [] };
+  const results: HandlerColdStart[] = built.map(({ handler, bundle, bundleBytesOnDisk }) => {
+    const sample = samples.get(handler.id) ?? { bundled: [], unbundled: [], withMaps: [] };
     const bundledImportMs = summarize(sample.bundled.map((r) => r.importMs));
     const unbundledImportMs = summarize(sample.unbundled.map((r) => r.importMs));
     const kb = round(bundleBytesOnDisk / 1024, 1);
@@ -232,13 +230,10 @@ export async function runColdStart(options: ColdStartOptions): Promise<ColdStart
       unbundledImportMs,
       bundledProcessMs: summarize(sample.bundled.map((r) => r.processMs - emptyProcessMs.median)),
       unbundledProcessMs: summarize(sample.unbundled.map((r) => r.processMs - emptyProcessMs.median)),
-      sdkFloor: {
-        packages: sdk.packages,
-        esmImportMs: summarize(sample.sdkEsm.map((r) => r.importMs)),
-        cjsImportMs: summarize(sample.sdkCjs.map((r) => r.importMs)),
-      },
+      bundledWithSourceMapsImportMs: summarize(sample.withMaps.map((r) => r.importMs)),
       unbundled: { files: unbundled.files, kb: round(unbundled.bytes / 1024, 1) },
       speedup,
+      vsFloor: { bytes: round(bundleBytesOnDisk / floorBytes, 2), importMs: round(bundledImportMs.median / floorImportMs.median, 2) },
       targets: {
         bundleKb: kb <= COLD_START_TARGETS.maxBundleKb,
         importMs: bundledImportMs.median <= COLD_START_TARGETS.maxImportMs,
@@ -252,12 +247,19 @@ export async function runColdStart(options: ColdStartOptions): Promise<ColdStart
       `Each variant imported in ${options.runs} fresh \`node\` processes (${process.version}), rounds interleaved. ` +
       'importMs: performance.now() around `await import(file)` inside the process. processMs: spawn-to-exit wall ' +
       'time minus the median of the same probe importing nothing. Bundled = infra/bundling.ts buildLambda output ' +
-      '(what CDK deploys; since the cold-start work the AWS SDK is bundled too, so SDK-only probes import nothing). Unbundled = ' +
+      '(what CDK deploys: the AWS SDK bundled, its credential chain reduced to environment variables). Unbundled = ' +
       'every lambdas/**/*.ts transpiled alone by esbuild transform to CommonJS, dependencies from node_modules. ' +
-      'Environment as in AWS incl. NODE_OPTIONS=--enable-source-maps.',
+      'Environment as in AWS (no NODE_OPTIONS; also measured with --enable-source-maps). Floor = ' +
+      `${FLOOR_HANDLER.entry} bundled the same way (one DynamoDB client and command, nothing else).`,
     runsPerVariant: options.runs,
     targets: COLD_START_TARGETS,
     emptyProcessMs,
+    floor: {
+      bytes: floorBytes,
+      kb: round(floorBytes / 1024, 1),
+      importMs: floorImportMs,
+      withSourceMapsImportMs: summarize(floor.withMaps),
+    },
     handlers: results,
   };
 }

@@ -142,7 +142,6 @@ export async function runScenario(
       POWERTOOLS_SERVICE_NAME: 'openbanking-balances-bench',
       POWERTOOLS_METRICS_NAMESPACE: 'OpenBankingBench',
       POWERTOOLS_METRICS_DISABLED: 'true',
-      NODE_OPTIONS: '--enable-source-maps',
       AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
     };
 

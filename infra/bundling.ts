@@ -9,15 +9,13 @@
  * if a later change wants it. ESM has no `require`, yet a few CommonJS dependencies call `require('node:…')` for
  * built-ins at run time; the banner gives them a real one (the documented esbuild/CDK pattern).
  *
- * The AWS SDK is bundled, not external (bench/cold-start.ts, fresh `node` process, median of 10, 2-core machine):
- * importing the runtime-style external SDK as ESM from node_modules costs 65–74 ms on its own (hundreds of files,
- * each resolved, read and run through the CommonJS export lexer), more than the whole ≤ 40 ms budget. Pre-linked
- * into the bundle the same clients import in ~40 ms total (step handlers 72 KB / ~73 ms external → 437 KB / ~39 ms
- * bundled; RefreshApi 54 KB / ~86 ms → 410 KB / ~43 ms). Cost: the bundle exceeds the 250 KB size target (zip
- * ≈ ⅓ of that; Lambda's limit is 250 MB unzipped) — accepted, because the time, not the bytes, is what INIT bills.
- * Bonus: the SDK version is our lock file's, tested locally, not whatever the runtime ships that week.
- * Measured and rejected: CommonJS output (with the SDK external: ~60–67 ms, still the SDK's per-file cost; with the
- * SDK bundled: ~100 ms, slower than ESM because esbuild then wraps each ESM dependency in lazy-init closures).
+ * The AWS SDK is bundled, not external: importing the runtime-style external SDK from node_modules cost 65–74 ms on
+ * its own (hundreds of files resolved, read and lexed), pre-linked into the bundle the same clients import in a
+ * fraction of that. The SDK version is then our lock file's, tested locally. Its default credential chain (SSO,
+ * profiles, STS, IMDS...) is replaced by an environment-only provider (ALIASES): that is where Lambda puts the role's
+ * credentials, and the chain was ~30% of each bundle. bench/cold-start.ts measures every handler against a floor (an
+ * empty handler with the DynamoDB client) bundled the same way.
+ * Measured and rejected: CommonJS output (slower: esbuild wraps each ESM dependency in lazy-init closures).
  */
 import path from 'node:path';
 import type { BuildOptions } from 'esbuild';
@@ -32,6 +30,14 @@ export const BUNDLE_FILE = 'index.mjs';
 export const EXTERNAL_MODULES: readonly string[] = [];
 /** Prefer the ESM entry of dual packages (better tree-shaking), fall back to CommonJS `main`. */
 export const MAIN_FIELDS: readonly string[] = ['module', 'main'];
+/**
+ * Package substitutions, relative to the repository root (esbuild resolves alias targets from its working directory,
+ * which is PROJECT_ROOT for both CDK and bundleLambda): the SDK's default credential chain becomes an environment-only
+ * provider, see lambdas/core/adapters/aws/env-credentials.ts.
+ */
+export const ALIASES: Readonly<Record<string, string>> = {
+  '@aws-sdk/credential-provider-node': './lambdas/core/adapters/aws/env-credentials.ts',
+};
 export const ESM_REQUIRE_BANNER =
   "import { createRequire as __bundleCreateRequire } from 'node:module'; const require = __bundleCreateRequire(import.meta.url);";
 
@@ -39,8 +45,9 @@ export const ESM_REQUIRE_BANNER =
 export const PROJECT_ROOT = path.resolve(__dirname, '..');
 
 /**
- * NodejsFunction bundling. `sourcesContent: false`: NODE_OPTIONS=--enable-source-maps only needs the mappings to
- * print TypeScript line numbers; embedding every source would triple the .map size for nothing.
+ * NodejsFunction bundling. The .map is written but Lambda does not load it (see NodeFunction: no
+ * --enable-source-maps in AWS, it costs cold-start time); the local runner does, for TypeScript stack traces.
+ * `sourcesContent: false`: line numbers only need the mappings; embedding every source would triple the .map size.
  */
 export const LAMBDA_BUNDLING: BundlingOptions = {
   target: ESBUILD_TARGET,
@@ -51,6 +58,7 @@ export const LAMBDA_BUNDLING: BundlingOptions = {
   externalModules: [...EXTERNAL_MODULES],
   mainFields: [...MAIN_FIELDS],
   banner: ESM_REQUIRE_BANNER,
+  esbuildArgs: Object.fromEntries(Object.entries(ALIASES).map(([from, to]) => [`--alias:${from}`, to])),
 };
 
 /**
@@ -72,6 +80,7 @@ export function bundleLambda(entry: string, outdir: string): BuildOptions & { ou
     external: [...EXTERNAL_MODULES],
     mainFields: [...MAIN_FIELDS],
     banner: { js: ESM_REQUIRE_BANNER },
+    alias: { ...ALIASES },
     metafile: true,
     logLevel: 'silent',
   };

@@ -103,12 +103,13 @@ export async function runLocalRefresh(options: LocalRunOptions = {}): Promise<Lo
       POWERTOOLS_SERVICE_NAME: 'openbanking-balances-local',
       POWERTOOLS_METRICS_NAMESPACE: 'OpenBankingLocal',
       POWERTOOLS_METRICS_DISABLED: options.verbose ? 'false' : 'true',
+      // Unlike in AWS (infra/constructs/node-function.ts): locally, TypeScript stack traces are worth the import time.
       NODE_OPTIONS: '--enable-source-maps',
       AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
       ...(dynamo.endpoint ? { AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint } : {}),
-      ...(dynamo.credentials
-        ? { AWS_ACCESS_KEY_ID: dynamo.credentials.accessKeyId, AWS_SECRET_ACCESS_KEY: dynamo.credentials.secretAccessKey }
-        : awsCredentialsFromEnvironment()),
+      AWS_ACCESS_KEY_ID: dynamo.credentials.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: dynamo.credentials.secretAccessKey,
+      ...(dynamo.credentials.sessionToken ? { AWS_SESSION_TOKEN: dynamo.credentials.sessionToken } : {}),
       ...(options.powensTimeoutMs === undefined ? {} : { [ENV.powensTimeoutMs]: String(options.powensTimeoutMs) }),
       ...(options.powensSyncTimeoutMs === undefined ? {} : { [ENV.powensSyncTimeoutMs]: String(options.powensSyncTimeoutMs) }),
       ...localRateBudget(options),
@@ -165,15 +166,19 @@ interface OpenedDynamo {
   client: DynamoDBClient;
   region: string;
   endpoint?: string;
-  credentials?: { accessKeyId: string; secretAccessKey: string };
+  /** Given to the Lambdas as AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN. */
+  credentials: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
 }
 
 async function openDynamoDb(options: LocalRunOptions, tableName: string, stops: (() => Promise<void>)[]): Promise<OpenedDynamo> {
   if (options.awsRegion && !options.dynamodbEndpoint) {
-    // Real DynamoDB: the table must exist (deployed by the stack); credentials come from the default chain.
+    // Real DynamoDB: the table must exist (deployed by the stack). This process resolves credentials with the default
+    // chain (profiles, SSO...) and hands them to the Lambdas in the environment, as Lambda does: the bundles read
+    // credentials from the environment only (lambdas/core/adapters/aws/env-credentials.ts).
     const client = new DynamoDBClient({ region: options.awsRegion });
     stops.push(async () => client.destroy());
-    return { client, region: options.awsRegion };
+    const { accessKeyId, secretAccessKey, sessionToken } = await client.config.credentials();
+    return { client, region: options.awsRegion, credentials: { accessKeyId, secretAccessKey, ...(sessionToken ? { sessionToken } : {}) } };
   }
   if (options.dynamodbEndpoint) {
     const region = options.awsRegion ?? LOCAL_AWS_REGION;
@@ -235,8 +240,3 @@ function localRateBudget(options: LocalRunOptions): Record<string, string> {
   return callsPerMinute === undefined ? {} : { [ENV.powensCallsPerMinute]: String(callsPerMinute) };
 }
 
-/** Real AWS: pass the caller's credentials through to the function environments (the default chain's env part). */
-function awsCredentialsFromEnvironment(): Record<string, string> {
-  const names = ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN', 'AWS_PROFILE', 'HOME'];
-  return Object.fromEntries(names.flatMap((name) => (process.env[name] ? [[name, process.env[name] as string]] : [])));
-}

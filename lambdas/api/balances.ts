@@ -81,16 +81,31 @@ function parseLimit(params: QueryParams): number {
   return Number(raw);
 }
 
+const DAY_MS = 86_400_000;
+
+/**
+ * `from`/`to` as ISO 8601 UTC. A date alone means the whole day: `from=2026-11-01` starts at its first millisecond,
+ * `to=2026-11-30` ends at its last, so `from=…&to=…` with dates reads as a finance user means it (inclusive days).
+ * Impossible dates (2025-02-30) are rejected rather than rolled over.
+ */
 function parseTime(params: QueryParams, name: 'from' | 'to'): string | undefined {
   const raw = value(params, name);
   if (raw === undefined) return undefined;
   const time = ISO_DATE_TIME.test(raw) ? new Date(raw) : undefined;
-  if (time === undefined || Number.isNaN(time.getTime())) {
+  if (time === undefined || Number.isNaN(time.getTime()) || !sameCalendarDate(raw, time)) {
     throw badRequest(
       `Invalid ${name} ${JSON.stringify(raw.slice(0, 40))}: expected an ISO 8601 date or date-time, e.g. 2026-11-01 or 2026-11-01T06:00:00Z.`,
     );
   }
-  return time.toISOString();
+  const dateOnly = raw.length === 10;
+  return new Date(time.getTime() + (dateOnly && name === 'to' ? DAY_MS - 1 : 0)).toISOString();
+}
+
+/** Date parsing rolls 2025-02-30 over to March 2: compare the written date with the parsed one (in its own offset). */
+function sameCalendarDate(raw: string, time: Date): boolean {
+  const offset = /([+-])(\d{2}):(\d{2})$/.exec(raw);
+  const offsetMs = offset ? (offset[1] === '-' ? -1 : 1) * (Number(offset[2]) * 60 + Number(offset[3])) * 60_000 : 0;
+  return new Date(time.getTime() + offsetMs).toISOString().slice(0, 10) === raw.slice(0, 10);
 }
 
 async function startKey(deps: ReadDeps, params: QueryParams, scope: string, pk: string): Promise<PageKey | undefined> {

@@ -219,14 +219,17 @@ describe('read API (handler + real store on dynalite)', () => {
   it('GET /accounts/{accountId}/history returns the stored snapshots in range, oldest first, paginated', async () => {
     const call = (query: Record<string, string>, accountId = '1001') =>
       get(handler, '/accounts/{accountId}/history', { path: `/accounts/${accountId}/history`, pathParameters: { accountId }, query });
-    const range = { from: '2025-02-12', to: '2025-02-16T06:00:00Z' };
+    // Snapshots are at 06:00 UTC on Feb 10..21; dates alone are whole days (to=2025-02-15 includes Feb 15, 06:00).
+    const range = { from: '2025-02-12', to: '2025-02-16' };
     const first = await call({ ...range, limit: '3' });
     expect(first.status).toBe(200);
     const second = await call({ ...range, limit: '3', cursor: first.body.nextCursor as string });
     const balances = [...(first.body.balances as Json[]), ...(second.body.balances as Json[])];
     expect(balances.map((b) => b.currentBalance)).toEqual([2, 3, 4, 5, 6]);
     expect(balances.every((b) => b.assetClass === 'cash')).toBe(true);
-    expect(first.body).toMatchObject({ tenantId: TENANT, accountId: '1001', from: '2025-02-12T00:00:00.000Z', to: '2025-02-16T06:00:00.000Z' });
+    expect(first.body).toMatchObject({ tenantId: TENANT, accountId: '1001', from: '2025-02-12T00:00:00.000Z', to: '2025-02-16T23:59:59.999Z' });
+    const offset = await call({ from: '2025-02-12T07:00:00+01:00', to: '2025-02-13T07:00:00+01:00' });
+    expect((offset.body.balances as Json[]).map((b) => b.currentBalance)).toEqual([2, 3]);
     // The same cursor with another range is another query: rejected.
     expect((await call({ from: '2025-02-01', limit: '3', cursor: first.body.nextCursor as string })).status).toBe(400);
     // Another tenant's account is not found, even though it exists in the table.
@@ -241,6 +244,8 @@ describe('read API (handler + real store on dynalite)', () => {
     ['/positions', { currency: 'EUR' }, 'currency'],
     ['/accounts/1001/history', { from: 'yesterday' }, 'from'],
     ['/accounts/1001/history', { to: '2025-13-01' }, 'to'],
+    ['/accounts/1001/history', { to: '2025-02-30' }, 'to'],
+    ['/accounts/1001/history', { from: '2025-02-01T06:00:00' }, 'from'],
     ['/accounts/1001/history', { from: '2025-03-01', to: '2025-02-01' }, 'from'],
     ['/accounts/10%2301/history', {}, 'accountId'],
   ])('GET %s?%j → 400 naming %s', async (path, query, parameter) => {

@@ -40,10 +40,14 @@ describe('bench (smoke, tiny inputs)', () => {
     expect(handler?.bundle.bytes).toBeGreaterThan(1000);
     expect(handler?.bundledImportMs.median).toBeGreaterThan(0);
     expect(handler?.unbundledImportMs.median).toBeGreaterThan(0);
-    // The SDK is bundled (infra/bundling.ts), so no @aws-sdk package is imported at run time.
-    expect(handler?.sdkFloor.packages).toEqual([]);
+    expect(handler?.bundledWithSourceMapsImportMs.median).toBeGreaterThan(0);
+    // The floor (an empty handler with the DynamoDB client) is smaller than any real handler.
+    expect(result.floor.bytes).toBeGreaterThan(1000);
+    expect(result.floor.bytes).toBeLessThan(handler?.bundle.bytes ?? 0);
+    expect(handler?.vsFloor.bytes).toBeGreaterThan(1);
     expect(handler?.unbundled.files).toBeGreaterThan(10);
     expect(summarizeColdStart(result)).toContain('RefreshApi');
+    expect(summarizeColdStart(result)).toContain('floor');
   });
 
   it('storage: 10 accounts stored at the request floor, next to the naive writer', async () => {

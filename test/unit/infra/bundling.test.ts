@@ -21,9 +21,14 @@ describe('bundleLambda', () => {
     expect(code.startsWith(ESM_REQUIRE_BANNER)).toBe(true);
     expect(code).toMatch(/export\{\w+ as handler\}/);
     // The SDK is bundled (cold start, see infra/bundling.ts): no import of it is left, its sources are inputs, and
-    // ajv (compiled at build time) is not in the API bundle. Secrets Manager is (the pagination cursor key), loaded
-    // by a dynamic import on the first paginated answer only.
+    // ajv (compiled at build time) is not in the API bundle. Secrets Manager is (the pagination cursor key): its
+    // client and GetSecretValue only, not the ~25 commands of its aggregated client.
     expect(code).not.toMatch(/(?:from|import\()\s*["']@aws-sdk\//);
+    expect(code).toContain('"GetSecretValue"');
+    expect(code).not.toContain('"RotateSecret"');
+    // Credentials from the environment only: the SDK's default chain (SSO, profiles, STS...) is aliased away.
+    expect(built.inputs.some((i) => i.path.endsWith('lambdas/core/adapters/aws/env-credentials.ts'))).toBe(true);
+    expect(built.inputs.filter((i) => /credential-provider-|nested-clients|token-providers/.test(i.path))).toEqual([]);
     expect(built.inputs.some((i) => i.path.includes('node_modules/@aws-sdk/client-sfn/'))).toBe(true);
     expect(built.inputs.some((i) => i.path.includes('node_modules/ajv/'))).toBe(false);
     expect(built.inputs.some((i) => i.path.includes('client-secrets-manager'))).toBe(true);

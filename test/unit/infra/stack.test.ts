@@ -108,7 +108,8 @@ describe('Lambda functions', () => {
         LoggingConfig: { LogFormat: 'JSON', ApplicationLogLevel: 'INFO', SystemLogLevel: 'WARN', LogGroup: { Ref: expect.any(String) } },
       });
       const env = (props.Environment as { Variables: Record<string, unknown> }).Variables;
-      expect(env).toMatchObject({ NODE_OPTIONS: '--enable-source-maps', POWERTOOLS_SERVICE_NAME: expect.any(String), [ENV.tenantId]: 'family-office' });
+      expect(env).toMatchObject({ POWERTOOLS_SERVICE_NAME: expect.any(String), [ENV.tenantId]: 'family-office' });
+      expect(env.NODE_OPTIONS).toBeUndefined(); // source maps cost cold-start time (infra/constructs/node-function.ts)
       expect(env[ENV.tableName]).toEqual({ Ref: expect.any(String) });
       const logGroupId = (props.LoggingConfig as { LogGroup: { Ref: string } }).LogGroup.Ref;
       expect(resources[logGroupId]?.Properties).toMatchObject({ RetentionInDays: 30 });

@@ -7,11 +7,7 @@
  * expected type, never what was found.
  */
 import { readFile } from 'node:fs/promises';
-// Type-only at module scope: the SDK package is loaded by loadSecretsManager() when a Secrets Manager source is
-// first used, so a handler whose secret comes from a file (the local run) never loads it, and importing this module
-// costs nothing SDK-wise (measured: the package alone is ~10 ms of a fresh-process import).
-import type * as SecretsManagerSdk from '@aws-sdk/client-secrets-manager';
-import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { ConfigurationError, ServiceUnavailableError, type StepError } from '../../errors';
 import type { SecretLocation } from '../../config';
 import { ENV } from '../../env-names';
@@ -102,21 +98,12 @@ export function fileSecretSource(path: string, options: SecretParseOptions = {})
   };
 }
 
-type SecretsManagerModule = typeof SecretsManagerSdk;
-let secretsManagerModule: Promise<SecretsManagerModule> | undefined;
-/**
- * Dynamic import (esbuild keeps it as a runtime import of the external package, or inlines it lazily when the SDK is
- * bundled): the cost moves from INIT to the first secret load, once per container, and disappears for file sources.
- */
-function loadSecretsManager(): Promise<SecretsManagerModule> {
-  secretsManagerModule ??= import('@aws-sdk/client-secrets-manager');
-  return secretsManagerModule;
-}
-
-// Module scope: created once per Lambda container, reused by warm invocations. Region comes from AWS_REGION.
-let defaultSecretsManager: Promise<SecretsManagerClient> | undefined;
-function secretsManagerClient(): Promise<SecretsManagerClient> {
-  defaultSecretsManager ??= loadSecretsManager().then(({ SecretsManagerClient }) => new SecretsManagerClient({}));
+// Module scope: created on the first secret load (not at import, and never for file sources), then reused by warm
+// invocations. Region comes from AWS_REGION. Static named imports, not a lazy import(): esbuild can then keep only
+// the client and GetSecretValue (a lazily imported package is bundled whole, all ~25 commands).
+let defaultSecretsManager: SecretsManagerClient | undefined;
+function secretsManagerClient(): SecretsManagerClient {
+  defaultSecretsManager ??= new SecretsManagerClient({});
   return defaultSecretsManager;
 }
 
@@ -151,7 +138,7 @@ export async function readSecretString(secretId: string, variable: string, clien
   let secretString: string | undefined;
   try {
     // Inside the try: a failure to load the SDK module is classified like any other Secrets Manager failure.
-    const [{ GetSecretValueCommand }, sm] = await Promise.all([loadSecretsManager(), client ?? secretsManagerClient()]);
+    const sm = client ?? secretsManagerClient();
     const response = await sm.send(new GetSecretValueCommand({ SecretId: secretId }));
     secretString = response.SecretString;
   } catch (error) {
