@@ -18,6 +18,10 @@ export interface AppSettings {
   alarmEmail?: string;
   /** Powens calls per minute for this client (the Lambdas' shared rate budget); default: the Lambdas' 30. */
   powensCallsPerMinute?: number;
+  /** Fan-out: seed executions at once (default 10), tolerated failed users in % (default 10), users per page (500). */
+  fanOutMaxConcurrency?: number;
+  fanOutToleratedFailurePercentage?: number;
+  fanOutPageSize?: number;
 }
 
 export const CONTEXT_KEYS = {
@@ -28,6 +32,9 @@ export const CONTEXT_KEYS = {
   powensSecretName: 'powensSecretName',
   alarmEmail: 'alarmEmail',
   powensCallsPerMinute: 'powensCallsPerMinute',
+  fanOutMaxConcurrency: 'fanOutMaxConcurrency',
+  fanOutToleratedFailurePercentage: 'fanOutToleratedFailurePercentage',
+  fanOutPageSize: 'fanOutPageSize',
 } as const;
 
 export class ContextError extends Error {
@@ -41,6 +48,18 @@ function optionalString(node: Node, key: string): string | undefined {
     throw new ContextError(`Context ${key}=${JSON.stringify(value)} must be a string (-c ${key}=...).`);
   }
   return value.trim();
+}
+
+/** `-c key=120` arrives as a string, cdk.json may hold a number. */
+function optionalInteger(node: Node, key: string, min: number, max: number, meaning: string): number | undefined {
+  const raw: unknown = node.tryGetContext(key);
+  const text = raw === undefined || raw === null || raw === '' ? undefined : String(raw).trim();
+  if (text === undefined) return undefined;
+  const value = Number(text);
+  if (!/^\d+$/.test(text) || value < min || value > max) {
+    throw new ContextError(`Context ${key}=${JSON.stringify(text)} must be a whole number ${min}..${max} (${meaning}).`);
+  }
+  return value;
 }
 
 export function readSettings(node: Node): AppSettings {
@@ -68,17 +87,13 @@ export function readSettings(node: Node): AppSettings {
   const secretName = optionalString(node, CONTEXT_KEYS.powensSecretName);
   if (secretName !== undefined) settings.powensSecretName = secretName;
   if (alarmEmail !== undefined) settings.alarmEmail = alarmEmail;
-  // `-c key=120` arrives as a string, cdk.json may hold a number.
-  const rawCalls: unknown = node.tryGetContext(CONTEXT_KEYS.powensCallsPerMinute);
-  const callsPerMinute = rawCalls === undefined || rawCalls === null || rawCalls === '' ? undefined : String(rawCalls).trim();
-  if (callsPerMinute !== undefined) {
-    const value = Number(callsPerMinute);
-    if (!/^\d+$/.test(callsPerMinute) || value < 2 || value > 1_000_000) {
-      throw new ContextError(
-        `Context powensCallsPerMinute=${JSON.stringify(callsPerMinute)} must be a whole number 2..1000000 (the limit agreed with Powens).`,
-      );
-    }
-    settings.powensCallsPerMinute = value;
-  }
+  const callsPerMinute = optionalInteger(node, CONTEXT_KEYS.powensCallsPerMinute, 2, 1_000_000, 'the limit agreed with Powens');
+  if (callsPerMinute !== undefined) settings.powensCallsPerMinute = callsPerMinute;
+  const maxConcurrency = optionalInteger(node, CONTEXT_KEYS.fanOutMaxConcurrency, 1, 10_000, 'child executions at once');
+  if (maxConcurrency !== undefined) settings.fanOutMaxConcurrency = maxConcurrency;
+  const tolerated = optionalInteger(node, CONTEXT_KEYS.fanOutToleratedFailurePercentage, 0, 100, 'percent of users');
+  if (tolerated !== undefined) settings.fanOutToleratedFailurePercentage = tolerated;
+  const pageSize = optionalInteger(node, CONTEXT_KEYS.fanOutPageSize, 1, 1000, 'users per Distributed Map run');
+  if (pageSize !== undefined) settings.fanOutPageSize = pageSize;
   return settings;
 }

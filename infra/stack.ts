@@ -9,6 +9,7 @@ import type { Construct } from 'constructs';
 import { ENV } from '../lambdas/core/env-names';
 import { BalancesTable } from './constructs/balances-table';
 import { UserTokenKey } from './constructs/user-token-key';
+import { DEFAULT_FAN_OUT, FanOutStateMachine } from './constructs/fan-out-state-machine';
 import { OperationsAlarms } from './constructs/alarms';
 import { NodeFunction } from './constructs/node-function';
 import { PowensSecret } from './constructs/powens-secret';
@@ -29,6 +30,9 @@ export const REFRESH_API_TABLE_ACTIONS: readonly TableAction[] = ['dynamodb:GetI
 /** The API's user routes: UpdateItem (PUT /users/{id}), DeleteItem (DELETE), Query (GET /users). */
 export const USER_REGISTRY_API_TABLE_ACTIONS: readonly TableAction[] = ['dynamodb:DeleteItem', 'dynamodb:Query', 'dynamodb:UpdateItem'];
 
+/** The fan-out's NextPage lists registry users page by page (Query) and never reads a token. */
+export const USER_REGISTRY_LIST_TABLE_ACTIONS: readonly TableAction[] = ['dynamodb:Query'];
+
 /** What a step Lambda reads from the user registry: GetItem per requested user, Query for "everyone". */
 export const USER_REGISTRY_STEP_TABLE_ACTIONS: readonly TableAction[] = ['dynamodb:GetItem', 'dynamodb:Query'];
 
@@ -46,6 +50,8 @@ export class OpenBankingStack extends Stack {
   readonly workflow: ContractSpecStateMachine;
   /** Physical state machine name; the API's DescribeExecution grant is scoped to `execution:<name>:*`. */
   readonly stateMachineName: string;
+  readonly fanOutFunction: NodeFunction;
+  readonly fanOut: FanOutStateMachine;
   readonly schedule: RefreshSchedule;
   readonly cursorKey: Secret;
   readonly apiFunction: NodeFunction;
@@ -104,9 +110,34 @@ export class OpenBankingStack extends Stack {
     this.workflow = new ContractSpecStateMachine(this, 'Workflow', { spec: workflow, operations, stateMachineName: this.stateMachineName });
     const stateMachine = this.workflow.stateMachine;
 
-    // 4. Who starts it: the unattended schedule (PSD2-capped) and the IAM-authenticated API.
+    // 3b. The fan-out: one seed execution per user (Distributed Map), for tenants of any size.
+    this.fanOutFunction = new NodeFunction(this, 'FanOutPage', {
+      entry: 'lambdas/fan-out-page/handler.ts',
+      description: 'Fan-out: fold a page of per-user results, list the next page of users',
+      serviceName: 'fan-out-page',
+      timeout: Duration.seconds(55),
+      environment: {
+        [ENV.powensBaseUrl]: settings.powensBaseUrl,
+        [ENV.tenantId]: settings.tenantId,
+        [ENV.fanOutPageSize]: String(settings.fanOutPageSize ?? 500),
+        // Lists registry users (no Decrypt: it never reads a token), hence the key id without a KMS grant.
+        [ENV.tokenKmsKeyId]: this.userTokenKey.key.keyArn,
+      },
+    })
+      .useTable(this.table.table, USER_REGISTRY_LIST_TABLE_ACTIONS)
+      .readSecret(this.powensSecret.secret, this.powensSecret.secretId);
+    this.fanOut = new FanOutStateMachine(this, 'FanOut', {
+      seedName: this.stateMachineName,
+      nextPage: this.fanOutFunction,
+      stateMachineName: `${this.stackName}-fan-out`.replace(/[^A-Za-z0-9_-]/g, '-').slice(0, 80),
+      maxConcurrency: settings.fanOutMaxConcurrency ?? DEFAULT_FAN_OUT.maxConcurrency,
+      toleratedFailurePercentage: settings.fanOutToleratedFailurePercentage ?? DEFAULT_FAN_OUT.toleratedFailurePercentage,
+    });
+
+    // 4. Who starts it: the unattended schedule (PSD2-capped) starts the fan-out; the IAM-authenticated API starts
+    //    the seed machine for chosen users.
     this.schedule = new RefreshSchedule(this, 'Schedule', {
-      stateMachine,
+      stateMachine: this.fanOut.stateMachine,
       expression: settings.refreshSchedule,
       timeZone: settings.refreshScheduleTimeZone,
     });
@@ -135,7 +166,7 @@ export class OpenBankingStack extends Stack {
     // 5. Who is told when it breaks.
     this.alarms = new OperationsAlarms(this, 'Alarms', {
       stateMachine,
-      functions: [...stepFunctions.values(), this.apiFunction],
+      functions: [...stepFunctions.values(), this.fanOutFunction, this.apiFunction],
       deadLetterQueue: this.schedule.deadLetterQueue,
       api: this.api.api,
       email: settings.alarmEmail,
@@ -143,6 +174,7 @@ export class OpenBankingStack extends Stack {
 
     // 6. What an operator needs after deploy.
     new CfnOutput(this, 'StateMachineArn', { value: stateMachine.stateMachineArn });
+    new CfnOutput(this, 'FanOutStateMachineArn', { value: this.fanOut.stateMachine.stateMachineArn });
     new CfnOutput(this, 'ApiUrl', { value: this.api.api.url });
     new CfnOutput(this, 'TableName', { value: this.table.table.tableName });
     new CfnOutput(this, 'PowensSecretArn', { value: this.powensSecret.secret.secretArn });

@@ -48,6 +48,8 @@ export const ENV = {
   tokenKeyFile: 'TOKEN_KEY_FILE',
   /** refresh-api only: Secrets Manager secret holding the HMAC key that signs pagination cursors. */
   cursorSecretId: 'CURSOR_SECRET_ID',
+  /** fan-out-page only: users per page, i.e. per Distributed Map run (1..1000, default 500). */
+  fanOutPageSize: 'FANOUT_PAGE_SIZE',
   /** refresh-api only: state machine to start. */
   stateMachineArn: 'STATE_MACHINE_ARN',
 } as const;

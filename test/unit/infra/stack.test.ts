@@ -96,9 +96,9 @@ describe('DynamoDB table', () => {
 });
 
 describe('Lambda functions', () => {
-  it('one per binding plus the API: Node 22, arm64, X-Ray, JSON logs, own log group with 1-month retention', () => {
+  it('one per binding plus the fan-out page and the API: Node 22, arm64, X-Ray, JSON logs, own log group with 1-month retention', () => {
     const fns = functionsByEntry();
-    expect(fns).toHaveLength(STEP_FUNCTIONS.length + 1);
+    expect(fns).toHaveLength(STEP_FUNCTIONS.length + 2);
     for (const { props } of fns) {
       expect(props).toMatchObject({
         Runtime: 'nodejs22.x',
@@ -188,12 +188,12 @@ describe('state machine', () => {
 });
 
 describe('schedule', () => {
-  it('starts the machine with {} twice a day, retries for an hour, dead-letters to an encrypted SSL-only queue', () => {
+  it('starts the fan-out machine with {} twice a day, retries for an hour, dead-letters to an encrypted SSL-only queue', () => {
     template.hasResourceProperties('AWS::Scheduler::Schedule', {
       ScheduleExpression: 'cron(0 6,18 * * ? *)',
       FlexibleTimeWindow: { Mode: 'OFF' },
       Target: Match.objectLike({
-        Arn: { Ref: Match.stringLikeRegexp('^WorkflowStateMachine') },
+        Arn: { Ref: Match.stringLikeRegexp('^FanOutStateMachine') },
         Input: '{}',
         RetryPolicy: { MaximumRetryAttempts: 3, MaximumEventAgeInSeconds: 3600 },
         DeadLetterConfig: { Arn: { 'Fn::GetAtt': [Match.stringLikeRegexp('^ScheduleDeadLetters'), 'Arn'] } },
@@ -263,8 +263,8 @@ describe('alarms', () => {
         'AWS/ApiGateway:5XXError',
       ]),
     );
-    expect(metrics.filter((m) => m === 'AWS/Lambda:Errors')).toHaveLength(STEP_FUNCTIONS.length + 1);
-    expect(metrics.filter((m) => m === 'AWS/Lambda:Throttles')).toHaveLength(STEP_FUNCTIONS.length + 1);
+    expect(metrics.filter((m) => m === 'AWS/Lambda:Errors')).toHaveLength(STEP_FUNCTIONS.length + 2);
+    expect(metrics.filter((m) => m === 'AWS/Lambda:Throttles')).toHaveLength(STEP_FUNCTIONS.length + 2);
     for (const alarm of alarms) {
       expect(alarm.AlarmActions).toEqual([{ Ref: expect.stringMatching(/^AlarmsTopic/) }]);
     }
@@ -306,6 +306,17 @@ const STAR_RESOURCE_ALLOWED: Record<string, string> = {
 };
 /** Resources ending in a wildcard that are scoped as tightly as the service allows. */
 const WILDCARD_RESOURCE_ALLOWED: { action: string; pattern: RegExp; reason: string }[] = [
+  ...['states:DescribeExecution', 'states:StopExecution'].map((action) => ({
+    action,
+    pattern: /:execution:OpenBankingRefresh-pfo-workflow-refresh-openbanking-balances\*$/,
+    reason: 'startExecution.sync:2 polls/stops the seed executions it starts (generated names)',
+  })),
+  ...['states:DescribeExecution', 'states:StopExecution'].map((action) => ({
+    action,
+    pattern: /:execution:<token>:\*$/,
+    reason: 'Distributed Map child executions of the fan-out machine (its own name, a token here)',
+  })),
+  { action: 'states:RedriveExecution', pattern: /:execution:<token>\/\*:\*$/, reason: 'Distributed Map runs of the fan-out machine' },
   {
     action: 'states:DescribeExecution',
     pattern: /:execution:OpenBankingRefresh-[A-Za-z0-9_-]+:\*$/,
@@ -397,6 +408,7 @@ describe('IAM least privilege', () => {
       RefreshBalances: ['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:UpdateItem'],
       FetchBalances: ['dynamodb:BatchWriteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem'],
       // + Update/Delete/Query of the user routes (USER_REGISTRY_API_TABLE_ACTIONS; test/integration/api/users).
+      FanOutPage: ['dynamodb:Query'],
       RefreshApiFunction: ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:UpdateItem'],
     };
     const [tableId] = ofType('AWS::DynamoDB::GlobalTable').map(([id]) => id);
@@ -421,9 +433,76 @@ describe('IAM least privilege', () => {
     expect(actual).toEqual(expected);
   });
 
-  it('the state machine may invoke exactly the bound functions (unqualified ARNs)', () => {
+  it('the state machines may invoke exactly their functions (unqualified ARNs): the bound ones, the fan-out page', () => {
     const invoke = statements().filter((s) => s.Action.includes('lambda:InvokeFunction'));
-    expect(invoke.flatMap((s) => s.Resource)).toHaveLength(STEP_FUNCTIONS.length);
-    expect(invoke.every((s) => s.where.startsWith('WorkflowStateMachineRole'))).toBe(true);
+    const seed = invoke.filter((s) => s.where.startsWith('WorkflowStateMachineRole'));
+    const fanOut = invoke.filter((s) => s.where.startsWith('FanOutStateMachineRole'));
+    expect(seed.flatMap((s) => s.Resource)).toHaveLength(STEP_FUNCTIONS.length);
+    expect(fanOut.flatMap((s) => s.Resource)).toEqual(['<token>']);
+    expect(seed.length + fanOut.length).toBe(invoke.length);
   });
+});
+
+describe('fan-out state machine (one seed execution per user)', () => {
+  /** The fan-out's ASL with CloudFormation tokens rendered as "<token>" (they only occur inside ARNs). */
+  const fanOutDefinition = () => {
+    const [, machine] = ofType('AWS::StepFunctions::StateMachine').find(([id]) => id.startsWith('FanOutStateMachine')) ?? [];
+    const def = machine?.Properties?.DefinitionString as { 'Fn::Join': [string, unknown[]] };
+    return JSON.parse(def['Fn::Join'][1].map((p) => (typeof p === 'string' ? p : '<token>')).join('')) as {
+      StartAt: string;
+      States: Record<string, Json>;
+    };
+  };
+
+  it('NextPage, then a Distributed Map that starts the seed machine per user with .sync:2 and {userIds:[id]}', () => {
+    const asl = fanOutDefinition();
+    expect(asl.StartAt).toBe('NextPage');
+    expect(asl.States.NextPage).toMatchObject({ Type: 'Task', Resource: 'arn:aws:states:::lambda:invoke', Next: 'AnyUsersLeft' });
+    const map = asl.States.PerUser as Json & { ItemProcessor: { ProcessorConfig: Json; StartAt: string; States: Record<string, Json> } };
+    expect(map).toMatchObject({
+      Type: 'Map',
+      ItemsPath: '$.items',
+      MaxConcurrency: 10,
+      ToleratedFailurePercentage: 10,
+      ResultPath: '$.results',
+      Next: 'NextPage',
+      ItemProcessor: { ProcessorConfig: { Mode: 'DISTRIBUTED', ExecutionType: 'STANDARD' } },
+    });
+    const task = map.ItemProcessor.States[map.ItemProcessor.StartAt];
+    expect(task).toMatchObject({
+      Resource: 'arn:<token>:states:::states:startExecution.sync:2',
+      Parameters: {
+        Input: { 'userIds.$': 'States.Array($.userId)' },
+        StateMachineArn: expect.stringMatching(/:stateMachine:OpenBankingRefresh-pfo-workflow-refresh-openbanking-balances$/),
+      },
+      // Only who and how: the child's output (balances) never reaches the fan-out's state.
+      ResultSelector: { 'userIds.$': '$.Input.userIds', 'status.$': '$.Status' },
+    });
+    expect(asl.States.Done).toMatchObject({ Type: 'Succeed', OutputPath: '$.summary' });
+  });
+
+  it('may start the seed machine (by name) and its own map runs, nothing else', () => {
+    const starts = ofType('AWS::IAM::Policy')
+      .filter(([id]) => id.startsWith('FanOut'))
+      .flatMap(([id, p]) => (p.Properties?.PolicyDocument as { Statement: Json[] }).Statement.map((st) => ({ id, st })))
+      .filter(({ st }) => [st.Action].flat().includes('states:StartExecution'));
+    const text = (r: unknown) => JSON.stringify(r);
+    expect(starts).toHaveLength(2);
+    const seed = starts.find(({ id }) => id.startsWith('FanOutStateMachineRole'));
+    expect(text(seed?.st.Resource)).toMatch(/:stateMachine:OpenBankingRefresh-pfo-workflow-refresh-openbanking-balances"/);
+    const own = starts.find(({ id }) => id.startsWith('FanOutStateMachineDistributedMapPolicy'));
+    expect(text(own?.st.Resource)).toMatch(/"Ref":"FanOutStateMachine/);
+  });
+
+  it('takes MaxConcurrency, ToleratedFailurePercentage and the page size from context', () => {
+    const { stack } = createApp(
+      new App({ context: { ...CONTEXT, fanOutMaxConcurrency: '40', fanOutToleratedFailurePercentage: 25, fanOutPageSize: '200' } }),
+    );
+    const t = Template.fromStack(stack);
+    const [, machine] = Object.entries(t.findResources('AWS::StepFunctions::StateMachine')).find(([id]) => id.startsWith('FanOut')) ?? [];
+    const text = JSON.stringify(machine);
+    expect(text).toContain('\\"MaxConcurrency\\":40');
+    expect(text).toContain('\\"ToleratedFailurePercentage\\":25');
+    t.hasResourceProperties('AWS::Lambda::Function', { Environment: { Variables: Match.objectLike({ [ENV.fanOutPageSize]: '200' }) } });
+  }, 120_000);
 });

@@ -7,6 +7,8 @@
  * secret is still refreshed from the secret (logged once per user and process, so an operator sees what is left to
  * import). A registry item always wins, and a disabled one is never replaced by the secret's copy.
  */
+import type { UserLister } from '../../domain/fan-out';
+import { ValidationFailedError } from '../../errors';
 import type { UserRegistry } from '../dynamodb/user-registry';
 import type { PowensSecret, PowensSecretUser, SecretSource } from './powens-secret';
 
@@ -36,6 +38,40 @@ export function registryCredentialSource(options: {
           : base.users.filter((u) => resolved.missing.includes(u.userId));
       // Ids in neither place (or disabled) are left out: selectUsers() names them in its ValidationFailed.
       return { clientId: base.clientId, clientSecret: base.clientSecret, users: [...resolved.users, ...fallback(fromSecret)] };
+    },
+  };
+}
+
+/**
+ * Active users of the registry, page by page, for the fan-out (lambdas/core/domain/fan-out.ts). The registry's
+ * status filter may return short or empty pages before the end; this keeps reading until the page is full or the
+ * partition is exhausted, so an empty page always means "no more users".
+ */
+export function registryUserLister(registry: UserRegistry): UserLister {
+  return {
+    listPage: async (cursor, limit) => {
+      const userIds: number[] = [];
+      let next = cursor;
+      do {
+        const page = await registry.listPage({ limit: limit - userIds.length, status: 'active', ...(next === undefined ? {} : { cursor: next }) });
+        userIds.push(...page.users.map((u) => u.userId));
+        next = page.cursor;
+      } while (userIds.length < limit && next !== undefined);
+      return next === undefined ? { userIds } : { userIds, cursor: next };
+    },
+  };
+}
+
+/** Deprecated path (no registry): the secret's users, in the secret's order; the cursor is the next index. */
+export function secretUserLister(secret: SecretSource): UserLister {
+  return {
+    listPage: async (cursor, limit) => {
+      const { users } = await secret.load();
+      const start = cursor === undefined ? 0 : Number(cursor);
+      if (!Number.isSafeInteger(start) || start < 0) throw new ValidationFailedError('Fan-out cursor is not one this lister returned.');
+      const userIds = users.slice(start, start + limit).map((u) => u.userId);
+      const end = start + userIds.length;
+      return end < users.length ? { userIds, cursor: String(end) } : { userIds };
     },
   };
 }

@@ -1,0 +1,154 @@
+import { Stack, Validations } from 'aws-cdk-lib';
+import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
+import {
+  Choice,
+  Condition,
+  DefinitionBody,
+  DistributedMap,
+  IntegrationPattern,
+  JsonPath,
+  LogLevel,
+  CustomState,
+  StateMachine,
+  StateMachineType,
+  type CfnStateMachine,
+  Succeed,
+  TaskInput,
+
+} from 'aws-cdk-lib/aws-stepfunctions';
+import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
+import { StepFunctionsStartExecution } from 'aws-cdk-lib/aws-stepfunctions-tasks';
+import { Construct } from 'constructs';
+import type { NodeFunction } from './node-function';
+
+export interface FanOutSettings {
+  /** Child (seed) executions running at once (Distributed Map MaxConcurrency). Powens calls stay under the rate budget. */
+  maxConcurrency: number;
+  /** Share of a page's users whose refresh may fail before the fan-out itself fails. */
+  toleratedFailurePercentage: number;
+}
+
+const LAMBDA_SERVICE_ERRORS = ['Lambda.ServiceException', 'Lambda.AWSLambdaException', 'Lambda.SdkClientException', 'Lambda.TooManyRequestsException'];
+
+export const DEFAULT_FAN_OUT: FanOutSettings = { maxConcurrency: 10, toleratedFailurePercentage: 10 };
+
+export interface FanOutStateMachineProps extends FanOutSettings {
+  /** Physical name of the compiled seed machine (in this stack): started once per user with `{userIds: [id]}`. */
+  seedName: string;
+  /** lambdas/fan-out-page: folds a page's results into the summary and lists the next page. */
+  nextPage: NodeFunction;
+  stateMachineName: string;
+}
+
+/**
+ * One execution per user, for tenants of any size (the seed machine carries every user's state in one execution, so
+ * it hits the 256 KB payload limit at about a hundred users):
+ *
+ *   NextPage (Lambda) ─ done? ─→ Done (output: summary)
+ *        ↑               └─→ PerUser: Distributed Map over the page, MaxConcurrency / ToleratedFailurePercentage,
+ *        └──────────────────     each item = StartExecution of the seed machine (.sync:2), input {userIds:[id]},
+ *                                result kept as {userIds, status} (never the child's output: it holds balances)
+ *
+ * No state grows with the number of users: the machine holds one page of ids and results plus a fixed-size summary.
+ * The schedule starts this machine; the seed machine stays the compiled spec, unchanged.
+ */
+export class FanOutStateMachine extends Construct {
+  readonly stateMachine: StateMachine;
+  readonly logGroup: LogGroup;
+  readonly map: DistributedMap;
+
+  constructor(scope: Construct, id: string, props: FanOutStateMachineProps) {
+    super(scope, id);
+    if (!Number.isInteger(props.maxConcurrency) || props.maxConcurrency < 1 || props.maxConcurrency > 10_000) {
+      throw new Error(`fan-out maxConcurrency must be an integer 1..10000, got ${props.maxConcurrency}`);
+    }
+    if (!(props.toleratedFailurePercentage >= 0 && props.toleratedFailurePercentage <= 100)) {
+      throw new Error(`fan-out toleratedFailurePercentage must be 0..100, got ${props.toleratedFailurePercentage}`);
+    }
+
+    // A CustomState rather than LambdaInvoke: LambdaInvoke would also grant `function:*` (every version and alias);
+    // this machine calls the unqualified ARN only, granted below.
+    const nextPage = new CustomState(this, 'NextPage', {
+      stateJson: {
+        Type: 'Task',
+        Resource: 'arn:aws:states:::lambda:invoke',
+        Parameters: { FunctionName: props.nextPage.function.functionArn, 'Payload.$': '$' },
+        OutputPath: '$.Payload',
+        TimeoutSeconds: 60,
+        Retry: [
+          {
+            ErrorEquals: ['RateLimited', 'ServiceUnavailable', 'Timeout', 'States.Timeout', ...LAMBDA_SERVICE_ERRORS],
+            IntervalSeconds: 2,
+            MaxAttempts: 3,
+            BackoffRate: 2,
+          },
+        ],
+      },
+    });
+
+    const refreshUser = new StepFunctionsStartExecution(this, 'RefreshUser', {
+      // By name, so the grants CDK derives (DescribeExecution/StopExecution on `execution:<name>*`) are literal.
+      stateMachine: StateMachine.fromStateMachineName(this, 'Seed', props.seedName),
+      integrationPattern: IntegrationPattern.RUN_JOB,
+      input: TaskInput.fromObject({ userIds: JsonPath.array(JsonPath.stringAt('$.userId')) }),
+      // The child's output holds balances: keep only who and how.
+      resultSelector: { 'userIds.$': '$.Input.userIds', 'status.$': '$.Status' },
+    });
+
+    this.map = new DistributedMap(this, 'PerUser', {
+      itemsPath: '$.items',
+      itemSelector: { 'userId.$': '$$.Map.Item.Value.userId' },
+      maxConcurrency: props.maxConcurrency,
+      toleratedFailurePercentage: props.toleratedFailurePercentage,
+      mapExecutionType: StateMachineType.STANDARD,
+      resultPath: '$.results',
+    });
+    this.map.itemProcessor(refreshUser);
+
+    const done = new Succeed(this, 'Done', { outputPath: '$.summary' });
+    // Started with {} (the schedule's input): NextPage reads that as "first page, empty summary".
+    const definition = nextPage.next(
+      new Choice(this, 'AnyUsersLeft').when(Condition.booleanEquals('$.done', true), done).otherwise(this.map.next(nextPage)),
+    );
+
+    this.logGroup = new LogGroup(this, 'Logs', { retention: RetentionDays.ONE_MONTH });
+    this.stateMachine = new StateMachine(this, 'StateMachine', {
+      stateMachineName: props.stateMachineName,
+      stateMachineType: StateMachineType.STANDARD,
+      definitionBody: DefinitionBody.fromChainable(definition),
+      logs: { destination: this.logGroup, level: LogLevel.ERROR, includeExecutionData: false },
+      tracingEnabled: true,
+    });
+    this.stateMachine.addToRolePolicy(
+      new PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: [props.nextPage.function.functionArn] }),
+    );
+
+    Validations.of(this.stateMachine).acknowledge({
+      id: 'AwsSolutions-SF1',
+      reason:
+        'Level ERROR on purpose, as the seed machine: "ALL" would copy state data into CloudWatch Logs. The fan-out ' +
+        'carries user ids and outcomes only, but its child executions carry balances.',
+    });
+    Validations.of(this.stateMachine).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::*]',
+      reason:
+        'AWS requires Resource "*" for the CloudWatch Logs vended-delivery actions Step Functions logging uses and ' +
+        'for X-Ray (PutTraceSegments, PutTelemetryRecords, GetSamplingRules, GetSamplingTargets).',
+    });
+    Validations.of(this.stateMachine).acknowledge({
+      id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:${props.seedName}*]`,
+      reason:
+        'startExecution.sync:2 polls and may stop the child executions it starts, whose names Step Functions ' +
+        'generates: DescribeExecution/StopExecution on the seed machine executions only.',
+    });
+    const self = `{"Fn::Select":[6,{"Fn::Split":[":",{"Ref":"${Stack.of(this).getLogicalId(this.stateMachine.node.defaultChild as CfnStateMachine)}"}]}]}`;
+    for (const suffix of [':*', '/*:*']) {
+      Validations.of(this.stateMachine).acknowledge({
+        id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:${self}${suffix}]`,
+        reason:
+          'Distributed Map runs its items as child executions of this machine (map runs): AWS requires ' +
+          'DescribeExecution/StopExecution on them and RedriveExecution on `<machine>/<map run>:*` (CDK DistributedMap).',
+      });
+    }
+  }
+}
