@@ -1,6 +1,7 @@
 /**
- * What the two step handlers share: the per-container dependencies (built once from the environment, reused by warm
- * invocations) and the error boundary that guarantees Step Functions only ever sees classified error names.
+ * What the step handlers share: the one handler factory (`middy(domainFn)` with the same middlewares for every step),
+ * the per-container dependencies (built once from the environment, reused by warm invocations) and the error
+ * boundary that guarantees Step Functions only ever sees classified error names.
  *
  * Dependencies are built on the first invocation rather than at import: the objects still live at module scope for
  * the container's lifetime, but a bad environment becomes a ConfigurationError the state machine can report, not a
@@ -8,7 +9,9 @@
  * created with no options: the SDK reads AWS_REGION and AWS_ENDPOINT_URL_DYNAMODB itself, which is how the local run
  * points it at dynalite.
  */
-import type middy from '@middy/core';
+import middy from '@middy/core';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { type StepConfig, getConfig } from './config';
@@ -19,7 +22,9 @@ import { createRateBudget } from './adapters/powens/rate-budget';
 import { createBalanceStore, type BalanceStore } from './adapters/dynamodb/balance-store';
 import { createPsd2Budget, type Psd2Budget } from './adapters/dynamodb/psd2-budget';
 import { type SecretSource, secretSourceFor } from './adapters/secrets/powens-secret';
-import { logger } from './observability';
+import { logger, metrics } from './observability';
+import type { StepCallContext } from './domain/refresh-balances';
+import { withoutExecutionId } from './workflow-contract';
 import { createExecutionMarkers, type ExecutionMarkers } from './adapters/dynamodb/execution-markers';
 import { createConnectionHealthStore, type ConnectionHealthStore } from './adapters/dynamodb/connection-health';
 import { createUserRegistry } from './adapters/dynamodb/user-registry';
@@ -115,4 +120,24 @@ export function stepErrorBoundary(): middy.MiddlewareObj<unknown, unknown> {
       });
     },
   };
+}
+
+/** A step's domain function: the operation's input (the workflow data), what this call knows, its dependencies. */
+export type StepFunction<Deps, Output> = (input: unknown, call: StepCallContext, deps: Deps) => Promise<Output>;
+
+/**
+ * The one step-handler factory: `middy(domainFn)` with what every step Lambda needs (Lambda context in the logs,
+ * metrics flushed, errors classified by stepErrorBoundary). When the operation asks for the execution id, the state
+ * machine adds it to the input; it is taken out here and passed as call context (workflow-contract.ts).
+ */
+export function createStepHandler<Deps, Output>(domainFn: StepFunction<Deps, Output>, resolveDeps: () => Deps) {
+  const base = async (event: unknown): Promise<Output> => {
+    const { input, executionId } = withoutExecutionId(event);
+    if (executionId !== undefined) logger.appendKeys({ executionId });
+    return domainFn(input, executionId === undefined ? {} : { executionId }, resolveDeps());
+  };
+  return middy(base)
+    .use(injectLambdaContext(logger, { resetKeys: true }))
+    .use(logMetrics(metrics))
+    .use(stepErrorBoundary());
 }
