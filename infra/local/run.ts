@@ -12,7 +12,8 @@ import { createBalanceStore } from '../../lambdas/core/adapters/dynamodb/balance
 import { CONFIG_DEFAULTS } from '../../lambdas/core/config';
 import { ENV } from '../../lambdas/core/env-names';
 import { createBalancesTable, LOCAL_AWS_CREDENTIALS, LOCAL_AWS_REGION, startEmbeddedDynamoDb } from './embedded-dynamodb';
-import { executeLocally, type AslDefinition, type ExecutionReport, type ProgressEvent } from './execute';
+import type { StateMachineDefinition } from '../compiler/asl';
+import { executeLocally, type ExecutionReport, type ProgressEvent } from './execute';
 import { startBundledFunction, type LocalFunction } from './lambda-emulator';
 import { createFamilyOfficeDataset, startPowensSandbox, type FaultRule, type PowensSandbox } from './powens-sandbox';
 
@@ -86,7 +87,7 @@ export async function runLocalRefresh(options: LocalRunOptions = {}): Promise<Lo
   try {
     // Compile first: an invalid spec or an unbound operation must fail before anything starts.
     const compiled = compileWorkflow(refreshOpenBankingBalancesWorkflow, { functions: stepFunctionsByOperation() });
-    const definition = JSON.parse(compiled.json) as AslDefinition;
+    const definition = JSON.parse(compiled.json) as StateMachineDefinition;
 
     const dynamo = await openDynamoDb(options, tableName, stops);
     const powens = await openPowens(options, workDir, stops);
