@@ -36,8 +36,14 @@ function lambdaContext(): Context {
   };
 }
 
-export async function startWebhookReceiver(options: { deps: WebhookDeps; port?: number; host?: string }): Promise<WebhookReceiver> {
-  const handler = createWebhookHandler(() => options.deps);
+export async function startWebhookReceiver(options: {
+  deps: WebhookDeps;
+  port?: number;
+  host?: string;
+  /** No Powertools middlewares (log context, EMF metrics flush): for a receiver inside another command's output. */
+  quiet?: boolean;
+}): Promise<WebhookReceiver> {
+  const handler = createWebhookHandler(() => options.deps, { powertools: options.quiet !== true });
   const sockets = new Set<Socket>();
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     void (async () => {

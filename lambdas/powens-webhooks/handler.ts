@@ -47,7 +47,8 @@ export function toWebhookRequest(event: APIGatewayProxyEvent): WebhookRequest {
   };
 }
 
-export function createWebhookHandler(resolveDeps: () => WebhookDeps) {
+/** `powertools: false` (the quiet local receiver of `npm start`): no Lambda-context logging, no EMF metrics flush. */
+export function createWebhookHandler(resolveDeps: () => WebhookDeps, options: { powertools?: boolean } = {}) {
   const reply = (statusCode: number, body: unknown): APIGatewayProxyResult => ({
     statusCode,
     headers: { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' },
@@ -65,9 +66,8 @@ export function createWebhookHandler(resolveDeps: () => WebhookDeps) {
     const response = await handlePowensWebhook(toWebhookRequest(event), deps);
     return reply(response.status, response.body);
   };
-  return middy<APIGatewayProxyEvent, APIGatewayProxyResult, Error, Context>(base)
-    .use(injectLambdaContext(logger, { resetKeys: true }))
-    .use(logMetrics(metrics));
+  const handler = middy<APIGatewayProxyEvent, APIGatewayProxyResult, Error, Context>(base);
+  return options.powertools === false ? handler : handler.use(injectLambdaContext(logger, { resetKeys: true })).use(logMetrics(metrics));
 }
 
 let deps: WebhookDeps | undefined;
