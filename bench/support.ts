@@ -77,38 +77,68 @@ export function elapsed(start: number): number {
 }
 
 const DYNAMO_SERVER_SCRIPT = path.join(PROJECT_ROOT, 'bench', 'dynamo-server.mjs');
-const DYNAMO_SERVER_START_TIMEOUT_MS = 15_000;
+const LATENCY_PROXY_SCRIPT = path.join(PROJECT_ROOT, 'bench', 'latency-proxy.mjs');
+const SERVER_START_TIMEOUT_MS = 15_000;
 
-/**
- * dynalite in a separate Node process (bench/dynamo-server.mjs), so the server's request handling runs on another core
- * than the client, as a remote DynamoDB would. Same shape as startEmbeddedDynamoDb; dynalite still adds no network
- * latency (127.0.0.1).
- */
-export async function startDynamoDbProcess(): Promise<LocalDynamoDb> {
+interface ForkedServer {
+  port: number;
+  close(): Promise<void>;
+}
+
+/** Forks a plain-ESM server script that sends `{port}` over IPC once listening and stops when the channel closes. */
+async function forkServer(script: string, args: string[]): Promise<ForkedServer> {
   // execArgv [] : the child is plain ESM, it needs neither tsx's nor jest's loaders of the parent.
-  const child = fork(DYNAMO_SERVER_SCRIPT, [], { execArgv: [], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const child = fork(script, args, { execArgv: [], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   let port: number;
   try {
     port = await new Promise<number>((resolve, reject) => {
-      const timer = setTimeout(
-        () => reject(new Error(`${DYNAMO_SERVER_SCRIPT} sent no port within ${DYNAMO_SERVER_START_TIMEOUT_MS} ms`)),
-        DYNAMO_SERVER_START_TIMEOUT_MS,
-      );
+      const timer = setTimeout(() => reject(new Error(`${script} sent no port within ${SERVER_START_TIMEOUT_MS} ms`)), SERVER_START_TIMEOUT_MS);
       child.once('message', (message: unknown) => {
         clearTimeout(timer);
         const candidate = (message as { port?: unknown } | null)?.port;
         if (typeof candidate === 'number') resolve(candidate);
-        else reject(new Error(`${DYNAMO_SERVER_SCRIPT} sent ${JSON.stringify(message)}, expected {"port": <number>}`));
+        else reject(new Error(`${script} sent ${JSON.stringify(message)}, expected {"port": <number>}`));
       });
       child.once('exit', (code, signal) => {
         clearTimeout(timer);
-        reject(new Error(`${DYNAMO_SERVER_SCRIPT} exited before listening (code ${code}, signal ${signal}); see its stderr above`));
+        reject(new Error(`${script} exited before listening (code ${code}, signal ${signal}); see its stderr above`));
       });
     });
   } catch (error) {
     child.kill();
     throw error;
   }
+  return {
+    port,
+    close: async () => {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+      // Closing the IPC channel tells the child to stop; it exits once its server has closed.
+      child.disconnect();
+      const timer = setTimeout(() => child.kill(), 5_000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
+
+/**
+ * dynalite in a separate Node process (bench/dynamo-server.mjs), so the server's request handling runs on another core
+ * than the client, as a remote DynamoDB would. Same shape as startEmbeddedDynamoDb. With `latencyMs` > 0 the clients
+ * go through bench/latency-proxy.mjs (its own process), which holds every request that long: DynamoDB's in-region
+ * round trip, which dynalite on 127.0.0.1 does not have.
+ */
+export async function startDynamoDbProcess(options: { latencyMs?: number } = {}): Promise<LocalDynamoDb & { latencyMs: number }> {
+  const latencyMs = options.latencyMs ?? 0;
+  const dynalite = await forkServer(DYNAMO_SERVER_SCRIPT, []);
+  let proxy: ForkedServer | undefined;
+  try {
+    if (latencyMs > 0) proxy = await forkServer(LATENCY_PROXY_SCRIPT, [String(dynalite.port), String(latencyMs)]);
+  } catch (error) {
+    await dynalite.close();
+    throw error;
+  }
+  const port = proxy?.port ?? dynalite.port;
   const endpoint = `http://127.0.0.1:${port}`;
   const { client, doc } = localDynamoClients(endpoint);
   return {
@@ -117,15 +147,11 @@ export async function startDynamoDbProcess(): Promise<LocalDynamoDb> {
     client,
     doc,
     createTable: (tableName) => createBalancesTable(client, tableName),
+    latencyMs,
     close: async () => {
       client.destroy();
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-      // Closing the IPC channel tells the child to stop; it exits once dynalite has closed.
-      child.disconnect();
-      const timer = setTimeout(() => child.kill(), 5_000);
-      await exited;
-      clearTimeout(timer);
+      await proxy?.close();
+      await dynalite.close();
     },
   };
 }

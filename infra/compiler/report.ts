@@ -151,7 +151,7 @@ export function buildFidelityReport(spec: WorkflowSpec, definition: StateMachine
         deviation: true,
         message:
           `A later state merges this step's output into the workflow data with States.JsonMerge, which needs a JSON object: ` +
-          `ContractSpec skips an array, primitive or null output (§2.2.8); here such an output makes that merge fail (States.Runtime). Return an object.`,
+          `ContractSpec skips an array, primitive or null output (§2.2.8); here such an output makes that merge fail, failing the execution (an intrinsic-function error: States.IntrinsicFailure in the ASL spec, States.Runtime in aws-local-stepfunctions). Return an object.`,
       });
     }
     for (const w of ctx.warnings) {

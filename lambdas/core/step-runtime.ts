@@ -1,6 +1,7 @@
 /**
- * What the two step handlers share: the per-container dependencies (built once from the environment, reused by warm
- * invocations) and the error boundary that guarantees Step Functions only ever sees classified error names.
+ * What the step handlers share: the one handler factory (`middy(domainFn)` with the same middlewares for every step),
+ * the per-container dependencies (built once from the environment, reused by warm invocations) and the error
+ * boundary that guarantees Step Functions only ever sees classified error names.
  *
  * Dependencies are built on the first invocation rather than at import: the objects still live at module scope for
  * the container's lifetime, but a bad environment becomes a ConfigurationError the state machine can report, not a
@@ -8,7 +9,9 @@
  * created with no options: the SDK reads AWS_REGION and AWS_ENDPOINT_URL_DYNAMODB itself, which is how the local run
  * points it at dynalite.
  */
-import type middy from '@middy/core';
+import middy from '@middy/core';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { type StepConfig, getConfig } from './config';
@@ -19,11 +22,15 @@ import { createRateBudget } from './adapters/powens/rate-budget';
 import { createBalanceStore, type BalanceStore } from './adapters/dynamodb/balance-store';
 import { createPsd2Budget, type Psd2Budget } from './adapters/dynamodb/psd2-budget';
 import { type SecretSource, secretSourceFor } from './adapters/secrets/powens-secret';
-import { logger } from './observability';
+import { logger, metrics } from './observability';
+import type { StepCallContext } from './domain/refresh-balances';
+import { withoutExecutionId } from './workflow-contract';
 import { createExecutionMarkers, type ExecutionMarkers } from './adapters/dynamodb/execution-markers';
 import { createUserRegistry } from './adapters/dynamodb/user-registry';
 import { keyProviderFor } from './adapters/keys/key-provider-for';
-import { registryCredentialSource } from './adapters/secrets/user-credentials';
+import { registryCredentialSource, registryUserLister, secretUserLister } from './adapters/secrets/user-credentials';
+import type { UserLister } from './domain/fan-out';
+import type { UserRegistry } from './adapters/dynamodb/user-registry';
 
 export interface StepDependencies {
   config: StepConfig;
@@ -33,6 +40,8 @@ export interface StepDependencies {
   store: BalanceStore;
   budget: Psd2Budget;
   markers: ExecutionMarkers;
+  /** Pages of the tenant's user ids (fan-out): the registry's active users, else the secret's list. */
+  users: UserLister;
 }
 
 /** Builds every dependency from a config and a DynamoDB document client (tests pass dynalite's). */
@@ -46,11 +55,17 @@ export function buildStepDependencies(config: StepConfig, dynamo: DynamoDBDocume
     // Step Functions cannot honour Retry-After; log it so an operator can tune the Retry policy.
     onRetryAfter: (info) => logger.warn('Powens asked to retry later', { ...info }),
   });
+  const registry =
+    config.userRegistry === undefined
+      ? undefined
+      : createUserRegistry({ client: dynamo, tableName: config.tableName, tenantId: config.tenantId, keys: keyProviderFor(config.userRegistry) });
+  const secrets = credentialSourceFor(config, registry);
   return {
     config,
     dynamo,
     powens,
-    secrets: credentialSourceFor(config, dynamo),
+    secrets,
+    users: registry === undefined ? secretUserLister(secrets) : registryUserLister(registry),
     store: createBalanceStore({ client: dynamo, tableName: config.tableName, historyTtlDays: config.historyTtlDays }),
     budget: createPsd2Budget({ client: dynamo, tableName: config.tableName, limit: config.psd2DailySyncLimit }),
     markers: createExecutionMarkers({ client: dynamo, tableName: config.tableName }),
@@ -58,14 +73,8 @@ export function buildStepDependencies(config: StepConfig, dynamo: DynamoDBDocume
 }
 
 /** Users and tokens: from the user registry when a token key is configured, else from the secret's user list. */
-function credentialSourceFor(config: StepConfig, dynamo: DynamoDBDocumentClient): SecretSource {
-  if (config.userRegistry === undefined) return secretSourceFor(config.secret);
-  const registry = createUserRegistry({
-    client: dynamo,
-    tableName: config.tableName,
-    tenantId: config.tenantId,
-    keys: keyProviderFor(config.userRegistry),
-  });
+function credentialSourceFor(config: StepConfig, registry: UserRegistry | undefined): SecretSource {
+  if (registry === undefined) return secretSourceFor(config.secret);
   return registryCredentialSource({
     secret: secretSourceFor(config.secret, { usersOptional: true }),
     registry,
@@ -112,4 +121,28 @@ export function stepErrorBoundary(): middy.MiddlewareObj<unknown, unknown> {
       });
     },
   };
+}
+
+/** A step's domain function: the operation's input (the workflow data), what this call knows, its dependencies. */
+export type StepFunction<Deps, Output> = (input: unknown, call: StepCallContext, deps: Deps) => Promise<Output>;
+
+/**
+ * The one step-handler factory: `middy(domainFn)` with what every step Lambda needs (Lambda context in the logs,
+ * metrics flushed, errors classified by stepErrorBoundary). When the operation asks for the execution id, the state
+ * machine adds it to the input; it is taken out here and passed as call context (workflow-contract.ts).
+ */
+export function createStepHandler<Deps, Output>(
+  domainFn: StepFunction<Deps, Output>,
+  resolveDeps: () => Deps,
+  options: { publishMetrics?: boolean } = {},
+) {
+  const base = async (event: unknown): Promise<Output> => {
+    const { input, executionId } = withoutExecutionId(event);
+    if (executionId !== undefined) logger.appendKeys({ executionId });
+    return domainFn(input, executionId === undefined ? {} : { executionId }, resolveDeps());
+  };
+  const handler = middy(base).use(injectLambdaContext(logger, { resetKeys: true }));
+  // A step that emits no metric skips the flush (Powertools warns on every empty publish).
+  if (options.publishMetrics !== false) handler.use(logMetrics(metrics));
+  return handler.use(stepErrorBoundary());
 }

@@ -61,6 +61,12 @@ describe('bench (smoke, tiny inputs)', () => {
     expect(c?.storeWriteMs).toBeGreaterThan(0);
     expect(c?.naive.sequentialMs).toBeGreaterThan(0);
     expect(summarizeStorage(result)).toContain('1 BWI + 10 Put');
+    // Behind the latency proxy: the same requests (nothing lost or duplicated by the proxy), every one delayed.
+    expect(c?.atLatency?.latencyMs).toBe(5);
+    expect(c?.atLatency?.requests.byCommand).toEqual({ BatchWriteItem: 1, PutItem: 10 });
+    expect(c?.atLatency?.naiveSequentialMs).toBeGreaterThanOrEqual(20 * 5); // 20 sequential puts, 5 ms each at least
+    expect(c?.atLatency?.storeWriteMs).toBeGreaterThanOrEqual(5);
+    expect(summarizeStorage(result)).toContain('behind the latency proxy (5 ms per request)');
   });
 
   it('orchestration: one tiny refresh with 2 retries is metered end to end', async () => {

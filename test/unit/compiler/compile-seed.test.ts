@@ -134,6 +134,12 @@ describe('seed execution (aws-local-stepfunctions, fake timers)', () => {
     expect(withBalances.balances).toEqual(['from-input']);
   });
 
+  it.each([null, [1, 2], 'done'])('deviation: a non-object output (%j) cannot be merged; the next Task fails instead of skipping it', async (output) => {
+    const run = await local.run(input, { 'refresh-balances': () => output, 'fetch-balances': () => fetchOutput });
+    expect(run.status).toBe('FAILED');
+    expect(run.callsOf('fetch-balances')).toHaveLength(0);
+  });
+
   it.each([1, 2, 3, 4])('refresh-balances failing %i time(s) with RateLimited runs min(k, 3) + 1 times, waiting 1 s, 2 s, 4 s', async (k) => {
     const run = await local.run(input, {
       'refresh-balances': (_p, { attempt }) => {
