@@ -15,7 +15,8 @@ import { createUserRegistry } from '../../lambdas/core/adapters/dynamodb/user-re
 import { keyProviderFor } from '../../lambdas/core/adapters/keys/key-provider-for';
 import { generateLocalKey } from '../../lambdas/core/adapters/keys/token-key-provider';
 import { createBalancesTable, LOCAL_AWS_CREDENTIALS, LOCAL_AWS_REGION, startEmbeddedDynamoDb } from './embedded-dynamodb';
-import { executeLocally, type AslDefinition, type ExecutionReport, type ProgressEvent } from './execute';
+import type { StateMachineDefinition } from '../compiler/asl';
+import { executeLocally, type ExecutionReport, type ProgressEvent } from './execute';
 import { startBundledFunction, type LocalFunction } from './lambda-emulator';
 import { createFamilyOfficeDataset, startPowensSandbox, type FaultRule, type PowensSandbox } from './powens-sandbox';
 
@@ -89,7 +90,7 @@ export async function runLocalRefresh(options: LocalRunOptions = {}): Promise<Lo
   try {
     // Compile first: an invalid spec or an unbound operation must fail before anything starts.
     const compiled = compileWorkflow(refreshOpenBankingBalancesWorkflow, { functions: stepFunctionsByOperation() });
-    const definition = JSON.parse(compiled.json) as AslDefinition;
+    const definition = JSON.parse(compiled.json) as StateMachineDefinition;
 
     const dynamo = await openDynamoDb(options, tableName, stops);
     const powens = await openPowens(options, workDir, stops);
