@@ -6,6 +6,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { createBalanceStore } from '../core/adapters/dynamodb/balance-store';
+import { createConnectionHealthStore } from '../core/adapters/dynamodb/connection-health';
 import { createUserRegistry } from '../core/adapters/dynamodb/user-registry';
 import { keyProviderFor } from '../core/adapters/keys/key-provider-for';
 import { createApiHandler } from './app';
@@ -16,6 +17,7 @@ const config = parseApiConfig(process.env);
 const dynamo = DynamoDBDocumentClient.from(new DynamoDBClient({}), { marshallOptions: { removeUndefinedValues: true } });
 const { tableName, tenantId, userRegistry } = config;
 const now = () => new Date();
+const health = createConnectionHealthStore({ client: dynamo, tableName });
 
 export const handler = createApiHandler({
   refresh: { sfn: new SFNClient({}), stateMachineArn: config.stateMachineArn, now },
@@ -26,5 +28,6 @@ export const handler = createApiHandler({
     cursors: createCursorCodec(secretCursorKey(config.cursorSecretId)),
     now,
   },
+  connections: async (filter) => ({ tenantId, connections: await health.list(tenantId, filter) }),
   ...(userRegistry && { users: createUserRegistry({ client: dynamo, tableName, tenantId, keys: keyProviderFor(userRegistry) }) }),
 });

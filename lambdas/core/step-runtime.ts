@@ -26,6 +26,7 @@ import { logger, metrics } from './observability';
 import type { StepCallContext } from './domain/refresh-balances';
 import { withoutExecutionId } from './workflow-contract';
 import { createExecutionMarkers, type ExecutionMarkers } from './adapters/dynamodb/execution-markers';
+import { createConnectionHealthStore, type ConnectionHealthStore } from './adapters/dynamodb/connection-health';
 import { createUserRegistry } from './adapters/dynamodb/user-registry';
 import { keyProviderFor } from './adapters/keys/key-provider-for';
 import { registryCredentialSource, registryUserLister, secretUserLister } from './adapters/secrets/user-credentials';
@@ -40,6 +41,7 @@ export interface StepDependencies {
   store: BalanceStore;
   budget: Psd2Budget;
   markers: ExecutionMarkers;
+  health: ConnectionHealthStore;
   /** Pages of the tenant's user ids (fan-out): the registry's active users, else the secret's list. */
   users: UserLister;
 }
@@ -69,6 +71,7 @@ export function buildStepDependencies(config: StepConfig, dynamo: DynamoDBDocume
     store: createBalanceStore({ client: dynamo, tableName: config.tableName, historyTtlDays: config.historyTtlDays }),
     budget: createPsd2Budget({ client: dynamo, tableName: config.tableName, limit: config.psd2DailySyncLimit }),
     markers: createExecutionMarkers({ client: dynamo, tableName: config.tableName }),
+    health: createConnectionHealthStore({ client: dynamo, tableName: config.tableName }),
   };
 }
 
