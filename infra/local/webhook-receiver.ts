@@ -8,7 +8,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import type { WebhookDeps } from '../../lambdas/core/domain/powens-webhooks';
 import { MAX_WEBHOOK_BODY_BYTES } from '../../lambdas/core/domain/powens-webhooks';
-import { createWebhookHandler } from '../../lambdas/powens-webhooks/handler';
+import { createWebhookHandler } from '../../lambdas/powens-webhooks/app';
 
 export const WEBHOOK_ROUTE = /^\/webhooks\/powens\/([^/]+)$/;
 

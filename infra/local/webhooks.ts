@@ -7,7 +7,7 @@ import './node-compat';
 import { parseArgs } from 'node:util';
 import { ResourceInUseException } from '@aws-sdk/client-dynamodb';
 import { ENV } from '../../lambdas/core/env-names';
-import { buildWebhookDeps } from '../../lambdas/powens-webhooks/handler';
+import { buildWebhookDeps } from '../../lambdas/powens-webhooks/app';
 import { createBalancesTable, localDynamoClients } from './embedded-dynamodb';
 import { startWebhookReceiver } from './webhook-receiver';
 

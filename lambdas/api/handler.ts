@@ -1,7 +1,4 @@
-/**
- * API Gateway (REST, proxy integration) → the API. Adapter only: clients are built once per container from the
- * environment; routes live in ./app.ts, the domain in lambdas/core/.
- */
+/** API Gateway (REST, proxy) → the API. Wiring only: clients once per container; routes in ./app.ts. */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SFNClient } from '@aws-sdk/client-sfn';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';

@@ -1,80 +1,13 @@
 /**
- * API Gateway (REST proxy, no IAM auth: Powens cannot sign SigV4) → Powens webhook receiver. Authentication is the
- * Powens HMAC signature, verified in ../core/domain/powens-webhooks.ts before anything is read or written. Adapter
- * only: dependencies are built once per container; the event is turned into the raw bytes Powens signed.
+ * API Gateway (REST proxy, no IAM auth: Powens cannot sign SigV4) → Powens webhook receiver. Adapter only: the
+ * dependencies are built once per container, on the first delivery; the receiver lives in ./app.ts.
  */
-import middy from '@middy/core';
-import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
-import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
-import { createBalanceStore } from '../core/adapters/dynamodb/balance-store';
-import { createConnectionHealthStore } from '../core/adapters/dynamodb/connection-health';
-import { createPsd2Budget } from '../core/adapters/dynamodb/psd2-budget';
-import { createWebhookDeliveries } from '../core/adapters/dynamodb/webhook-deliveries';
-import { secretSourceFor } from '../core/adapters/secrets/powens-secret';
-import { type WebhookDeps, type WebhookRequest, handlePowensWebhook } from '../core/domain/powens-webhooks';
-import { toStepError } from '../core/errors';
-import { domainMetrics, logger, metrics } from '../core/observability';
-import { parseWebhookConfig } from './config';
+import { buildWebhookDeps, createWebhookHandler } from './app';
+import type { WebhookDeps } from '../core/domain/powens-webhooks';
 
-export function buildWebhookDeps(env: NodeJS.ProcessEnv, dynamo: DynamoDBDocumentClient): WebhookDeps {
-  const config = parseWebhookConfig(env);
-  const table = { client: dynamo, tableName: config.tableName };
-  return {
-    tenantId: config.tenantId,
-    secrets: secretSourceFor(config.secret),
-    store: createBalanceStore(table),
-    health: createConnectionHealthStore(table),
-    budget: createPsd2Budget({ ...table, limit: config.psd2DailySyncLimit }),
-    deliveries: createWebhookDeliveries(table),
-    logger,
-    metrics: domainMetrics,
-  };
-}
-
-/** The request Powens signed: stage-prefixed path as API Gateway saw it, lower-case headers, body bytes. */
-export function toWebhookRequest(event: APIGatewayProxyEvent): WebhookRequest {
-  const headers: Record<string, string> = {};
-  for (const [name, value] of Object.entries(event.headers ?? {})) if (typeof value === 'string') headers[name.toLowerCase()] = value;
-  const body = event.body ?? '';
-  return {
-    event: event.pathParameters?.event ?? '',
-    path: event.requestContext?.path ?? event.path,
-    headers,
-    body: event.isBase64Encoded ? Buffer.from(body, 'base64') : Buffer.from(body, 'utf8'),
-  };
-}
-
-/** `powertools: false` (the quiet local receiver of `npm start`): no Lambda-context logging, no EMF metrics flush. */
-export function createWebhookHandler(resolveDeps: () => WebhookDeps, options: { powertools?: boolean } = {}) {
-  const reply = (statusCode: number, body: unknown): APIGatewayProxyResult => ({
-    statusCode,
-    headers: { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' },
-    body: JSON.stringify(body),
-  });
-  const base = async (event: APIGatewayProxyEvent): Promise<APIGatewayProxyResult> => {
-    let deps: WebhookDeps;
-    try {
-      deps = resolveDeps();
-    } catch (error) {
-      const named = toStepError(error);
-      logger.error('webhook receiver misconfigured', { errorName: named.name, errorMessage: named.message });
-      return reply(500, { error: named.name, message: 'The webhook receiver is misconfigured; see its logs.' });
-    }
-    const response = await handlePowensWebhook(toWebhookRequest(event), deps);
-    return reply(response.status, response.body);
-  };
-  const handler = middy<APIGatewayProxyEvent, APIGatewayProxyResult, Error, Context>(base);
-  return options.powertools === false ? handler : handler.use(injectLambdaContext(logger, { resetKeys: true })).use(logMetrics(metrics));
-}
-
+const dynamo = DynamoDBDocumentClient.from(new DynamoDBClient({}), { marshallOptions: { removeUndefinedValues: true } });
 let deps: WebhookDeps | undefined;
-export const handler = createWebhookHandler(() => {
-  deps ??= buildWebhookDeps(
-    process.env,
-    DynamoDBDocumentClient.from(new DynamoDBClient({}), { marshallOptions: { removeUndefinedValues: true } }),
-  );
-  return deps;
-});
+
+export const handler = createWebhookHandler(() => (deps ??= buildWebhookDeps(process.env, dynamo)));
