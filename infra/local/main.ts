@@ -181,6 +181,17 @@ export function renderResult(result: LocalRunResult): string {
   const refresh = (steps['refresh-balances']?.output ?? {}) as Partial<RefreshBalancesOutput>;
   const data = (steps['fetch-balances']?.output ?? {}) as Partial<FetchBalancesOutput>;
   const connections: ConnectionReport[] = refresh.connections ?? [];
+  if (result.webhooks !== undefined) {
+    const statuses = Object.entries(result.webhooks.statuses)
+      .map(([status, n]) => `${n}× ${status}`)
+      .join(', ');
+    lines.push(
+      `Webhooks: Powens' own daily sync of connection(s) ${result.webhooks.autoSynced.join(', ') || 'none'} and every ` +
+        `forced sync were pushed as signed CONNECTION_SYNCED to the local receiver: ${result.webhooks.delivered} ` +
+        `delivered (${statuses || 'none'}).`,
+      '',
+    );
+  }
   lines.push('Connections (refresh-balances)');
   lines.push(
     renderTable(connections, [

@@ -18,7 +18,10 @@ import { createBalancesTable, LOCAL_AWS_CREDENTIALS, LOCAL_AWS_REGION, startEmbe
 import type { StateMachineDefinition } from '../compiler/asl';
 import { executeLocally, type ExecutionReport, type ProgressEvent } from './execute';
 import { startBundledFunction, type LocalFunction } from './lambda-emulator';
-import { createFamilyOfficeDataset, generateDataset, startPowensSandbox, type FaultRule, type PowensSandbox } from './powens-sandbox';
+import { createFamilyOfficeDataset, FAMILY_OFFICE_IDS, generateDataset, startPowensSandbox, type FaultRule, type PowensSandbox } from './powens-sandbox';
+import { startWebhookReceiver } from './webhook-receiver';
+import { buildWebhookDeps } from '../../lambdas/powens-webhooks/app';
+import { noMetrics, silentLogger } from '../../lambdas/core/observability';
 
 /**
  * One full refresh on this machine: the compiled seed state machine, unchanged, executed by aws-local-stepfunctions;
@@ -59,6 +62,11 @@ export interface LocalRunOptions {
   onProgress?: (event: ProgressEvent) => void;
   /** Called before anything is stopped: tests read back what was stored. */
   inspect?: (resources: LocalResources) => Promise<void>;
+  /**
+   * Embedded sandbox: the connection Powens "syncs by itself" before the refresh (its daily sync, delivered as a
+   * webhook). Default the family office's stale BNP connection; null = none.
+   */
+  autoSyncConnection?: number | null;
 }
 
 export interface LocalResources {
@@ -68,7 +76,31 @@ export interface LocalResources {
   sandbox?: PowensSandbox;
 }
 
+/** What the sandbox pushed to the local webhook receiver during the run. */
+export interface WebhookSummary {
+  /** Deliveries (by id_webhook_data) of CONNECTION_SYNCED. */
+  delivered: number;
+  /** Final HTTP status of each delivery, counted. */
+  statuses: Record<string, number>;
+  /** Connections synced by the sandbox on its own (simulated daily sync). */
+  autoSynced: number[];
+}
+
+function summarizeWebhooks(sandbox: PowensSandbox): WebhookSummary {
+  const last = new Map<number, number | undefined>();
+  for (const attempt of sandbox.webhookDeliveries()) last.set(attempt.idWebhookData, attempt.status);
+  const statuses: Record<string, number> = {};
+  for (const status of last.values()) statuses[String(status ?? 'network error')] = (statuses[String(status ?? 'network error')] ?? 0) + 1;
+  return {
+    delivered: last.size,
+    statuses,
+    autoSynced: sandbox.bankSyncs().filter((s) => s.trigger === 'auto').map((s) => s.connectionId),
+  };
+}
+
 export interface LocalRunResult extends ExecutionReport {
+  /** Present with the embedded sandbox: the webhook path (sandbox → signed POST → receiver → table). */
+  webhooks?: WebhookSummary;
   executionName: string;
   tableName: string;
   tenantId: string;
@@ -92,6 +124,12 @@ export async function runLocalRefresh(options: LocalRunOptions = {}): Promise<Lo
   try {
     const { definition, dynamo, powens, functions } = await openLocalAws(options, { workDir, tenantId, tableName }, stops);
 
+    // Powens' own daily sync of one stale connection, pushed as a signed CONNECTION_SYNCED: the refresh then finds it
+    // fresh and leaves it alone (webhooks first, forced syncs only for stale data).
+    if (powens.sandbox && options.autoSyncConnection !== null) {
+      await powens.sandbox.autoSync(options.autoSyncConnection ?? FAMILY_OFFICE_IDS.connections.claireBnp);
+      await powens.sandbox.flushWebhooks();
+    }
     const report = await executeLocally({
       definition,
       input: options.input ?? {},
@@ -101,6 +139,8 @@ export async function runLocalRefresh(options: LocalRunOptions = {}): Promise<Lo
       ...(options.timeScale === undefined ? {} : { timeScale: options.timeScale }),
       ...(options.onProgress ? { onProgress: options.onProgress } : {}),
     });
+    await powens.sandbox?.flushWebhooks();
+    const webhooks = powens.sandbox ? summarizeWebhooks(powens.sandbox) : undefined;
     // Read back what dashboards would see, with the same domain code as the read API.
     const store = createBalanceStore({ client: DynamoDBDocumentClient.from(dynamo.client), tableName });
     const latest = await store.listLatest(tenantId);
@@ -119,7 +159,7 @@ export async function runLocalRefresh(options: LocalRunOptions = {}): Promise<Lo
         ...(powens.sandbox ? { sandbox: powens.sandbox } : {}),
       });
     }
-    return { ...report, executionName, tableName, tenantId, ...dashboard };
+    return { ...report, executionName, tableName, tenantId, ...dashboard, ...(webhooks ? { webhooks } : {}) };
   } finally {
     for (const stop of stops.reverse()) await stop().catch(() => undefined);
   }
@@ -152,7 +192,7 @@ export async function openLocalAws(
   const definition = JSON.parse(compiled.json) as StateMachineDefinition;
 
   const dynamo = await openDynamoDb(options, tableName, stops);
-  const powens = await openPowens(options, workDir, stops);
+  const powens = await openPowens(options, workDir, stops, { dynamo: dynamo.client, tableName, tenantId });
   // With the embedded sandbox, users and tokens live in the user registry as in AWS (local key instead of KMS).
   const tokenKeyFile = powens.sandbox ? await registerSandboxUsers(dynamo.client, tableName, tenantId, powens, workDir) : undefined;
 
@@ -247,7 +287,12 @@ export interface OpenedPowens {
   sandbox?: PowensSandbox;
 }
 
-async function openPowens(options: LocalRunOptions, workDir: string, stops: (() => Promise<void>)[]): Promise<OpenedPowens> {
+async function openPowens(
+  options: LocalRunOptions,
+  workDir: string,
+  stops: (() => Promise<void>)[],
+  table: { dynamo: DynamoDBClient; tableName: string; tenantId: string },
+): Promise<OpenedPowens> {
   if (options.powensBaseUrl) {
     if (!options.powensSecretFile) {
       throw new Error('--powens-base-url needs --powens-secret-file (JSON: {clientId, clientSecret, users:[{userId, token}]}).');
@@ -255,6 +300,18 @@ async function openPowens(options: LocalRunOptions, workDir: string, stops: (() 
     await readFile(options.powensSecretFile); // fail now, naming the file, rather than inside a Lambda
     return { baseUrl: options.powensBaseUrl, secretFile: path.resolve(options.powensSecretFile) };
   }
+  await mkdir(workDir, { recursive: true });
+  const secretFile = path.join(workDir, 'powens-sandbox-secret.json');
+  // The webhook receiver (the real Lambda handler on loopback) is what the sandbox pushes CONNECTION_SYNCED to, as
+  // Powens would to API Gateway. Quiet: its outcome is reported by the run, its JSON logs only with --verbose.
+  const deps = buildWebhookDeps(
+    { [ENV.tableName]: table.tableName, [ENV.tenantId]: table.tenantId, [ENV.powensSecretFile]: secretFile },
+    DynamoDBDocumentClient.from(table.dynamo, { marshallOptions: { removeUndefinedValues: true } }),
+  );
+  const receiver = await startWebhookReceiver(
+    options.verbose ? { deps } : { deps: { ...deps, logger: silentLogger, metrics: noMetrics }, quiet: true },
+  );
+  stops.push(() => receiver.close());
   const now = new Date();
   const sandbox = await startPowensSandbox({
     // --users N: N generated users (2 connections of 2 accounts each, synced a day ago) instead of the family office.
@@ -263,11 +320,10 @@ async function openPowens(options: LocalRunOptions, workDir: string, stops: (() 
         ? createFamilyOfficeDataset({ now })
         : generateDataset({ users: options.sandboxUsers, connectionsPerUser: 2, accountsPerConnection: 2, now }),
     syncLatencyMs: options.syncLatencyMs ?? 200,
+    webhooks: { baseUrl: receiver.baseUrl },
   });
   stops.push(() => sandbox.close());
   for (const rule of options.faults ?? []) sandbox.faults.add(rule);
-  await mkdir(workDir, { recursive: true });
-  const secretFile = path.join(workDir, 'powens-sandbox-secret.json');
   // Sandbox tokens only; mode 0600 all the same, as a real secret file would be.
   await writeFile(secretFile, JSON.stringify(sandbox.secret, null, 2), { mode: 0o600 });
   return { baseUrl: sandbox.baseUrl, secretFile, sandbox };
@@ -298,8 +354,8 @@ async function registerSandboxUsers(
   for (const user of sandbox.secret.users) {
     await registry.put({ userId: user.userId, token: user.token, ...(user.label === undefined ? {} : { label: user.label }) });
   }
-  const { clientId, clientSecret } = sandbox.secret;
-  await writeFile(powens.secretFile, JSON.stringify({ clientId, clientSecret }, null, 2), { mode: 0o600 });
+  const { clientId, clientSecret, webhookSecret } = sandbox.secret;
+  await writeFile(powens.secretFile, JSON.stringify({ clientId, clientSecret, webhookSecret }, null, 2), { mode: 0o600 });
   return keyFile;
 }
 
