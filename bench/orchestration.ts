@@ -14,7 +14,8 @@ import { STEP_FUNCTIONS, stepFunctionsByOperation, type StepFunctionBinding } fr
 import { refreshOpenBankingBalancesWorkflow } from '../infra/specs';
 import { ENV } from '../lambdas/core/env-names';
 import { LOCAL_AWS_CREDENTIALS, LOCAL_AWS_REGION, startEmbeddedDynamoDb } from '../infra/local/embedded-dynamodb';
-import { executeLocally, type AslDefinition } from '../infra/local/execute';
+import type { StateMachineDefinition } from '../infra/compiler/asl';
+import { executeLocally } from '../infra/local/execute';
 import { startBundledFunction, type BundledFunction, type LocalFunction } from '../infra/local/lambda-emulator';
 import { generateDataset, startPowensSandbox, type FaultRule, type RecordedRequest } from '../infra/local/powens-sandbox';
 import { costOf, PRICES, PRICES_REGION, type CostBreakdown } from './prices';
@@ -84,14 +85,14 @@ export interface OrchestrationResult {
 export interface PreparedBundles {
   bindings: readonly StepFunctionBinding[];
   built: Map<string, BuiltLambda>;
-  definition: AslDefinition;
+  definition: StateMachineDefinition;
 }
 
 export async function prepareBundles(workDir = path.join(BENCH_WORK_DIR, 'orchestration')): Promise<PreparedBundles> {
   const compiled = compileWorkflow(refreshOpenBankingBalancesWorkflow, { functions: stepFunctionsByOperation() });
   const built = new Map<string, BuiltLambda>();
   for (const binding of STEP_FUNCTIONS) built.set(binding.id, await buildLambda(binding.entry, path.join(workDir, 'bundles', binding.id)));
-  return { bindings: STEP_FUNCTIONS, built, definition: JSON.parse(compiled.json) as AslDefinition };
+  return { bindings: STEP_FUNCTIONS, built, definition: JSON.parse(compiled.json) as StateMachineDefinition };
 }
 
 /** `/2.0/users/10000/connections/100001` → `/users/{id}/connections/{id}`. */

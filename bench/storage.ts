@@ -286,7 +286,8 @@ export async function runStorageCase(
     let storeWriteMs = 0;
     let captured: AccountBalanceRecord[] = [];
     const store: BalanceStore = {
-      listLatest: (tenantId) => inner.listLatest(tenantId),
+      listLatest: (tenantId, options) => inner.listLatest(tenantId, options),
+      excludeLatest: (tenantId, select, excluded) => inner.excludeLatest(tenantId, select, excluded),
       queryHistory: (tenantId, accountId, range) => inner.queryHistory(tenantId, accountId, range),
       getLatest: (tenantId, accountId) => inner.getLatest(tenantId, accountId),
       listLatestPage: (tenantId, page) => inner.listLatestPage(tenantId, page),

@@ -34,6 +34,18 @@ export const USER_REGISTRY_API_TABLE_ACTIONS: readonly TableAction[] = ['dynamod
 export const USER_REGISTRY_LIST_TABLE_ACTIONS: readonly TableAction[] = ['dynamodb:Query'];
 
 /** What a step Lambda reads from the user registry: GetItem per requested user, Query for "everyone". */
+/**
+ * The Powens webhook receiver: delivery dedup (conditional put, then update), balances (history batches, conditional
+ * latest puts), exclusion of disabled/deleted accounts (Query latest, conditional updates), connection health
+ * (conditional put, Query) and Powens' own syncs counted in the PSD2 budget (conditional put, Query, update).
+ */
+export const WEBHOOK_TABLE_ACTIONS: readonly TableAction[] = [
+  'dynamodb:BatchWriteItem',
+  'dynamodb:PutItem',
+  'dynamodb:Query',
+  'dynamodb:UpdateItem',
+];
+
 export const USER_REGISTRY_STEP_TABLE_ACTIONS: readonly TableAction[] = ['dynamodb:GetItem', 'dynamodb:Query'];
 
 export interface OpenBankingStackProps extends StackProps {
@@ -55,6 +67,7 @@ export class OpenBankingStack extends Stack {
   readonly schedule: RefreshSchedule;
   readonly cursorKey: Secret;
   readonly apiFunction: NodeFunction;
+  readonly webhookFunction: NodeFunction;
   readonly api: RefreshApi;
   readonly alarms: OperationsAlarms;
 
@@ -161,12 +174,23 @@ export class OpenBankingStack extends Stack {
       .useTable(this.table.table, [...REFRESH_API_TABLE_ACTIONS, ...USER_REGISTRY_API_TABLE_ACTIONS])
       .readCursorKey(this.cursorKey)
       .useTokenKey(this.userTokenKey.key, 'kms:Encrypt', settings.tenantId);
-    this.api = new RefreshApi(this, 'RefreshApi', { handler: this.apiFunction });
+    // Powens pushes CONNECTION_SYNCED (its own daily sync) and deletions: most fresh balances arrive this way.
+    this.webhookFunction = new NodeFunction(this, 'PowensWebhookFunction', {
+      entry: 'lambdas/powens-webhooks/handler.ts',
+      description: 'Powens webhook receiver (HMAC-verified): CONNECTION_SYNCED, ACCOUNT_DISABLED, CONNECTION_DELETED, USER_DELETED',
+      serviceName: 'powens-webhooks',
+      // Large first-sync payloads (several MB of JSON, gzip) are parsed in memory.
+      memorySize: 512,
+      environment: { [ENV.tenantId]: settings.tenantId },
+    })
+      .useTable(this.table.table, WEBHOOK_TABLE_ACTIONS)
+      .readSecret(this.powensSecret.secret, this.powensSecret.secretId);
+    this.api = new RefreshApi(this, 'RefreshApi', { handler: this.apiFunction, webhooks: this.webhookFunction });
 
     // 5. Who is told when it breaks.
     this.alarms = new OperationsAlarms(this, 'Alarms', {
       stateMachine,
-      functions: [...stepFunctions.values(), this.fanOutFunction, this.apiFunction],
+      functions: [...stepFunctions.values(), this.fanOutFunction, this.apiFunction, this.webhookFunction],
       deadLetterQueue: this.schedule.deadLetterQueue,
       api: this.api.api,
       email: settings.alarmEmail,

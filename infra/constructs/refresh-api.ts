@@ -33,6 +33,11 @@ export function toApiGatewaySchema(schema: unknown): JsonSchema {
 
 export interface RefreshApiProps {
   handler: NodeFunction;
+  /**
+   * Powens webhook receiver: `POST /webhooks/powens/{event}` without IAM auth (Powens cannot sign SigV4); the Lambda
+   * verifies Powens' HMAC signature before reading or writing anything.
+   */
+  webhooks?: NodeFunction;
 }
 
 /**
@@ -91,7 +96,7 @@ export class RefreshApi extends Construct {
       statusCode: '400',
       templates: {
         'application/json':
-          '{"error":"BadRequest","message":$context.error.messageString,"hint":"The body must match the RefreshInput model: {userIds?: int[], connectionIds?: int[], psuRequested?: boolean, requestId?: string}. Send {} to refresh everything."}',
+          '{"error":"BadRequest","message":$context.error.messageString,"hint":"The body must match the RefreshInput model: {userIds?: int[], connectionIds?: int[], psuRequested?: boolean, requestId?: string, maxAgeMinutes?: int}. Send {} to refresh everything."}',
       },
     });
     this.api.addGatewayResponse('Default4xx', {
@@ -125,6 +130,8 @@ export class RefreshApi extends Construct {
         requestValidator: this.validator,
         requestParameters: { 'method.request.path.accountId': true },
       });
+    // Who must reconnect: connection health, optionally `?needsUser=true` (validated by the Lambda).
+    this.api.root.addResource('connections').addMethod('GET', integration, { requestValidator: this.validator });
     // The user registry: the Lambda validates bodies itself (the token must never be echoed by a gateway message).
     const users = this.api.root.addResource('users');
     users.addMethod('GET', integration, { requestValidator: this.validator });
@@ -134,6 +141,32 @@ export class RefreshApi extends Construct {
         requestValidator: this.validator,
         requestParameters: { 'method.request.path.userId': true },
       });
+    }
+
+    if (props.webhooks !== undefined) {
+      const receiver = new LambdaIntegration(props.webhooks.function, { allowTestInvoke: false });
+      const method = this.api.root
+        .addResource('webhooks')
+        .addResource('powens')
+        .addResource('{event}')
+        .addMethod('POST', receiver, {
+          authorizationType: AuthorizationType.NONE,
+          requestValidator: this.validator,
+          requestParameters: { 'method.request.path.event': true },
+        });
+      Validations.of(method).acknowledge(
+        {
+          id: 'AwsSolutions-APIG4',
+          reason:
+            'Powens calls this route and cannot sign SigV4 or hold AWS credentials. Every delivery is authenticated ' +
+            'by the Lambda with the Powens HMAC (BI-Signature over method, path, date and body, constant-time ' +
+            'compare, 5-minute date window) before anything is read or written; failures answer 401.',
+        },
+        {
+          id: 'AwsSolutions-COG4',
+          reason: 'Webhook caller is Powens, authenticated by its HMAC signature in the Lambda, not a Cognito user.',
+        },
+      );
     }
 
     Validations.of(this.api).acknowledge({

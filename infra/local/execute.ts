@@ -1,5 +1,6 @@
 import './node-compat';
 import { StateMachine } from 'aws-local-stepfunctions';
+import type { JsonValue as Json, StateMachineDefinition, TaskState } from '../compiler/asl';
 import { aslRetryWaitSeconds } from '../compiler/retry';
 import type { LocalFunction } from './lambda-emulator';
 
@@ -8,28 +9,6 @@ import type { LocalFunction } from './lambda-emulator';
  * The definition is never edited: placeholders such as `${openbanking_balances_get_1_0_0_FunctionArn}` stay in it and are resolved
  * here, the way CDK's DefinitionSubstitutions resolve them in AWS.
  */
-
-type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
-
-interface AslRetrier {
-  ErrorEquals: string[];
-  IntervalSeconds?: number;
-  MaxAttempts?: number;
-  BackoffRate?: number;
-  MaxDelaySeconds?: number;
-}
-
-interface AslState {
-  Type: string;
-  Resource?: string;
-  Parameters?: Record<string, unknown>;
-  Retry?: AslRetrier[];
-}
-
-export interface AslDefinition {
-  StartAt: string;
-  States: Record<string, AslState>;
-}
 
 export type ProgressEvent =
   | { type: 'execution-started'; executionName: string }
@@ -41,7 +20,7 @@ export type ProgressEvent =
   | { type: 'execution-failed'; error: string; cause: string };
 
 export interface ExecuteOptions {
-  definition: AslDefinition;
+  definition: StateMachineDefinition;
   input: unknown;
   /** Placeholder key (without `${}`) → function, e.g. openbanking_balances_get_1_0_0_FunctionArn. */
   functions: Readonly<Record<string, LocalFunction>>;
@@ -69,7 +48,7 @@ export interface ExecutionReport {
 }
 
 /** ASL retrier semantics (states-language.net "Retrying after error"): first retrier that matches wins. */
-export function matchRetrier(state: AslState, errorName: string): number {
+export function matchRetrier(state: Pick<TaskState, 'Retry'>, errorName: string): number {
   const retriers = state.Retry ?? [];
   return retriers.findIndex((r) =>
     r.ErrorEquals.some(
@@ -90,7 +69,7 @@ export async function executeLocally(options: ExecuteOptions): Promise<Execution
   const handlers: Record<string, (input: Json) => Promise<Json>> = {};
   const retryIntervalOverrides: Record<string, number> = {};
   for (const [name, state] of Object.entries(definition.States)) {
-    if (state.Type !== 'Task' || !state.Resource) continue;
+    if (state.Type !== 'Task') continue;
     const invoke = taskInvoker(name, state, options.functions);
     if (scaled && state.Retry) retryIntervalOverrides[name] = 0;
     handlers[name] = async (input: Json): Promise<Json> => {
@@ -110,12 +89,12 @@ export async function executeLocally(options: ExecuteOptions): Promise<Execution
         if (retrier) {
           const counters = (retrierCounters[name] ??= []);
           const k = (counters[index] ?? 0) + 1;
-          if (k <= (retrier.MaxAttempts ?? 3)) {
+          if (k <= retrier.MaxAttempts) {
             counters[index] = k;
             const waitSeconds = aslRetryWaitSeconds(retrier, k);
             (retryWaits[name] ??= []).push(waitSeconds);
             const scaledWaitMs = scaled ? waitSeconds * 1000 * (options.timeScale ?? 1) : waitSeconds * 1000;
-            onProgress({ type: 'retry-scheduled', state: name, error: errorName, retry: k, maxRetries: retrier.MaxAttempts ?? 3, waitSeconds, scaledWaitMs });
+            onProgress({ type: 'retry-scheduled', state: name, error: errorName, retry: k, maxRetries: retrier.MaxAttempts, waitSeconds, scaledWaitMs });
             // With a time scale the interpreter's own wait is overridden to 0 and the scaled wait happens here.
             if (scaled && scaledWaitMs > 0) await new Promise((resolve) => setTimeout(resolve, scaledWaitMs));
           }
@@ -161,7 +140,7 @@ const PLACEHOLDER = /^\$\{([A-Za-z0-9_]+)\}$/;
 /** Emulates the two Lambda integrations the way Step Functions performs them. */
 function taskInvoker(
   stateName: string,
-  state: AslState,
+  state: TaskState,
   functions: Readonly<Record<string, LocalFunction>>,
 ): (input: Json) => Promise<unknown> {
   const resolve = (ref: unknown): LocalFunction => {
@@ -176,7 +155,7 @@ function taskInvoker(
     return fn;
   };
   if (state.Resource === 'arn:aws:states:::lambda:invoke') {
-    const fn = resolve(state.Parameters?.FunctionName);
+    const fn = resolve(state.Parameters.FunctionName);
     // lambda:invoke returns the Invoke API response; the compiled ResultSelector keeps `$.Payload`.
     return async (input) => {
       const request = input as { Payload?: unknown };
@@ -186,7 +165,7 @@ function taskInvoker(
       return { ExecutedVersion: '$LATEST', Payload: payload === undefined ? null : (JSON.parse(JSON.stringify(payload)) as unknown), StatusCode: 200 };
     };
   }
-  if (state.Resource?.startsWith('arn:aws:states:::')) {
+  if (state.Resource.startsWith('arn:aws:states:::')) {
     throw new Error(`State "${stateName}" uses ${state.Resource}, which the local run does not emulate.`);
   }
   const fn = resolve(state.Resource);

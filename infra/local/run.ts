@@ -11,8 +11,12 @@ import { type BalanceView, type Position, positionsOf, toBalanceView } from '../
 import { createBalanceStore } from '../../lambdas/core/adapters/dynamodb/balance-store';
 import { CONFIG_DEFAULTS } from '../../lambdas/core/config';
 import { ENV } from '../../lambdas/core/env-names';
+import { createUserRegistry } from '../../lambdas/core/adapters/dynamodb/user-registry';
+import { keyProviderFor } from '../../lambdas/core/adapters/keys/key-provider-for';
+import { generateLocalKey } from '../../lambdas/core/adapters/keys/token-key-provider';
 import { createBalancesTable, LOCAL_AWS_CREDENTIALS, LOCAL_AWS_REGION, startEmbeddedDynamoDb } from './embedded-dynamodb';
-import { executeLocally, type AslDefinition, type ExecutionReport, type ProgressEvent } from './execute';
+import type { StateMachineDefinition } from '../compiler/asl';
+import { executeLocally, type ExecutionReport, type ProgressEvent } from './execute';
 import { startBundledFunction, type LocalFunction } from './lambda-emulator';
 import { createFamilyOfficeDataset, startPowensSandbox, type FaultRule, type PowensSandbox } from './powens-sandbox';
 
@@ -86,10 +90,12 @@ export async function runLocalRefresh(options: LocalRunOptions = {}): Promise<Lo
   try {
     // Compile first: an invalid spec or an unbound operation must fail before anything starts.
     const compiled = compileWorkflow(refreshOpenBankingBalancesWorkflow, { functions: stepFunctionsByOperation() });
-    const definition = JSON.parse(compiled.json) as AslDefinition;
+    const definition = JSON.parse(compiled.json) as StateMachineDefinition;
 
     const dynamo = await openDynamoDb(options, tableName, stops);
     const powens = await openPowens(options, workDir, stops);
+    // With the embedded sandbox, users and tokens live in the user registry as in AWS (local key instead of KMS).
+    const tokenKeyFile = powens.sandbox ? await registerSandboxUsers(dynamo.client, tableName, tenantId, powens, workDir) : undefined;
 
     // Each function gets the environment CDK gives it in AWS (names from env-names.ts), nothing inherited.
     const environment: Record<string, string> = {
@@ -97,6 +103,7 @@ export async function runLocalRefresh(options: LocalRunOptions = {}): Promise<Lo
       [ENV.powensBaseUrl]: powens.baseUrl,
       [ENV.powensSecretFile]: powens.secretFile,
       [ENV.tenantId]: tenantId,
+      ...(tokenKeyFile === undefined ? {} : { [ENV.tokenKeyFile]: tokenKeyFile }),
       AWS_REGION: dynamo.region,
       // Step failures are already printed as progress lines; the Lambdas' JSON logs are for --verbose.
       POWERTOOLS_LOG_LEVEL: options.verbose ? 'INFO' : 'SILENT',
@@ -231,6 +238,36 @@ async function openPowens(options: LocalRunOptions, workDir: string, stops: (() 
   // Sandbox tokens only; mode 0600 all the same, as a real secret file would be.
   await writeFile(secretFile, JSON.stringify(sandbox.secret, null, 2), { mode: 0o600 });
   return { baseUrl: sandbox.baseUrl, secretFile, sandbox };
+}
+
+/**
+ * Stores the sandbox users in the user registry, tokens encrypted with a local AES-256-GCM key (created once in the
+ * work dir, mode 0600, reused so a persistent DynamoDB keeps decrypting), and leaves only the client credentials in
+ * the secret file: the Lambdas then read users and tokens the way they do in AWS. Returns the key file.
+ */
+async function registerSandboxUsers(
+  client: DynamoDBClient,
+  tableName: string,
+  tenantId: string,
+  powens: OpenedPowens,
+  workDir: string,
+): Promise<string> {
+  const sandbox = powens.sandbox as PowensSandbox;
+  const keyFile = path.join(workDir, 'user-token.key');
+  const existing = await readFile(keyFile, 'utf8').catch(() => undefined);
+  if (existing === undefined) await writeFile(keyFile, generateLocalKey(), { mode: 0o600 });
+  const registry = createUserRegistry({
+    client: DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } }),
+    tableName,
+    tenantId,
+    keys: keyProviderFor({ kind: 'local', keyFile }),
+  });
+  for (const user of sandbox.secret.users) {
+    await registry.put({ userId: user.userId, token: user.token, ...(user.label === undefined ? {} : { label: user.label }) });
+  }
+  const { clientId, clientSecret } = sandbox.secret;
+  await writeFile(powens.secretFile, JSON.stringify({ clientId, clientSecret }, null, 2), { mode: 0o600 });
+  return keyFile;
 }
 
 export const LOCAL_SANDBOX_CALLS_PER_MINUTE = 600;

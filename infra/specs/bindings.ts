@@ -43,9 +43,10 @@ export const STEP_FUNCTIONS: readonly StepFunctionBinding[] = [
     memoryMb: 256,
     // Execution markers: a retried refresh never forces a second Powens sync (PSD2 budget) for one execution.
     executionId: true,
-    // Execution markers (read, then conditional updates), the PSD2 budget (conditional update) and the Powens rate
-    // budget (read, then conditional update).
-    tableActions: ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
+    // Execution markers (read, then conditional updates), the PSD2 budget (conditional update; Powens' own syncs:
+    // conditional put + slot query), connection health (conditional put) and the Powens rate budget (read, then
+    // conditional update).
+    tableActions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem'],
   },
   {
     id: 'FetchBalances',

@@ -19,6 +19,8 @@ export interface ApiDeps {
   refresh: RefreshDeps;
   /** Balances, positions and history of the configured tenant. */
   read: ReadDeps;
+  /** Connection health of the tenant (GET /connections), optionally only those that need the account holder. */
+  connections: (filter: { needsUser?: boolean }) => Promise<unknown>;
   /** The tenant's user registry (PUT/DELETE/GET /users); absent when the API has no token key configured. */
   users?: UserRegistry;
 }
@@ -32,6 +34,7 @@ export const API_ROUTES = [
   { method: 'GET', resource: '/balances' },
   { method: 'GET', resource: '/positions' },
   { method: 'GET', resource: '/accounts/{accountId}/history' },
+  { method: 'GET', resource: '/connections' },
   { method: 'GET', resource: '/users' },
   { method: 'PUT', resource: '/users/{userId}' },
   { method: 'DELETE', resource: '/users/{userId}' },
@@ -67,6 +70,17 @@ export function createApiRoutes(deps: ApiDeps): ApiRoute[] {
       path: '/accounts/{accountId}/history',
       handler: async (event: APIGatewayProxyEvent) =>
         jsonResponse(200, await accountHistory(deps.read, event.pathParameters?.accountId ?? '', event.queryStringParameters)),
+    },
+    {
+      method: 'GET',
+      path: '/connections',
+      handler: async (event: APIGatewayProxyEvent) => {
+        const raw = event.queryStringParameters?.needsUser;
+        if (raw !== undefined && raw !== 'true' && raw !== 'false') {
+          throw badRequest(`needsUser must be true or false, got ${JSON.stringify(String(raw).slice(0, 20))}.`);
+        }
+        return jsonResponse(200, await deps.connections(raw === undefined ? {} : { needsUser: raw === 'true' }));
+      },
     },
     {
       method: 'GET',

@@ -202,6 +202,18 @@ let cached: StepConfig | undefined;
  * ConfigurationError from the handler (a classified Step Functions error) instead of a Lambda init crash, and so
  * importing a handler module never throws. A failed parse is not cached: fixing the environment in a test works.
  */
+export const DEFAULT_FANOUT_PAGE_SIZE = 500;
+
+/** FANOUT_PAGE_SIZE (fan-out Lambda only): user ids per page, 1..1000, default 500. */
+export function parseFanOutPageSize(raw: string | undefined): number {
+  if (raw === undefined || raw.trim() === '') return DEFAULT_FANOUT_PAGE_SIZE;
+  const value = Number(raw);
+  if (!/^\d+$/.test(raw.trim()) || value < 1 || value > 1000) {
+    throw new ConfigurationError(`${ENV.fanOutPageSize}=${JSON.stringify(raw)} must be a whole number 1..1000.`);
+  }
+  return value;
+}
+
 export function getConfig(): StepConfig {
   cached ??= parseConfig(process.env);
   return cached;

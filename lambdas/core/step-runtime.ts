@@ -26,9 +26,12 @@ import { logger, metrics } from './observability';
 import type { StepCallContext } from './domain/refresh-balances';
 import { withoutExecutionId } from './workflow-contract';
 import { createExecutionMarkers, type ExecutionMarkers } from './adapters/dynamodb/execution-markers';
+import { createConnectionHealthStore, type ConnectionHealthStore } from './adapters/dynamodb/connection-health';
 import { createUserRegistry } from './adapters/dynamodb/user-registry';
 import { keyProviderFor } from './adapters/keys/key-provider-for';
-import { registryCredentialSource } from './adapters/secrets/user-credentials';
+import { registryCredentialSource, registryUserLister, secretUserLister } from './adapters/secrets/user-credentials';
+import type { UserLister } from './domain/fan-out';
+import type { UserRegistry } from './adapters/dynamodb/user-registry';
 
 export interface StepDependencies {
   config: StepConfig;
@@ -38,6 +41,9 @@ export interface StepDependencies {
   store: BalanceStore;
   budget: Psd2Budget;
   markers: ExecutionMarkers;
+  health: ConnectionHealthStore;
+  /** Pages of the tenant's user ids (fan-out): the registry's active users, else the secret's list. */
+  users: UserLister;
 }
 
 /** Builds every dependency from a config and a DynamoDB document client (tests pass dynalite's). */
@@ -51,26 +57,27 @@ export function buildStepDependencies(config: StepConfig, dynamo: DynamoDBDocume
     // Step Functions cannot honour Retry-After; log it so an operator can tune the Retry policy.
     onRetryAfter: (info) => logger.warn('Powens asked to retry later', { ...info }),
   });
+  const registry =
+    config.userRegistry === undefined
+      ? undefined
+      : createUserRegistry({ client: dynamo, tableName: config.tableName, tenantId: config.tenantId, keys: keyProviderFor(config.userRegistry) });
+  const secrets = credentialSourceFor(config, registry);
   return {
     config,
     dynamo,
     powens,
-    secrets: credentialSourceFor(config, dynamo),
+    secrets,
+    users: registry === undefined ? secretUserLister(secrets) : registryUserLister(registry),
     store: createBalanceStore({ client: dynamo, tableName: config.tableName, historyTtlDays: config.historyTtlDays }),
     budget: createPsd2Budget({ client: dynamo, tableName: config.tableName, limit: config.psd2DailySyncLimit }),
     markers: createExecutionMarkers({ client: dynamo, tableName: config.tableName }),
+    health: createConnectionHealthStore({ client: dynamo, tableName: config.tableName }),
   };
 }
 
 /** Users and tokens: from the user registry when a token key is configured, else from the secret's user list. */
-function credentialSourceFor(config: StepConfig, dynamo: DynamoDBDocumentClient): SecretSource {
-  if (config.userRegistry === undefined) return secretSourceFor(config.secret);
-  const registry = createUserRegistry({
-    client: dynamo,
-    tableName: config.tableName,
-    tenantId: config.tenantId,
-    keys: keyProviderFor(config.userRegistry),
-  });
+function credentialSourceFor(config: StepConfig, registry: UserRegistry | undefined): SecretSource {
+  if (registry === undefined) return secretSourceFor(config.secret);
   return registryCredentialSource({
     secret: secretSourceFor(config.secret, { usersOptional: true }),
     registry,
@@ -127,14 +134,18 @@ export type StepFunction<Deps, Output> = (input: unknown, call: StepCallContext,
  * metrics flushed, errors classified by stepErrorBoundary). When the operation asks for the execution id, the state
  * machine adds it to the input; it is taken out here and passed as call context (workflow-contract.ts).
  */
-export function createStepHandler<Deps, Output>(domainFn: StepFunction<Deps, Output>, resolveDeps: () => Deps) {
+export function createStepHandler<Deps, Output>(
+  domainFn: StepFunction<Deps, Output>,
+  resolveDeps: () => Deps,
+  options: { publishMetrics?: boolean } = {},
+) {
   const base = async (event: unknown): Promise<Output> => {
     const { input, executionId } = withoutExecutionId(event);
     if (executionId !== undefined) logger.appendKeys({ executionId });
     return domainFn(input, executionId === undefined ? {} : { executionId }, resolveDeps());
   };
-  return middy(base)
-    .use(injectLambdaContext(logger, { resetKeys: true }))
-    .use(logMetrics(metrics))
-    .use(stepErrorBoundary());
+  const handler = middy(base).use(injectLambdaContext(logger, { resetKeys: true }));
+  // A step that emits no metric skips the flush (Powertools warns on every empty publish).
+  if (options.publishMetrics !== false) handler.use(logMetrics(metrics));
+  return handler.use(stepErrorBoundary());
 }

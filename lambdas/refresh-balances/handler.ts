@@ -8,8 +8,17 @@ import { domainMetrics, logger } from '../core/observability';
 import { createStepHandler, getStepDependencies } from '../core/step-runtime';
 
 export function defaultRefreshBalancesDeps(): RefreshBalancesDeps {
-  const { powens, secrets, budget, markers, config } = getStepDependencies();
-  return { powens, secrets, budget, markers, defaultMaxAgeMinutes: config.freshnessMaxAgeMinutes, logger, metrics: domainMetrics };
+  const { powens, secrets, budget, markers, health, config } = getStepDependencies();
+  return {
+    powens,
+    secrets,
+    budget,
+    markers,
+    defaultMaxAgeMinutes: config.freshnessMaxAgeMinutes,
+    health: { store: health, tenantId: config.tenantId },
+    logger,
+    metrics: domainMetrics,
+  };
 }
 
 /** Tests and the local runner pass their own dependency factory (real clients on loopback). */

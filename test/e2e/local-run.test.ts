@@ -66,6 +66,10 @@ describe('npm start: the compiled state machine run locally end to end', () => {
     }
     const history = stored.items.filter((item) => String(item.pk).startsWith('ACCOUNT#'));
     expect(history).toHaveLength(enabledAccounts.length);
+    // Users and tokens came from the user registry (local key), as in AWS: one item per user, ciphertext only.
+    const registered = stored.items.filter((item) => String(item.pk).startsWith('USERS#'));
+    expect(registered.map((item) => item.userId).sort()).toEqual(dataset.users.map((u) => u.id).sort());
+    for (const user of dataset.users) expect(JSON.stringify(stored.items)).not.toContain(user.token);
     expect(history.every((item) => typeof item.expiresAt === 'number')).toBe(true);
 
     // What was printed: every account, the SCA connection flagged, totals per currency equal to Powens' truth.

@@ -42,6 +42,8 @@ import type { SecretSource } from '../adapters/secrets/powens-secret';
 import { type DomainLogger, type DomainMetrics, noMetrics, silentLogger } from '../observability';
 import { settleWithConcurrency } from '../concurrency';
 import type { CompletedSync, ExecutionMarkers, PendingSync } from '../adapters/dynamodb/execution-markers';
+import type { ConnectionHealthStore } from '../adapters/dynamodb/connection-health';
+import { healthFromConnection } from './connection-health';
 import { parseRefreshInput, selectUsers } from './input';
 
 
@@ -101,6 +103,8 @@ export interface RefreshBalancesDeps {
   concurrency?: number;
   /** `maxAgeMinutes` when the input has none (configuration FRESHNESS_MAX_AGE_MINUTES). Default 360. */
   defaultMaxAgeMinutes?: number;
+  /** Connection health items (GET /connections, stale balances); recorded for every connection looked at. */
+  health?: { store: ConnectionHealthStore; tenantId: string };
   logger?: DomainLogger;
   metrics?: DomainMetrics;
 }
@@ -323,6 +327,27 @@ export async function refreshBalances(
   });
 
   reports.sort((a, b) => a.userId - b.userId || (a.connectionId ?? 0) - (b.connectionId ?? 0));
+  if (deps.health !== undefined) {
+    const { store, tenantId } = deps.health;
+    const observedAt = clock();
+    const active = new Map(work.map(({ connection }) => [connection.id, connection.active]));
+    const recorded = await settleWithConcurrency(
+      reports.filter((r) => r.connectionId !== undefined && r.state !== undefined),
+      concurrency,
+      (r) =>
+        store.record(
+          tenantId,
+          healthFromConnection(
+            r.userId,
+            { id: r.connectionId as number, state: r.state ?? null, last_update: r.lastUpdate ?? null, next_try: r.nextTry ?? null, active: active.get(r.connectionId as number) ?? true },
+            observedAt,
+            'workflow',
+          ),
+        ),
+    );
+    const failed = recorded.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw toStepError(failed.reason);
+  }
   const summary: Record<ConnectionOutcome, number> = { synced: 0, skipped: 0, needs_user_action: 0, failed: 0 };
   for (const report of reports) summary[report.outcome] += 1;
   for (const [outcome, count] of Object.entries(summary)) metrics.count(`Connections_${outcome}`, count);

@@ -16,6 +16,8 @@ import type { AssetClass } from '../../../lambdas/core/domain/asset-class';
 import type { AccountBalanceRecord } from '../../../lambdas/core/domain/balances';
 import { createBalanceStore } from '../../../lambdas/core/adapters/dynamodb/balance-store';
 import { ENV } from '../../../lambdas/core/env-names';
+import { createConnectionHealthStore } from '../../../lambdas/core/adapters/dynamodb/connection-health';
+import { healthFromConnection } from '../../../lambdas/core/domain/connection-health';
 import { REFRESH_API_TABLE_ACTIONS } from '../../../infra/stack';
 import { DUMMY_AWS_ENV, startDynalite, type LocalDynamo } from '../../support/dynalite';
 import { apiEvent } from '../../unit/api/events';
@@ -88,6 +90,9 @@ describe('read API (handler + real store on dynalite)', () => {
     await store.writeSnapshots(
       Array.from({ length: 12 }, (_, d) => record(1, TENANT, new Date(Date.UTC(2025, 1, 10 + d, 6)).toISOString(), { currentBalance: d })),
     );
+    const health = createConnectionHealthStore({ client: dynamo.doc, tableName: TABLE });
+    await health.record(TENANT, healthFromConnection(1001, { id: 7, state: null, last_update: '2025-03-01 06:00:00' }, NOW, 'workflow'));
+    await health.record(TENANT, healthFromConnection(1002, { id: 8, state: 'SCARequired', last_update: '2025-02-20 06:00:00' }, NOW, 'webhook'));
 
     Object.assign(process.env, DUMMY_AWS_ENV, {
       AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
@@ -103,6 +108,7 @@ describe('read API (handler + real store on dynalite)', () => {
     handler = createApiHandler({
       refresh: { sfn: new FakeSfn(() => NOW), stateMachineArn: 'arn:aws:states:eu-west-3:123456789012:stateMachine:Refresh', now: () => NOW },
       read: { store, tenantId: TENANT, maxAgeMinutes: 360, cursors: createCursorCodec(async () => key), now: () => NOW },
+      connections: async () => [],
     }) as unknown as typeof handler;
   });
 
@@ -259,6 +265,18 @@ describe('read API (handler + real store on dynalite)', () => {
     expect(res.body).toMatchObject({ error: 'BadRequest', message: expect.stringContaining(parameter) });
   });
 
+  it('GET /connections?needsUser=true lists the connections only the account holder can unblock', async () => {
+    const res = await get(moduleHandler, '/connections', { query: { needsUser: 'true' } });
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual({
+      tenantId: TENANT,
+      connections: [
+        expect.objectContaining({ userId: 1002, connectionId: 8, state: 'SCARequired', needsUser: true, needsUserReason: 'SCARequired', lastUpdate: '2025-02-20T05:00:00.000Z' }),
+      ],
+    });
+    expect(((await get(moduleHandler, '/connections')).body.connections as unknown[]).length).toBe(2);
+  });
+
   it('answers 404 JSON for an unknown route through the same handler', async () => {
     const res = await get(moduleHandler, '/accounts');
     expect(res.status).toBe(404);
@@ -273,6 +291,7 @@ describe('read API (handler + real store on dynalite)', () => {
       get(moduleHandler, '/accounts/{accountId}/history', { path: `/accounts/${accountId}/history`, pathParameters: { accountId } });
     expect((await history('1001')).status).toBe(200);
     expect((await history('4242')).status).toBe(404);
+    expect((await get(moduleHandler, '/connections', { query: { needsUser: 'true' } })).status).toBe(200);
     expect([...new Set(dynamo.operations.map((o) => `dynamodb:${o}`))].sort()).toEqual([...REFRESH_API_TABLE_ACTIONS].sort());
   });
 });

@@ -157,6 +157,7 @@ describe('bad input, fuzzed (seeded)', () => {
       {
         refresh: { sfn, stateMachineArn: STATE_MACHINE_ARN, now: () => new Date('2025-03-01T06:00:00.000Z') },
         read: { store, tenantId: 'fuzz-family', maxAgeMinutes: 360, cursors: createCursorCodec(async () => Buffer.alloc(32, 7)), now: () => new Date() },
+        connections: async () => ({ connections: [] }),
       },
       { onUnexpectedError: (error) => unexpected.push(error) },
     );

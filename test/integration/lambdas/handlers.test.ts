@@ -4,6 +4,7 @@
  * dummy credentials), talking to dynalite and the Powens sandbox over loopback.
  */
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { formatPowensDateTime } from '../../../lambdas/core/adapters/powens/datetime';
 import { handler as refreshHandler, createRefreshBalancesHandler } from '../../../lambdas/refresh-balances/handler';
 import { handler as fetchHandler } from '../../../lambdas/fetch-balances/handler';
 import { resetConfigForTests } from '../../../lambdas/core/config';
@@ -30,6 +31,8 @@ describe('step handlers wired from environment variables', () => {
   it('refresh then fetch as the state machine calls them: plain data in, plain output out', async () => {
     const input = { connectionIds: [C.claireBnp, C.louisBoursorama] };
     const executionId = 'arn:aws:states:local:0:execution:refresh:env-1';
+    // Synced by Powens 8 h ago: stale for the default 360 min, and a bank access the PSD2 budget must count.
+    sandbox.connection(C.claireBnp).last_update = formatPowensDateTime(new Date(Date.now() - 8 * 3_600_000));
     // refresh-balances asked for the execution id (execution markers): the machine adds it to the data.
     env.dynamo.operations.length = 0;
     const refresh = (await invoke(refreshHandler, { ...input, executionId })) as Record<string, unknown>;

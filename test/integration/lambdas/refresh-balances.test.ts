@@ -5,8 +5,9 @@
 import { refreshBalances, type RefreshBalancesOutput } from '../../../lambdas/core/domain/refresh-balances';
 import { FAMILY_OFFICE_IDS } from '../../../infra/local/powens-sandbox';
 import { createPowensClient } from '../../../lambdas/core/adapters/powens/client';
+import { createConnectionHealthStore } from '../../../lambdas/core/adapters/dynamodb/connection-health';
 import { useDynalite } from '../../support/dynalite';
-import { startHarness, type Harness } from './harness';
+import { startHarness, TENANT, type Harness } from './harness';
 
 const C = FAMILY_OFFICE_IDS.connections;
 const HEALTHY = [C.claireBnp, C.claireUbs, C.louisSocGen, C.holdingQonto, C.holdingHsbc, C.holdingIbkr];
@@ -64,6 +65,15 @@ describe('refreshBalances (real client + sandbox + dynalite)', () => {
     }
     expect(forced).toEqual([4, 0, 0, 0, 0]);
     expect(h.sandbox.bankSyncs()).toHaveLength(4);
+  });
+
+  it('records connection health for every connection it looks at', async () => {
+    const health = createConnectionHealthStore({ client: h.dynamo.doc, tableName: h.tableName });
+    await refreshBalances({}, { executionId: 'exec-health' }, h.refreshDeps({ health: { store: health, tenantId: TENANT } }));
+    expect(await health.list(TENANT)).toHaveLength(7);
+    expect(await health.list(TENANT, { needsUser: true })).toEqual([
+      expect.objectContaining({ connectionId: C.louisBoursorama, state: 'SCARequired', needsUserReason: 'SCARequired', source: 'workflow' }),
+    ]);
   });
 
   it('maps every connection state class to its outcome without any PUT', async () => {

@@ -8,7 +8,8 @@ import { createUserRegistry } from '../../../lambdas/core/adapters/dynamodb/user
 import { generateLocalKey, localKeyProvider, parseLocalKey } from '../../../lambdas/core/adapters/keys/token-key-provider';
 import { registryUserLister, secretUserLister } from '../../../lambdas/core/adapters/secrets/user-credentials';
 import { type FanOutState, MAX_FAILED_IDS, nextFanOutPage, type UserLister } from '../../../lambdas/core/domain/fan-out';
-import { createFanOutPageHandler, parsePageSize } from '../../../lambdas/fan-out-page/handler';
+import { createFanOutPageHandler } from '../../../lambdas/fan-out-page/handler';
+import { parseFanOutPageSize } from '../../../lambdas/core/config';
 import { useDynalite } from '../../support/dynalite';
 
 /** Runs the loop to the end; `fails` decides which users' child executions fail. */
@@ -81,7 +82,7 @@ describe('fan-out pages', () => {
     const handler = createFanOutPageHandler(() => ({ users: { listPage: async () => ({ userIds: [] }) }, pageSize: 5 }));
     await expect(handler({ items: [{ user: 1 }] }, {} as never)).rejects.toMatchObject({ name: 'ValidationFailed' });
     await expect(handler({}, {} as never)).resolves.toMatchObject({ done: true });
-    expect(parsePageSize(undefined)).toBe(500);
-    expect(() => parsePageSize('0')).toThrow(/FANOUT_PAGE_SIZE="0" must be a whole number 1..1000/);
+    expect(parseFanOutPageSize(undefined)).toBe(500);
+    expect(() => parseFanOutPageSize('0')).toThrow(/FANOUT_PAGE_SIZE="0" must be a whole number 1..1000/);
   });
 });

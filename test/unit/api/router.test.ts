@@ -40,6 +40,7 @@ function setup(start: Date = T0) {
     {
       refresh: { sfn, stateMachineArn: STATE_MACHINE_ARN, now: () => now },
       read: readDeps(),
+      connections: async (filter) => ({ tenantId: 't1', filter }),
     },
     { onUnexpectedError: (error) => unexpected.push(error) },
   );
@@ -88,11 +89,23 @@ describe('routing', () => {
           throw new Error('dynamo said: account FR76 secret detail');
         },
       }),
+      connections: async () => [],
     });
     const res = (await handler(apiEvent('GET', '/balances'), {} as Context)) as APIGatewayProxyResult;
     expect(res.statusCode).toBe(500);
     expect(JSON.parse(res.body)).toEqual({ error: 'InternalError', message: expect.stringContaining('req-test-1') });
     expect(res.body).not.toContain('FR76');
+  });
+});
+
+describe('GET /connections', () => {
+  it('passes needsUser=true|false through and rejects any other value with 400', async () => {
+    const { call } = setup();
+    expect((await call('GET', '/connections', { query: { needsUser: 'true' } })).body).toEqual({ tenantId: 't1', filter: { needsUser: true } });
+    expect((await call('GET', '/connections', { query: { needsUser: 'false' } })).body).toEqual({ tenantId: 't1', filter: { needsUser: false } });
+    expect((await call('GET', '/connections')).body).toEqual({ tenantId: 't1', filter: {} });
+    const bad = await call('GET', '/connections', { query: { needsUser: 'yes' } });
+    expect(bad).toMatchObject({ status: 400, body: { error: 'BadRequest', message: expect.stringContaining('needsUser') } });
   });
 });
 
@@ -228,7 +241,7 @@ describe('odd shapes (direct invocations): a named 4xx, bounded, never a 500', (
   const raw = async (event: unknown) => {
     const { sfn, unexpected } = setup();
     const handler = createApiHandler(
-      { refresh: { sfn, stateMachineArn: STATE_MACHINE_ARN, now: () => T0 }, read: readDeps() },
+      { refresh: { sfn, stateMachineArn: STATE_MACHINE_ARN, now: () => T0 }, read: readDeps(), connections: async () => ({ connections: [] }) },
       { onUnexpectedError: (error) => unexpected.push(error) },
     );
     const res = (await handler(event as never, {} as Context)) as APIGatewayProxyResult;

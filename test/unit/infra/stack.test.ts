@@ -96,9 +96,9 @@ describe('DynamoDB table', () => {
 });
 
 describe('Lambda functions', () => {
-  it('one per binding plus the fan-out page and the API: Node 22, arm64, X-Ray, JSON logs, own log group with 1-month retention', () => {
+  it('one per binding plus the fan-out page, the API and the webhook receiver: Node 22, arm64, X-Ray, JSON logs, own log group with 1-month retention', () => {
     const fns = functionsByEntry();
-    expect(fns).toHaveLength(STEP_FUNCTIONS.length + 2);
+    expect(fns).toHaveLength(STEP_FUNCTIONS.length + 3);
     for (const { props } of fns) {
       expect(props).toMatchObject({
         Runtime: 'nodejs22.x',
@@ -216,16 +216,26 @@ describe('REST API', () => {
   };
 
   it('exposes exactly the routes the Lambda serves, every method AWS_IAM, all through the one Lambda proxy', () => {
-    const declared = methods().map((m) => ({ method: m.HttpMethod, resource: pathOf(m.ResourceId) }));
+    const iam = methods().filter((m) => pathOf(m.ResourceId) !== '/webhooks/powens/{event}');
+    const declared = iam.map((m) => ({ method: m.HttpMethod, resource: pathOf(m.ResourceId) }));
     expect(declared).toEqual(expect.arrayContaining(API_ROUTES.map((r) => ({ ...r }))));
     expect(declared).toHaveLength(API_ROUTES.length);
-    for (const m of methods()) {
+    for (const m of iam) {
       expect(m).toMatchObject({
         AuthorizationType: 'AWS_IAM',
         Integration: { Type: 'AWS_PROXY', IntegrationHttpMethod: 'POST' },
         RequestValidatorId: { Ref: expect.stringMatching(/Validator/) },
       });
     }
+  });
+
+  it('POST /webhooks/powens/{event} is the only method without IAM auth, proxied to the webhook Lambda (HMAC inside)', () => {
+    const open = methods().filter((m) => m.AuthorizationType !== 'AWS_IAM');
+    expect(open.map((m) => [m.HttpMethod, pathOf(m.ResourceId)])).toEqual([['POST', '/webhooks/powens/{event}']]);
+    expect(open[0]).toMatchObject({ AuthorizationType: 'NONE', Integration: { Type: 'AWS_PROXY' } });
+    const uri = JSON.stringify(open[0]?.Integration);
+    expect(uri).toMatch(/PowensWebhookFunction/);
+    expect(uri).not.toMatch(/RefreshApiFunction/);
   });
 
   it('validates POST /refreshes against the shared RefreshInput schema', () => {
@@ -263,8 +273,8 @@ describe('alarms', () => {
         'AWS/ApiGateway:5XXError',
       ]),
     );
-    expect(metrics.filter((m) => m === 'AWS/Lambda:Errors')).toHaveLength(STEP_FUNCTIONS.length + 2);
-    expect(metrics.filter((m) => m === 'AWS/Lambda:Throttles')).toHaveLength(STEP_FUNCTIONS.length + 2);
+    expect(metrics.filter((m) => m === 'AWS/Lambda:Errors')).toHaveLength(STEP_FUNCTIONS.length + 3);
+    expect(metrics.filter((m) => m === 'AWS/Lambda:Throttles')).toHaveLength(STEP_FUNCTIONS.length + 3);
     for (const alarm of alarms) {
       expect(alarm.AlarmActions).toEqual([{ Ref: expect.stringMatching(/^AlarmsTopic/) }]);
     }
@@ -405,11 +415,13 @@ describe('IAM least privilege', () => {
   it('each function role lists exactly the DynamoDB actions its code calls, on the table only', () => {
     const expected: Record<string, string[]> = {
       // + GetItem/Query of the user registry (USER_REGISTRY_STEP_TABLE_ACTIONS; test/integration/users).
-      RefreshBalances: ['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:UpdateItem'],
+      RefreshBalances: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem'],
       FetchBalances: ['dynamodb:BatchWriteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem'],
       // + Update/Delete/Query of the user routes (USER_REGISTRY_API_TABLE_ACTIONS; test/integration/api/users).
       FanOutPage: ['dynamodb:Query'],
       RefreshApiFunction: ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:UpdateItem'],
+      // WEBHOOK_TABLE_ACTIONS; test/integration/webhooks checks the code calls exactly these.
+      PowensWebhookFunction: ['dynamodb:BatchWriteItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem'],
     };
     const [tableId] = ofType('AWS::DynamoDB::GlobalTable').map(([id]) => id);
     const roleOf = (fn: Json) => ((fn.Role as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'] ?? [])[0];

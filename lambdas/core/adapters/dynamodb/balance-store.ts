@@ -22,6 +22,7 @@ import {
   GetCommand,
   PutCommand,
   QueryCommand,
+  UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { ServiceUnavailableError } from '../../errors';
 import { settleWithConcurrency } from '../../concurrency';
@@ -83,10 +84,33 @@ export interface HistoryRange {
   to?: Date | string;
 }
 
+/** Which latest items to mark: any of the given accounts, or every account of a connection or of a Powens user. */
+export interface LatestSelection {
+  accountIds?: readonly string[];
+  connectionId?: string;
+  powensUserId?: number;
+}
+
+export type ExclusionReason = 'account_disabled' | 'connection_deleted' | 'user_deleted';
+
+export interface LatestExclusion {
+  reason: ExclusionReason;
+  /** ISO time of the fact (account disabled, connection or user deleted). */
+  at: string;
+}
+
 export interface BalanceStore {
   writeSnapshots(records: readonly AccountBalanceRecord[]): Promise<WriteSnapshotsResult>;
-  /** Latest snapshot of every account of the tenant, sorted by accountId. */
-  listLatest(tenantId: string): Promise<AccountBalanceRecord[]>;
+  /**
+   * Latest snapshot of every account of the tenant, sorted by accountId. Accounts excluded by markLatest (disabled,
+   * connection or user deleted) are left out unless `includeExcluded`: they no longer count in positions.
+   */
+  listLatest(tenantId: string, options?: { includeExcluded?: boolean }): Promise<AccountBalanceRecord[]>;
+  /**
+   * Takes the selected accounts' latest items out of listLatest (never touches history). A newer snapshot of the
+   * account replaces the item and so brings it back (a re-enabled account). Returns how many items were marked.
+   */
+  excludeLatest(tenantId: string, select: LatestSelection, excluded: LatestExclusion): Promise<number>;
   /** Snapshots of one account, oldest first, unexpired only (DynamoDB TTL deletes lazily). */
   queryHistory(tenantId: string, accountId: string, range?: HistoryRange): Promise<AccountBalanceRecord[]>;
   /** The latest balance of one account, if any. */
@@ -126,7 +150,7 @@ function withLastKey(page: RecordPage, lastKey: PageKey | undefined): RecordPage
 }
 
 /** Attributes of an item that are not part of the record. */
-const ITEM_ONLY_ATTRIBUTES = new Set(['pk', 'sk', 'balanceAt', 'expiresAt', 'itemType', 'updatedAt']);
+const ITEM_ONLY_ATTRIBUTES = new Set(['pk', 'sk', 'balanceAt', 'expiresAt', 'itemType', 'updatedAt', 'excludedReason', 'excludedAt']);
 
 type Item = Record<string, NativeAttributeValue>;
 
@@ -329,9 +353,55 @@ export function createBalanceStore(options: BalanceStoreOptions): BalanceStore {
     return items.filter((item) => typeof item.expiresAt !== 'number' || item.expiresAt > nowSeconds);
   };
 
-  async function listLatest(tenantId: string): Promise<AccountBalanceRecord[]> {
-    const items = await queryAll(latestQuery(tenantId));
-    return items.map(itemToRecord).sort((a, b) => (a.accountId < b.accountId ? -1 : a.accountId > b.accountId ? 1 : 0));
+  async function latestItems(tenantId: string): Promise<Record<string, unknown>[]> {
+    return queryAll(latestQuery(tenantId));
+  }
+
+  async function updateLatest(items: Record<string, unknown>[], expression: string, values: Record<string, NativeAttributeValue>): Promise<number> {
+    const results = await settleWithConcurrency(items, latestConcurrency, async (item) => {
+      try {
+        await send('UpdateItem', () =>
+          client.send(
+            new UpdateCommand({
+              TableName: tableName,
+              Key: { pk: item.pk, sk: item.sk },
+              UpdateExpression: expression,
+              // Only the snapshot we read: a newer one written meanwhile is not marked by an older fact.
+              ConditionExpression: 'balanceAt = :balanceAt',
+              ExpressionAttributeValues: { ...values, ':balanceAt': item.balanceAt as number },
+            }),
+          ),
+        );
+        return 1;
+      } catch (error) {
+        if (isConditionalCheckFailed(error)) return 0;
+        throw error;
+      }
+    });
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
+    return results.reduce((n, r) => n + (r.status === 'fulfilled' ? r.value : 0), 0);
+  }
+
+  async function excludeLatest(tenantId: string, select: LatestSelection, excluded: LatestExclusion): Promise<number> {
+    const accounts = select.accountIds === undefined ? undefined : new Set(select.accountIds);
+    const chosen = (await latestItems(tenantId)).filter((item) => {
+      if (item.excludedReason !== undefined) return false;
+      if (accounts?.has(String(item.accountId))) return true;
+      if (select.connectionId !== undefined && item.connectionId === select.connectionId) return true;
+      const owner = (item.metadata as { powensUserId?: unknown } | undefined)?.powensUserId;
+      return select.powensUserId !== undefined && owner === select.powensUserId;
+    });
+    return updateLatest(chosen, 'SET excludedReason = :reason, excludedAt = :at', { ':reason': excluded.reason, ':at': excluded.at });
+  }
+
+  /** Accounts excluded by excludeLatest (disabled, connection or user deleted) no longer count anywhere. */
+  const included = (items: Record<string, unknown>[]): Record<string, unknown>[] => items.filter((item) => item.excludedReason === undefined);
+
+  async function listLatest(tenantId: string, options: { includeExcluded?: boolean } = {}): Promise<AccountBalanceRecord[]> {
+    const items = await latestItems(tenantId);
+    return (options.includeExcluded === true ? items : included(items))
+      .map(itemToRecord).sort((a, b) => (a.accountId < b.accountId ? -1 : a.accountId > b.accountId ? 1 : 0));
   }
 
   async function queryHistory(tenantId: string, accountId: string, range: HistoryRange = {}): Promise<AccountBalanceRecord[]> {
@@ -342,12 +412,12 @@ export function createBalanceStore(options: BalanceStoreOptions): BalanceStore {
     const response = await send('GetItem', () =>
       client.send(new GetCommand({ TableName: tableName, Key: tableKeys.latest(tenantId, accountId) })),
     );
-    return response.Item === undefined ? undefined : itemToRecord(response.Item);
+    return response.Item === undefined || response.Item.excludedReason !== undefined ? undefined : itemToRecord(response.Item);
   }
 
   async function listLatestPage(tenantId: string, page: PageRequest): Promise<RecordPage> {
     const result = await queryPage(latestQuery(tenantId), page);
-    return withLastKey({ records: result.items.map(itemToRecord) }, result.lastKey);
+    return withLastKey({ records: included(result.items).map(itemToRecord) }, result.lastKey);
   }
 
   async function queryHistoryPage(tenantId: string, accountId: string, range: HistoryRange, page: PageRequest): Promise<RecordPage> {
@@ -358,6 +428,7 @@ export function createBalanceStore(options: BalanceStoreOptions): BalanceStore {
   return {
     writeSnapshots,
     listLatest,
+    excludeLatest,
     queryHistory,
     getLatest,
     listLatestPage,

@@ -9,6 +9,8 @@
  * | PSD2 observed sync       | PSD2#{userId}#{connectionId}         | SEEN#{ISO sync time}       | expiresAt  |
  * | per-execution sync mark  | EXEC#{executionId}                   | CONN#{userId}#{cid}        | expiresAt  |
  * | Powens rate bucket       | RATE#{bucket}                        | BUCKET                     | none       |
+ * | connection health        | HEALTH#{tenantId}                    | CONN#{userId}#{cid}        | none       |
+ * | webhook delivery (dedup) | WEBHOOK#{tenantId}                   | ID#{id_webhook_data}       | expiresAt  |
  * | registered Powens user   | USERS#{tenantId}                     | USER#{userId, 16 digits}   | none       |
  *
  * Access patterns: latest by tenant (Query pk, begins_with LATEST#), history by account and time range (Query pk,
@@ -41,6 +43,9 @@ export const TABLE_KEY_PREFIX = {
   execution: 'EXEC#',
   connection: 'CONN#',
   rate: 'RATE#',
+  health: 'HEALTH#',
+  webhook: 'WEBHOOK#',
+  webhookId: 'ID#',
   users: 'USERS#',
   user: 'USER#',
 } as const;
@@ -65,6 +70,16 @@ export const tableKeys = {
   }),
   /** One token bucket per Powens client (../powens/rate-budget.ts): `tokens`, `refilledAt` (epoch ms), `version`. */
   rateBucket: (bucket: string) => ({ pk: `${TABLE_KEY_PREFIX.rate}${bucket}`, sk: 'BUCKET' }),
+  /** Last known state of one Powens connection (./connection-health.ts), written by the workflow and the webhooks. */
+  connectionHealth: (tenantId: string, userId: number, connectionId: number) => ({
+    pk: `${TABLE_KEY_PREFIX.health}${tenantId}`,
+    sk: `${TABLE_KEY_PREFIX.connection}${userId}#${connectionId}`,
+  }),
+  /** One Powens webhook delivery, by Powens' `id_webhook_data` (idempotency). */
+  webhookDelivery: (tenantId: string, idWebhookData: number) => ({
+    pk: `${TABLE_KEY_PREFIX.webhook}${tenantId}`,
+    sk: `${TABLE_KEY_PREFIX.webhookId}${idWebhookData}`,
+  }),
   /** The user registry of a tenant is one partition (../dynamodb/user-registry.ts); sort keys in numeric order. */
   userRegistryPartition: (tenantId: string) => `${TABLE_KEY_PREFIX.users}${tenantId}`,
   registeredUser: (tenantId: string, userId: number) => ({

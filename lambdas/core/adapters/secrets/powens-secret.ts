@@ -25,6 +25,11 @@ export interface PowensSecret {
   clientId: string;
   clientSecret: string;
   users: PowensSecretUser[];
+  /**
+   * HMAC key of the Powens webhook auth provider (`secret_key`, shown once by `POST /webhooks/auth`). Secret. Only the
+   * webhook receiver needs it; without it every webhook is refused (401).
+   */
+  webhookSecret?: string;
 }
 
 export interface SecretSource {
@@ -79,7 +84,14 @@ export function parsePowensSecret(raw: string, origin: string, options: SecretPa
     if (label !== undefined && typeof label !== 'string') throw problem(`${at}.label`, 'a string when present');
     return label === undefined ? { userId, token } : { userId, token, label };
   });
-  return { clientId: json.clientId, clientSecret: json.clientSecret, users };
+  const secret: PowensSecret = { clientId: json.clientId, clientSecret: json.clientSecret, users };
+  if (json.webhookSecret !== undefined) {
+    if (!nonEmptyString(json.webhookSecret) || json.webhookSecret.length < 16) {
+      throw problem('webhookSecret', 'a string of at least 16 characters (the HMAC secret_key Powens gave) when present');
+    }
+    secret.webhookSecret = json.webhookSecret;
+  }
+  return secret;
 }
 
 export function fileSecretSource(path: string, options: SecretParseOptions = {}): SecretSource {

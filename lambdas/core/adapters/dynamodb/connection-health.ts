@@ -1,0 +1,79 @@
+/**
+ * Connection health items: pk `HEALTH#{tenantId}`, sk `CONN#{userId}#{connectionId}`, one per connection, written by
+ * refresh-balances (every connection it looks at) and the Powens webhooks (CONNECTION_SYNCED, deletions).
+ *
+ * A write is a conditional PutItem that never replaces a newer observation (`observedAt`, ISO, fixed width so string
+ * order is time order), whichever of workflow or webhook arrives last. A deleted connection stays deleted unless a
+ * newer observation says otherwise. Read by `GET /connections` and by whoever needs "does this connection need the
+ * account holder" (balances are flagged `stale` then).
+ */
+import { type DynamoDBDocumentClient, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import type { ConnectionHealth } from '../../domain/connection-health';
+import { dynamoSender, isConditionalCheckFailed } from './errors';
+import { TABLE_KEY_PREFIX, tableKeys } from './table-schema';
+
+export interface ConnectionHealthStore {
+  /** Stores the observation unless a newer one is stored; returns whether it was written. */
+  record(tenantId: string, health: ConnectionHealth): Promise<boolean>;
+  /** Every connection of the tenant, sorted by user then connection; `needsUser` filters. */
+  list(tenantId: string, filter?: { needsUser?: boolean }): Promise<ConnectionHealth[]>;
+  readonly requestCount: number;
+}
+
+const ITEM_ONLY = new Set(['pk', 'sk', 'itemType']);
+
+export function createConnectionHealthStore(options: { client: DynamoDBDocumentClient; tableName: string }): ConnectionHealthStore {
+  const { client, tableName } = options;
+  const dynamo = dynamoSender(tableName);
+
+  return {
+    async record(tenantId, health) {
+      try {
+        await dynamo.send('PutItem', () =>
+          client.send(
+            new PutCommand({
+              TableName: tableName,
+              Item: { ...tableKeys.connectionHealth(tenantId, health.userId, health.connectionId), itemType: 'health', ...health },
+              ConditionExpression: 'attribute_not_exists(pk) OR observedAt <= :t',
+              ExpressionAttributeValues: { ':t': health.observedAt },
+            }),
+          ),
+        );
+        return true;
+      } catch (error) {
+        if (isConditionalCheckFailed(error)) return false;
+        throw error;
+      }
+    },
+
+    async list(tenantId, filter = {}) {
+      const items: Record<string, unknown>[] = [];
+      let startKey: Record<string, unknown> | undefined;
+      do {
+        const page = await dynamo.send('Query', () =>
+          client.send(
+            new QueryCommand({
+              TableName: tableName,
+              KeyConditionExpression: 'pk = :pk AND begins_with(sk, :conn)',
+              ExpressionAttributeValues: {
+                ':pk': `${TABLE_KEY_PREFIX.health}${tenantId}`,
+                ':conn': TABLE_KEY_PREFIX.connection,
+              },
+              ExclusiveStartKey: startKey,
+            }),
+          ),
+        );
+        items.push(...((page.Items ?? []) as Record<string, unknown>[]));
+        startKey = page.LastEvaluatedKey;
+      } while (startKey !== undefined);
+      return items
+        .map((item) => Object.fromEntries(Object.entries(item).filter(([key]) => !ITEM_ONLY.has(key))) as unknown as ConnectionHealth)
+        .filter((health) => filter.needsUser === undefined || health.needsUser === filter.needsUser)
+        .sort((a, b) => a.userId - b.userId || a.connectionId - b.connectionId);
+    },
+
+    get requestCount() {
+      return dynamo.requestCount;
+    },
+  };
+}
