@@ -32,7 +32,7 @@ describe('step handlers wired from environment variables', () => {
     const input = { connectionIds: [C.claireBnp, C.louisBoursorama] };
     const executionId = 'arn:aws:states:local:0:execution:refresh:env-1';
     // Synced by Powens 8 h ago: stale for the default 360 min, and a bank access the PSD2 budget must count.
-    sandbox.connection(C.claireBnp).last_update = formatPowensDateTime(new Date(Date.now() - 8 * 3_600_000));
+    env.sandbox.connection(C.claireBnp).last_update = formatPowensDateTime(new Date(Date.now() - 8 * 3_600_000));
     // refresh-balances asked for the execution id (execution markers): the machine adds it to the data.
     env.dynamo.operations.length = 0;
     const refresh = (await invoke(refreshHandler, { ...input, executionId })) as Record<string, unknown>;
