@@ -72,26 +72,34 @@ export interface ConditionContext {
 const COMPARISON = /^(data|input|output)\.([A-Za-z0-9_.[\]]+)\s*(===|==|!==|!=|>=|<=|>|<)\s*(.+)$/;
 const TRUTHY = /^(data|input|output)\.([A-Za-z0-9_.[\]]+)$/;
 
-/** Splits on `operator` outside single/double quotes; a quote toggles its mode wherever it appears. */
-function splitOutsideQuotes(text: string, operator: '||' | '&&'): string[] {
-  const parts: string[] = [];
-  let current = '';
+/** Where `token` starts outside single/double quotes (a quote toggles its mode wherever it appears), left to right. */
+function tokenIndexesOutsideQuotes(text: string, token: string): number[] {
+  const found: number[] = [];
   let single = false;
   let double = false;
   for (let i = 0; i < text.length; i += 1) {
     const ch = text.charAt(i);
     if (ch === "'" && !double) single = !single;
     else if (ch === '"' && !single) double = !double;
-    else if (!single && !double && text.startsWith(operator, i)) {
-      parts.push(current.trim());
-      current = '';
-      i += operator.length - 1;
-      continue;
+    else if (!single && !double && text.startsWith(token, i)) {
+      found.push(i);
+      i += token.length - 1;
     }
-    current += ch;
+  }
+  return found;
+}
+
+/** Splits on `operator` outside quotes. */
+function splitOutsideQuotes(text: string, operator: '||' | '&&'): string[] {
+  const parts: string[] = [];
+  let start = 0;
+  for (const i of tokenIndexesOutsideQuotes(text, operator)) {
+    parts.push(text.slice(start, i).trim());
+    start = i + operator.length;
   }
   // A trailing empty part is dropped, inner empty parts are kept (they evaluate to true): ContractSpec does the same.
-  if (current.trim() !== '') parts.push(current.trim());
+  const last = text.slice(start).trim();
+  if (last !== '') parts.push(last);
   return parts;
 }
 
@@ -122,20 +130,12 @@ function parsePath(text: string): PathSegment[] | undefined {
 /** Replaces `?.` by `.` outside quotes (and `?.[` by `[`). */
 function stripOptionalChaining(text: string): string {
   let out = '';
-  let single = false;
-  let double = false;
-  for (let i = 0; i < text.length; i += 1) {
-    const ch = text.charAt(i);
-    if (ch === "'" && !double) single = !single;
-    else if (ch === '"' && !single) double = !double;
-    else if (!single && !double && text.startsWith('?.', i)) {
-      out += text.charAt(i + 2) === '[' ? '' : '.';
-      i += 1;
-      continue;
-    }
-    out += ch;
+  let start = 0;
+  for (const i of tokenIndexesOutsideQuotes(text, '?.')) {
+    out += text.slice(start, i) + (text.charAt(i + 2) === '[' ? '' : '.');
+    start = i + 2;
   }
-  return out;
+  return out + text.slice(start);
 }
 
 function hasOptionalChainingOutsideQuotes(text: string): boolean {

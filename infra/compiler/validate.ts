@@ -8,7 +8,7 @@ import { ASL_LIMITS } from './asl';
 import { conditionRoots, parseCondition, type OptionalChainingMode } from './expression';
 import { entryStepId, findCycle, outgoing, reachableFrom } from './graph';
 import { msToSecondsCeil } from './retry';
-import { opRefId, type Step, type VersionedSpecRef, type WorkflowSpec } from './spec';
+import { opRefId, type RetryPolicy, type Step, type VersionedSpecRef, type WorkflowSpec } from './spec';
 
 export type IssueLevel = 'error' | 'warning';
 
@@ -189,42 +189,83 @@ function isFiniteNumber(v: unknown): v is number {
   return typeof v === 'number' && Number.isFinite(v);
 }
 
+const positive = (v: unknown): v is number => isFiniteNumber(v) && v > 0;
+
+/** One row per retry rule: the field it reads, when it fires (rows of one field are exclusive), what it says. */
+const RETRY_RULES: readonly {
+  code: string;
+  level: IssueLevel;
+  field: keyof RetryPolicy;
+  when: (r: RetryPolicy) => boolean;
+  says: (r: RetryPolicy) => string;
+}[] = [
+  {
+    code: 'RETRY_MAX_ATTEMPTS_INVALID',
+    level: 'error',
+    field: 'maxAttempts',
+    when: (r) => !positive(r.maxAttempts),
+    says: (r) => `retry.maxAttempts is ${show(r.maxAttempts)}; it counts retries after the first attempt and must be at least 1. Remove retry to never retry.`,
+  },
+  {
+    code: 'RETRY_MAX_ATTEMPTS_NOT_ASL',
+    level: 'error',
+    field: 'maxAttempts',
+    when: (r) => positive(r.maxAttempts) && (!Number.isInteger(r.maxAttempts) || r.maxAttempts > ASL_LIMITS.integerMax),
+    says: (r) => `retry.maxAttempts is ${show(r.maxAttempts)}; ASL MaxAttempts must be an integer from 1 to ${ASL_LIMITS.integerMax}. Use a whole number.`,
+  },
+  {
+    code: 'RETRY_BACKOFF_INVALID',
+    level: 'error',
+    field: 'backoff',
+    when: (r) => r.backoff !== 'linear' && r.backoff !== 'exponential',
+    says: (r) => `retry.backoff is ${show(r.backoff)}; use 'exponential' (×2 per retry) or 'linear' (constant delay).`,
+  },
+  {
+    code: 'RETRY_DELAY_INVALID',
+    level: 'error',
+    field: 'delayMs',
+    when: (r) => !positive(r.delayMs),
+    says: (r) => `retry.delayMs is ${show(r.delayMs)}; it must be a positive number of milliseconds (e.g. 1000).`,
+  },
+  {
+    code: 'RETRY_DELAY_TOO_LARGE',
+    level: 'error',
+    field: 'delayMs',
+    when: (r) => positive(r.delayMs) && msToSecondsCeil(r.delayMs) > ASL_LIMITS.integerMax,
+    says: (r) => `retry.delayMs ${r.delayMs} gives IntervalSeconds ${msToSecondsCeil(r.delayMs)}, above ASL's ${ASL_LIMITS.integerMax}. Use a smaller delay.`,
+  },
+  {
+    code: 'RETRY_MAX_DELAY_INVALID',
+    level: 'error',
+    field: 'maxDelayMs',
+    when: (r) => r.maxDelayMs !== undefined && !positive(r.maxDelayMs),
+    says: (r) => `retry.maxDelayMs is ${show(r.maxDelayMs)}; it must be a positive number of milliseconds, or omitted.`,
+  },
+  {
+    code: 'RETRY_MAX_DELAY_BELOW_DELAY',
+    level: 'warning',
+    field: 'maxDelayMs',
+    when: (r) => positive(r.maxDelayMs) && isFiniteNumber(r.delayMs) && r.maxDelayMs < r.delayMs,
+    says: (r) => `retry.maxDelayMs (${r.maxDelayMs}) is below retry.delayMs (${r.delayMs}), so every wait is ${r.maxDelayMs} ms. Raise maxDelayMs or lower delayMs.`,
+  },
+  {
+    code: 'RETRY_MAX_DELAY_TOO_LARGE',
+    level: 'error',
+    field: 'maxDelayMs',
+    when: (r) => positive(r.maxDelayMs) && msToSecondsCeil(r.maxDelayMs) > ASL_LIMITS.maxDelaySecondsMax,
+    says: (r) => `retry.maxDelayMs ${r.maxDelayMs} gives MaxDelaySeconds ${msToSecondsCeil(r.maxDelayMs ?? 0)}; ASL allows at most ${ASL_LIMITS.maxDelaySecondsMax} (366 days). Lower it.`,
+  },
+];
+
 /** ContractSpec `validateRetryConfig` + the ASL ranges of the retrier the compiler derives from it. */
 export function validateRetryConfig(spec: WorkflowSpec): ValidationIssue[] {
-  const issues: ValidationIssue[] = [];
-  spec.definition.steps.forEach((step, i) => {
+  return spec.definition.steps.flatMap((step, i) => {
     const retry = step.retry;
-    if (!retry) return;
-    const base = `definition.steps[${i}].retry`;
-    const at = (field: string) => ({ path: `${base}.${field}`, stepId: step.id });
-    const who = `Step "${step.id}"`;
-    if (!isFiniteNumber(retry.maxAttempts) || retry.maxAttempts <= 0) {
-      issues.push(issue('error', 'RETRY_MAX_ATTEMPTS_INVALID', at('maxAttempts'), `${who}: retry.maxAttempts is ${show(retry.maxAttempts)}; it counts retries after the first attempt and must be at least 1. Remove retry to never retry.`));
-    } else if (!Number.isInteger(retry.maxAttempts) || retry.maxAttempts > ASL_LIMITS.integerMax) {
-      issues.push(issue('error', 'RETRY_MAX_ATTEMPTS_NOT_ASL', at('maxAttempts'), `${who}: retry.maxAttempts is ${show(retry.maxAttempts)}; ASL MaxAttempts must be an integer from 1 to ${ASL_LIMITS.integerMax}. Use a whole number.`));
-    }
-    if (retry.backoff !== 'linear' && retry.backoff !== 'exponential') {
-      issues.push(issue('error', 'RETRY_BACKOFF_INVALID', at('backoff'), `${who}: retry.backoff is ${show(retry.backoff)}; use 'exponential' (×2 per retry) or 'linear' (constant delay).`));
-    }
-    if (!isFiniteNumber(retry.delayMs) || retry.delayMs <= 0) {
-      issues.push(issue('error', 'RETRY_DELAY_INVALID', at('delayMs'), `${who}: retry.delayMs is ${show(retry.delayMs)}; it must be a positive number of milliseconds (e.g. 1000).`));
-    } else if (msToSecondsCeil(retry.delayMs) > ASL_LIMITS.integerMax) {
-      issues.push(issue('error', 'RETRY_DELAY_TOO_LARGE', at('delayMs'), `${who}: retry.delayMs ${retry.delayMs} gives IntervalSeconds ${msToSecondsCeil(retry.delayMs)}, above ASL's ${ASL_LIMITS.integerMax}. Use a smaller delay.`));
-    }
-    if (retry.maxDelayMs !== undefined) {
-      if (!isFiniteNumber(retry.maxDelayMs) || retry.maxDelayMs <= 0) {
-        issues.push(issue('error', 'RETRY_MAX_DELAY_INVALID', at('maxDelayMs'), `${who}: retry.maxDelayMs is ${show(retry.maxDelayMs)}; it must be a positive number of milliseconds, or omitted.`));
-      } else {
-        if (isFiniteNumber(retry.delayMs) && retry.maxDelayMs < retry.delayMs) {
-          issues.push(issue('warning', 'RETRY_MAX_DELAY_BELOW_DELAY', at('maxDelayMs'), `${who}: retry.maxDelayMs (${retry.maxDelayMs}) is below retry.delayMs (${retry.delayMs}), so every wait is ${retry.maxDelayMs} ms. Raise maxDelayMs or lower delayMs.`));
-        }
-        if (msToSecondsCeil(retry.maxDelayMs) > ASL_LIMITS.maxDelaySecondsMax) {
-          issues.push(issue('error', 'RETRY_MAX_DELAY_TOO_LARGE', at('maxDelayMs'), `${who}: retry.maxDelayMs ${retry.maxDelayMs} gives MaxDelaySeconds ${msToSecondsCeil(retry.maxDelayMs)}; ASL allows at most ${ASL_LIMITS.maxDelaySecondsMax} (366 days). Lower it.`));
-        }
-      }
-    }
+    if (!retry) return [];
+    return RETRY_RULES.filter((rule) => rule.when(retry)).map((rule) =>
+      issue(rule.level, rule.code, { path: `definition.steps[${i}].retry.${rule.field}`, stepId: step.id }, `Step "${step.id}": ${rule.says(retry)}`),
+    );
   });
-  return issues;
 }
 
 /** ContractSpec `validateSlaConfig` (+ SLA step ids, which ContractSpec checks in validateWorkflowConsistency). */

@@ -18,7 +18,10 @@ import { createBalancesTable, LOCAL_AWS_CREDENTIALS, LOCAL_AWS_REGION, startEmbe
 import type { StateMachineDefinition } from '../compiler/asl';
 import { executeLocally, type ExecutionReport, type ProgressEvent } from './execute';
 import { startBundledFunction, type LocalFunction } from './lambda-emulator';
-import { createFamilyOfficeDataset, startPowensSandbox, type FaultRule, type PowensSandbox } from './powens-sandbox';
+import { createFamilyOfficeDataset, FAMILY_OFFICE_IDS, generateDataset, startPowensSandbox, type FaultRule, type PowensSandbox } from './powens-sandbox';
+import { startWebhookReceiver } from './webhook-receiver';
+import { buildWebhookDeps } from '../../lambdas/powens-webhooks/app';
+import { noMetrics, silentLogger } from '../../lambdas/core/observability';
 
 /**
  * One full refresh on this machine: the compiled seed state machine, unchanged, executed by aws-local-stepfunctions;
@@ -32,6 +35,8 @@ export interface LocalRunOptions {
   faults?: FaultRule[];
   /** Retry wait multiplier (see executeLocally); undefined = real waits. */
   timeScale?: number;
+  /** Embedded sandbox: this many generated users instead of the family-office dataset (`--users N`). */
+  sandboxUsers?: number;
   /** Embedded sandbox: how long a forced sync takes. */
   syncLatencyMs?: number;
   /** Real Powens instead of the sandbox: API root and a secret file ({clientId, clientSecret, users:[...]}). */
@@ -57,6 +62,11 @@ export interface LocalRunOptions {
   onProgress?: (event: ProgressEvent) => void;
   /** Called before anything is stopped: tests read back what was stored. */
   inspect?: (resources: LocalResources) => Promise<void>;
+  /**
+   * Embedded sandbox: the connection Powens "syncs by itself" before the refresh (its daily sync, delivered as a
+   * webhook). Default the family office's stale BNP connection; null = none.
+   */
+  autoSyncConnection?: number | null;
 }
 
 export interface LocalResources {
@@ -66,7 +76,31 @@ export interface LocalResources {
   sandbox?: PowensSandbox;
 }
 
+/** What the sandbox pushed to the local webhook receiver during the run. */
+export interface WebhookSummary {
+  /** Deliveries (by id_webhook_data) of CONNECTION_SYNCED. */
+  delivered: number;
+  /** Final HTTP status of each delivery, counted. */
+  statuses: Record<string, number>;
+  /** Connections synced by the sandbox on its own (simulated daily sync). */
+  autoSynced: number[];
+}
+
+function summarizeWebhooks(sandbox: PowensSandbox): WebhookSummary {
+  const last = new Map<number, number | undefined>();
+  for (const attempt of sandbox.webhookDeliveries()) last.set(attempt.idWebhookData, attempt.status);
+  const statuses: Record<string, number> = {};
+  for (const status of last.values()) statuses[String(status ?? 'network error')] = (statuses[String(status ?? 'network error')] ?? 0) + 1;
+  return {
+    delivered: last.size,
+    statuses,
+    autoSynced: sandbox.bankSyncs().filter((s) => s.trigger === 'auto').map((s) => s.connectionId),
+  };
+}
+
 export interface LocalRunResult extends ExecutionReport {
+  /** Present with the embedded sandbox: the webhook path (sandbox → signed POST → receiver → table). */
+  webhooks?: WebhookSummary;
   executionName: string;
   tableName: string;
   tenantId: string;
@@ -88,54 +122,14 @@ export async function runLocalRefresh(options: LocalRunOptions = {}): Promise<Lo
   const executionName = options.executionName ?? `local-${new Date().toISOString().replace(/[:.]/g, '-')}`;
   const stops: (() => Promise<void>)[] = [];
   try {
-    // Compile first: an invalid spec or an unbound operation must fail before anything starts.
-    const compiled = compileWorkflow(refreshOpenBankingBalancesWorkflow, { functions: stepFunctionsByOperation() });
-    const definition = JSON.parse(compiled.json) as StateMachineDefinition;
+    const { definition, dynamo, powens, functions } = await openLocalAws(options, { workDir, tenantId, tableName }, stops);
 
-    const dynamo = await openDynamoDb(options, tableName, stops);
-    const powens = await openPowens(options, workDir, stops);
-    // With the embedded sandbox, users and tokens live in the user registry as in AWS (local key instead of KMS).
-    const tokenKeyFile = powens.sandbox ? await registerSandboxUsers(dynamo.client, tableName, tenantId, powens, workDir) : undefined;
-
-    // Each function gets the environment CDK gives it in AWS (names from env-names.ts), nothing inherited.
-    const environment: Record<string, string> = {
-      [ENV.tableName]: tableName,
-      [ENV.powensBaseUrl]: powens.baseUrl,
-      [ENV.powensSecretFile]: powens.secretFile,
-      [ENV.tenantId]: tenantId,
-      ...(tokenKeyFile === undefined ? {} : { [ENV.tokenKeyFile]: tokenKeyFile }),
-      AWS_REGION: dynamo.region,
-      // Step failures are already printed as progress lines; the Lambdas' JSON logs are for --verbose.
-      POWERTOOLS_LOG_LEVEL: options.verbose ? 'INFO' : 'SILENT',
-      POWERTOOLS_SERVICE_NAME: 'openbanking-balances-local',
-      POWERTOOLS_METRICS_NAMESPACE: 'OpenBankingLocal',
-      POWERTOOLS_METRICS_DISABLED: options.verbose ? 'false' : 'true',
-      // Unlike in AWS (infra/constructs/node-function.ts): locally, TypeScript stack traces are worth the import time.
-      NODE_OPTIONS: '--enable-source-maps',
-      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
-      ...(dynamo.endpoint ? { AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint } : {}),
-      AWS_ACCESS_KEY_ID: dynamo.credentials.accessKeyId,
-      AWS_SECRET_ACCESS_KEY: dynamo.credentials.secretAccessKey,
-      ...(dynamo.credentials.sessionToken ? { AWS_SESSION_TOKEN: dynamo.credentials.sessionToken } : {}),
-      ...(options.powensTimeoutMs === undefined ? {} : { [ENV.powensTimeoutMs]: String(options.powensTimeoutMs) }),
-      ...(options.powensSyncTimeoutMs === undefined ? {} : { [ENV.powensSyncTimeoutMs]: String(options.powensSyncTimeoutMs) }),
-      ...localRateBudget(options),
-    };
-
-    const functions: Record<string, LocalFunction> = {};
-    for (const binding of STEP_FUNCTIONS) {
-      const built = await buildLambda(binding.entry, path.join(workDir, 'bundles', binding.id));
-      const fn = startBundledFunction(built.outfile, {
-        name: binding.id,
-        timeoutSeconds: binding.timeoutSeconds,
-        memoryMb: binding.memoryMb,
-        region: dynamo.region,
-        environment,
-      });
-      stops.push(() => fn.close());
-      for (const operation of binding.operations) functions[operationArnPlaceholder(operation)] = fn;
+    // Powens' own daily sync of one stale connection, pushed as a signed CONNECTION_SYNCED: the refresh then finds it
+    // fresh and leaves it alone (webhooks first, forced syncs only for stale data).
+    if (powens.sandbox && options.autoSyncConnection !== null) {
+      await powens.sandbox.autoSync(options.autoSyncConnection ?? FAMILY_OFFICE_IDS.connections.claireBnp);
+      await powens.sandbox.flushWebhooks();
     }
-
     const report = await executeLocally({
       definition,
       input: options.input ?? {},
@@ -145,6 +139,8 @@ export async function runLocalRefresh(options: LocalRunOptions = {}): Promise<Lo
       ...(options.timeScale === undefined ? {} : { timeScale: options.timeScale }),
       ...(options.onProgress ? { onProgress: options.onProgress } : {}),
     });
+    await powens.sandbox?.flushWebhooks();
+    const webhooks = powens.sandbox ? summarizeWebhooks(powens.sandbox) : undefined;
     // Read back what dashboards would see, with the same domain code as the read API.
     const store = createBalanceStore({ client: DynamoDBDocumentClient.from(dynamo.client), tableName });
     const latest = await store.listLatest(tenantId);
@@ -163,13 +159,85 @@ export async function runLocalRefresh(options: LocalRunOptions = {}): Promise<Lo
         ...(powens.sandbox ? { sandbox: powens.sandbox } : {}),
       });
     }
-    return { ...report, executionName, tableName, tenantId, ...dashboard };
+    return { ...report, executionName, tableName, tenantId, ...dashboard, ...(webhooks ? { webhooks } : {}) };
   } finally {
     for (const stop of stops.reverse()) await stop().catch(() => undefined);
   }
 }
 
-interface OpenedDynamo {
+export interface OpenedLocalAws {
+  /** The compiled seed machine, unchanged. */
+  definition: StateMachineDefinition;
+  dynamo: OpenedDynamo;
+  powens: OpenedPowens;
+  /** The seed machine's functions, by placeholder. */
+  functions: Record<string, LocalFunction>;
+  /** The environment every local function gets (what CDK gives them in AWS). */
+  environment: Record<string, string>;
+  workDir: string;
+}
+
+/**
+ * Everything a local execution needs, started in order (each stop pushed onto `stops`): the compiled seed machine,
+ * DynamoDB, Powens (sandbox users in the user registry), and the seed machine's bundles in worker processes.
+ */
+export async function openLocalAws(
+  options: LocalRunOptions,
+  names: { workDir: string; tenantId: string; tableName: string },
+  stops: (() => Promise<void>)[],
+): Promise<OpenedLocalAws> {
+  const { workDir, tenantId, tableName } = names;
+  // Compile first: an invalid spec or an unbound operation must fail before anything starts.
+  const compiled = compileWorkflow(refreshOpenBankingBalancesWorkflow, { functions: stepFunctionsByOperation() });
+  const definition = JSON.parse(compiled.json) as StateMachineDefinition;
+
+  const dynamo = await openDynamoDb(options, tableName, stops);
+  const powens = await openPowens(options, workDir, stops, { dynamo: dynamo.client, tableName, tenantId });
+  // With the embedded sandbox, users and tokens live in the user registry as in AWS (local key instead of KMS).
+  const tokenKeyFile = powens.sandbox ? await registerSandboxUsers(dynamo.client, tableName, tenantId, powens, workDir) : undefined;
+
+  // Each function gets the environment CDK gives it in AWS (names from env-names.ts), nothing inherited.
+  const environment: Record<string, string> = {
+    [ENV.tableName]: tableName,
+    [ENV.powensBaseUrl]: powens.baseUrl,
+    [ENV.powensSecretFile]: powens.secretFile,
+    [ENV.tenantId]: tenantId,
+    ...(tokenKeyFile === undefined ? {} : { [ENV.tokenKeyFile]: tokenKeyFile }),
+    AWS_REGION: dynamo.region,
+    // Step failures are already printed as progress lines; the Lambdas' JSON logs are for --verbose.
+    POWERTOOLS_LOG_LEVEL: options.verbose ? 'INFO' : 'SILENT',
+    POWERTOOLS_SERVICE_NAME: 'openbanking-balances-local',
+    POWERTOOLS_METRICS_NAMESPACE: 'OpenBankingLocal',
+    POWERTOOLS_METRICS_DISABLED: options.verbose ? 'false' : 'true',
+    // Unlike in AWS (infra/constructs/node-function.ts): locally, TypeScript stack traces are worth the import time.
+    NODE_OPTIONS: '--enable-source-maps',
+    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+    ...(dynamo.endpoint ? { AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint } : {}),
+    AWS_ACCESS_KEY_ID: dynamo.credentials.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: dynamo.credentials.secretAccessKey,
+    ...(dynamo.credentials.sessionToken ? { AWS_SESSION_TOKEN: dynamo.credentials.sessionToken } : {}),
+    ...(options.powensTimeoutMs === undefined ? {} : { [ENV.powensTimeoutMs]: String(options.powensTimeoutMs) }),
+    ...(options.powensSyncTimeoutMs === undefined ? {} : { [ENV.powensSyncTimeoutMs]: String(options.powensSyncTimeoutMs) }),
+    ...localRateBudget(options),
+  };
+
+  const functions: Record<string, LocalFunction> = {};
+  for (const binding of STEP_FUNCTIONS) {
+    const built = await buildLambda(binding.entry, path.join(workDir, 'bundles', binding.id));
+    const fn = startBundledFunction(built.outfile, {
+      name: binding.id,
+      timeoutSeconds: binding.timeoutSeconds,
+      memoryMb: binding.memoryMb,
+      region: dynamo.region,
+      environment,
+    });
+    stops.push(() => fn.close());
+    for (const operation of binding.operations) functions[operationArnPlaceholder(operation)] = fn;
+  }
+  return { definition, dynamo, powens, functions, environment, workDir };
+}
+
+export interface OpenedDynamo {
   client: DynamoDBClient;
   region: string;
   endpoint?: string;
@@ -213,13 +281,18 @@ export function localStatePath(options: Pick<LocalRunOptions, 'workDir'>): strin
   return path.join(options.workDir ?? path.join(PROJECT_ROOT, '.local'), 'dynamodb');
 }
 
-interface OpenedPowens {
+export interface OpenedPowens {
   baseUrl: string;
   secretFile: string;
   sandbox?: PowensSandbox;
 }
 
-async function openPowens(options: LocalRunOptions, workDir: string, stops: (() => Promise<void>)[]): Promise<OpenedPowens> {
+async function openPowens(
+  options: LocalRunOptions,
+  workDir: string,
+  stops: (() => Promise<void>)[],
+  table: { dynamo: DynamoDBClient; tableName: string; tenantId: string },
+): Promise<OpenedPowens> {
   if (options.powensBaseUrl) {
     if (!options.powensSecretFile) {
       throw new Error('--powens-base-url needs --powens-secret-file (JSON: {clientId, clientSecret, users:[{userId, token}]}).');
@@ -227,14 +300,30 @@ async function openPowens(options: LocalRunOptions, workDir: string, stops: (() 
     await readFile(options.powensSecretFile); // fail now, naming the file, rather than inside a Lambda
     return { baseUrl: options.powensBaseUrl, secretFile: path.resolve(options.powensSecretFile) };
   }
+  await mkdir(workDir, { recursive: true });
+  const secretFile = path.join(workDir, 'powens-sandbox-secret.json');
+  // The webhook receiver (the real Lambda handler on loopback) is what the sandbox pushes CONNECTION_SYNCED to, as
+  // Powens would to API Gateway. Quiet: its outcome is reported by the run, its JSON logs only with --verbose.
+  const deps = buildWebhookDeps(
+    { [ENV.tableName]: table.tableName, [ENV.tenantId]: table.tenantId, [ENV.powensSecretFile]: secretFile },
+    DynamoDBDocumentClient.from(table.dynamo, { marshallOptions: { removeUndefinedValues: true } }),
+  );
+  const receiver = await startWebhookReceiver(
+    options.verbose ? { deps } : { deps: { ...deps, logger: silentLogger, metrics: noMetrics }, quiet: true },
+  );
+  stops.push(() => receiver.close());
+  const now = new Date();
   const sandbox = await startPowensSandbox({
-    dataset: createFamilyOfficeDataset({ now: new Date() }),
+    // --users N: N generated users (2 connections of 2 accounts each, synced a day ago) instead of the family office.
+    dataset:
+      options.sandboxUsers === undefined
+        ? createFamilyOfficeDataset({ now })
+        : generateDataset({ users: options.sandboxUsers, connectionsPerUser: 2, accountsPerConnection: 2, now }),
     syncLatencyMs: options.syncLatencyMs ?? 200,
+    webhooks: { baseUrl: receiver.baseUrl },
   });
   stops.push(() => sandbox.close());
   for (const rule of options.faults ?? []) sandbox.faults.add(rule);
-  await mkdir(workDir, { recursive: true });
-  const secretFile = path.join(workDir, 'powens-sandbox-secret.json');
   // Sandbox tokens only; mode 0600 all the same, as a real secret file would be.
   await writeFile(secretFile, JSON.stringify(sandbox.secret, null, 2), { mode: 0o600 });
   return { baseUrl: sandbox.baseUrl, secretFile, sandbox };
@@ -265,8 +354,8 @@ async function registerSandboxUsers(
   for (const user of sandbox.secret.users) {
     await registry.put({ userId: user.userId, token: user.token, ...(user.label === undefined ? {} : { label: user.label }) });
   }
-  const { clientId, clientSecret } = sandbox.secret;
-  await writeFile(powens.secretFile, JSON.stringify({ clientId, clientSecret }, null, 2), { mode: 0o600 });
+  const { clientId, clientSecret, webhookSecret } = sandbox.secret;
+  await writeFile(powens.secretFile, JSON.stringify({ clientId, clientSecret, webhookSecret }, null, 2), { mode: 0o600 });
   return keyFile;
 }
 

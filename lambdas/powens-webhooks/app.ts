@@ -23,7 +23,8 @@ export function buildWebhookDeps(env: NodeJS.ProcessEnv, dynamo: DynamoDBDocumen
   const table = { client: dynamo, tableName: config.tableName };
   return {
     tenantId: config.tenantId,
-    secrets: secretSourceFor(config.secret),
+    // Users may live in the user registry rather than the secret: only the client credentials and webhookSecret are required.
+    secrets: secretSourceFor(config.secret, { usersOptional: true }),
     store: createBalanceStore(table),
     health: createConnectionHealthStore(table),
     budget: createPsd2Budget({ ...table, limit: config.psd2DailySyncLimit }),
@@ -46,7 +47,8 @@ export function toWebhookRequest(event: APIGatewayProxyEvent): WebhookRequest {
   };
 }
 
-export function createWebhookHandler(resolveDeps: () => WebhookDeps) {
+/** `powertools: false` (the quiet local receiver of `npm start`): no Lambda-context logging, no EMF metrics flush. */
+export function createWebhookHandler(resolveDeps: () => WebhookDeps, options: { powertools?: boolean } = {}) {
   const reply = (statusCode: number, body: unknown): APIGatewayProxyResult => ({
     statusCode,
     headers: { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' },
@@ -64,7 +66,6 @@ export function createWebhookHandler(resolveDeps: () => WebhookDeps) {
     const response = await handlePowensWebhook(toWebhookRequest(event), deps);
     return reply(response.status, response.body);
   };
-  return middy<APIGatewayProxyEvent, APIGatewayProxyResult, Error, Context>(base)
-    .use(injectLambdaContext(logger, { resetKeys: true }))
-    .use(logMetrics(metrics));
+  const handler = middy<APIGatewayProxyEvent, APIGatewayProxyResult, Error, Context>(base);
+  return options.powertools === false ? handler : handler.use(injectLambdaContext(logger, { resetKeys: true })).use(logMetrics(metrics));
 }

@@ -53,6 +53,16 @@ describe('npm start: the compiled state machine run locally end to end', () => {
     expect(result.status).toBe('SUCCEEDED');
     expect(result.attempts).toEqual({ 'refresh-balances': 1, 'fetch-balances': 1 });
     expect(result.transitions).toBe(2);
+    // Webhooks first: Powens' own sync of the BNP connection arrived as a signed CONNECTION_SYNCED, so the refresh
+    // left it alone (fresh); each forced sync was pushed too. Every delivery was verified and stored (200).
+    const steps = (result.output as { steps: Record<string, { output: { connections: { connectionId?: number; reason?: string }[]; forcedSyncs: number } }> }).steps;
+    const refresh = steps['refresh-balances']?.output;
+    expect(refresh?.connections.find((c) => c.connectionId === FAMILY_OFFICE_IDS.connections.claireBnp)?.reason).toBe('fresh');
+    expect(result.webhooks).toEqual({
+      delivered: 1 + (refresh?.forcedSyncs ?? NaN),
+      statuses: { '200': 1 + (refresh?.forcedSyncs ?? NaN) },
+      autoSynced: [FAMILY_OFFICE_IDS.connections.claireBnp],
+    });
     if (!stored) throw new Error('inspect hook did not run');
 
     // What was stored: one latest item per enabled account, equal to what Powens holds after the sync.

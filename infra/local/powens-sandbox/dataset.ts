@@ -55,6 +55,8 @@ export interface PowensSecret {
   clientId: string;
   clientSecret: string;
   users: { userId: number; token: string; label: string }[];
+  /** HMAC key the sandbox signs its webhooks with (Powens' `secret_key` of an hmac_signature auth provider). */
+  webhookSecret: string;
 }
 
 export function secretFor(dataset: SandboxDataset): PowensSecret {
@@ -62,6 +64,7 @@ export function secretFor(dataset: SandboxDataset): PowensSecret {
     clientId: dataset.clientId,
     clientSecret: dataset.clientSecret,
     users: dataset.users.map((u) => ({ userId: u.id, token: u.token, label: u.label })),
+    webhookSecret: `sbx-webhook-${dataset.clientSecret}`,
   };
 }
 

@@ -12,6 +12,7 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import { signPowensWebhook } from '../../../lambdas/core/adapters/powens/webhook-signature';
 import { formatPowensDateTime } from '../../../lambdas/core/adapters/powens/datetime';
 import {
   classifyConnectionState,
@@ -60,6 +61,22 @@ export interface PowensSandboxOptions {
    * what Powens does in practice). Lets tests prove the client follows `_links.next` without sending `limit`.
    */
   connectionsPageSize?: number;
+  /**
+   * Webhook emitter, as configured in the Powens console: after every sync that ends (API or automatic), POST a
+   * signed CONNECTION_SYNCED to `${baseUrl}/CONNECTION_SYNCED` (BI-Signature HMAC with the secret's webhookSecret).
+   * Non-2xx answers and network failures are retried up to `attempts` times (default 3).
+   */
+  webhooks?: { baseUrl: string; attempts?: number };
+}
+
+/** One webhook POST the sandbox made (per attempt). */
+export interface WebhookDeliveryRecord {
+  event: 'CONNECTION_SYNCED';
+  idWebhookData: number;
+  connectionId: number;
+  attempt: number;
+  /** HTTP status, or undefined on a network failure. */
+  status: number | undefined;
 }
 
 export interface RecordedRequest {
@@ -134,6 +151,12 @@ export interface PowensSandbox {
   holdSyncs(connectionId: number): SyncHold;
   /** Connection ids whose sync is in flight right now. */
   inFlightSyncs(): number[];
+  /** Powens' own scheduled sync of a connection (unattended, counted as a bank access), then its webhook. */
+  autoSync(connectionId: number): Promise<PowensConnection>;
+  /** Every webhook POST attempt so far. */
+  webhookDeliveries(): WebhookDeliveryRecord[];
+  /** Resolves when every webhook delivery started so far has finished (tests, `npm start`). */
+  flushWebhooks(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -366,13 +389,67 @@ export async function startPowensSandbox(options: PowensSandboxOptions): Promise
         live.inFlight = false;
       }
     };
+    const finishAndNotify = async (): Promise<void> => {
+      await finish();
+      if (!closed) emitConnectionSynced(live);
+    };
     if (how.background) {
-      void finish();
+      void finishAndNotify();
       return { status: 202, body: connectionBody(live, how.expand) };
     }
-    await finish();
+    await finishAndNotify();
     const status = classifyConnectionState(c.state) === 'needs_user' ? 202 : 200;
     return { status, body: connectionBody(live, how.expand) };
+  };
+
+  // ---- webhooks --------------------------------------------------------------------------------------------------
+
+  const deliveries: WebhookDeliveryRecord[] = [];
+  const pendingDeliveries = new Set<Promise<void>>();
+  // close() aborts deliveries in flight: a receiver that hangs must not keep the sandbox (or jest) alive.
+  const webhookAbort = new AbortController();
+  let webhookCounter = 0;
+
+  const deliver = async (event: 'CONNECTION_SYNCED', connectionId: number, payload: Record<string, unknown>): Promise<void> => {
+    const config = options.webhooks;
+    if (!config) return;
+    const url = new URL(`${config.baseUrl.replace(/\/$/, '')}/${event}`);
+    const idWebhookData = ++webhookCounter;
+    const body = Buffer.from(JSON.stringify({ ...payload, id_webhook_data: idWebhookData }));
+    const attempts = config.attempts ?? 3;
+    for (let attempt = 1; attempt <= attempts && !closed; attempt++) {
+      // Signed per attempt, like Powens: a redelivery carries a fresh date.
+      const date = clock().toISOString();
+      const record: WebhookDeliveryRecord = { event, idWebhookData, connectionId, attempt, status: undefined };
+      deliveries.push(record);
+      try {
+        const response = await fetch(url, {
+          method: 'POST',
+          headers: {
+            'content-type': 'application/json',
+            'bi-signature-date': date,
+            'bi-signature': signPowensWebhook({ secret: secretFor(dataset).webhookSecret, path: url.pathname, date, body }),
+          },
+          body,
+          signal: AbortSignal.any([webhookAbort.signal, AbortSignal.timeout(30_000)]),
+        });
+        record.status = response.status;
+        await response.arrayBuffer();
+        if (response.ok) return;
+      } catch {
+        // Network failure: retried like a non-2xx answer.
+      }
+    }
+  };
+
+  const emitConnectionSynced = (live: LiveConnection): void => {
+    if (!options.webhooks) return;
+    const payload = {
+      user: { id: live.user.seed.id, signin: live.user.seed.signin },
+      connection: connectionBody(live, new Set(['accounts'])),
+    };
+    const delivery = deliver('CONNECTION_SYNCED', live.seed.connection.id, payload).finally(() => pendingDeliveries.delete(delivery));
+    pendingDeliveries.add(delivery);
   };
 
   // ---- HTTP plumbing ---------------------------------------------------------------------------------------------
@@ -510,7 +587,8 @@ export async function startPowensSandbox(options: PowensSandboxOptions): Promise
     const segments = sub.split('/').filter(Boolean);
     const params = url.searchParams;
 
-    const fault = faults.take(method, sub);
+    const bearer = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '')?.[1];
+    const fault = faults.take(method, sub, bearer === undefined ? undefined : tokens.get(bearer)?.seed.id);
     if (fault) return applyFault(req, res, record, fault);
     checkRateLimit();
 
@@ -691,6 +769,12 @@ export async function startPowensSandbox(options: PowensSandboxOptions): Promise
       }
     }
     if (sub === '/requests' && method === 'GET') return reply(200, { requests });
+    const autoMatch = /^\/connections\/(\d+)\/auto-sync$/.exec(sub);
+    if (autoMatch && method === 'POST') {
+      const id = Number(autoMatch[1]);
+      if (!connections.has(id)) return reply(404, { code: 'notFound', description: `No connection ${id}`, message: null, request_id: null });
+      return reply(200, await api.autoSync(id));
+    }
     const stateMatch = /^\/connections\/(\d+)\/state$/.exec(sub);
     if (stateMatch && method === 'POST') {
       const raw = (await readBody(req)) as { state?: ConnectionState | null; error_message?: string | null } | undefined;
@@ -796,9 +880,24 @@ export async function startPowensSandbox(options: PowensSandboxOptions): Promise
       };
     },
     inFlightSyncs: () => [...connections.values()].filter((c) => c.inFlight).map((c) => c.seed.connection.id),
+    autoSync: async (id) => {
+      const out = await runSync(mustConnection(id), {
+        userPresent: false,
+        resolvesUserAction: false,
+        background: false,
+        expand: new Set(),
+        trigger: 'auto',
+      });
+      return out.body;
+    },
+    webhookDeliveries: () => deliveries.map((d) => ({ ...d })),
+    flushWebhooks: async () => {
+      while (pendingDeliveries.size > 0) await Promise.all([...pendingDeliveries]);
+    },
     close: async () => {
       if (closed) return;
       closed = true;
+      webhookAbort.abort();
       for (const timer of timers) clearTimeout(timer);
       for (const resolve of [...pendingWaits]) resolve();
       timers.clear();

@@ -7,7 +7,7 @@
  * anything is written:
  *   unknown event → 404 · body too large → 413 · missing signature headers, date further than 5 minutes from our
  *   clock, no webhook secret configured, or a signature that does not match → 401 · undecodable gzip, invalid JSON,
- *   malformed payload → 400 · a user not configured in the Powens secret → 202 `ignored`.
+ *   malformed payload → 400 · a user not listed in the Powens secret (when it lists users) → 202 `ignored`.
  * Then the delivery is deduplicated on `id_webhook_data` (a redelivery of a finished one → 200 `duplicate`) and
  * processed:
  * - CONNECTION_SYNCED: accounts mapped exactly as fetch-balances maps them, stored through the same store (history by
@@ -232,7 +232,9 @@ export async function handlePowensWebhook(request: WebhookRequest, deps: Webhook
     const delivery = parseDelivery(event, payload, signedAt, deps);
 
     const secret = await deps.secrets.load();
-    if (delivery.userId !== undefined && !secret.users.some((user) => user.userId === delivery.userId)) {
+    // A secret that lists users is the tenant's allow-list; with a user registry the secret lists none and every user
+    // of the tenant's Powens domain is accepted (the domain belongs to the tenant).
+    if (delivery.userId !== undefined && secret.users.length > 0 && !secret.users.some((user) => user.userId === delivery.userId)) {
       metrics.count('WebhookIgnored', 1);
       logger.warn('webhook for a user not configured in the Powens secret', { event, userId: delivery.userId });
       return { status: 202, body: { status: 'ignored', message: 'The user is not configured for this tenant; nothing stored.' } };

@@ -64,8 +64,16 @@ export function parsePowensSecret(raw: string, origin: string, options: SecretPa
   if (!isObject(json)) throw problem('the document', 'a JSON object {clientId, clientSecret, users}');
   if (!nonEmptyString(json.clientId)) throw problem('clientId', 'a non-empty string');
   if (!nonEmptyString(json.clientSecret)) throw problem('clientSecret', 'a non-empty string');
+  let webhookSecret: string | undefined;
+  if (json.webhookSecret !== undefined) {
+    if (!nonEmptyString(json.webhookSecret) || json.webhookSecret.length < 16) {
+      throw problem('webhookSecret', 'a string of at least 16 characters (the HMAC secret_key Powens gave) when present');
+    }
+    webhookSecret = json.webhookSecret;
+  }
+  const withWebhook = (secret: PowensSecret): PowensSecret => (webhookSecret === undefined ? secret : { ...secret, webhookSecret });
   if (options.usersOptional && (json.users === undefined || (Array.isArray(json.users) && json.users.length === 0))) {
-    return { clientId: json.clientId, clientSecret: json.clientSecret, users: [] };
+    return withWebhook({ clientId: json.clientId, clientSecret: json.clientSecret, users: [] });
   }
   if (!Array.isArray(json.users) || json.users.length === 0) {
     throw problem('users', 'a non-empty array of {userId, token, label?}');
@@ -84,14 +92,7 @@ export function parsePowensSecret(raw: string, origin: string, options: SecretPa
     if (label !== undefined && typeof label !== 'string') throw problem(`${at}.label`, 'a string when present');
     return label === undefined ? { userId, token } : { userId, token, label };
   });
-  const secret: PowensSecret = { clientId: json.clientId, clientSecret: json.clientSecret, users };
-  if (json.webhookSecret !== undefined) {
-    if (!nonEmptyString(json.webhookSecret) || json.webhookSecret.length < 16) {
-      throw problem('webhookSecret', 'a string of at least 16 characters (the HMAC secret_key Powens gave) when present');
-    }
-    secret.webhookSecret = json.webhookSecret;
-  }
-  return secret;
+  return withWebhook({ clientId: json.clientId, clientSecret: json.clientSecret, users });
 }
 
 export function fileSecretSource(path: string, options: SecretParseOptions = {}): SecretSource {
