@@ -7,8 +7,6 @@ const common = {
   transformIgnorePatterns,
   testEnvironment: 'node',
   setupFiles: ['<rootDir>/test/support/setup.ts'],
-  // ESM-style relative specifiers (`import('./x.js')`, required by nodenext for dynamic imports) name the .ts source.
-  moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
 };
 module.exports = {
   // CI runs on a busy 2-core machine, where Jest's 5 s default fails good tests at random (a CDK bundling test took

@@ -159,7 +159,17 @@ async function writeResult(name: string, machine: MachineInfo, durationMs: numbe
   await writeFile(file, `${JSON.stringify({ benchmark: name, machine, durationMs: round(durationMs), ...result }, null, 2)}\n`);
 }
 
-export async function runAll(config: BenchConfig = FULL_CONFIG): Promise<string> {
+export const SECTIONS = ['cold-start', 'storage', 'orchestration', 'scaling'] as const;
+export type Section = (typeof SECTIONS)[number];
+
+/** `npm run bench -- [section...]`: the named sections only (default all), e.g. to redo one after a change. */
+export function parseSections(argv: readonly string[]): Section[] {
+  const unknown = argv.filter((a) => !(SECTIONS as readonly string[]).includes(a));
+  if (unknown.length > 0) throw new Error(`unknown bench section(s) ${unknown.join(', ')}; choose from ${SECTIONS.join(', ')}`);
+  return argv.length === 0 ? [...SECTIONS] : (argv as Section[]);
+}
+
+export async function runAll(config: BenchConfig = FULL_CONFIG, only: readonly Section[] = SECTIONS): Promise<string> {
   // The SDK's "Node 20" notice would interleave with the summary; the bench knows which Node it runs on.
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
   const machine = machineInfo();
@@ -168,46 +178,56 @@ export async function runAll(config: BenchConfig = FULL_CONFIG): Promise<string>
   const sections: string[] = [];
   const log = (message: string): void => void process.stderr.write(`[bench] ${message}\n`);
 
-  log(`cold start (${config.coldStartRuns} runs per variant)…`);
   let t = performance.now();
-  const coldStart = await runColdStart({ runs: config.coldStartRuns });
-  await writeResult('cold-start', machine, elapsed(t), coldStart);
-  sections.push(summarizeColdStart(coldStart));
+  if (only.includes('cold-start')) {
+    log(`cold start (${config.coldStartRuns} runs per variant)…`);
+    const coldStart = await runColdStart({ runs: config.coldStartRuns });
+    await writeResult('cold-start', machine, elapsed(t), coldStart);
+    sections.push(summarizeColdStart(coldStart));
+  }
 
-  log(`storage (${config.storageSizes.join(', ')} accounts)…`);
-  t = performance.now();
-  const storage = await runStorage({ sizes: config.storageSizes });
-  await writeResult('storage', machine, elapsed(t), storage);
-  sections.push(summarizeStorage(storage));
+  if (only.includes('storage')) {
+    log(`storage (${config.storageSizes.join(', ')} accounts)…`);
+    t = performance.now();
+    const storage = await runStorage({ sizes: config.storageSizes });
+    await writeResult('storage', machine, elapsed(t), storage);
+    sections.push(summarizeStorage(storage));
+  }
 
-  log('orchestration (happy 0 s, happy 8 s real wait, 2 retries)…');
-  t = performance.now();
-  const bundles = await prepareBundles();
-  const orchestration = await runOrchestration(defaultScenarios(), bundles);
-  await writeResult('orchestration', machine, elapsed(t), orchestration);
-  sections.push(summarizeOrchestration(orchestration));
+  const bundles = only.includes('orchestration') || only.includes('scaling') ? await prepareBundles() : undefined;
+  let orchestration: OrchestrationResult | undefined;
+  if (bundles && only.includes('orchestration')) {
+    log('orchestration (happy 0 s, happy 8 s real wait, 2 retries)…');
+    t = performance.now();
+    orchestration = await runOrchestration(defaultScenarios(), bundles);
+    await writeResult('orchestration', machine, elapsed(t), orchestration);
+    sections.push(summarizeOrchestration(orchestration));
+  }
 
-  log(`scaling (${config.scalingUsers.join(', ')} users)…`);
-  t = performance.now();
-  const eightSeconds = orchestration.scenarios.find((s) => s.scenario.syncLatencyMs === 8_000);
-  const scaling = await runScaling(bundles, {
-    users: config.scalingUsers,
-    assumedSyncLatencySeconds: eightSeconds ? eightSeconds.scenario.syncLatencyMs / 1000 : 8,
-  });
-  await writeResult('scaling', machine, elapsed(t), scaling);
-  sections.push(summarizeScaling(scaling));
+  if (bundles && only.includes('scaling')) {
+    log(`scaling (${config.scalingUsers.join(', ')} users)…`);
+    t = performance.now();
+    const eightSeconds = orchestration?.scenarios.find((s) => s.scenario.syncLatencyMs === 8_000);
+    const scaling = await runScaling(bundles, {
+      users: config.scalingUsers,
+      assumedSyncLatencySeconds: eightSeconds ? eightSeconds.scenario.syncLatencyMs / 1000 : 8,
+    });
+    await writeResult('scaling', machine, elapsed(t), scaling);
+    sections.push(summarizeScaling(scaling));
+  }
 
   await rm(BENCH_WORK_DIR, { recursive: true, force: true });
   const total = round(elapsed(started) / 1000, 1);
   const header =
     `openbanking-workflows bench — ${machine.date}\n` +
     `machine: ${machine.cpuModel}, ${machine.cores} cores, ${machine.memoryGb} GB, node ${machine.node}, ${machine.platform}\n` +
-    `total bench wall time: ${total} s · results: bench/results/{cold-start,storage,orchestration,scaling}.json`;
+    `total bench wall time: ${total} s · results: ${only.map((name) => `bench/results/${name}.json`).join(', ')}`;
   return [header, ...sections].join('\n\n');
 }
 
 if (require.main === module) {
-  runAll()
+  Promise.resolve()
+    .then(() => runAll(FULL_CONFIG, parseSections(process.argv.slice(2))))
     .then((summary) => {
       process.stdout.write(`${summary}\n`);
     })

@@ -19,7 +19,7 @@ import {
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { StepFunctionsStartExecution } from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
-import type { NodeFunction } from './node-function';
+import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 
 export interface FanOutSettings {
   /** Child (seed) executions running at once (Distributed Map MaxConcurrency). Powens calls stay under the rate budget. */
@@ -35,8 +35,8 @@ export const DEFAULT_FAN_OUT: FanOutSettings = { maxConcurrency: 10, toleratedFa
 export interface FanOutStateMachineProps extends FanOutSettings {
   /** Physical name of the compiled seed machine (in this stack): started once per user with `{userIds: [id]}`. */
   seedName: string;
-  /** lambdas/fan-out-page: folds a page's results into the summary and lists the next page. */
-  nextPage: NodeFunction;
+  /** lambdas/fan-out-page (a NodeFunction in the stack): folds a page's results into the summary, lists the next page. */
+  nextPage: { readonly function: IFunction };
   stateMachineName: string;
 }
 

@@ -32,6 +32,11 @@ export interface ExecuteOptions {
   timeScale?: number;
   onProgress?: (event: ProgressEvent) => void;
   region?: string;
+  /**
+   * Stand-in for `arn:aws:states:::states:startExecution.sync:2` (the fan-out's per-user task): receives the task's
+   * resolved Parameters ({StateMachineArn, Input}) and answers what DescribeExecution would. Absent: such a task fails.
+   */
+  startExecutionSync?: (request: { StateMachineArn?: string; Input?: unknown }) => Promise<unknown>;
 }
 
 export interface ExecutionReport {
@@ -68,9 +73,8 @@ export async function executeLocally(options: ExecuteOptions): Promise<Execution
 
   const handlers: Record<string, (input: Json) => Promise<Json>> = {};
   const retryIntervalOverrides: Record<string, number> = {};
-  for (const [name, state] of Object.entries(definition.States)) {
-    if (state.Type !== 'Task') continue;
-    const invoke = taskInvoker(name, state, options.functions);
+  for (const [name, state] of taskStates(definition.States)) {
+    const invoke = taskInvoker(name, state, options.functions, options.startExecutionSync);
     if (scaled && state.Retry) retryIntervalOverrides[name] = 0;
     handlers[name] = async (input: Json): Promise<Json> => {
       const attempt = (attempts[name] = (attempts[name] ?? 0) + 1);
@@ -135,6 +139,27 @@ export async function executeLocally(options: ExecuteOptions): Promise<Execution
   }
 }
 
+/**
+ * Every Task, those inside Map item processors included (the interpreter looks local handlers up by state name, at any
+ * depth). A duplicate name would make that lookup ambiguous, so it is refused.
+ */
+function taskStates(states: StateMachineDefinition['States']): [string, TaskState][] {
+  const found: [string, TaskState][] = [];
+  const visit = (level: Record<string, unknown>): void => {
+    for (const [name, raw] of Object.entries(level)) {
+      const state = raw as { Type?: string; ItemProcessor?: { States?: Record<string, unknown> }; Iterator?: { States?: Record<string, unknown> } };
+      if (state.Type === 'Task') {
+        if (found.some(([n]) => n === name)) throw new Error(`Task state name "${name}" occurs twice; local handlers need unique names.`);
+        found.push([name, raw as TaskState]);
+      }
+      const nested = (state.ItemProcessor ?? state.Iterator)?.States;
+      if (state.Type === 'Map' && nested) visit(nested);
+    }
+  };
+  visit(states as Record<string, unknown>);
+  return found;
+}
+
 const PLACEHOLDER = /^\$\{([A-Za-z0-9_]+)\}$/;
 
 /** Emulates the two Lambda integrations the way Step Functions performs them. */
@@ -142,6 +167,7 @@ function taskInvoker(
   stateName: string,
   state: TaskState,
   functions: Readonly<Record<string, LocalFunction>>,
+  startExecutionSync?: ExecuteOptions['startExecutionSync'],
 ): (input: Json) => Promise<unknown> {
   const resolve = (ref: unknown): LocalFunction => {
     const key = typeof ref === 'string' ? PLACEHOLDER.exec(ref)?.[1] : undefined;
@@ -164,6 +190,9 @@ function taskInvoker(
       const payload = await fn.invoke(request.Payload);
       return { ExecutedVersion: '$LATEST', Payload: payload === undefined ? null : (JSON.parse(JSON.stringify(payload)) as unknown), StatusCode: 200 };
     };
+  }
+  if (state.Resource === 'arn:aws:states:::states:startExecution.sync:2' && startExecutionSync) {
+    return (input) => startExecutionSync(input as { StateMachineArn?: string; Input?: unknown });
   }
   if (state.Resource.startsWith('arn:aws:states:::')) {
     throw new Error(`State "${stateName}" uses ${state.Resource}, which the local run does not emulate.`);

@@ -5,6 +5,7 @@ import type { ConnectionReport, RefreshBalancesOutput } from '../../lambdas/core
 import type { StaleReason } from '../../lambdas/core/domain/positions';
 import { formatAmount, formatProgress } from './report';
 import { renderTable } from '../text-table';
+import { runLocalFanOut, type LocalFanOutOptions, type LocalFanOutResult } from './fan-out';
 import { runLocalRefresh, type LocalRunOptions, type LocalRunResult } from './run';
 import { parseFaultOption } from './fault-option';
 import { isClassifiedErrorName, type StepErrorName } from '../../lambdas/core/errors';
@@ -35,6 +36,12 @@ Runs one refresh of the compiled state machine on this machine (embedded DynamoD
   --aws-region REGION        use real DynamoDB in REGION (default credential chain; table must exist)
   --table-name NAME          table to write (default openbanking-balances-local)
   --tenant-id ID             tenant the balances belong to (default family-office)
+  --users N                  run the fan-out instead (one seed execution per user, as the schedule does in AWS):
+                             the sandbox generates N users of 2 connections each; the fan-out machine's ASL as CDK
+                             synthesizes it runs locally, its Distributed Map starting the compiled seed machine once
+                             per user; progress shows users done/total. --fault rules then hit every user
+  --max-concurrency N        with --users: Distributed Map MaxConcurrency (default 10, as deployed)
+  --tolerated-failure-percentage N  with --users: ToleratedFailurePercentage (default 10, as deployed)
   --verbose                  also print the Lambdas' own structured logs
   --json                     print the execution result as JSON instead of tables (with the stored \`balances\`,
                              each with assetClass and stale, and \`positions\` per currency and asset class)
@@ -73,6 +80,9 @@ export async function main(argv: readonly string[], out: (line: string) => void 
         'aws-region': { type: 'string' },
         'table-name': { type: 'string' },
         'tenant-id': { type: 'string' },
+        users: { type: 'string' },
+        'max-concurrency': { type: 'string' },
+        'tolerated-failure-percentage': { type: 'string' },
         verbose: { type: 'boolean' },
         json: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
@@ -111,6 +121,33 @@ export async function main(argv: readonly string[], out: (line: string) => void 
   }
 
   const json = values.json ?? false;
+  if (values.users !== undefined) {
+    let fanOut: LocalFanOutOptions;
+    try {
+      fanOut = { ...options, ...fanOutOptions(values.users, values['max-concurrency'], values['tolerated-failure-percentage']) };
+    } catch (error) {
+      return failure(json, out, 'ValidationFailed', (error as Error).message, 2, true);
+    }
+    if (options.powensBaseUrl !== undefined) {
+      return failure(json, out, 'ValidationFailed', '--users generates sandbox users: it cannot be combined with --powens-base-url', 2, true);
+    }
+    if (!json) {
+      fanOut.onUserProgress = (p) =>
+        out(`users ${p.done}/${p.total} done${p.failed > 0 ? ` (${p.failed} failed)` : ''}: user ${p.userId} ${p.status}`);
+    }
+    let fanOutResult: LocalFanOutResult;
+    try {
+      fanOutResult = await runLocalFanOut(fanOut);
+    } catch (error) {
+      const name = error instanceof Error && isClassifiedErrorName(error.name) ? error.name : 'InternalError';
+      return failure(json, out, name, `the local fan-out could not start: ${error instanceof Error ? error.message : String(error)}`, 1);
+    }
+    out(json ? JSON.stringify(fanOutResult, null, 2) : renderFanOutResult(fanOutResult));
+    return fanOutResult.status === 'SUCCEEDED' ? 0 : 1;
+  }
+  if (values['max-concurrency'] !== undefined || values['tolerated-failure-percentage'] !== undefined) {
+    return failure(json, out, 'ValidationFailed', '--max-concurrency and --tolerated-failure-percentage need --users', 2, true);
+  }
   if (!json) {
     options.onProgress = (event) => {
       const line = formatProgress(event);
@@ -219,6 +256,36 @@ export function renderResult(result: LocalRunResult): string {
     .join(', ');
   lines.push(`Execution ${result.executionName}: ${result.transitions} state transitions (${attempts}).`);
   return lines.join('\n');
+}
+
+export function renderFanOutResult(result: LocalFanOutResult): string {
+  const lines: string[] = [''];
+  if (result.status !== 'SUCCEEDED' || !result.summary) {
+    lines.push(`Fan-out FAILED with ${result.error}: ${result.cause ?? ''}`);
+  } else {
+    const s = result.summary;
+    lines.push(`Fan-out: ${s.users} user(s) in ${s.pages} page(s): ${s.succeeded} succeeded, ${s.failed} failed.`);
+    if (s.failed > 0) lines.push(`Failed users: ${s.failedUserIds.join(', ')}${s.failedUserIdsTruncated ? ', ...' : ''}`);
+  }
+  const childTransitions = result.children.reduce((n, c) => n + c.transitions, 0);
+  lines.push(
+    `Execution ${result.executionName}: ${result.transitions} fan-out state transitions + ${childTransitions} in ` +
+      `${result.children.length} child execution(s); largest fan-out state ${result.largestStateBytes} bytes.`,
+  );
+  return lines.join('\n');
+}
+
+function fanOutOptions(users: string, maxConcurrency: string | undefined, tolerated: string | undefined): Partial<LocalFanOutOptions> {
+  const integer = (flag: string, raw: string, min: number, max: number): number => {
+    const value = Number(raw);
+    if (!Number.isInteger(value) || value < min || value > max) throw new Error(`${flag} must be a whole number ${min}..${max}, got ${JSON.stringify(raw)}`);
+    return value;
+  };
+  return {
+    sandboxUsers: integer('--users', users, 1, 100_000),
+    ...(maxConcurrency === undefined ? {} : { maxConcurrency: integer('--max-concurrency', maxConcurrency, 1, 10_000) }),
+    ...(tolerated === undefined ? {} : { toleratedFailurePercentage: integer('--tolerated-failure-percentage', tolerated, 0, 100) }),
+  };
 }
 
 function describeStale(reason: StaleReason): string {

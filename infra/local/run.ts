@@ -18,7 +18,7 @@ import { createBalancesTable, LOCAL_AWS_CREDENTIALS, LOCAL_AWS_REGION, startEmbe
 import type { StateMachineDefinition } from '../compiler/asl';
 import { executeLocally, type ExecutionReport, type ProgressEvent } from './execute';
 import { startBundledFunction, type LocalFunction } from './lambda-emulator';
-import { createFamilyOfficeDataset, FAMILY_OFFICE_IDS, startPowensSandbox, type FaultRule, type PowensSandbox } from './powens-sandbox';
+import { createFamilyOfficeDataset, FAMILY_OFFICE_IDS, generateDataset, startPowensSandbox, type FaultRule, type PowensSandbox } from './powens-sandbox';
 import { startWebhookReceiver } from './webhook-receiver';
 import { buildWebhookDeps } from '../../lambdas/powens-webhooks/app';
 import { noMetrics, silentLogger } from '../../lambdas/core/observability';
@@ -35,6 +35,8 @@ export interface LocalRunOptions {
   faults?: FaultRule[];
   /** Retry wait multiplier (see executeLocally); undefined = real waits. */
   timeScale?: number;
+  /** Embedded sandbox: this many generated users instead of the family-office dataset (`--users N`). */
+  sandboxUsers?: number;
   /** Embedded sandbox: how long a forced sync takes. */
   syncLatencyMs?: number;
   /** Real Powens instead of the sandbox: API root and a secret file ({clientId, clientSecret, users:[...]}). */
@@ -120,53 +122,7 @@ export async function runLocalRefresh(options: LocalRunOptions = {}): Promise<Lo
   const executionName = options.executionName ?? `local-${new Date().toISOString().replace(/[:.]/g, '-')}`;
   const stops: (() => Promise<void>)[] = [];
   try {
-    // Compile first: an invalid spec or an unbound operation must fail before anything starts.
-    const compiled = compileWorkflow(refreshOpenBankingBalancesWorkflow, { functions: stepFunctionsByOperation() });
-    const definition = JSON.parse(compiled.json) as StateMachineDefinition;
-
-    const dynamo = await openDynamoDb(options, tableName, stops);
-    const powens = await openPowens(options, workDir, stops, { dynamo: dynamo.client, tableName, tenantId });
-    // With the embedded sandbox, users and tokens live in the user registry as in AWS (local key instead of KMS).
-    const tokenKeyFile = powens.sandbox ? await registerSandboxUsers(dynamo.client, tableName, tenantId, powens, workDir) : undefined;
-
-    // Each function gets the environment CDK gives it in AWS (names from env-names.ts), nothing inherited.
-    const environment: Record<string, string> = {
-      [ENV.tableName]: tableName,
-      [ENV.powensBaseUrl]: powens.baseUrl,
-      [ENV.powensSecretFile]: powens.secretFile,
-      [ENV.tenantId]: tenantId,
-      ...(tokenKeyFile === undefined ? {} : { [ENV.tokenKeyFile]: tokenKeyFile }),
-      AWS_REGION: dynamo.region,
-      // Step failures are already printed as progress lines; the Lambdas' JSON logs are for --verbose.
-      POWERTOOLS_LOG_LEVEL: options.verbose ? 'INFO' : 'SILENT',
-      POWERTOOLS_SERVICE_NAME: 'openbanking-balances-local',
-      POWERTOOLS_METRICS_NAMESPACE: 'OpenBankingLocal',
-      POWERTOOLS_METRICS_DISABLED: options.verbose ? 'false' : 'true',
-      // Unlike in AWS (infra/constructs/node-function.ts): locally, TypeScript stack traces are worth the import time.
-      NODE_OPTIONS: '--enable-source-maps',
-      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
-      ...(dynamo.endpoint ? { AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint } : {}),
-      AWS_ACCESS_KEY_ID: dynamo.credentials.accessKeyId,
-      AWS_SECRET_ACCESS_KEY: dynamo.credentials.secretAccessKey,
-      ...(dynamo.credentials.sessionToken ? { AWS_SESSION_TOKEN: dynamo.credentials.sessionToken } : {}),
-      ...(options.powensTimeoutMs === undefined ? {} : { [ENV.powensTimeoutMs]: String(options.powensTimeoutMs) }),
-      ...(options.powensSyncTimeoutMs === undefined ? {} : { [ENV.powensSyncTimeoutMs]: String(options.powensSyncTimeoutMs) }),
-      ...localRateBudget(options),
-    };
-
-    const functions: Record<string, LocalFunction> = {};
-    for (const binding of STEP_FUNCTIONS) {
-      const built = await buildLambda(binding.entry, path.join(workDir, 'bundles', binding.id));
-      const fn = startBundledFunction(built.outfile, {
-        name: binding.id,
-        timeoutSeconds: binding.timeoutSeconds,
-        memoryMb: binding.memoryMb,
-        region: dynamo.region,
-        environment,
-      });
-      stops.push(() => fn.close());
-      for (const operation of binding.operations) functions[operationArnPlaceholder(operation)] = fn;
-    }
+    const { definition, dynamo, powens, functions } = await openLocalAws(options, { workDir, tenantId, tableName }, stops);
 
     // Powens' own daily sync of one stale connection, pushed as a signed CONNECTION_SYNCED: the refresh then finds it
     // fresh and leaves it alone (webhooks first, forced syncs only for stale data).
@@ -209,7 +165,79 @@ export async function runLocalRefresh(options: LocalRunOptions = {}): Promise<Lo
   }
 }
 
-interface OpenedDynamo {
+export interface OpenedLocalAws {
+  /** The compiled seed machine, unchanged. */
+  definition: StateMachineDefinition;
+  dynamo: OpenedDynamo;
+  powens: OpenedPowens;
+  /** The seed machine's functions, by placeholder. */
+  functions: Record<string, LocalFunction>;
+  /** The environment every local function gets (what CDK gives them in AWS). */
+  environment: Record<string, string>;
+  workDir: string;
+}
+
+/**
+ * Everything a local execution needs, started in order (each stop pushed onto `stops`): the compiled seed machine,
+ * DynamoDB, Powens (sandbox users in the user registry), and the seed machine's bundles in worker processes.
+ */
+export async function openLocalAws(
+  options: LocalRunOptions,
+  names: { workDir: string; tenantId: string; tableName: string },
+  stops: (() => Promise<void>)[],
+): Promise<OpenedLocalAws> {
+  const { workDir, tenantId, tableName } = names;
+  // Compile first: an invalid spec or an unbound operation must fail before anything starts.
+  const compiled = compileWorkflow(refreshOpenBankingBalancesWorkflow, { functions: stepFunctionsByOperation() });
+  const definition = JSON.parse(compiled.json) as StateMachineDefinition;
+
+  const dynamo = await openDynamoDb(options, tableName, stops);
+  const powens = await openPowens(options, workDir, stops, { dynamo: dynamo.client, tableName, tenantId });
+  // With the embedded sandbox, users and tokens live in the user registry as in AWS (local key instead of KMS).
+  const tokenKeyFile = powens.sandbox ? await registerSandboxUsers(dynamo.client, tableName, tenantId, powens, workDir) : undefined;
+
+  // Each function gets the environment CDK gives it in AWS (names from env-names.ts), nothing inherited.
+  const environment: Record<string, string> = {
+    [ENV.tableName]: tableName,
+    [ENV.powensBaseUrl]: powens.baseUrl,
+    [ENV.powensSecretFile]: powens.secretFile,
+    [ENV.tenantId]: tenantId,
+    ...(tokenKeyFile === undefined ? {} : { [ENV.tokenKeyFile]: tokenKeyFile }),
+    AWS_REGION: dynamo.region,
+    // Step failures are already printed as progress lines; the Lambdas' JSON logs are for --verbose.
+    POWERTOOLS_LOG_LEVEL: options.verbose ? 'INFO' : 'SILENT',
+    POWERTOOLS_SERVICE_NAME: 'openbanking-balances-local',
+    POWERTOOLS_METRICS_NAMESPACE: 'OpenBankingLocal',
+    POWERTOOLS_METRICS_DISABLED: options.verbose ? 'false' : 'true',
+    // Unlike in AWS (infra/constructs/node-function.ts): locally, TypeScript stack traces are worth the import time.
+    NODE_OPTIONS: '--enable-source-maps',
+    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+    ...(dynamo.endpoint ? { AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint } : {}),
+    AWS_ACCESS_KEY_ID: dynamo.credentials.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: dynamo.credentials.secretAccessKey,
+    ...(dynamo.credentials.sessionToken ? { AWS_SESSION_TOKEN: dynamo.credentials.sessionToken } : {}),
+    ...(options.powensTimeoutMs === undefined ? {} : { [ENV.powensTimeoutMs]: String(options.powensTimeoutMs) }),
+    ...(options.powensSyncTimeoutMs === undefined ? {} : { [ENV.powensSyncTimeoutMs]: String(options.powensSyncTimeoutMs) }),
+    ...localRateBudget(options),
+  };
+
+  const functions: Record<string, LocalFunction> = {};
+  for (const binding of STEP_FUNCTIONS) {
+    const built = await buildLambda(binding.entry, path.join(workDir, 'bundles', binding.id));
+    const fn = startBundledFunction(built.outfile, {
+      name: binding.id,
+      timeoutSeconds: binding.timeoutSeconds,
+      memoryMb: binding.memoryMb,
+      region: dynamo.region,
+      environment,
+    });
+    stops.push(() => fn.close());
+    for (const operation of binding.operations) functions[operationArnPlaceholder(operation)] = fn;
+  }
+  return { definition, dynamo, powens, functions, environment, workDir };
+}
+
+export interface OpenedDynamo {
   client: DynamoDBClient;
   region: string;
   endpoint?: string;
@@ -253,7 +281,7 @@ export function localStatePath(options: Pick<LocalRunOptions, 'workDir'>): strin
   return path.join(options.workDir ?? path.join(PROJECT_ROOT, '.local'), 'dynamodb');
 }
 
-interface OpenedPowens {
+export interface OpenedPowens {
   baseUrl: string;
   secretFile: string;
   sandbox?: PowensSandbox;
@@ -284,8 +312,13 @@ async function openPowens(
     options.verbose ? { deps } : { deps: { ...deps, logger: silentLogger, metrics: noMetrics }, quiet: true },
   );
   stops.push(() => receiver.close());
+  const now = new Date();
   const sandbox = await startPowensSandbox({
-    dataset: createFamilyOfficeDataset({ now: new Date() }),
+    // --users N: N generated users (2 connections of 2 accounts each, synced a day ago) instead of the family office.
+    dataset:
+      options.sandboxUsers === undefined
+        ? createFamilyOfficeDataset({ now })
+        : generateDataset({ users: options.sandboxUsers, connectionsPerUser: 2, accountsPerConnection: 2, now }),
     syncLatencyMs: options.syncLatencyMs ?? 200,
     webhooks: { baseUrl: receiver.baseUrl },
   });

@@ -24,6 +24,11 @@ export interface FaultRule {
    * `**` any number of segments (`/users/*\/connections/**`). Any path when absent.
    */
   path?: string | RegExp;
+  /**
+   * Only requests authenticated as this Powens user (bearer token of that user): faults one user of many, since the
+   * user-scoped routes are all `/users/me/...`. Any caller when absent.
+   */
+  userId?: number;
   /** How many matching requests get the fault (default 1). */
   times?: number;
   fault: SandboxFault;
@@ -33,6 +38,7 @@ export interface ActiveFault {
   id: string;
   method: string | null;
   path: string | null;
+  userId?: number;
   remaining: number;
   fault: SandboxFault;
 }
@@ -40,6 +46,7 @@ export interface ActiveFault {
 interface StoredRule {
   id: string;
   method: string | null;
+  userId: number | null;
   pathLabel: string | null;
   matcher: RegExp | null;
   remaining: number;
@@ -72,6 +79,7 @@ export function parseFaultRule(input: unknown): FaultRule {
   }
   if (rule.method !== undefined && typeof rule.method !== 'string') throw new Error('method must be a string');
   if (rule.path !== undefined && typeof rule.path !== 'string') throw new Error('path must be a string pattern');
+  if (rule.userId !== undefined && !Number.isSafeInteger(rule.userId)) throw new Error('userId must be an integer');
   if (rule.times !== undefined && (typeof rule.times !== 'number' || !Number.isInteger(rule.times) || rule.times < 1)) {
     throw new Error(`times must be a positive integer; got ${JSON.stringify(rule.times)}`);
   }
@@ -91,6 +99,7 @@ export class FaultRegistry {
     this.rules.push({
       id,
       method: rule.method?.toUpperCase() ?? null,
+      userId: rule.userId ?? null,
       pathLabel: rule.path === undefined ? null : String(rule.path),
       matcher,
       remaining: times,
@@ -115,13 +124,23 @@ export class FaultRegistry {
   }
 
   list(): ActiveFault[] {
-    return this.rules.map((r) => ({ id: r.id, method: r.method, path: r.pathLabel, remaining: r.remaining, fault: r.fault }));
+    return this.rules.map((r) => ({
+      id: r.id,
+      method: r.method,
+      path: r.pathLabel,
+      ...(r.userId === null ? {} : { userId: r.userId }),
+      remaining: r.remaining,
+      fault: r.fault,
+    }));
   }
 
-  /** Consumes one use of the first matching rule. */
-  take(method: string, path: string): SandboxFault | undefined {
+  /** Consumes one use of the first matching rule. `userId`: the user the request's bearer token belongs to, if any. */
+  take(method: string, path: string, userId?: number): SandboxFault | undefined {
     const rule = this.rules.find(
-      (r) => (r.method === null || r.method === method.toUpperCase()) && (r.matcher === null || r.matcher.test(path)),
+      (r) =>
+        (r.method === null || r.method === method.toUpperCase()) &&
+        (r.matcher === null || r.matcher.test(path)) &&
+        (r.userId === null || r.userId === userId),
     );
     if (!rule) return undefined;
     rule.remaining--;

@@ -587,7 +587,8 @@ export async function startPowensSandbox(options: PowensSandboxOptions): Promise
     const segments = sub.split('/').filter(Boolean);
     const params = url.searchParams;
 
-    const fault = faults.take(method, sub);
+    const bearer = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '')?.[1];
+    const fault = faults.take(method, sub, bearer === undefined ? undefined : tokens.get(bearer)?.seed.id);
     if (fault) return applyFault(req, res, record, fault);
     checkRateLimit();
 

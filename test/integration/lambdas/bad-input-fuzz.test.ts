@@ -3,12 +3,9 @@
  * malformed percent-encoding, huge bodies, thousands of unknown keys, ids above 2^53, non-string execution ids...)
  * and must answer each with a named error (API: a 4xx JSON `{error, message}`; steps: a classified StepError such as
  * ValidationFailed), never a crash or a 500, with a bounded message — and a rejected input changes nothing in
- * DynamoDB (dynalite records every operation it receives). Real handlers, real dynalite, real Powens sandbox.
+ * DynamoDB (dynalite records every operation it receives). Real handlers, real dynalite, real Powens env.sandbox.
  * A failure names its seed and index: rerun with FUZZ_SEED=<seed> to reproduce.
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import type { APIGatewayProxyResult, Context } from 'aws-lambda';
 import { handler as refreshHandler } from '../../../lambdas/refresh-balances/handler';
@@ -16,15 +13,12 @@ import { handler as fetchHandler } from '../../../lambdas/fetch-balances/handler
 import { createApiHandler } from '../../../lambdas/api/app';
 import { createCursorCodec } from '../../../lambdas/api/cursor';
 import { createBalanceStore } from '../../../lambdas/core/adapters/dynamodb/balance-store';
-import { resetConfigForTests } from '../../../lambdas/core/config';
-import { resetStepDependenciesForTests } from '../../../lambdas/core/step-runtime';
 import { isClassifiedErrorName } from '../../../lambdas/core/errors';
-import { createFamilyOfficeDataset, FAMILY_OFFICE_IDS, startPowensSandbox, type PowensSandbox } from '../../../infra/local/powens-sandbox';
-import { DUMMY_AWS_ENV, startDynalite, type LocalDynamo } from '../../support/dynalite';
+import { FAMILY_OFFICE_IDS } from '../../../infra/local/powens-sandbox';
 import { createRng, jsonValue, manyKeys, mutate, refreshInputLike, type Rng } from '../../support/fuzz';
 import { apiEvent } from '../../unit/api/events';
 import { FakeSfn } from '../../unit/api/fake-sfn';
-import { lambdaContext } from './harness';
+import { lambdaContext, useStepHandlerEnvironment } from './harness';
 
 const SEED = Number(process.env.FUZZ_SEED ?? 20261130);
 const EVENTS_PER_HANDLER = 1_000;
@@ -47,55 +41,22 @@ interface Generated {
 }
 
 describe('bad input, fuzzed (seeded)', () => {
-  let dynamo: LocalDynamo;
-  let sandbox: PowensSandbox;
-  let dir: string;
-  const savedEnv = { ...process.env };
-  let quiet: jest.SpyInstance[] = [];
-
-  beforeAll(async () => {
-    dynamo = await startDynalite();
-    await dynamo.createTable(TABLE);
-    sandbox = await startPowensSandbox({ dataset: createFamilyOfficeDataset() });
-    dir = await mkdtemp(join(tmpdir(), 'fuzz-secret-'));
-    const secretFile = join(dir, 'powens-secret.json');
-    await writeFile(secretFile, JSON.stringify(sandbox.secret));
-    Object.assign(process.env, {
-      ...DUMMY_AWS_ENV,
-      TABLE_NAME: TABLE,
-      POWENS_BASE_URL: sandbox.baseUrl,
-      POWENS_SECRET_FILE: secretFile,
-      TENANT_ID: 'fuzz-family',
-      AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
+  const env = useStepHandlerEnvironment({
+    table: TABLE,
+    tenantId: 'fuzz-family',
+    env: {
       POWERTOOLS_SERVICE_NAME: 'fuzz',
       POWERTOOLS_LOG_LEVEL: 'SILENT',
       POWERTOOLS_METRICS_DISABLED: 'true',
       // The shared Powens rate budget is not under test here: a realistic limit would make the accepted events wait.
       POWENS_CALLS_PER_MINUTE: '1000000',
       POWENS_RATE_BURST: '999999',
-    });
-    delete process.env.POWENS_SECRET_ID;
-    resetConfigForTests();
-    resetStepDependenciesForTests();
-  });
-  beforeEach(() => {
-    quiet = [process.stdout, process.stderr].map((stream) => jest.spyOn(stream, 'write').mockImplementation(() => true));
-  });
-  afterEach(() => {
-    for (const spy of quiet) spy.mockRestore();
-  });
-  afterAll(async () => {
-    process.env = savedEnv;
-    resetConfigForTests();
-    resetStepDependenciesForTests();
-    await sandbox.close();
-    await dynamo.close();
-    await rm(dir, { recursive: true, force: true });
+    },
   });
 
   /** Table items a rejected input must not change (the Powens rate bucket counts calls really made, so it may). */
   async function businessItems(): Promise<string> {
-    const { Items = [] } = await dynamo.doc.send(new ScanCommand({ TableName: TABLE }));
+    const { Items = [] } = await env.dynamo.doc.send(new ScanCommand({ TableName: TABLE }));
     return JSON.stringify(Items.filter((item) => !String(item.pk).startsWith('RATE#')).sort((a, b) => `${a.pk}|${a.sk}`.localeCompare(`${b.pk}|${b.sk}`)));
   }
 
@@ -111,7 +72,7 @@ describe('bad input, fuzzed (seeded)', () => {
     let snapshot = await businessItems();
     for (let i = 0; i < EVENTS_PER_HANDLER; i++) {
       const { event, mustReject } = generate(rng, i);
-      const before = dynamo.operations.length;
+      const before = env.dynamo.operations.length;
       const itemsBefore = snapshot;
       const where = `seed ${SEED} #${i} ${JSON.stringify(event)?.slice(0, 200)}`;
       try {
@@ -126,11 +87,11 @@ describe('bad input, fuzzed (seeded)', () => {
         }
         if (message.length > MAX_MESSAGE_CHARS) problems.push(`${where}: ${name} message of ${message.length} chars`);
         if (name === 'ValidationFailed') {
-          const wrote = dynamo.operations.slice(before).some((op) => WRITES.has(op));
+          const wrote = env.dynamo.operations.slice(before).some((op) => WRITES.has(op));
           if (wrote && (await businessItems()) !== itemsBefore) problems.push(`${where}: rejected but changed the table`);
         }
       }
-      if (dynamo.operations.slice(before).some((op) => WRITES.has(op))) snapshot = await businessItems();
+      if (env.dynamo.operations.slice(before).some((op) => WRITES.has(op))) snapshot = await businessItems();
       if (problems.length >= 10) break;
     }
     return { problems, rejected };
@@ -191,7 +152,7 @@ describe('bad input, fuzzed (seeded)', () => {
   it(`refresh-api: ${EVENTS_PER_HANDLER} generated events on every route, always a 2xx or a named 4xx, rejections start nothing`, async () => {
     const sfn = new FakeSfn(() => new Date('2025-03-01T06:00:00.000Z'));
     const unexpected: unknown[] = [];
-    const store = createBalanceStore({ client: dynamo.doc, tableName: TABLE });
+    const store = createBalanceStore({ client: env.dynamo.doc, tableName: TABLE });
     const handler = createApiHandler(
       {
         refresh: { sfn, stateMachineArn: STATE_MACHINE_ARN, now: () => new Date('2025-03-01T06:00:00.000Z') },
@@ -219,7 +180,7 @@ describe('bad input, fuzzed (seeded)', () => {
       const template = rng.pick(templates)() as unknown as Record<string, unknown>;
       const event = rng.chance(0.15) ? jsonValue(rng) : rng.chance(0.5) ? mutate(rng, template, keys) : template;
       const startsBefore = sfn.calls.filter((c) => c.startsWith('StartExecution')).length;
-      const opsBefore = dynamo.operations.length;
+      const opsBefore = env.dynamo.operations.length;
       const where = `seed ${SEED} #${i} ${JSON.stringify(event)?.slice(0, 200)}`;
       let res: APIGatewayProxyResult;
       try {
@@ -240,7 +201,7 @@ describe('bad input, fuzzed (seeded)', () => {
         if (typeof body.error !== 'string' || !isClassifiedErrorName(body.error)) problems.push(`${where}: unnamed error ${res.body.slice(0, 200)}`);
         if (res.body.length > MAX_MESSAGE_CHARS) problems.push(`${where}: error body of ${res.body.length} chars`);
         if (sfn.calls.filter((c) => c.startsWith('StartExecution')).length !== startsBefore) problems.push(`${where}: rejected but started an execution`);
-        if (dynamo.operations.slice(opsBefore).some((op) => WRITES.has(op))) problems.push(`${where}: rejected but wrote to DynamoDB`);
+        if (env.dynamo.operations.slice(opsBefore).some((op) => WRITES.has(op))) problems.push(`${where}: rejected but wrote to DynamoDB`);
       }
     }
     expect(problems).toEqual([]);

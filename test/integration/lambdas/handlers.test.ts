@@ -3,9 +3,6 @@
  * variables only (TABLE_NAME, POWENS_BASE_URL, POWENS_SECRET_FILE, TENANT_ID, AWS_ENDPOINT_URL_DYNAMODB, AWS_REGION,
  * dummy credentials), talking to dynalite and the Powens sandbox over loopback.
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { formatPowensDateTime } from '../../../lambdas/core/adapters/powens/datetime';
 import { handler as refreshHandler, createRefreshBalancesHandler } from '../../../lambdas/refresh-balances/handler';
@@ -13,15 +10,9 @@ import { handler as fetchHandler } from '../../../lambdas/fetch-balances/handler
 import { resetConfigForTests } from '../../../lambdas/core/config';
 import { resetStepDependenciesForTests } from '../../../lambdas/core/step-runtime';
 import { logger } from '../../../lambdas/core/observability';
-import {
-  createFamilyOfficeDataset,
-  FAMILY_OFFICE_IDS,
-  startPowensSandbox,
-  type PowensSandbox,
-} from '../../../infra/local/powens-sandbox';
+import { FAMILY_OFFICE_IDS } from '../../../infra/local/powens-sandbox';
 import { STEP_FUNCTIONS } from '../../../infra/specs/bindings';
-import { DUMMY_AWS_ENV, startDynalite, type LocalDynamo } from '../../support/dynalite';
-import { captureOutput, lambdaContext } from './harness';
+import { captureOutput, lambdaContext, useStepHandlerEnvironment } from './harness';
 
 const C = FAMILY_OFFICE_IDS.connections;
 const TABLE = 'balances-handlers';
@@ -30,76 +21,40 @@ type Handler = (event: unknown, context: ReturnType<typeof lambdaContext>) => Pr
 const invoke = (h: unknown, event: unknown) => (h as Handler)(event, lambdaContext());
 
 describe('step handlers wired from environment variables', () => {
-  let dynamo: LocalDynamo;
-  let sandbox: PowensSandbox;
-  let dir: string;
-  const savedEnv = { ...process.env };
-
-  beforeAll(async () => {
-    dynamo = await startDynalite();
-    await dynamo.createTable(TABLE);
-    sandbox = await startPowensSandbox({ dataset: createFamilyOfficeDataset() });
-    dir = await mkdtemp(join(tmpdir(), 'powens-secret-'));
-    const secretFile = join(dir, 'powens-secret.json');
-    await writeFile(secretFile, JSON.stringify(sandbox.secret));
-    Object.assign(process.env, {
-      ...DUMMY_AWS_ENV,
-      TABLE_NAME: TABLE,
-      POWENS_BASE_URL: sandbox.baseUrl,
-      POWENS_SECRET_FILE: secretFile,
-      TENANT_ID: 'martin-family',
-      // The sandbox here has no limit; the shared budget still runs (its own tests are in powens/rate-budget).
-      POWENS_CALLS_PER_MINUTE: '6000',
-      AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
-      POWERTOOLS_SERVICE_NAME: 'balances-test',
-    });
-    delete process.env.POWENS_SECRET_ID;
-  });
-  let quiet: jest.SpyInstance[] = [];
-  beforeEach(() => {
-    // Keep jest output readable (Powertools logs and EMF metrics); captureOutput nests its own spies.
-    quiet = [process.stdout, process.stderr].map((stream) => jest.spyOn(stream, 'write').mockImplementation(() => true));
-  });
-  afterEach(() => {
-    for (const spy of quiet) spy.mockRestore();
-    sandbox.faults.clear();
-  });
-  afterAll(async () => {
-    process.env = savedEnv;
-    resetConfigForTests();
-    resetStepDependenciesForTests();
-    await sandbox.close();
-    await dynamo.close();
-    await rm(dir, { recursive: true, force: true });
+  const env = useStepHandlerEnvironment({
+    table: TABLE,
+    tenantId: 'martin-family',
+    // The sandbox here has no limit; the shared budget still runs (its own tests are in powens/rate-budget).
+    env: { POWENS_CALLS_PER_MINUTE: '6000', POWERTOOLS_SERVICE_NAME: 'balances-test' },
   });
 
   it('refresh then fetch as the state machine calls them: plain data in, plain output out', async () => {
     const input = { connectionIds: [C.claireBnp, C.louisBoursorama] };
     const executionId = 'arn:aws:states:local:0:execution:refresh:env-1';
     // Synced by Powens 8 h ago: stale for the default 360 min, and a bank access the PSD2 budget must count.
-    sandbox.connection(C.claireBnp).last_update = formatPowensDateTime(new Date(Date.now() - 8 * 3_600_000));
+    env.sandbox.connection(C.claireBnp).last_update = formatPowensDateTime(new Date(Date.now() - 8 * 3_600_000));
     // refresh-balances asked for the execution id (execution markers): the machine adds it to the data.
-    dynamo.operations.length = 0;
+    env.dynamo.operations.length = 0;
     const refresh = (await invoke(refreshHandler, { ...input, executionId })) as Record<string, unknown>;
     await invoke(refreshHandler, { ...input, executionId }); // a Step Functions retry of the same execution reads the finished markers
-    const refreshCalls = [...dynamo.operations];
+    const refreshCalls = [...env.dynamo.operations];
     expect(refresh).toMatchObject({ summary: { synced: 1, needs_user_action: 1, skipped: 0, failed: 0 } });
     expect(refresh).not.toHaveProperty('executionId');
 
     // fetch-balances gets the workflow data: the input merged with refresh's output.
-    dynamo.operations.length = 0;
+    env.dynamo.operations.length = 0;
     const fetch = (await invoke(fetchHandler, { ...input, ...refresh })) as { balances: { accountId: string }[]; storage: unknown };
-    const fetchCalls = [...dynamo.operations];
+    const fetchCalls = [...env.dynamo.operations];
     expect(fetch.balances.map((b) => b.accountId)).toEqual(['3101', '3102', '3103', '3104', '3105', '3106', '3121', '3122']);
     expect(fetch).not.toHaveProperty('summary');
 
     // Read back: the handler wrote to dynalite through AWS_ENDPOINT_URL_DYNAMODB, nothing else configured.
-    const { Items } = await dynamo.doc.send(new ScanCommand({ TableName: TABLE }));
+    const { Items } = await env.dynamo.doc.send(new ScanCommand({ TableName: TABLE }));
     expect(Items?.filter((i) => String(i.sk).startsWith('LATEST#'))).toHaveLength(8);
     expect(Items?.filter((i) => String(i.pk).startsWith('EXEC#'))).toHaveLength(2);
     // Every Powens call of both handlers took a token from the shared bucket (one version bump per token).
-    const bucket = Items?.find((i) => i.pk === `RATE#${new URL(sandbox.baseUrl).host}`);
-    expect(bucket?.version).toBe(sandbox.requests.length);
+    const bucket = Items?.find((i) => i.pk === `RATE#${new URL(env.sandbox.baseUrl).host}`);
+    expect(bucket?.version).toBe(env.sandbox.requests.length);
 
     // Least privilege, from the code's side: what each handler sent is exactly what its role allows
     // (test/unit/infra/stack.test.ts checks the roles against the same bindings).
@@ -110,12 +65,12 @@ describe('step handlers wired from environment variables', () => {
   });
 
   it('never writes a token or the client secret to stdout/stderr, on success or failure', async () => {
-    const secrets = [sandbox.secret.clientSecret, ...sandbox.secret.users.map((u) => u.token)];
+    const secrets = [env.sandbox.secret.clientSecret, ...env.sandbox.secret.users.map((u) => u.token)];
     const ok = await captureOutput(async () => {
       await invoke(refreshHandler, { executionId: 'env-logs-1' });
       await invoke(fetchHandler, {});
     });
-    sandbox.faults.failNext('GET', '/users/*/accounts', { kind: 'status', status: 401, code: 'invalidToken' }, 3);
+    env.sandbox.faults.failNext('GET', '/users/*/accounts', { kind: 'status', status: 401, code: 'invalidToken' }, 3);
     const failed = await captureOutput(() => invoke(fetchHandler, {}));
     expect(ok.error).toBeUndefined();
     expect(failed.error).toMatchObject({ name: 'Unauthenticated' });
@@ -130,7 +85,7 @@ describe('step handlers wired from environment variables', () => {
   });
 
   it('second line of defence: a credential-named attribute logged by mistake is masked', async () => {
-    const token = sandbox.secret.users[0]!.token;
+    const token = env.sandbox.secret.users[0]!.token;
     const { output } = await captureOutput(async () => {
       logger.info('careless log', { user: { userId: 1, token }, headers: { Authorization: `Bearer ${token}` } });
     });
@@ -147,7 +102,7 @@ describe('step handlers wired from environment variables', () => {
     [{ kind: 'rateLimited', retryAfter: 2 }, 'RateLimited'],
     [{ kind: 'malformed' }, 'BadGateway'],
   ] as const)('a Powens %j on the PUT leaves the refresh handler as %s', async (fault, name) => {
-    sandbox.faults.failNext('PUT', `/users/*/connections/${C.holdingHsbc}`, fault);
+    env.sandbox.faults.failNext('PUT', `/users/*/connections/${C.holdingHsbc}`, fault);
     // psuRequested: attended syncs are outside the PSD2 budget, which these repeated faulted PUTs would exhaust.
     const input = { connectionIds: [C.holdingHsbc], psuRequested: true, maxAgeMinutes: 0 };
     await expect(
@@ -156,7 +111,7 @@ describe('step handlers wired from environment variables', () => {
   });
 
   it('invalid input → ValidationFailed, nothing written', async () => {
-    const before = (await dynamo.doc.send(new ScanCommand({ TableName: TABLE }))).Items?.length;
+    const before = (await env.dynamo.doc.send(new ScanCommand({ TableName: TABLE }))).Items?.length;
     await expect(invoke(refreshHandler, { psuRequested: 'please', executionId: 'env-invalid' })).rejects.toMatchObject({
       name: 'ValidationFailed',
       message: expect.stringContaining('input.psuRequested'),
@@ -166,7 +121,7 @@ describe('step handlers wired from environment variables', () => {
     await expect(invoke(refreshHandler, { userIdz: [1] })).rejects.toMatchObject({ name: 'ValidationFailed', message: expect.stringContaining('userIdz') });
     await expect(invoke(fetchHandler, { connectionIds: ['x'], summary: {} })).rejects.toMatchObject({ name: 'ValidationFailed' });
     await expect(invoke(fetchHandler, [])).rejects.toMatchObject({ name: 'ValidationFailed' });
-    expect((await dynamo.doc.send(new ScanCommand({ TableName: TABLE }))).Items?.length).toBe(before);
+    expect((await env.dynamo.doc.send(new ScanCommand({ TableName: TABLE }))).Items?.length).toBe(before);
   });
 
   it('a bad environment is a ConfigurationError from the handler; unnamed errors become InternalError', async () => {

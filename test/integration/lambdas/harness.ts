@@ -2,6 +2,9 @@
  * Integration harness: real dynalite + real AWS SDK, real Powens HTTP client + Powens sandbox over loopback, the
  * family-office dataset, and the domain dependencies wired exactly as the handlers wire them.
  */
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { Context } from 'aws-lambda';
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { createPowensClient, type PowensClient } from '../../../lambdas/core/adapters/powens/client';
@@ -17,7 +20,9 @@ import {
   startPowensSandbox,
   type PowensSandbox,
 } from '../../../infra/local/powens-sandbox';
-import { startDynalite, type LocalDynamo } from '../../support/dynalite';
+import { resetConfigForTests } from '../../../lambdas/core/config';
+import { resetStepDependenciesForTests } from '../../../lambdas/core/step-runtime';
+import { DUMMY_AWS_ENV, startDynalite, type LocalDynamo } from '../../support/dynalite';
 
 export const TENANT = 'martin-family';
 
@@ -116,4 +121,70 @@ export async function captureOutput<T>(fn: () => Promise<T>): Promise<{ result?:
     out.mockRestore();
     err.mockRestore();
   }
+}
+
+export interface StepHandlerEnvironment {
+  readonly dynamo: LocalDynamo;
+  readonly sandbox: PowensSandbox;
+}
+
+/**
+ * The environment the step handlers read in a Lambda, pointed at dynalite and the Powens sandbox (secret in a file),
+ * set before the file's tests and restored after; handler output (Powertools logs, EMF) is silenced per test.
+ * Call inside a describe block; the returned getters work inside tests.
+ */
+export function useStepHandlerEnvironment(options: { table: string; tenantId: string; env?: Record<string, string> }): StepHandlerEnvironment {
+  let dynamo: LocalDynamo | undefined;
+  let sandbox: PowensSandbox | undefined;
+  let dir: string | undefined;
+  const savedEnv = { ...process.env };
+  let quiet: jest.SpyInstance[] = [];
+  beforeAll(async () => {
+    dynamo = await startDynalite();
+    await dynamo.createTable(options.table);
+    sandbox = await startPowensSandbox({ dataset: createFamilyOfficeDataset() });
+    dir = await mkdtemp(join(tmpdir(), 'powens-secret-'));
+    const secretFile = join(dir, 'powens-secret.json');
+    await writeFile(secretFile, JSON.stringify(sandbox.secret));
+    Object.assign(process.env, {
+      ...DUMMY_AWS_ENV,
+      TABLE_NAME: options.table,
+      POWENS_BASE_URL: sandbox.baseUrl,
+      POWENS_SECRET_FILE: secretFile,
+      TENANT_ID: options.tenantId,
+      AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
+      ...options.env,
+    });
+    delete process.env.POWENS_SECRET_ID;
+    resetConfigForTests();
+    resetStepDependenciesForTests();
+  });
+  beforeEach(() => {
+    // Keep jest output readable (Powertools logs and EMF metrics); captureOutput nests its own spies.
+    quiet = [process.stdout, process.stderr].map((stream) => jest.spyOn(stream, 'write').mockImplementation(() => true));
+  });
+  afterEach(() => {
+    for (const spy of quiet) spy.mockRestore();
+    sandbox?.faults.clear();
+  });
+  afterAll(async () => {
+    process.env = savedEnv;
+    resetConfigForTests();
+    resetStepDependenciesForTests();
+    await sandbox?.close();
+    await dynamo?.close();
+    if (dir !== undefined) await rm(dir, { recursive: true, force: true });
+  });
+  const ready = <T>(value: T | undefined, what: string): T => {
+    if (value === undefined) throw new Error(`useStepHandlerEnvironment: ${what} is only available inside tests`);
+    return value;
+  };
+  return {
+    get dynamo() {
+      return ready(dynamo, 'dynamo');
+    },
+    get sandbox() {
+      return ready(sandbox, 'sandbox');
+    },
+  };
 }

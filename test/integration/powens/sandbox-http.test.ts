@@ -122,6 +122,17 @@ describe('control API (/__sandbox) for npm start', () => {
     ]);
   });
 
+  it('a fault armed for one user (userId) hits only requests with that user\'s token', async () => {
+    const armed = await call('POST', '/__sandbox/faults', {
+      body: [{ userId: IDS.users.louis, path: '/users/me/**', fault: { kind: 'status', status: 500 }, times: 5 }],
+    });
+    expect(armed.status).toBe(201);
+    expect((await call('GET', '/__sandbox/faults')).json.faults).toEqual([expect.objectContaining({ userId: IDS.users.louis })]);
+    expect((await call('GET', '/2.0/users/me/connections', { token: tokenOf(IDS.users.claire) })).status).toBe(200);
+    expect((await call('GET', '/2.0/users/me/connections', { token: tokenOf(IDS.users.louis) })).status).toBe(500);
+    expect((await call('POST', '/__sandbox/faults', { body: [{ userId: 'louis', fault: { kind: 'reset' } }] })).status).toBe(400);
+  });
+
   it('rejects a bad fault rule with a message naming the field', async () => {
     const res = await call('POST', '/__sandbox/faults', { body: { fault: { kind: 'status', status: 200 } } });
     expect(res.status).toBe(400);

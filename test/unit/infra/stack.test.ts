@@ -10,6 +10,7 @@ import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { createApp } from '../../../infra/app';
+import { definitionParts, synthesizeFanOutDefinition } from '../../../infra/local/fan-out-definition';
 import { POWENS_SECRET_TEMPLATE } from '../../../infra/constructs/powens-secret';
 import { API_ROUTES } from '../../../lambdas/api/app';
 import { ENV } from '../../../lambdas/core/env-names';
@@ -491,6 +492,19 @@ describe('fan-out state machine (one seed execution per user)', () => {
       ResultSelector: { 'userIds.$': '$.Input.userIds', 'status.$': '$.Status' },
     });
     expect(asl.States.Done).toMatchObject({ Type: 'Succeed', OutputPath: '$.summary' });
+  });
+
+  it('the local run (npm start -- --users N) executes this very definition: same text, only the ARN tokens differ', () => {
+    const [, machine] = ofType('AWS::StepFunctions::StateMachine').find(([id]) => id.startsWith('FanOutStateMachine')) ?? [];
+    const deployed = definitionParts(machine?.Properties?.DefinitionString);
+    const seedArn = (fanOutDefinition().States.PerUser as { ItemProcessor: { States: { RefreshUser: { Parameters: { StateMachineArn: string } } } } })
+      .ItemProcessor.States.RefreshUser.Parameters.StateMachineArn;
+    const local = synthesizeFanOutDefinition({ seedName: seedArn.split(':stateMachine:')[1] ?? '', maxConcurrency: 10, toleratedFailurePercentage: 10 });
+    const text = (parts: typeof deployed) => parts.map((p) => (typeof p === 'string' ? p : '<token>'));
+    expect(text(local)).toEqual(text(deployed));
+    // The tokens themselves: the same pseudo parameters in the same places; the function ARN is the only other one.
+    const kinds = (parts: typeof deployed) => parts.filter((p) => typeof p !== 'string').map((t) => ('Ref' in t ? t.Ref : 'Fn::GetAtt'));
+    expect(kinds(local)).toEqual(kinds(deployed));
   });
 
   it('may start the seed machine (by name) and its own map runs, nothing else', () => {

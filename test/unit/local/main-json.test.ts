@@ -12,6 +12,10 @@ describe('npm start -- --json errors', () => {
     ['an unknown flag', ['--json', '--bogus'], /bogus/],
     ['a flag before --json', ['--time-scale', 'fast', '--json'], /--time-scale must be a number/],
     ['input that is not JSON', ['--json', '--input', '{'], /--input must be JSON/],
+    ['--users that is not a positive whole number', ['--json', '--users', '0'], /--users must be a whole number 1\.\.100000/],
+    ['a fan-out percentage above 100', ['--json', '--users', '5', '--tolerated-failure-percentage', '150'], /--tolerated-failure-percentage/],
+    ['a fan-out flag without --users', ['--json', '--max-concurrency', '4'], /need --users/],
+    ['--users with real Powens', ['--json', '--users', '5', '--powens-base-url', 'https://x.biapi.pro/2.0'], /cannot be combined/],
   ])('%s → {status: ERROR, error: ValidationFailed}, exit 2, no usage prose', async (_case, argv, message) => {
     const { code, text } = await run(argv);
     expect(code).toBe(2);

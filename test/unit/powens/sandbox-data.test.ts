@@ -40,6 +40,8 @@ describe('family-office dataset', () => {
       clientId: dataset.clientId,
       clientSecret: dataset.clientSecret,
       users: dataset.users.map((u) => ({ userId: u.id, token: u.token, label: u.label })),
+      // What the sandbox signs its webhooks with; parsePowensSecret accepts it (>= 16 characters).
+      webhookSecret: expect.stringMatching(/^sbx-webhook-.{16,}$/),
     });
     expect(new Set(secret.users.map((u) => u.token)).size).toBe(3);
   });

@@ -136,7 +136,8 @@ export function createPsd2Budget(options: Psd2BudgetOptions): Psd2Budget {
     }
     const ours = (slots.Items ?? []).some((item) => {
       const usedAt = item.usedAt as number | undefined;
-      return item.executionId !== 'observed' && usedAt !== undefined && usedAt <= atMs && atMs - usedAt <= FORCED_SYNC_MATCH_MS;
+      // Powens stamps whole seconds: a sync of ours may read up to a second before the reservation.
+      return item.executionId !== 'observed' && usedAt !== undefined && atMs >= usedAt - 2_000 && atMs - usedAt <= FORCED_SYNC_MATCH_MS;
     });
     if (ours) return 'ours';
     return (await takeSlot(userId, connectionId, syncedAt, 'observed')) === undefined ? 'budget_full' : 'counted';

@@ -4,9 +4,11 @@
  * differs from the Encrypt's (InvalidCiphertextException), and IAM can restrict a function to one tenant with the
  * `kms:EncryptionContext:tenant` condition key (the stack does).
  *
- * The SDK module is imported on first use, like Secrets Manager's: functions that never touch a token (the secret
- * path, or no registry) do not pay for it at cold start.
+ * Named static imports, not a lazy import() of the package: esbuild then bundles the client and these two commands
+ * only (a lazily imported package is bundled whole: ~50 commands, ~70 KB per handler). The client itself is created
+ * on first use, so a function that never touches a token does not build it.
  */
+import { DecryptCommand, EncryptCommand, KMSClient } from '@aws-sdk/client-kms';
 import type * as KmsSdk from '@aws-sdk/client-kms';
 import { ConfigurationError, ServiceUnavailableError, type StepError } from '../../errors';
 import { encryptionContext, tokenDecryptionError, type TokenContext, type TokenKeyProvider } from './token-key-provider';
@@ -17,17 +19,10 @@ export interface KmsSender {
   send(command: KmsSdk.DecryptCommand): Promise<KmsSdk.DecryptCommandOutput>;
 }
 
-type KmsModule = typeof KmsSdk;
-let kmsModule: Promise<KmsModule> | undefined;
-function loadKms(): Promise<KmsModule> {
-  kmsModule ??= import('@aws-sdk/client-kms');
-  return kmsModule;
-}
-
 // Module scope: one client per container, created on first use. Region from AWS_REGION.
-let defaultClient: Promise<KmsSender> | undefined;
-function kmsClient(): Promise<KmsSender> {
-  defaultClient ??= loadKms().then(({ KMSClient }) => new KMSClient({}));
+let defaultClient: KmsSender | undefined;
+function kmsClient(): KmsSender {
+  defaultClient ??= new KMSClient({});
   return defaultClient;
 }
 
@@ -64,7 +59,7 @@ export function kmsKeyProvider(keyId: string, client?: KmsSender): TokenKeyProvi
     keyId,
     encrypt: async (plaintext, context: TokenContext) => {
       try {
-        const [{ EncryptCommand }, kms] = await Promise.all([loadKms(), client ?? kmsClient()]);
+        const kms = client ?? kmsClient();
         const out = await kms.send(
           new EncryptCommand({
             KeyId: keyId,
@@ -81,7 +76,7 @@ export function kmsKeyProvider(keyId: string, client?: KmsSender): TokenKeyProvi
     decrypt: async (ciphertext, context: TokenContext) => {
       let out: KmsSdk.DecryptCommandOutput;
       try {
-        const [{ DecryptCommand }, kms] = await Promise.all([loadKms(), client ?? kmsClient()]);
+        const kms = client ?? kmsClient();
         out = await kms.send(
           new DecryptCommand({
             // KeyId pins the key: a ciphertext of another key is refused instead of silently decrypted.
