@@ -22,16 +22,14 @@ describe('local fan-out: one seed execution per user, ToleratedFailurePercentage
     workDir = mkdtempSync(path.join(os.tmpdir(), 'fan-out-e2e-'));
   });
   afterAll(() => rmSync(workDir, { recursive: true, force: true }));
+  // One failing user of five is 20 %: tolerated; two are 40 %: not.
+  const fiveUsersTwentyPercent = () => ({ sandboxUsers: 5, toleratedFailurePercentage: 20, timeScale: 0, syncLatencyMs: 5, workDir });
 
   it('a failing user fails alone within the tolerated percentage: the others are refreshed, the summary names it', async () => {
     const progress: { done: number; total: number }[] = [];
     const storedConnections = new Set<string>();
     const result = await runLocalFanOut({
-      sandboxUsers: 5,
-      toleratedFailurePercentage: 20,
-      timeScale: 0,
-      syncLatencyMs: 5,
-      workDir,
+      ...fiveUsersTwentyPercent(),
       faults: [failEveryCallOf(10_003)],
       onUserProgress: (p) => progress.push({ done: p.done, total: p.total }),
       inspect: async ({ dynamodb, tableName, tenantId }) => {
@@ -55,11 +53,7 @@ describe('local fan-out: one seed execution per user, ToleratedFailurePercentage
 
   it('above the tolerated percentage the fan-out fails with States.ExceedToleratedFailureThreshold', async () => {
     const result = await runLocalFanOut({
-      sandboxUsers: 5,
-      toleratedFailurePercentage: 20,
-      timeScale: 0,
-      syncLatencyMs: 5,
-      workDir,
+      ...fiveUsersTwentyPercent(),
       faults: [failEveryCallOf(10_001), failEveryCallOf(10_003)],
     });
     expect(result.status).toBe('FAILED');
