@@ -1,4 +1,4 @@
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { DynamoDBClient, CreateTableCommand } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
@@ -58,9 +58,16 @@ export async function startEmbeddedDynamoDb(options: EmbeddedDynamoDbOptions = {
   const { port } = server.address() as AddressInfo;
   const operations: string[] = [];
   // A second listener beside dynalite's own: `X-Amz-Target: DynamoDB_20120810.PutItem` names the operation.
-  server.on('request', (request: IncomingMessage) => {
+  let inFlight = 0;
+  let drained: (() => void) | undefined;
+  server.on('request', (request: IncomingMessage, response: ServerResponse) => {
     const target = request.headers['x-amz-target'];
     if (typeof target === 'string') operations.push(target.slice(target.indexOf('.') + 1));
+    inFlight += 1;
+    response.once('close', () => {
+      inFlight -= 1;
+      if (inFlight === 0) drained?.();
+    });
   });
   const endpoint = `http://127.0.0.1:${port}`;
   const { client, doc } = localDynamoClients(endpoint, options);
@@ -73,6 +80,8 @@ export async function startEmbeddedDynamoDb(options: EmbeddedDynamoDbOptions = {
     createTable: (tableName) => createBalancesTable(client, tableName),
     close: async () => {
       client.destroy();
+      // dynalite throws (uncaught) when a request it is still serving writes to its closed store: let those finish.
+      if (inFlight > 0) await new Promise<void>((resolve) => (drained = resolve));
       // The SDK keeps sockets alive; without this dynalite's graceful close waits for them (up to 30 s).
       server.closeAllConnections();
       await new Promise<void>((resolve, reject) => server.close((err?: Error) => (err ? reject(err) : resolve())));

@@ -62,6 +62,9 @@ export async function runLocalFanOut(options: LocalFanOutOptions): Promise<Local
   const executionName = options.executionName ?? `local-fan-out-${new Date().toISOString().replace(/[:.]/g, '-')}`;
   const tolerated = options.toleratedFailurePercentage ?? DEFAULT_FAN_OUT.toleratedFailurePercentage;
   const stops: (() => Promise<void>)[] = [];
+  // Children still running when the Map fails (over the tolerated percentage) keep calling DynamoDB and the sandbox:
+  // teardown waits for them, or it would close the table under their writes.
+  const runningChildren = new Set<Promise<unknown>>();
   try {
     const local = await openLocalAws(options, { workDir, tenantId, tableName }, stops);
     const region = local.dynamo.region;
@@ -115,7 +118,7 @@ export async function runLocalFanOut(options: LocalFanOutOptions): Promise<Local
       const userId = ((request.Input as { userIds?: number[] } | undefined)?.userIds ?? [])[0] ?? -1;
       const name = `${executionName}-user-${userId}-${++childCount}`;
       const started = Date.now();
-      const report = await executeLocally({
+      const child = executeLocally({
         definition: local.definition,
         input: request.Input,
         functions: local.functions,
@@ -124,6 +127,8 @@ export async function runLocalFanOut(options: LocalFanOutOptions): Promise<Local
         ...(options.timeScale === undefined ? {} : { timeScale: options.timeScale }),
         ...(options.onProgress ? { onProgress: prefixed(options.onProgress, userId) } : {}),
       });
+      runningChildren.add(child);
+      const report = await child.finally(() => runningChildren.delete(child));
       const record: ChildRecord = {
         userId,
         status: report.status,
@@ -184,6 +189,7 @@ export async function runLocalFanOut(options: LocalFanOutOptions): Promise<Local
       largestStateBytes,
     };
   } finally {
+    await Promise.allSettled([...runningChildren]);
     for (const stop of stops.reverse()) await stop().catch(() => undefined);
   }
 }
