@@ -117,14 +117,20 @@ function probe(target: string | undefined, env: Record<string, string>): Promise
     child.once('close', (code) => {
       const processMs = performance.now() - started;
       if (code !== 0) {
-        reject(new Error(`import probe of ${target ?? '(nothing)'} exited with ${code}: ${stderr.trim().slice(0, 2000)}`));
+        reject(
+          new Error(`import probe of ${target ?? '(nothing)'} exited with ${code}: ${stderr.trim().slice(0, 2000)}`),
+        );
         return;
       }
       try {
         const { importMs } = JSON.parse(stdout) as { importMs: number };
         resolve({ importMs, processMs });
       } catch {
-        reject(new Error(`import probe of ${target ?? '(nothing)'} printed no result: ${JSON.stringify(stdout.slice(0, 200))}`));
+        reject(
+          new Error(
+            `import probe of ${target ?? '(nothing)'} printed no result: ${JSON.stringify(stdout.slice(0, 200))}`,
+          ),
+        );
       }
     });
   });
@@ -173,7 +179,8 @@ async function sizeOf(file: string): Promise<number> {
 }
 
 export async function runColdStart(options: ColdStartOptions): Promise<ColdStartResult> {
-  if (!Number.isInteger(options.runs) || options.runs < 1) throw new RangeError(`runs must be an integer ≥ 1, got ${options.runs}`);
+  if (!Number.isInteger(options.runs) || options.runs < 1)
+    throw new RangeError(`runs must be an integer ≥ 1, got ${options.runs}`);
   const workDir = options.workDir ?? path.join(BENCH_WORK_DIR, 'cold-start');
   const handlers = options.handlers ?? deployedHandlers();
   const env = coldStartEnvironment();
@@ -224,7 +231,9 @@ export async function runColdStart(options: ColdStartOptions): Promise<ColdStart
         bytes: bundleBytesOnDisk,
         kb,
         sourceMapBytes: bundle.sourceMapBytes,
-        largestInputs: bundle.inputs.slice(0, 5).map((input) => ({ path: input.path, kb: round(input.bytes / 1024, 1) })),
+        largestInputs: bundle.inputs
+          .slice(0, 5)
+          .map((input) => ({ path: input.path, kb: round(input.bytes / 1024, 1) })),
       },
       bundledImportMs,
       unbundledImportMs,
@@ -233,7 +242,10 @@ export async function runColdStart(options: ColdStartOptions): Promise<ColdStart
       bundledWithSourceMapsImportMs: summarize(sample.withMaps.map((r) => r.importMs)),
       unbundled: { files: unbundled.files, kb: round(unbundled.bytes / 1024, 1) },
       speedup,
-      vsFloor: { bytes: round(bundleBytesOnDisk / floorBytes, 2), importMs: round(bundledImportMs.median / floorImportMs.median, 2) },
+      vsFloor: {
+        bytes: round(bundleBytesOnDisk / floorBytes, 2),
+        importMs: round(bundledImportMs.median / floorImportMs.median, 2),
+      },
       targets: {
         bundleKb: kb <= COLD_START_TARGETS.maxBundleKb,
         importMs: bundledImportMs.median <= COLD_START_TARGETS.maxImportMs,

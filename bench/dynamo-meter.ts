@@ -15,7 +15,9 @@ import type { AddressInfo } from 'node:net';
 
 // dynalite ships no types (types/dynalite.d.ts declares only the module); this is its item-size helper.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
-const dynaliteDb = require('dynalite/db') as { capacityUnits(item: unknown, isRead: boolean, isConsistent: boolean): number };
+const dynaliteDb = require('dynalite/db') as {
+  capacityUnits(item: unknown, isRead: boolean, isConsistent: boolean): number;
+};
 
 export interface DynamoUsage {
   requests: Record<string, number>;
@@ -33,7 +35,16 @@ export interface DynamoMeter {
   close(): Promise<void>;
 }
 
-const CAPACITY_OPERATIONS = new Set(['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem', 'BatchWriteItem', 'BatchGetItem', 'Query', 'Scan']);
+const CAPACITY_OPERATIONS = new Set([
+  'GetItem',
+  'PutItem',
+  'UpdateItem',
+  'DeleteItem',
+  'BatchWriteItem',
+  'BatchGetItem',
+  'Query',
+  'Scan',
+]);
 
 function emptyUsage(): DynamoUsage {
   return { requests: {}, writeRequestUnits: 0, readRequestUnits: 0, itemsWritten: 0, conditionalCheckFailures: 0 };
@@ -55,7 +66,10 @@ export async function startDynamoMeter(targetEndpoint: string): Promise<DynamoMe
 
   const server: Server = createServer((req, res) => {
     void (async () => {
-      const operation = String(req.headers['x-amz-target'] ?? '').split('.').pop() ?? 'unknown';
+      const operation =
+        String(req.headers['x-amz-target'] ?? '')
+          .split('.')
+          .pop() ?? 'unknown';
       let body = await readBody(req);
       let parsed: Record<string, unknown> | undefined;
       try {
@@ -88,7 +102,12 @@ export async function startDynamoMeter(targetEndpoint: string): Promise<DynamoMe
     })();
   });
 
-  function account(operation: string, request: Record<string, unknown> | undefined, status: number, body: Buffer): void {
+  function account(
+    operation: string,
+    request: Record<string, unknown> | undefined,
+    status: number,
+    body: Buffer,
+  ): void {
     usage.requests[operation] = (usage.requests[operation] ?? 0) + 1;
     let response: Record<string, unknown> = {};
     try {
@@ -96,16 +115,24 @@ export async function startDynamoMeter(targetEndpoint: string): Promise<DynamoMe
     } catch {
       return;
     }
-    const isWrite = operation === 'PutItem' || operation === 'UpdateItem' || operation === 'DeleteItem' || operation === 'BatchWriteItem';
+    const isWrite =
+      operation === 'PutItem' ||
+      operation === 'UpdateItem' ||
+      operation === 'DeleteItem' ||
+      operation === 'BatchWriteItem';
     if (status >= 400) {
       if (String(response.__type ?? '').endsWith('ConditionalCheckFailedException')) {
         usage.conditionalCheckFailures += 1;
-        usage.writeRequestUnits += operation === 'PutItem' && request?.Item ? dynaliteDb.capacityUnits(request.Item, false, true) : 1;
+        usage.writeRequestUnits +=
+          operation === 'PutItem' && request?.Item ? dynaliteDb.capacityUnits(request.Item, false, true) : 1;
       }
       return;
     }
     const consumed = response.ConsumedCapacity as Capacity | Capacity[] | undefined;
-    const units = (Array.isArray(consumed) ? consumed : consumed ? [consumed] : []).reduce((sum, c) => sum + (c.CapacityUnits ?? 0), 0);
+    const units = (Array.isArray(consumed) ? consumed : consumed ? [consumed] : []).reduce(
+      (sum, c) => sum + (c.CapacityUnits ?? 0),
+      0,
+    );
     if (isWrite) usage.writeRequestUnits += units;
     else usage.readRequestUnits += units;
     if (operation === 'PutItem') usage.itemsWritten += 1;
@@ -113,7 +140,8 @@ export async function startDynamoMeter(targetEndpoint: string): Promise<DynamoMe
     if (operation === 'BatchWriteItem') {
       const items = (request?.RequestItems ?? {}) as Record<string, unknown[]>;
       const unprocessed = (response.UnprocessedItems ?? {}) as Record<string, unknown[]>;
-      for (const [table, list] of Object.entries(items)) usage.itemsWritten += list.length - (unprocessed[table]?.length ?? 0);
+      for (const [table, list] of Object.entries(items))
+        usage.itemsWritten += list.length - (unprocessed[table]?.length ?? 0);
     }
   }
 

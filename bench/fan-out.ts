@@ -59,7 +59,8 @@ async function measure(users: number, maxConcurrency: number): Promise<Measured>
       calls = (sandbox?.requests ?? []).map((r) => Date.parse(r.at));
     },
   });
-  if (result.status !== 'SUCCEEDED') throw new Error(`fan-out of ${users} users failed: ${result.error} ${result.cause ?? ''}`);
+  if (result.status !== 'SUCCEEDED')
+    throw new Error(`fan-out of ${users} users failed: ${result.error} ${result.cause ?? ''}`);
   return {
     users,
     maxConcurrency,
@@ -79,7 +80,11 @@ const fanOutTransitionsFor = (users: number): number => Math.ceil(users / PAGE_S
 
 async function main(): Promise<void> {
   const measured: Measured[] = [];
-  for (const [users, concurrency] of [[10, 10], [100, 10], [100, 40]] as const) {
+  for (const [users, concurrency] of [
+    [10, 10],
+    [100, 10],
+    [100, 40],
+  ] as const) {
     const m = await measure(users, concurrency);
     measured.push(m);
     console.log(`measured ${users} users @${concurrency}: ${JSON.stringify(m)}`);
@@ -90,14 +95,25 @@ async function main(): Promise<void> {
   const rows = [10, 100, 1_000, 10_000].map((users) => {
     const real = measured.find((m) => m.users === users && m.maxConcurrency === 10);
     if (real && real.fanOutTransitions !== fanOutTransitionsFor(users)) {
-      throw new Error(`transition model ${fanOutTransitionsFor(users)} ≠ measured ${real.fanOutTransitions} at ${users} users`);
+      throw new Error(
+        `transition model ${fanOutTransitionsFor(users)} ≠ measured ${real.fanOutTransitions} at ${users} users`,
+      );
     }
     const transitions = fanOutTransitionsFor(users) + childTransitionsPerUser * users;
     // Lambda: NextPage per page + 2 step functions per child; GB-s not measured here (see orchestration bench), so $ counts transitions only.
-    const usd = costOf({ transitions, lambdaRequests: 0, lambdaGbSeconds: 0, writeRequestUnits: 0, readRequestUnits: 0 }).total;
+    const usd = costOf({
+      transitions,
+      lambdaRequests: 0,
+      lambdaGbSeconds: 0,
+      writeRequestUnits: 0,
+      readRequestUnits: 0,
+    }).total;
     const budgetFloorMs = ((callsPerUser * users) / LOCAL_SANDBOX_CALLS_PER_MINUTE) * 60_000;
     const wall = Object.fromEntries(
-      CONCURRENCIES.map((c) => [`c${c}`, round(Math.max(Math.ceil(users / c) * basis.childMedianMs, budgetFloorMs) / 1000, 1)]),
+      CONCURRENCIES.map((c) => [
+        `c${c}`,
+        round(Math.max(Math.ceil(users / c) * basis.childMedianMs, budgetFloorMs) / 1000, 1),
+      ]),
     );
     return {
       users,
@@ -110,7 +126,9 @@ async function main(): Promise<void> {
         ? real.largestStateBytes
         : `≈ ${Math.round((basis.largestStateBytes * Math.min(users, PAGE_SIZE)) / basis.users)} (modelled: one page of ${Math.min(users, PAGE_SIZE)} users)`,
       modelledAwsWallSeconds: wall,
-      powensCallsPerMinutePeak: real ? real.peakPowensCallsPerMinute : `≤ ${LOCAL_SANDBOX_CALLS_PER_MINUTE} (modelled: the rate budget)`,
+      powensCallsPerMinutePeak: real
+        ? real.peakPowensCallsPerMinute
+        : `≤ ${LOCAL_SANDBOX_CALLS_PER_MINUTE} (modelled: the rate budget)`,
       configuredCallsPerMinute: LOCAL_SANDBOX_CALLS_PER_MINUTE,
     };
   });

@@ -17,7 +17,12 @@ import { LOCAL_AWS_CREDENTIALS, LOCAL_AWS_REGION, startEmbeddedDynamoDb } from '
 import type { StateMachineDefinition } from '../infra/compiler/asl';
 import { executeLocally } from '../infra/local/execute';
 import { startBundledFunction, type BundledFunction, type LocalFunction } from '../infra/local/lambda-emulator';
-import { generateDataset, startPowensSandbox, type FaultRule, type RecordedRequest } from '../infra/local/powens-sandbox';
+import {
+  generateDataset,
+  startPowensSandbox,
+  type FaultRule,
+  type RecordedRequest,
+} from '../infra/local/powens-sandbox';
 import { costOf, PRICES, PRICES_REGION, type CostBreakdown } from './prices';
 import { startDynamoMeter, type DynamoUsage } from './dynamo-meter';
 import { BENCH_WORK_DIR, elapsed, round } from './support';
@@ -65,7 +70,14 @@ export interface ScenarioResult {
   transitions: number;
   attempts: Record<string, number>;
   retryWaitsSeconds: Record<string, number[]>;
-  lambda: { functions: FunctionUsage[]; invocations: number; billedMs: number; gbSeconds: number; initMs: number; gbSecondsWithInit: number };
+  lambda: {
+    functions: FunctionUsage[];
+    invocations: number;
+    billedMs: number;
+    gbSeconds: number;
+    initMs: number;
+    gbSecondsWithInit: number;
+  };
   dynamodb: DynamoUsage;
   powens: { calls: number; byEndpoint: Record<string, number>; syncs: number; failedCalls: number };
   payload: { executionOutputBytes: number; largestStateBytes: number; limitBytes: number; withinLimit: boolean };
@@ -91,7 +103,8 @@ export interface PreparedBundles {
 export async function prepareBundles(workDir = path.join(BENCH_WORK_DIR, 'orchestration')): Promise<PreparedBundles> {
   const compiled = compileWorkflow(refreshOpenBankingBalancesWorkflow, { functions: stepFunctionsByOperation() });
   const built = new Map<string, BuiltLambda>();
-  for (const binding of STEP_FUNCTIONS) built.set(binding.id, await buildLambda(binding.entry, path.join(workDir, 'bundles', binding.id)));
+  for (const binding of STEP_FUNCTIONS)
+    built.set(binding.id, await buildLambda(binding.entry, path.join(workDir, 'bundles', binding.id)));
   return { bindings: STEP_FUNCTIONS, built, definition: JSON.parse(compiled.json) as StateMachineDefinition };
 }
 
@@ -146,7 +159,10 @@ export async function runScenario(
       AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
     };
 
-    const started = new Map<string, { fn: BundledFunction; binding: StepFunctionBinding; maxIn: number; maxOut: number }>();
+    const started = new Map<
+      string,
+      { fn: BundledFunction; binding: StepFunctionBinding; maxIn: number; maxOut: number }
+    >();
     const functions: Record<string, LocalFunction> = {};
     for (const binding of bundles.bindings) {
       const built = bundles.built.get(binding.id);
@@ -211,9 +227,13 @@ export async function runScenario(
     const dynamodb = meter.usage();
 
     const byEndpoint: Record<string, number> = {};
-    for (const request of sandbox.requests) byEndpoint[endpointOf(request)] = (byEndpoint[endpointOf(request)] ?? 0) + 1;
+    for (const request of sandbox.requests)
+      byEndpoint[endpointOf(request)] = (byEndpoint[endpointOf(request)] ?? 0) + 1;
     const executionOutputBytes = Buffer.byteLength(JSON.stringify(report.output ?? null));
-    const largestStateBytes = Math.max(executionOutputBytes, ...functionUsage.flatMap((f) => [f.maxPayloadInBytes, f.maxPayloadOutBytes]));
+    const largestStateBytes = Math.max(
+      executionOutputBytes,
+      ...functionUsage.flatMap((f) => [f.maxPayloadInBytes, f.maxPayloadOutBytes]),
+    );
 
     const usage = {
       transitions: report.transitions,
@@ -263,7 +283,14 @@ export async function runScenario(
 
 /** Forced-sync PUTs of every connection fail `times` rounds (503), so refresh-balances fails that many attempts. */
 export function failSyncsRounds(connections: number, rounds: number): FaultRule[] {
-  return [{ method: 'PUT', path: '/users/*/connections/*', times: connections * rounds, fault: { kind: 'status', status: 503 } }];
+  return [
+    {
+      method: 'PUT',
+      path: '/users/*/connections/*',
+      times: connections * rounds,
+      fault: { kind: 'status', status: 503 },
+    },
+  ];
 }
 
 export const ORCHESTRATION_METHOD =
@@ -275,7 +302,10 @@ export const ORCHESTRATION_METHOD =
   'conditional writes charged from the request). Powens: the sandbox request log. $ at us-east-1 list prices ' +
   '(bench/prices.ts), no free tier.';
 
-export async function runOrchestration(scenarios: OrchestrationScenario[], bundles?: PreparedBundles): Promise<OrchestrationResult> {
+export async function runOrchestration(
+  scenarios: OrchestrationScenario[],
+  bundles?: PreparedBundles,
+): Promise<OrchestrationResult> {
   const prepared = bundles ?? (await prepareBundles());
   const results: ScenarioResult[] = [];
   for (const scenario of scenarios) results.push(await runScenario(scenario, prepared));

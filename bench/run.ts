@@ -17,7 +17,11 @@ export interface BenchConfig {
   scalingUsers: number[];
 }
 
-export const FULL_CONFIG: BenchConfig = { coldStartRuns: 20, storageSizes: [100, 1_000, 10_000], scalingUsers: [1, 10, 100] };
+export const FULL_CONFIG: BenchConfig = {
+  coldStartRuns: 20,
+  storageSizes: [100, 1_000, 10_000],
+  scalingUsers: [1, 10, 100],
+};
 
 const pass = (ok: boolean): string => (ok ? 'PASS' : 'FAIL');
 const usd = (value: number): string => `$${value < 0.01 ? value.toFixed(4) : value.toFixed(3)}`;
@@ -33,7 +37,18 @@ export function summarizeColdStart(result: ColdStartResult): string {
     `COLD START — median (p90) of ${result.runsPerVariant} fresh node processes; targets ≤ ${t.maxBundleKb} KB, ≤ ${t.maxImportMs} ms, ≥ ${t.minSpeedup}× unbundled`,
     `floor (empty handler + DynamoDB client): ${f.kb} KB, ${f.importMs.median} ms (${f.importMs.p90}); ${f.withSourceMapsImportMs.median} ms with source maps`,
     table(
-      ['handler', 'bundle KB', 'import ms', '+maps ms', '× floor KB/ms', 'unbundled ms', 'speedup', 'size', 'import', 'speedup'],
+      [
+        'handler',
+        'bundle KB',
+        'import ms',
+        '+maps ms',
+        '× floor KB/ms',
+        'unbundled ms',
+        'speedup',
+        'size',
+        'import',
+        'speedup',
+      ],
       result.handlers.map((h) => [
         h.id,
         h.bundle.kb,
@@ -57,17 +72,33 @@ export function summarizeStorage(result: StorageResult): string {
   const latencyCases = result.cases.filter((c) => c.atLatency !== undefined);
   const verdicts = last
     ? `targets at ${t.latencyMs} ms (default store settings): ${last.accounts} accounts ≤ ${t.maxSecondsAt10k} s: ` +
-      (lastAt ? `${pass(lastAt.storeWriteMs <= t.maxSecondsAt10k * 1000)} (${round(lastAt.storeWriteMs / 1000, 2)} s)` : 'not run') +
+      (lastAt
+        ? `${pass(lastAt.storeWriteMs <= t.maxSecondsAt10k * 1000)} (${round(lastAt.storeWriteMs / 1000, 2)} s)`
+        : 'not run') +
       ` · ≥ ${t.minSpeedupVsNaive}× sequential naive: ` +
-      (latencyCases.length > 0 ? pass(latencyCases.every((c) => (c.atLatency?.speedupVsNaiveSequential ?? 0) >= t.minSpeedupVsNaive)) : 'not run') +
+      (latencyCases.length > 0
+        ? pass(latencyCases.every((c) => (c.atLatency?.speedupVsNaiveSequential ?? 0) >= t.minSpeedupVsNaive))
+        : 'not run') +
       ` · requests at floor: ${pass(result.cases.every((c) => c.atFloor))}`
     : '';
   const c = result.storeSettings.latestConcurrency;
-  const higher = result.cases.find((x) => x.atLatency?.higherConcurrency)?.atLatency?.higherConcurrency?.latestConcurrency;
+  const higher = result.cases.find((x) => x.atLatency?.higherConcurrency)?.atLatency?.higherConcurrency
+    ?.latestConcurrency;
   return [
     `STORAGE — fetch-balances → balance store on dynalite (separate process); latest concurrency ${c}, ${result.storeSettings.historyBatchesInFlight} batches in flight`,
     table(
-      ['accounts', 'fetch ms', 'store ms', 'acc/s', 'requests', 'floor', 'naive seq ms', `naive ×${c} ms`, 'vs seq', `vs ×${c}`],
+      [
+        'accounts',
+        'fetch ms',
+        'store ms',
+        'acc/s',
+        'requests',
+        'floor',
+        'naive seq ms',
+        `naive ×${c} ms`,
+        'vs seq',
+        `vs ×${c}`,
+      ],
       result.cases.map((x) => [
         x.accounts,
         x.fetchMs,
@@ -86,7 +117,13 @@ export function summarizeStorage(result: StorageResult): string {
       : [
           `behind the latency proxy (${latencyCases[0]?.atLatency?.latencyMs} ms per request):`,
           table(
-            ['accounts', 'store ms', 'naive seq ms', 'vs seq', ...(higher === undefined ? [] : [`store ×${higher} ms`, 'vs seq'])],
+            [
+              'accounts',
+              'store ms',
+              'naive seq ms',
+              'vs seq',
+              ...(higher === undefined ? [] : [`store ×${higher} ms`, 'vs seq']),
+            ],
             latencyCases.map((x) => {
               const at = x.atLatency as NonNullable<typeof x.atLatency>;
               const ratio = (r: number | undefined) => (r === undefined ? '—' : `${r}×`);
@@ -95,7 +132,9 @@ export function summarizeStorage(result: StorageResult): string {
                 at.storeWriteMs,
                 at.naiveSequentialMs ?? '—',
                 ratio(at.speedupVsNaiveSequential),
-                ...(at.higherConcurrency === undefined ? [] : [at.higherConcurrency.storeWriteMs, ratio(at.higherConcurrency.speedupVsNaiveSequential)]),
+                ...(at.higherConcurrency === undefined
+                  ? []
+                  : [at.higherConcurrency.storeWriteMs, ratio(at.higherConcurrency.speedupVsNaiveSequential)]),
               ];
             }),
           ),
@@ -108,7 +147,21 @@ export function summarizeOrchestration(result: OrchestrationResult): string {
   return [
     `ORCHESTRATION — one refresh execution, ${result.region} list prices (bench/prices.ts); $ per 1,000 refreshes`,
     table(
-      ['scenario', 'status', 'wall ms', 'transitions', 'λ calls', 'billed ms', 'GB-s', 'WRU', 'RRU', 'Powens', 'retry waits s', '$/1000', '+init'],
+      [
+        'scenario',
+        'status',
+        'wall ms',
+        'transitions',
+        'λ calls',
+        'billed ms',
+        'GB-s',
+        'WRU',
+        'RRU',
+        'Powens',
+        'retry waits s',
+        '$/1000',
+        '+init',
+      ],
       result.scenarios.map((s) => [
         `${s.scenario.name} (${s.scenario.users}u×${s.scenario.connectionsPerUser}c)`,
         s.status,
@@ -133,7 +186,18 @@ export function summarizeScaling(result: ScalingResult): string {
   return [
     'SCALING — one execution for all users, 3 connections × 3 accounts each, sync latency 0 (* = extrapolated)',
     table(
-      ['users', 'conns', 'transitions', 'λ billed ms', 'GB-s', 'WRU', 'Powens', 'largest state KB', '$/1000', '$/user/1000'],
+      [
+        'users',
+        'conns',
+        'transitions',
+        'λ billed ms',
+        'GB-s',
+        'WRU',
+        'Powens',
+        'largest state KB',
+        '$/1000',
+        '$/user/1000',
+      ],
       result.rows.map((r) => [
         `${r.users}${r.measured ? '' : '*'}`,
         r.connections,
@@ -147,7 +211,9 @@ export function summarizeScaling(result: ScalingResult): string {
         usd(r.costPerUserPer1000Usd),
       ]),
     ),
-    `growth 10→100 users: ${Object.entries(result.growth).map(([k, g]) => `${k} ×${g.ratio10to100} ${g.growth}`).join(', ')}`,
+    `growth 10→100 users: ${Object.entries(result.growth)
+      .map(([k, g]) => `${k} ×${g.ratio10to100} ${g.growth}`)
+      .join(', ')}`,
     `limits: 256 KB state payload reached at ≈ ${l.usersAtPayloadLimit ?? 'n/a'} users; refresh-balances ${l.refreshLambdaTimeoutSeconds} s timeout at ${l.assumedSyncLatencySeconds} s/sync × ${l.refreshSyncConcurrency} ` +
       `in flight ≈ ${l.maxConnectionsPerExecution} connections (${l.maxUsersPerExecution} users); PSD2 ${l.psd2UnattendedSyncsPerConnectionPerDay} unattended syncs/connection/day; ` +
       `Powens sandbox ${l.powensSandboxCallsPerMinute} calls/min → ${l.minutesPerRefreshAt1000UsersUnderSandboxLimit} min per 1,000-user refresh`,
@@ -156,7 +222,10 @@ export function summarizeScaling(result: ScalingResult): string {
 
 async function writeResult(name: string, machine: MachineInfo, durationMs: number, result: object): Promise<void> {
   const file = path.join(RESULTS_DIR, `${name}.json`);
-  await writeFile(file, `${JSON.stringify({ benchmark: name, machine, durationMs: round(durationMs), ...result }, null, 2)}\n`);
+  await writeFile(
+    file,
+    `${JSON.stringify({ benchmark: name, machine, durationMs: round(durationMs), ...result }, null, 2)}\n`,
+  );
 }
 
 export const SECTIONS = ['cold-start', 'storage', 'orchestration', 'scaling'] as const;
@@ -165,7 +234,8 @@ export type Section = (typeof SECTIONS)[number];
 /** `npm run bench -- [section...]`: the named sections only (default all), e.g. to redo one after a change. */
 export function parseSections(argv: readonly string[]): Section[] {
   const unknown = argv.filter((a) => !(SECTIONS as readonly string[]).includes(a));
-  if (unknown.length > 0) throw new Error(`unknown bench section(s) ${unknown.join(', ')}; choose from ${SECTIONS.join(', ')}`);
+  if (unknown.length > 0)
+    throw new Error(`unknown bench section(s) ${unknown.join(', ')}; choose from ${SECTIONS.join(', ')}`);
   return argv.length === 0 ? [...SECTIONS] : (argv as Section[]);
 }
 
@@ -232,7 +302,9 @@ if (require.main === module) {
       process.stdout.write(`${summary}\n`);
     })
     .catch((error: unknown) => {
-      process.stderr.write(`bench failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+      process.stderr.write(
+        `bench failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+      );
       process.exitCode = 1;
     });
 }

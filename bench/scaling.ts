@@ -5,7 +5,12 @@
  */
 import { STEP_FUNCTIONS } from '../infra/specs/bindings';
 import { PSD2_REGULATORY_DAILY_LIMIT } from '../lambdas/core/config';
-import { runScenario, STEP_FUNCTIONS_PAYLOAD_LIMIT_BYTES, type PreparedBundles, type ScenarioResult } from './orchestration';
+import {
+  runScenario,
+  STEP_FUNCTIONS_PAYLOAD_LIMIT_BYTES,
+  type PreparedBundles,
+  type ScenarioResult,
+} from './orchestration';
 import { round } from './support';
 
 export interface ScalingRow {
@@ -136,7 +141,14 @@ export async function runScaling(bundles: PreparedBundles, options: ScalingOptio
   const rows: ScalingRow[] = [];
   for (const count of users) {
     const result = await runScenario(
-      { name: `scaling-${count}-users`, users: count, connectionsPerUser, accountsPerConnection, syncLatencyMs: 0, timeScale: 0 },
+      {
+        name: `scaling-${count}-users`,
+        users: count,
+        connectionsPerUser,
+        accountsPerConnection,
+        syncLatencyMs: 0,
+        timeScale: 0,
+      },
       bundles,
     );
     if (result.status !== 'SUCCEEDED') throw new Error(`scaling run for ${count} users failed: ${result.error ?? ''}`);
@@ -199,7 +211,7 @@ export async function runScaling(bundles: PreparedBundles, options: ScalingOptio
       `PSD2 (RTS Art. 36(5)) allows ${PSD2_REGULATORY_DAILY_LIMIT} unattended syncs per connection per 24 h: at most ` +
         `${PSD2_REGULATORY_DAILY_LIMIT} scheduled refreshes a day, whatever the budget.`,
       `Powens publishes ${sandboxPerMinute} calls/min (86,400/day) for the sandbox; production quotas are negotiated. ` +
-        'Forced syncs are meant for single, user-initiated refreshes (fair-use policy), so bulk unattended syncs of 1,000 users need Powens\' agreement.',
+        "Forced syncs are meant for single, user-initiated refreshes (fair-use policy), so bulk unattended syncs of 1,000 users need Powens' agreement.",
       'Wall time here is with zero sync latency and everything on one 2-core machine; it is not a prediction of AWS wall time.',
     ],
   };

@@ -5,7 +5,12 @@
  */
 import { DescribeTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
-import { createBalanceStore, BATCH_WRITE_LIMIT, DEFAULT_LATEST_CONCURRENCY, type BalanceStore } from '../lambdas/core/adapters/dynamodb/balance-store';
+import {
+  createBalanceStore,
+  BATCH_WRITE_LIMIT,
+  DEFAULT_LATEST_CONCURRENCY,
+  type BalanceStore,
+} from '../lambdas/core/adapters/dynamodb/balance-store';
 import type { AccountBalanceRecord } from '../lambdas/core/domain/balances';
 import { tableKeys } from '../lambdas/core/adapters/dynamodb/table-schema';
 import { isConditionalCheckFailed } from '../lambdas/core/adapters/dynamodb/errors';
@@ -141,9 +146,19 @@ export function datasetFor(accounts: number): StorageCase['dataset'] {
   if (accounts % ACCOUNTS_PER_CONNECTION !== 0) {
     throw new RangeError(`storage sizes must be multiples of ${ACCOUNTS_PER_CONNECTION} accounts, got ${accounts}`);
   }
-  if (accounts < perUser) return { users: 1, connectionsPerUser: accounts / ACCOUNTS_PER_CONNECTION, accountsPerConnection: ACCOUNTS_PER_CONNECTION };
-  if (accounts % perUser !== 0) throw new RangeError(`storage sizes above ${perUser} must be multiples of ${perUser}, got ${accounts}`);
-  return { users: accounts / perUser, connectionsPerUser: CONNECTIONS_PER_USER, accountsPerConnection: ACCOUNTS_PER_CONNECTION };
+  if (accounts < perUser)
+    return {
+      users: 1,
+      connectionsPerUser: accounts / ACCOUNTS_PER_CONNECTION,
+      accountsPerConnection: ACCOUNTS_PER_CONNECTION,
+    };
+  if (accounts % perUser !== 0)
+    throw new RangeError(`storage sizes above ${perUser} must be multiples of ${perUser}, got ${accounts}`);
+  return {
+    users: accounts / perUser,
+    connectionsPerUser: CONNECTIONS_PER_USER,
+    accountsPerConnection: ACCOUNTS_PER_CONNECTION,
+  };
 }
 
 /** dynalite answers CreateTable with CREATING and flips to ACTIVE on a timer: wait for it, or writes may 404. */
@@ -164,7 +179,11 @@ interface MeteredClient {
 }
 
 function meteredClient(db: LocalDynamoDb): MeteredClient {
-  const client = new DynamoDBClient({ endpoint: db.endpoint, region: LOCAL_AWS_REGION, credentials: LOCAL_AWS_CREDENTIALS });
+  const client = new DynamoDBClient({
+    endpoint: db.endpoint,
+    region: LOCAL_AWS_REGION,
+    credentials: LOCAL_AWS_CREDENTIALS,
+  });
   const meter = countRequests(client);
   const doc = DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
   return { client, doc, meter };
@@ -200,7 +219,13 @@ export async function naiveWrite(
       await doc.send(
         new PutCommand({
           TableName: tableName,
-          Item: { ...tableKeys.latest(record.tenantId, record.accountId), ...record, itemType: 'latest', balanceAt: at, updatedAt: now.toISOString() },
+          Item: {
+            ...tableKeys.latest(record.tenantId, record.accountId),
+            ...record,
+            itemType: 'latest',
+            balanceAt: at,
+            updatedAt: now.toISOString(),
+          },
           ConditionExpression: 'attribute_not_exists(pk) OR balanceAt < :t',
           ExpressionAttributeValues: { ':t': at },
         }),
@@ -259,14 +284,17 @@ export async function runLatencyCase(
   }
   const higher = options.higherLatestConcurrency ?? HIGHER_LATEST_CONCURRENCY;
   const faster = higher > 0 ? await timeStoreWrite(db, `${base}-c${higher}`, records, higher) : undefined;
-  const ratio = (ms: number) => (naiveSequentialMs === undefined ? {} : { speedupVsNaiveSequential: round(naiveSequentialMs / ms) });
+  const ratio = (ms: number) =>
+    naiveSequentialMs === undefined ? {} : { speedupVsNaiveSequential: round(naiveSequentialMs / ms) };
   return {
     latencyMs: db.latencyMs,
     storeWriteMs: round(store.ms),
     requests: store.requests,
     ...(naiveSequentialMs === undefined ? {} : { naiveSequentialMs: round(naiveSequentialMs) }),
     ...ratio(store.ms),
-    ...(faster === undefined ? {} : { higherConcurrency: { latestConcurrency: higher, storeWriteMs: round(faster.ms), ...ratio(faster.ms) } }),
+    ...(faster === undefined
+      ? {}
+      : { higherConcurrency: { latestConcurrency: higher, storeWriteMs: round(faster.ms), ...ratio(faster.ms) } }),
   };
 }
 
@@ -277,7 +305,10 @@ export async function runStorageCase(
   latencyDb?: LocalDynamoDb & { latencyMs: number },
 ): Promise<StorageCase> {
   const shape = datasetFor(accounts);
-  const sandbox = await startPowensSandbox({ dataset: generateDataset({ ...shape, seed: accounts }), syncLatencyMs: 0 });
+  const sandbox = await startPowensSandbox({
+    dataset: generateDataset({ ...shape, seed: accounts }),
+    syncLatencyMs: 0,
+  });
   const metered = meteredClient(db);
   try {
     const tableName = `bench-storage-${accounts}`;
@@ -305,12 +336,16 @@ export async function runStorageCase(
     };
     const powens = createPowensClient({ baseUrl: sandbox.baseUrl, timeoutMs: 30_000, syncTimeoutMs: 30_000 });
     const fetchStarted = performance.now();
-    const output = await fetchBalances({}, { executionId: `bench-storage-${accounts}` }, {
-      powens,
-      secrets: { description: 'bench sandbox secret', load: async () => sandbox.secret },
-      store,
-      tenantId: 'bench',
-    });
+    const output = await fetchBalances(
+      {},
+      { executionId: `bench-storage-${accounts}` },
+      {
+        powens,
+        secrets: { description: 'bench sandbox secret', load: async () => sandbox.secret },
+        store,
+        tenantId: 'bench',
+      },
+    );
     const fetchMs = elapsed(fetchStarted);
     const storeCounts = metered.meter.counts();
     if (output.storage.historyWritten !== accounts || output.storage.latestAdvanced !== accounts) {
@@ -340,12 +375,18 @@ export async function runStorageCase(
     if (higher > 0) {
       metered.meter.reset();
       await createActiveTable(db, `${tableName}-c${higher}`);
-      const faster = createBalanceStore({ client: metered.doc, tableName: `${tableName}-c${higher}`, latestConcurrency: higher });
+      const faster = createBalanceStore({
+        client: metered.doc,
+        tableName: `${tableName}-c${higher}`,
+        latestConcurrency: higher,
+      });
       const started = performance.now();
       const result = await faster.writeSnapshots(captured);
       const ms = elapsed(started);
       if (result.historyWritten !== accounts || result.latestAdvanced !== accounts) {
-        throw new Error(`storage bench n=${accounts}, latestConcurrency ${higher}: expected ${accounts} writes, got ${JSON.stringify(result)}`);
+        throw new Error(
+          `storage bench n=${accounts}, latestConcurrency ${higher}: expected ${accounts} writes, got ${JSON.stringify(result)}`,
+        );
       }
       higherConcurrency = {
         latestConcurrency: higher,
@@ -369,7 +410,8 @@ export async function runStorageCase(
       store: { ...storeCounts, ...output.storage },
       requestFloor: floor,
       atFloor:
-        (storeCounts.byCommand.BatchWriteItem ?? 0) === floor.batchWriteItem && (storeCounts.byCommand.PutItem ?? 0) === floor.putItem,
+        (storeCounts.byCommand.BatchWriteItem ?? 0) === floor.batchWriteItem &&
+        (storeCounts.byCommand.PutItem ?? 0) === floor.putItem,
       naive: {
         ...(sequentialMs === undefined ? {} : { sequentialMs: round(sequentialMs) }),
         concurrentMs: round(concurrentMs),
@@ -400,7 +442,7 @@ export async function runStorage(options: StorageOptions): Promise<StorageResult
         'fetchBalances (lambdas/core/domain/fetch-balances.ts) with the real Powens client against the Powens sandbox ' +
         '(in this process; generated dataset, users × connections × 10 accounts, zero latency) and the real balance store ' +
         'on dynalite running in a SEPARATE Node process (bench/dynamo-server.mjs, forked, 127.0.0.1, fresh table per case), ' +
-        'real AWS SDK v3. Changed from dynalite in the benchmark\'s own process and thread: there the DynamoDB server ' +
+        "real AWS SDK v3. Changed from dynalite in the benchmark's own process and thread: there the DynamoDB server " +
         'competed with the client for one event loop and core, so batching and concurrency could not show; a separate ' +
         'process is a remote-like server (its own core), closer to DynamoDB than an in-thread emulator. dynalite still has ' +
         'no network latency (loopback, ~0 ms per request), so real DynamoDB (a few ms per request) favours batching and ' +

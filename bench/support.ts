@@ -32,7 +32,9 @@ export function median(values: readonly number[]): number {
   if (values.length === 0) throw new RangeError('median of an empty sample');
   const sorted = [...values].sort((a, b) => a - b);
   const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+  return sorted.length % 2 === 1
+    ? (sorted[mid] as number)
+    : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
 }
 
 export function summarize(values: readonly number[]): Summary {
@@ -92,7 +94,10 @@ async function forkServer(script: string, args: string[]): Promise<ForkedServer>
   let port: number;
   try {
     port = await new Promise<number>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`${script} sent no port within ${SERVER_START_TIMEOUT_MS} ms`)), SERVER_START_TIMEOUT_MS);
+      const timer = setTimeout(
+        () => reject(new Error(`${script} sent no port within ${SERVER_START_TIMEOUT_MS} ms`)),
+        SERVER_START_TIMEOUT_MS,
+      );
       child.once('message', (message: unknown) => {
         clearTimeout(timer);
         const candidate = (message as { port?: unknown } | null)?.port;
@@ -128,7 +133,9 @@ async function forkServer(script: string, args: string[]): Promise<ForkedServer>
  * go through bench/latency-proxy.mjs (its own process), which holds every request that long: DynamoDB's in-region
  * round trip, which dynalite on 127.0.0.1 does not have.
  */
-export async function startDynamoDbProcess(options: { latencyMs?: number } = {}): Promise<LocalDynamoDb & { latencyMs: number }> {
+export async function startDynamoDbProcess(
+  options: { latencyMs?: number } = {},
+): Promise<LocalDynamoDb & { latencyMs: number }> {
   const latencyMs = options.latencyMs ?? 0;
   const dynalite = await forkServer(DYNAMO_SERVER_SCRIPT, []);
   let proxy: ForkedServer | undefined;

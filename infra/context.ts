@@ -57,7 +57,9 @@ function optionalInteger(node: Node, key: string, min: number, max: number, mean
   if (text === undefined) return undefined;
   const value = Number(text);
   if (!/^\d+$/.test(text) || value < min || value > max) {
-    throw new ContextError(`Context ${key}=${JSON.stringify(text)} must be a whole number ${min}..${max} (${meaning}).`);
+    throw new ContextError(
+      `Context ${key}=${JSON.stringify(text)} must be a whole number ${min}..${max} (${meaning}).`,
+    );
   }
   return value;
 }
@@ -71,7 +73,9 @@ export function readSettings(node: Node): AppSettings {
   }
   const tenantId = optionalString(node, CONTEXT_KEYS.tenantId);
   if (tenantId === undefined || !/^[A-Za-z0-9_-]{1,64}$/.test(tenantId)) {
-    throw new ContextError(`Context tenantId=${JSON.stringify(tenantId)} must match [A-Za-z0-9_-]{1,64}, e.g. -c tenantId=family-office`);
+    throw new ContextError(
+      `Context tenantId=${JSON.stringify(tenantId)} must match [A-Za-z0-9_-]{1,64}, e.g. -c tenantId=family-office`,
+    );
   }
   const alarmEmail = optionalString(node, CONTEXT_KEYS.alarmEmail);
   if (alarmEmail !== undefined && !/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(alarmEmail)) {
@@ -87,9 +91,21 @@ export function readSettings(node: Node): AppSettings {
   const secretName = optionalString(node, CONTEXT_KEYS.powensSecretName);
   if (secretName !== undefined) settings.powensSecretName = secretName;
   if (alarmEmail !== undefined) settings.alarmEmail = alarmEmail;
-  const callsPerMinute = optionalInteger(node, CONTEXT_KEYS.powensCallsPerMinute, 2, 1_000_000, 'the limit agreed with Powens');
+  const callsPerMinute = optionalInteger(
+    node,
+    CONTEXT_KEYS.powensCallsPerMinute,
+    2,
+    1_000_000,
+    'the limit agreed with Powens',
+  );
   if (callsPerMinute !== undefined) settings.powensCallsPerMinute = callsPerMinute;
-  const maxConcurrency = optionalInteger(node, CONTEXT_KEYS.fanOutMaxConcurrency, 1, 10_000, 'child executions at once');
+  const maxConcurrency = optionalInteger(
+    node,
+    CONTEXT_KEYS.fanOutMaxConcurrency,
+    1,
+    10_000,
+    'child executions at once',
+  );
   if (maxConcurrency !== undefined) settings.fanOutMaxConcurrency = maxConcurrency;
   const tolerated = optionalInteger(node, CONTEXT_KEYS.fanOutToleratedFailurePercentage, 0, 100, 'percent of users');
   if (tolerated !== undefined) settings.fanOutToleratedFailurePercentage = tolerated;

@@ -28,7 +28,11 @@ import { refreshOpenBankingBalancesWorkflow } from './specs';
 export const REFRESH_API_TABLE_ACTIONS: readonly TableAction[] = ['dynamodb:GetItem', 'dynamodb:Query'];
 
 /** The API's user routes: UpdateItem (PUT /users/{id}), DeleteItem (DELETE), Query (GET /users). */
-export const USER_REGISTRY_API_TABLE_ACTIONS: readonly TableAction[] = ['dynamodb:DeleteItem', 'dynamodb:Query', 'dynamodb:UpdateItem'];
+export const USER_REGISTRY_API_TABLE_ACTIONS: readonly TableAction[] = [
+  'dynamodb:DeleteItem',
+  'dynamodb:Query',
+  'dynamodb:UpdateItem',
+];
 
 /** The fan-out's NextPage lists registry users page by page (Query) and never reads a token. */
 export const USER_REGISTRY_LIST_TABLE_ACTIONS: readonly TableAction[] = ['dynamodb:Query'];
@@ -120,7 +124,11 @@ export class OpenBankingStack extends Stack {
       }
     }
     this.stateMachineName = `${this.stackName}-${workflow.meta.key}`.replace(/[^A-Za-z0-9_-]/g, '-').slice(0, 80);
-    this.workflow = new ContractSpecStateMachine(this, 'Workflow', { spec: workflow, operations, stateMachineName: this.stateMachineName });
+    this.workflow = new ContractSpecStateMachine(this, 'Workflow', {
+      spec: workflow,
+      operations,
+      stateMachineName: this.stateMachineName,
+    });
     const stateMachine = this.workflow.stateMachine;
 
     // 3b. The fan-out: one seed execution per user (Distributed Map), for tenants of any size.
@@ -144,7 +152,8 @@ export class OpenBankingStack extends Stack {
       nextPage: this.fanOutFunction,
       stateMachineName: `${this.stackName}-fan-out`.replace(/[^A-Za-z0-9_-]/g, '-').slice(0, 80),
       maxConcurrency: settings.fanOutMaxConcurrency ?? DEFAULT_FAN_OUT.maxConcurrency,
-      toleratedFailurePercentage: settings.fanOutToleratedFailurePercentage ?? DEFAULT_FAN_OUT.toleratedFailurePercentage,
+      toleratedFailurePercentage:
+        settings.fanOutToleratedFailurePercentage ?? DEFAULT_FAN_OUT.toleratedFailurePercentage,
     });
 
     // 4. Who starts it: the unattended schedule (PSD2-capped) starts the fan-out; the IAM-authenticated API starts
@@ -177,7 +186,8 @@ export class OpenBankingStack extends Stack {
     // Powens pushes CONNECTION_SYNCED (its own daily sync) and deletions: most fresh balances arrive this way.
     this.webhookFunction = new NodeFunction(this, 'PowensWebhookFunction', {
       entry: 'lambdas/powens-webhooks/handler.ts',
-      description: 'Powens webhook receiver (HMAC-verified): CONNECTION_SYNCED, ACCOUNT_DISABLED, CONNECTION_DELETED, USER_DELETED',
+      description:
+        'Powens webhook receiver (HMAC-verified): CONNECTION_SYNCED, ACCOUNT_DISABLED, CONNECTION_DELETED, USER_DELETED',
       serviceName: 'powens-webhooks',
       // Large first-sync payloads (several MB of JSON, gzip) are parsed in memory.
       memorySize: 512,

@@ -8,11 +8,17 @@ export interface TableColumn<T> {
   align?: 'left' | 'right';
 }
 
-export function renderTable<T>(rows: readonly T[], columns: readonly TableColumn<T>[], style: { markdown?: boolean } = {}): string {
+export function renderTable<T>(
+  rows: readonly T[],
+  columns: readonly TableColumn<T>[],
+  style: { markdown?: boolean } = {},
+): string {
   const cells = rows.map((row) => columns.map((column) => column.value(row)));
   const widths = columns.map((column, i) => Math.max(column.header.length, ...cells.map((r) => (r[i] ?? '').length)));
   const pad = (values: readonly string[]): string[] =>
-    values.map((value, i) => (columns[i]?.align === 'right' ? value.padStart(widths[i] ?? 0) : value.padEnd(widths[i] ?? 0)));
+    values.map((value, i) =>
+      columns[i]?.align === 'right' ? value.padStart(widths[i] ?? 0) : value.padEnd(widths[i] ?? 0),
+    );
   const headers = columns.map((c) => c.header);
   if (style.markdown) {
     const line = (values: readonly string[]): string => `| ${pad(values).join(' | ')} |`;
@@ -28,6 +34,10 @@ export function renderRows(
   rows: readonly (readonly (string | number)[])[],
   options: { markdown?: boolean; align?: (column: number) => 'left' | 'right' } = {},
 ): string {
-  const columns = headers.map((header, i) => ({ header, value: (row: readonly (string | number)[]) => String(row[i] ?? ''), align: options.align?.(i) }));
+  const columns = headers.map((header, i) => ({
+    header,
+    value: (row: readonly (string | number)[]) => String(row[i] ?? ''),
+    align: options.align?.(i),
+  }));
   return renderTable(rows, columns, options);
 }

@@ -13,7 +13,10 @@ import Ajv from 'ajv';
 import standaloneCode from 'ajv/dist/standalone';
 import { REFRESH_INPUT_SCHEMA } from '../../lambdas/core/domain/refresh-input';
 
-export const GENERATED_VALIDATOR_FILE = path.resolve(__dirname, '../../lambdas/core/domain/refresh-input-validator.generated.ts');
+export const GENERATED_VALIDATOR_FILE = path.resolve(
+  __dirname,
+  '../../lambdas/core/domain/refresh-input-validator.generated.ts',
+);
 
 /** The options the Lambdas validated with before (allErrors: report every problem; strict: reject unknown keywords). */
 export function refreshInputAjv(): Ajv {

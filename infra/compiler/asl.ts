@@ -7,10 +7,7 @@ export type JsonValue = null | boolean | number | string | JsonValue[] | { [key:
 
 /** A Choice rule without `Next` (used inside And / Or / Not). */
 export type ChoiceRuleBody = { [key: string]: JsonValue } & (
-  | { Variable: string }
-  | { And: ChoiceRuleBody[] }
-  | { Or: ChoiceRuleBody[] }
-  | { Not: ChoiceRuleBody }
+  { Variable: string } | { And: ChoiceRuleBody[] } | { Or: ChoiceRuleBody[] } | { Not: ChoiceRuleBody }
 );
 
 export type ChoiceRule = ChoiceRuleBody & { Next: string };

@@ -78,22 +78,26 @@ export function parseArgs(argv: readonly string[]): Args {
   if (values['enforce-sla']) options.enforceSla = true;
   const noMatch = values['no-match'];
   if (noMatch !== undefined) {
-    if (noMatch !== 'fail' && noMatch !== 'succeed') throw new UsageError(`--no-match must be fail or succeed, got "${noMatch}"`);
+    if (noMatch !== 'fail' && noMatch !== 'succeed')
+      throw new UsageError(`--no-match must be fail or succeed, got "${noMatch}"`);
     options.noMatch = noMatch;
   }
   const chaining = values['optional-chaining'];
   if (chaining !== undefined) {
-    if (chaining !== 'normalize' && chaining !== 'contractspec') throw new UsageError(`--optional-chaining must be normalize or contractspec, got "${chaining}"`);
+    if (chaining !== 'normalize' && chaining !== 'contractspec')
+      throw new UsageError(`--optional-chaining must be normalize or contractspec, got "${chaining}"`);
     options.optionalChaining = chaining;
   }
   if (values['human-task'] !== undefined) {
     const [key, seconds] = values['human-task'].split(':');
     const timeoutSeconds = seconds === undefined ? HUMAN_TASK_DEFAULT.timeoutSeconds : Number(seconds);
-    if (!key || !Number.isInteger(timeoutSeconds) || timeoutSeconds < 1) throw new UsageError('--human-task must be <Key>[:<positive integer seconds>]');
+    if (!key || !Number.isInteger(timeoutSeconds) || timeoutSeconds < 1)
+      throw new UsageError('--human-task must be <Key>[:<positive integer seconds>]');
     options.humanTaskBinding = { placeholderKey: key, timeoutSeconds };
   }
   const [command, specPath, ...rest] = positionals;
-  if (!command || !(COMMANDS as readonly string[]).includes(command)) throw new UsageError(command ? `unknown command "${command}"` : 'missing command');
+  if (!command || !(COMMANDS as readonly string[]).includes(command))
+    throw new UsageError(command ? `unknown command "${command}"` : 'missing command');
   if (!specPath) throw new UsageError('missing <spec> path');
   if (rest.length > 0) throw new UsageError(`unexpected arguments: ${rest.join(' ')}`);
   return { command: command as Args['command'], specPath, options };
@@ -106,7 +110,9 @@ export async function loadSpec(specPath: string): Promise<WorkflowSpec> {
     try {
       text = await readFile(abs, 'utf8');
     } catch (error) {
-      throw new SpecLoadError(`cannot read spec file ${abs}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+      throw new SpecLoadError(
+        `cannot read spec file ${abs}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
+      );
     }
     let parsed: unknown;
     try {
@@ -114,19 +120,31 @@ export async function loadSpec(specPath: string): Promise<WorkflowSpec> {
     } catch (error) {
       throw new SpecLoadError(`spec file ${abs} is not valid JSON: ${(error as Error).message}`);
     }
-    if (!looksLikeWorkflowSpec(parsed)) throw new SpecLoadError(`spec file ${abs} does not hold a WorkflowSpec (expected {meta: {key, ...}, definition: {steps: [...]}})`);
+    if (!looksLikeWorkflowSpec(parsed))
+      throw new SpecLoadError(
+        `spec file ${abs} does not hold a WorkflowSpec (expected {meta: {key, ...}, definition: {steps: [...]}})`,
+      );
     return parsed;
   }
-  if (!/\.(ts|js|cjs|mjs|mts|cts)$/.test(abs)) throw new SpecLoadError(`spec file ${abs}: expected a .ts/.js module or a .json file`);
+  if (!/\.(ts|js|cjs|mjs|mts|cts)$/.test(abs))
+    throw new SpecLoadError(`spec file ${abs}: expected a .ts/.js module or a .json file`);
   let mod: Record<string, unknown>;
   try {
     mod = (await import(pathToFileURL(abs).href)) as Record<string, unknown>;
   } catch (error) {
     throw new SpecLoadError(`cannot load spec module ${abs}: ${(error as Error).message}`);
   }
-  const candidates = [mod.default, ...Object.entries(mod).filter(([k]) => k !== 'default').map(([, v]) => v)];
+  const candidates = [
+    mod.default,
+    ...Object.entries(mod)
+      .filter(([k]) => k !== 'default')
+      .map(([, v]) => v),
+  ];
   const found = candidates.find(looksLikeWorkflowSpec);
-  if (!found) throw new SpecLoadError(`spec module ${abs} exports no WorkflowSpec (exports: ${Object.keys(mod).join(', ') || 'none'})`);
+  if (!found)
+    throw new SpecLoadError(
+      `spec module ${abs} exports no WorkflowSpec (exports: ${Object.keys(mod).join(', ') || 'none'})`,
+    );
   return found;
 }
 
@@ -163,7 +181,9 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
   const options: CompileOptions = { functions: stepFunctionsByOperation(), ...args.options };
   if (args.command === 'validate') {
     const issues = validateForAsl(spec, options);
-    io.stdout(issues.length === 0 ? `${spec.meta.key}@${spec.meta.version}: valid, no issues\n` : `${formatIssues(issues)}\n`);
+    io.stdout(
+      issues.length === 0 ? `${spec.meta.key}@${spec.meta.version}: valid, no issues\n` : `${formatIssues(issues)}\n`,
+    );
     return issues.some((i) => i.level === 'error') ? 1 : 0;
   }
   try {
@@ -188,7 +208,9 @@ if (require.main === module) {
       process.exitCode = code;
     },
     (error: unknown) => {
-      process.stderr.write(`unexpected error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+      process.stderr.write(
+        `unexpected error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+      );
       process.exitCode = 70;
     },
   );

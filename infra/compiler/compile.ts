@@ -12,7 +12,13 @@
 import { EXECUTION_ID_FIELD } from '../../lambdas/core/workflow-contract';
 import type { Catcher, ChoiceRule, ChoiceRuleBody, JsonValue, State, StateMachineDefinition, TaskState } from './asl';
 import { ASL_LIMITS } from './asl';
-import { compileCondition, jsonPathChild, parseCondition, type ConditionScope, type OptionalChainingMode } from './expression';
+import {
+  compileCondition,
+  jsonPathChild,
+  parseCondition,
+  type ConditionScope,
+  type OptionalChainingMode,
+} from './expression';
 import { entryStepId, outgoing, topologicalOrder } from './graph';
 import { EXECUTION_INPUT, NOT_RUN_SLOT, stepOutputPath, stepSlotPath } from './paths';
 import { buildFidelityReport, type FidelityReport } from './report';
@@ -197,7 +203,10 @@ class Compiler {
         before.add(p);
         for (const a of this.ancestors.get(p) ?? []) before.add(a);
       }
-      this.ancestors.set(id, [...before].sort((a, b) => (position.get(a) ?? 0) - (position.get(b) ?? 0)));
+      this.ancestors.set(
+        id,
+        [...before].sort((a, b) => (position.get(a) ?? 0) - (position.get(b) ?? 0)),
+      );
       const ps = preds.get(id) ?? [];
       let common: Set<string> | undefined;
       for (const p of ps) {
@@ -223,7 +232,13 @@ class Compiler {
    * wins, top-level keys, as ContractSpec's `{...data, ...output}`). `guaranteed` = steps certainly completed here;
    * any other layer gets a NOT_RUN_SLOT so the path exists. `state` = the state is still the raw execution input.
    */
-  private dataExpression(layers: readonly string[], guaranteed: ReadonlySet<string>, where: string, state: 'raw' | 'steps', executionId = false): string {
+  private dataExpression(
+    layers: readonly string[],
+    guaranteed: ReadonlySet<string>,
+    where: string,
+    state: 'raw' | 'steps',
+    executionId = false,
+  ): string {
     let expression: string;
     if (layers.length === 0) {
       // The raw state is a copy the interpreter made for this state; the execution input itself must not be merged into.
@@ -271,7 +286,8 @@ class Compiler {
       this.deferred = [];
     }
     this.emitCompensationChain();
-    if (this.needsSucceeded) this.states[WORKFLOW_SUCCEEDED] = { Type: 'Succeed', Comment: 'No transition matched (noMatch: succeed).' };
+    if (this.needsSucceeded)
+      this.states[WORKFLOW_SUCCEEDED] = { Type: 'Succeed', Comment: 'No transition matched (noMatch: succeed).' };
 
     const notRun = this.order.filter((id) => this.notRunSlots.has(id) && id !== this.entry);
     const initialSteps: Record<string, JsonValue> = {};
@@ -287,7 +303,13 @@ class Compiler {
       for (const id of notRun) initialSteps[id] = { ...NOT_RUN_SLOT };
       const init = `${this.entry}${STATE_SUFFIX.init}`;
       const states: Record<string, State> = {
-        [init]: { Type: 'Pass', Comment: 'Creates the workflow state: one slot per step output (the execution input stays in $$.Execution.Input).', Result: { steps: initialSteps }, Next: startAt },
+        [init]: {
+          Type: 'Pass',
+          Comment:
+            'Creates the workflow state: one slot per step output (the execution input stays in $$.Execution.Input).',
+          Result: { steps: initialSteps },
+          Next: startAt,
+        },
       };
       for (const [name, state] of Object.entries(this.states)) states[name] = state;
       for (const name of Object.keys(this.states)) delete this.states[name];
@@ -301,7 +323,12 @@ class Compiler {
     const definition: StateMachineDefinition = { Comment: comment, StartAt: startAt, States: this.states };
     const total = this.spec.definition.sla?.totalDurationMs;
     if (this.options.enforceSla && total !== undefined && total > 0) {
-      return { Comment: comment, StartAt: startAt, TimeoutSeconds: Math.min(msToSecondsCeil(total), ASL_LIMITS.executionTimeoutSecondsMax), States: this.states };
+      return {
+        Comment: comment,
+        StartAt: startAt,
+        TimeoutSeconds: Math.min(msToSecondsCeil(total), ASL_LIMITS.executionTimeoutSecondsMax),
+        States: this.states,
+      };
     }
     return definition;
   }
@@ -343,7 +370,12 @@ class Compiler {
       }
       const cause = `Guard of step "${step.id}" rejected: ${step.guard?.value}`;
       this.states[rejected] = this.compensating
-        ? { Type: 'Pass', Result: { Error: GUARD_REJECTED, Cause: cause }, ResultPath: '$.error', Next: this.failureTarget(step.id) }
+        ? {
+            Type: 'Pass',
+            Result: { Error: GUARD_REJECTED, Cause: cause },
+            ResultPath: '$.error',
+            Next: this.failureTarget(step.id),
+          }
         : { Type: 'Fail', Error: GUARD_REJECTED, Cause: cause };
     }
 
@@ -365,8 +397,10 @@ class Compiler {
 
   private emitDecision(step: Step): void {
     const route = this.route(step, this.scopeAfter(step.id));
-    if (route.kind === 'end') this.states[step.id] = { Type: 'Succeed', Comment: `Decision "${step.id}" has no outgoing transition.` };
-    else if (route.kind === 'next') this.states[step.id] = { Type: 'Pass', Comment: `Decision "${step.id}"`, Next: route.next };
+    if (route.kind === 'end')
+      this.states[step.id] = { Type: 'Succeed', Comment: `Decision "${step.id}" has no outgoing transition.` };
+    else if (route.kind === 'next')
+      this.states[step.id] = { Type: 'Pass', Comment: `Decision "${step.id}"`, Next: route.next };
     else this.states[step.id] = route.choice;
   }
 
@@ -382,7 +416,10 @@ class Compiler {
     let fallback: string | undefined;
     for (const edge of edges) {
       const target = this.entryStateOf(edge.to);
-      const compiled = compileCondition(parseCondition(edge.condition, { optionalChaining: this.optionalChaining }).ast, scope);
+      const compiled = compileCondition(
+        parseCondition(edge.condition, { optionalChaining: this.optionalChaining }).ast,
+        scope,
+      );
       if (compiled.kind === 'constant') {
         if (!compiled.value) continue; // never taken
         fallback = target;
@@ -396,7 +433,12 @@ class Compiler {
     if (choices.length === 0) return { kind: 'next', next: fallback };
     return {
       kind: 'choice',
-      choice: { Type: 'Choice', Comment: `Transitions of "${step.id}", first match wins: ${described.join('; ')}`, Choices: choices, Default: fallback },
+      choice: {
+        Type: 'Choice',
+        Comment: `Transitions of "${step.id}", first match wins: ${described.join('; ')}`,
+        Choices: choices,
+        Default: fallback,
+      },
     };
   }
 
@@ -410,7 +452,12 @@ class Compiler {
     this.deferred.push([
       name,
       this.compensating
-        ? { Type: 'Pass', Result: { Error: NO_TRANSITION_MATCHED, Cause: cause }, ResultPath: '$.error', Next: this.compensationChainStart() }
+        ? {
+            Type: 'Pass',
+            Result: { Error: NO_TRANSITION_MATCHED, Cause: cause },
+            ResultPath: '$.error',
+            Next: this.compensationChainStart(),
+          }
         : { Type: 'Fail', Error: NO_TRANSITION_MATCHED, Cause: cause },
     ]);
     return name;
@@ -421,7 +468,11 @@ class Compiler {
     this.placeholders.add(placeholderKey);
     const fn = this.options.functions[operation];
     // Unbound only with allowUnboundOperations (validation rejects it otherwise).
-    return { placeholderKey, timeoutSeconds: fn?.timeoutSeconds ?? UNBOUND_TIMEOUT_SECONDS, executionId: fn?.executionId ?? false };
+    return {
+      placeholderKey,
+      timeoutSeconds: fn?.timeoutSeconds ?? UNBOUND_TIMEOUT_SECONDS,
+      executionId: fn?.executionId ?? false,
+    };
   }
 
   private catchers(stepId: string): { Catch?: Catcher[] } {
@@ -438,9 +489,17 @@ class Compiler {
     const operation = opRefId(step.action?.operation as { key: string; version: string });
     const fn = this.functionFor(operation);
     const timeoutSeconds =
-      step.timeoutMs !== undefined && step.timeoutMs > 0 ? msToSecondsCeil(step.timeoutMs) : fn.timeoutSeconds + TASK_TIMEOUT_MARGIN_SECONDS;
+      step.timeoutMs !== undefined && step.timeoutMs > 0
+        ? msToSecondsCeil(step.timeoutMs)
+        : fn.timeoutSeconds + TASK_TIMEOUT_MARGIN_SECONDS;
     const isEntry = step.id === this.entry;
-    const payload = this.dataExpression(this.dataLayersBefore(step.id), this.dominators.get(step.id) ?? new Set(), `The payload of step "${step.id}"`, isEntry ? 'raw' : 'steps', fn.executionId);
+    const payload = this.dataExpression(
+      this.dataLayersBefore(step.id),
+      this.dominators.get(step.id) ?? new Set(),
+      `The payload of step "${step.id}"`,
+      isEntry ? 'raw' : 'steps',
+      fn.executionId,
+    );
     const task: TaskState = {
       Type: 'Task',
       Comment: step.label,
@@ -463,7 +522,12 @@ class Compiler {
       step: { id: step.id, type: 'human' },
       form: step.action?.form ? opRefId(step.action.form) : null,
       'executionId.$': '$$.Execution.Id',
-      'data.$': this.dataExpression(this.dataLayersBefore(step.id), this.dominators.get(step.id) ?? new Set(), `The payload of human step "${step.id}"`, isEntry ? 'raw' : 'steps'),
+      'data.$': this.dataExpression(
+        this.dataLayersBefore(step.id),
+        this.dominators.get(step.id) ?? new Set(),
+        `The payload of human step "${step.id}"`,
+        isEntry ? 'raw' : 'steps',
+      ),
     };
     const task: TaskState = {
       Type: 'Task',
@@ -518,7 +582,10 @@ class Compiler {
         Comment: `Compensate "${stepId}" only if it completed on this path.`,
         Choices: [
           this.mayBeNotRun(stepId)
-            ? { And: [completed, { Not: { Variable: `${slot}.skipped`, IsPresent: true } }], Next: `${stepId}${STATE_SUFFIX.compensate}` }
+            ? {
+                And: [completed, { Not: { Variable: `${slot}.skipped`, IsPresent: true } }],
+                Next: `${stepId}${STATE_SUFFIX.compensate}`,
+              }
             : { ...completed, Next: `${stepId}${STATE_SUFFIX.compensate}` },
         ],
         Default: after,
@@ -531,7 +598,9 @@ class Compiler {
         // Best effort, like ContractSpec's rollback(): the result is ignored, a failure is recorded and skipped.
         ResultPath: null,
         TimeoutSeconds: fn.timeoutSeconds + TASK_TIMEOUT_MARGIN_SECONDS,
-        Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: jsonPathChild('$.compensationErrors', stepId), Next: after }],
+        Catch: [
+          { ErrorEquals: ['States.ALL'], ResultPath: jsonPathChild('$.compensationErrors', stepId), Next: after },
+        ],
         Next: after,
       };
     });

@@ -53,7 +53,8 @@ export function renderMermaid(definition: StateMachineDefinition): string {
       needsEnd = true;
     }
     if (state.Type === 'Task') {
-      for (const c of state.Catch ?? []) lines.push(`  ${from} -. "catch ${escapeLabel(c.ErrorEquals.join(', '))}" .-> ${id(c.Next)}`);
+      for (const c of state.Catch ?? [])
+        lines.push(`  ${from} -. "catch ${escapeLabel(c.ErrorEquals.join(', '))}" .-> ${id(c.Next)}`);
     }
   }
   if (needsEnd) lines.push('  finish((end))');

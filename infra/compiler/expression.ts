@@ -195,10 +195,17 @@ function parseTerm(text: string, mode: OptionalChainingMode, issues: ConditionIs
 
   const comparison = COMPARISON.exec(term);
   if (comparison) {
-    const [, root, pathText, rawOperator, rawRight] = comparison as unknown as [string, ConditionRoot, string, string, string];
+    const [, root, pathText, rawOperator, rawRight] = comparison as unknown as [
+      string,
+      ConditionRoot,
+      string,
+      string,
+      string,
+    ];
     const path = parsePath(pathText);
     if (!path) return unsupportedPath(term, pathText, issues);
-    const operator: ConditionOperator = rawOperator === '==' ? '===' : rawOperator === '!=' ? '!==' : (rawOperator as ConditionOperator);
+    const operator: ConditionOperator =
+      rawOperator === '==' ? '===' : rawOperator === '!=' ? '!==' : (rawOperator as ConditionOperator);
     const literal = parseLiteral(rawRight);
     if (literal.raw) {
       issues.push({
@@ -354,8 +361,10 @@ function strictEquals(variable: string, value: ConditionLiteral): ChoiceRuleBody
   const present: ChoiceRuleBody = { Variable: variable, IsPresent: true };
   if (value === undefined) return not(present);
   if (value === null) return and(present, { Variable: variable, IsNull: true });
-  if (typeof value === 'string') return and(present, { Variable: variable, IsString: true }, { Variable: variable, StringEquals: value });
-  if (typeof value === 'number') return and(present, { Variable: variable, IsNumeric: true }, { Variable: variable, NumericEquals: value });
+  if (typeof value === 'string')
+    return and(present, { Variable: variable, IsString: true }, { Variable: variable, StringEquals: value });
+  if (typeof value === 'number')
+    return and(present, { Variable: variable, IsNumeric: true }, { Variable: variable, NumericEquals: value });
   return and(present, { Variable: variable, IsBoolean: true }, { Variable: variable, BooleanEquals: value });
 }
 
@@ -390,7 +399,9 @@ export function compileCondition(node: ConditionNode, scope: ConditionScope): Co
       return { kind: 'constant', value: node.value };
     case 'not': {
       const inner = compileCondition(node.operand, scope);
-      return inner.kind === 'constant' ? { kind: 'constant', value: !inner.value } : { kind: 'rule', rule: not(inner.rule) };
+      return inner.kind === 'constant'
+        ? { kind: 'constant', value: !inner.value }
+        : { kind: 'rule', rule: not(inner.rule) };
     }
     case 'and':
     case 'or': {
@@ -411,8 +422,10 @@ export function compileCondition(node: ConditionNode, scope: ConditionScope): Co
     case 'truthy':
       return { kind: 'rule', rule: leafRule(node.root, node.path, scope, truthy) };
     case 'compare': {
-      if (node.operator === '===') return { kind: 'rule', rule: leafRule(node.root, node.path, scope, (v) => strictEquals(v, node.right)) };
-      if (node.operator === '!==') return { kind: 'rule', rule: not(leafRule(node.root, node.path, scope, (v) => strictEquals(v, node.right))) };
+      if (node.operator === '===')
+        return { kind: 'rule', rule: leafRule(node.root, node.path, scope, (v) => strictEquals(v, node.right)) };
+      if (node.operator === '!==')
+        return { kind: 'rule', rule: not(leafRule(node.root, node.path, scope, (v) => strictEquals(v, node.right))) };
       const bound = Number(node.right);
       // NaN compares false with everything, whatever the left side is.
       if (Number.isNaN(bound)) return { kind: 'constant', value: false };
@@ -420,7 +433,11 @@ export function compileCondition(node: ConditionNode, scope: ConditionScope): Co
       return {
         kind: 'rule',
         rule: leafRule(node.root, node.path, scope, (variable) =>
-          and({ Variable: variable, IsPresent: true }, { Variable: variable, IsNumeric: true }, { Variable: variable, [operator]: bound }),
+          and(
+            { Variable: variable, IsPresent: true },
+            { Variable: variable, IsNumeric: true },
+            { Variable: variable, [operator]: bound },
+          ),
         ),
       };
     }

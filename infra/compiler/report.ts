@@ -72,7 +72,11 @@ const CONDITION_NOTE_KIND: Record<string, string> = {
   TIMEOUT_EXCEEDS_LAMBDA: 'timeout',
 };
 
-export function buildFidelityReport(spec: WorkflowSpec, definition: StateMachineDefinition, ctx: ReportContext): FidelityReport {
+export function buildFidelityReport(
+  spec: WorkflowSpec,
+  definition: StateMachineDefinition,
+  ctx: ReportContext,
+): FidelityReport {
   const mergedJson = JSON.stringify(definition);
   const steps: StepFidelity[] = spec.definition.steps.map((step) => {
     const stateName = ctx.stateNames[step.id] ?? step.id;
@@ -109,7 +113,8 @@ export function buildFidelityReport(spec: WorkflowSpec, definition: StateMachine
       notes.push({
         kind: 'retry-after',
         deviation: true,
-        message: 'A server retryAfter hint (e.g. HTTP Retry-After on 429) replaces the delay in ContractSpec; ASL cannot honour it and keeps the fixed schedule.',
+        message:
+          'A server retryAfter hint (e.g. HTTP Retry-After on 429) replaces the delay in ContractSpec; ASL cannot honour it and keeps the fixed schedule.',
       });
     }
     if (task) {
@@ -157,7 +162,8 @@ export function buildFidelityReport(spec: WorkflowSpec, definition: StateMachine
     for (const w of ctx.warnings) {
       if (w.stepId !== step.id) continue;
       const kind = CONDITION_NOTE_KIND[w.code];
-      if (kind) notes.push({ kind, deviation: w.code !== 'CONDITION_RAW_STRING_RHS', message: `${w.path}: ${w.message}` });
+      if (kind)
+        notes.push({ kind, deviation: w.code !== 'CONDITION_RAW_STRING_RHS', message: `${w.path}: ${w.message}` });
     }
     return fidelity;
   });
@@ -199,7 +205,7 @@ export function buildFidelityReport(spec: WorkflowSpec, definition: StateMachine
             deviation: true,
             message:
               'Compensation on_failure: every Task failure, guard rejection and unmatched transition runs the compensations of completed steps in reverse order (best effort), then fails with the original error. ' +
-              'ContractSpec does not compensate on a guard rejection (the workflow stays running). The compensation function receives ContractSpec\'s {stepId, originalInput, originalOutput, workflowData} plus the error; originalInput is the data the step received.',
+              "ContractSpec does not compensate on a guard rejection (the workflow stays running). The compensation function receives ContractSpec's {stepId, originalInput, originalOutput, workflowData} plus the error; originalInput is the data the step received.",
           }
         : {
             kind: 'compensation',
@@ -212,7 +218,8 @@ export function buildFidelityReport(spec: WorkflowSpec, definition: StateMachine
     notes.push({
       kind: 'decision',
       deviation: false,
-      message: 'Decision steps compile to Choice states; their output is their input, so `output.*` in their transitions reads the execution input.',
+      message:
+        'Decision steps compile to Choice states; their output is their input, so `output.*` in their transitions reads the execution input.',
     });
   }
   const exact = steps.every((s) => s.notes.every((n) => !n.deviation)) && notes.every((n) => !n.deviation);
@@ -237,14 +244,24 @@ export function renderFidelityReport(report: FidelityReport): string {
     s.retry ? describeRetrier(s.retry.retrier) : '-',
     s.retry ? s.retry.aslDelaysSeconds.map((d) => formatS(d).replace(' s', '')).join(', ') + ' s' : '-',
     s.retry ? (s.retry.exact ? 'exact' : 'rounded up') : '-',
-    s.timeout ? `${s.timeout.specMs !== undefined ? `${s.timeout.specMs} ms → ` : ''}${s.timeout.aslSeconds} s (${s.timeout.source})` : '-',
+    s.timeout
+      ? `${s.timeout.specMs !== undefined ? `${s.timeout.specMs} ms → ` : ''}${s.timeout.aslSeconds} s (${s.timeout.source})`
+      : '-',
   ]);
   const out: string[] = [];
   out.push(`# Fidelity report: ${report.workflow.key}@${report.workflow.version}`);
   out.push('');
-  out.push(report.exact ? 'The ASL reproduces the spec exactly.' : 'The ASL deviates from ContractSpec where noted below.');
+  out.push(
+    report.exact ? 'The ASL reproduces the spec exactly.' : 'The ASL deviates from ContractSpec where noted below.',
+  );
   out.push('');
-  out.push(renderRows(['step', 'type', 'retry (spec)', 'spec waits', 'ASL retrier', 'ASL waits', 'retry fidelity', 'task timeout'], rows, { markdown: true }));
+  out.push(
+    renderRows(
+      ['step', 'type', 'retry (spec)', 'spec waits', 'ASL retrier', 'ASL waits', 'retry fidelity', 'task timeout'],
+      rows,
+      { markdown: true },
+    ),
+  );
   out.push('');
   for (const s of report.steps) {
     if (s.notes.length === 0) continue;

@@ -55,7 +55,9 @@ export function aslRetryWaitSeconds(
   return retrier.MaxDelaySeconds === undefined ? raw : Math.min(raw, retrier.MaxDelaySeconds);
 }
 
-export function aslRetryDelaysSeconds(retrier: Pick<Retrier, 'IntervalSeconds' | 'MaxAttempts' | 'BackoffRate' | 'MaxDelaySeconds'>): number[] {
+export function aslRetryDelaysSeconds(
+  retrier: Pick<Retrier, 'IntervalSeconds' | 'MaxAttempts' | 'BackoffRate' | 'MaxDelaySeconds'>,
+): number[] {
   const delays: number[] = [];
   for (let k = 1; k <= retrier.MaxAttempts; k += 1) delays.push(aslRetryWaitSeconds(retrier, k));
   return delays;

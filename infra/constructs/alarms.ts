@@ -97,4 +97,3 @@ export class OperationsAlarms extends Construct {
     this.alarms.push(alarm);
   }
 }
-

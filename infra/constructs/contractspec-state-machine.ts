@@ -4,7 +4,13 @@ import { Function as LambdaFunction, type IFunction } from 'aws-cdk-lib/aws-lamb
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { DefinitionBody, LogLevel, StateMachine, StateMachineType } from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
-import { compileWorkflow, operationArnPlaceholder, type CompiledWorkflow, type CompileOptions, type OperationFunction } from '../compiler/compile';
+import {
+  compileWorkflow,
+  operationArnPlaceholder,
+  type CompiledWorkflow,
+  type CompileOptions,
+  type OperationFunction,
+} from '../compiler/compile';
 import type { WorkflowSpec } from '../compiler/spec';
 
 /** A function bound to an operation, with what the compiler cannot read from an `IFunction`. */
@@ -23,7 +29,10 @@ export interface HumanTaskProps {
   timeout: Duration;
 }
 
-export interface ContractSpecStateMachineProps extends Pick<CompileOptions, 'noMatch' | 'optionalChaining' | 'enforceSla'> {
+export interface ContractSpecStateMachineProps extends Pick<
+  CompileOptions,
+  'noMatch' | 'optionalChaining' | 'enforceSla'
+> {
   /** The ContractSpec WorkflowSpec to deploy; compiled (and validated) at synth. */
   spec: WorkflowSpec;
   /** Operation (`key@version`) → the function that implements it: a plain function of the workflow data. */
@@ -68,11 +77,16 @@ export class ContractSpecStateMachine extends Construct {
     const arns: Record<string, IFunction> = {};
     for (const [operation, value] of Object.entries(props.operations)) {
       const binding: OperationBinding = isFunction(value) ? { function: value } : value;
-      const timeout = binding.timeout ?? (binding.function instanceof LambdaFunction ? binding.function.timeout : undefined);
+      const timeout =
+        binding.timeout ?? (binding.function instanceof LambdaFunction ? binding.function.timeout : undefined);
       if (timeout === undefined) {
-        throw new OperationTimeoutRequiredError(`Operation ${operation}: pass {function, timeout}; the timeout of an imported function is unknown.`);
+        throw new OperationTimeoutRequiredError(
+          `Operation ${operation}: pass {function, timeout}; the timeout of an imported function is unknown.`,
+        );
       }
-      functions[operation] = binding.executionId ? { timeoutSeconds: timeout.toSeconds(), executionId: true } : { timeoutSeconds: timeout.toSeconds() };
+      functions[operation] = binding.executionId
+        ? { timeoutSeconds: timeout.toSeconds(), executionId: true }
+        : { timeoutSeconds: timeout.toSeconds() };
       arns[operationArnPlaceholder(operation)] = binding.function;
     }
     const options: CompileOptions = { functions };
@@ -80,7 +94,10 @@ export class ContractSpecStateMachine extends Construct {
     if (props.optionalChaining !== undefined) options.optionalChaining = props.optionalChaining;
     if (props.enforceSla !== undefined) options.enforceSla = props.enforceSla;
     if (props.humanTask) {
-      options.humanTaskBinding = { placeholderKey: HUMAN_TASK_PLACEHOLDER, timeoutSeconds: props.humanTask.timeout.toSeconds() };
+      options.humanTaskBinding = {
+        placeholderKey: HUMAN_TASK_PLACEHOLDER,
+        timeoutSeconds: props.humanTask.timeout.toSeconds(),
+      };
       arns[HUMAN_TASK_PLACEHOLDER] = props.humanTask.function;
     }
     this.compiled = compileWorkflow(props.spec, options);
@@ -106,7 +123,9 @@ export class ContractSpecStateMachine extends Construct {
     // fromString cannot see the ARNs, so invoke rights are explicit: only the functions the ASL uses, unqualified
     // ARNs only (the Tasks call `$LATEST` by ARN; grantInvoke would also add `:*` for every version and alias).
     for (const fn of invoked.values()) {
-      this.stateMachine.addToRolePolicy(new PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: [fn.functionArn] }));
+      this.stateMachine.addToRolePolicy(
+        new PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: [fn.functionArn] }),
+      );
     }
 
     Validations.of(this.stateMachine).acknowledge({

@@ -14,7 +14,6 @@ import {
   type CfnStateMachine,
   Succeed,
   TaskInput,
-
 } from 'aws-cdk-lib/aws-stepfunctions';
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { StepFunctionsStartExecution } from 'aws-cdk-lib/aws-stepfunctions-tasks';
@@ -28,7 +27,12 @@ export interface FanOutSettings {
   toleratedFailurePercentage: number;
 }
 
-const LAMBDA_SERVICE_ERRORS = ['Lambda.ServiceException', 'Lambda.AWSLambdaException', 'Lambda.SdkClientException', 'Lambda.TooManyRequestsException'];
+const LAMBDA_SERVICE_ERRORS = [
+  'Lambda.ServiceException',
+  'Lambda.AWSLambdaException',
+  'Lambda.SdkClientException',
+  'Lambda.TooManyRequestsException',
+];
 
 export const DEFAULT_FAN_OUT: FanOutSettings = { maxConcurrency: 10, toleratedFailurePercentage: 10 };
 
@@ -108,7 +112,9 @@ export class FanOutStateMachine extends Construct {
     const done = new Succeed(this, 'Done', { outputPath: '$.summary' });
     // Started with {} (the schedule's input): NextPage reads that as "first page, empty summary".
     const definition = nextPage.next(
-      new Choice(this, 'AnyUsersLeft').when(Condition.booleanEquals('$.done', true), done).otherwise(this.map.next(nextPage)),
+      new Choice(this, 'AnyUsersLeft')
+        .when(Condition.booleanEquals('$.done', true), done)
+        .otherwise(this.map.next(nextPage)),
     );
 
     this.logGroup = new LogGroup(this, 'Logs', { retention: RetentionDays.ONE_MONTH });

@@ -2,7 +2,14 @@ import path from 'node:path';
 import { Arn, ArnFormat, Aws, Duration, Validations } from 'aws-cdk-lib';
 import type { ITableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
-import { ApplicationLogLevel, Architecture, LoggingFormat, Runtime, SystemLogLevel, Tracing } from 'aws-cdk-lib/aws-lambda';
+import {
+  ApplicationLogLevel,
+  Architecture,
+  LoggingFormat,
+  Runtime,
+  SystemLogLevel,
+  Tracing,
+} from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { IKey } from 'aws-cdk-lib/aws-kms';
@@ -103,7 +110,9 @@ export class NodeFunction extends Construct {
    */
   useTable(table: ITableV2, actions: readonly TableAction[]): this {
     if (actions.length === 0) throw new Error(`${this.node.path}: useTable needs at least one action`);
-    this.role.addToPrincipalPolicy(new PolicyStatement({ actions: [...new Set(actions)].sort(), resources: [table.tableArn] }));
+    this.role.addToPrincipalPolicy(
+      new PolicyStatement({ actions: [...new Set(actions)].sort(), resources: [table.tableArn] }),
+    );
     return this.setEnvironment(ENV.tableName, table.tableName);
   }
 
@@ -150,7 +159,9 @@ export class NodeFunction extends Construct {
       resourceName: `${stateMachineName}:*`,
       arnFormat: ArnFormat.COLON_RESOURCE_NAME,
     });
-    this.role.addToPrincipalPolicy(new PolicyStatement({ actions: ['states:DescribeExecution'], resources: [executions] }));
+    this.role.addToPrincipalPolicy(
+      new PolicyStatement({ actions: ['states:DescribeExecution'], resources: [executions] }),
+    );
     Validations.of(this.role).acknowledge({
       id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:${stateMachineName}:*]`,
       reason: `DescribeExecution only on executions of the ${stateMachineName} state machine; execution names are per request.`,

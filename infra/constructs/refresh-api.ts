@@ -25,7 +25,10 @@ export function toApiGatewaySchema(schema: unknown): JsonSchema {
     if (Array.isArray(value)) return value.map(convert);
     if (value === null || typeof value !== 'object') return value;
     return Object.fromEntries(
-      Object.entries(value).map(([key, v]) => [key === '$schema' ? 'schema' : key === '$ref' ? 'ref' : key, convert(v)]),
+      Object.entries(value).map(([key, v]) => [
+        key === '$schema' ? 'schema' : key === '$ref' ? 'ref' : key,
+        convert(v),
+      ]),
     );
   };
   return convert(schema) as JsonSchema;
@@ -101,7 +104,9 @@ export class RefreshApi extends Construct {
     });
     this.api.addGatewayResponse('Default4xx', {
       type: ResponseType.DEFAULT_4XX,
-      templates: { 'application/json': '{"error":"$context.error.responseType","message":$context.error.messageString}' },
+      templates: {
+        'application/json': '{"error":"$context.error.responseType","message":$context.error.messageString}',
+      },
     });
     this.api.addGatewayResponse('Default5xx', {
       type: ResponseType.DEFAULT_5XX,

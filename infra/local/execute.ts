@@ -14,7 +14,15 @@ export type ProgressEvent =
   | { type: 'execution-started'; executionName: string }
   | { type: 'state-entered'; state: string; stateType: string; attempt: number }
   | { type: 'state-failed'; state: string; error: string; cause: string; attempt: number }
-  | { type: 'retry-scheduled'; state: string; error: string; retry: number; maxRetries: number; waitSeconds: number; scaledWaitMs: number }
+  | {
+      type: 'retry-scheduled';
+      state: string;
+      error: string;
+      retry: number;
+      maxRetries: number;
+      waitSeconds: number;
+      scaledWaitMs: number;
+    }
   | { type: 'state-succeeded'; state: string; attempt: number }
   | { type: 'execution-succeeded' }
   | { type: 'execution-failed'; error: string; cause: string };
@@ -98,7 +106,15 @@ export async function executeLocally(options: ExecuteOptions): Promise<Execution
             const waitSeconds = aslRetryWaitSeconds(retrier, k);
             (retryWaits[name] ??= []).push(waitSeconds);
             const scaledWaitMs = scaled ? waitSeconds * 1000 * (options.timeScale ?? 1) : waitSeconds * 1000;
-            onProgress({ type: 'retry-scheduled', state: name, error: errorName, retry: k, maxRetries: retrier.MaxAttempts, waitSeconds, scaledWaitMs });
+            onProgress({
+              type: 'retry-scheduled',
+              state: name,
+              error: errorName,
+              retry: k,
+              maxRetries: retrier.MaxAttempts,
+              waitSeconds,
+              scaledWaitMs,
+            });
             // With a time scale the interpreter's own wait is overridden to 0 and the scaled wait happens here.
             if (scaled && scaledWaitMs > 0) await new Promise((resolve) => setTimeout(resolve, scaledWaitMs));
           }
@@ -114,7 +130,12 @@ export async function executeLocally(options: ExecuteOptions): Promise<Execution
   const execution = machine.run(options.input as Json, {
     overrides: { taskResourceLocalHandlers: handlers, retryIntervalOverrides },
     context: {
-      Execution: { Id: executionArn, Name: options.executionName, StartTime: new Date().toISOString(), Input: options.input as Json },
+      Execution: {
+        Id: executionArn,
+        Name: options.executionName,
+        StartTime: new Date().toISOString(),
+        Input: options.input as Json,
+      },
       StateMachine: { Id: `arn:aws:states:${region}:000000000000:stateMachine:local`, Name: 'local' },
     } as never,
   });
@@ -147,9 +168,14 @@ function taskStates(states: StateMachineDefinition['States']): [string, TaskStat
   const found: [string, TaskState][] = [];
   const visit = (level: Record<string, unknown>): void => {
     for (const [name, raw] of Object.entries(level)) {
-      const state = raw as { Type?: string; ItemProcessor?: { States?: Record<string, unknown> }; Iterator?: { States?: Record<string, unknown> } };
+      const state = raw as {
+        Type?: string;
+        ItemProcessor?: { States?: Record<string, unknown> };
+        Iterator?: { States?: Record<string, unknown> };
+      };
       if (state.Type === 'Task') {
-        if (found.some(([n]) => n === name)) throw new Error(`Task state name "${name}" occurs twice; local handlers need unique names.`);
+        if (found.some(([n]) => n === name))
+          throw new Error(`Task state name "${name}" occurs twice; local handlers need unique names.`);
         found.push([name, raw as TaskState]);
       }
       const nested = (state.ItemProcessor ?? state.Iterator)?.States;
@@ -188,7 +214,11 @@ function taskInvoker(
       // Lambda answers with JSON text, which Step Functions parses: re-parsing here also gives the interpreter
       // objects of its own realm (the emulator's worker results fail its `object` checks under jest otherwise).
       const payload = await fn.invoke(request.Payload);
-      return { ExecutedVersion: '$LATEST', Payload: payload === undefined ? null : (JSON.parse(JSON.stringify(payload)) as unknown), StatusCode: 200 };
+      return {
+        ExecutedVersion: '$LATEST',
+        Payload: payload === undefined ? null : (JSON.parse(JSON.stringify(payload)) as unknown),
+        StatusCode: 200,
+      };
     };
   }
   if (state.Resource === 'arn:aws:states:::states:startExecution.sync:2' && startExecutionSync) {

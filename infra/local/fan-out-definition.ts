@@ -19,7 +19,11 @@ export interface FanOutDefinitionOptions extends Partial<FanOutSettings> {
 export function synthesizeFanOutDefinition(options: FanOutDefinitionOptions): DefinitionPart[] {
   const stack = new Stack(new App(), 'LocalFanOut');
   // A stand-in with the NodeFunction's shape: only its ARN (a token) reaches the definition.
-  const nextPage = new LambdaFunction(stack, 'FanOutPage', { runtime: Runtime.NODEJS_20_X, handler: 'index.handler', code: Code.fromInline('//') });
+  const nextPage = new LambdaFunction(stack, 'FanOutPage', {
+    runtime: Runtime.NODEJS_20_X,
+    handler: 'index.handler',
+    code: Code.fromInline('//'),
+  });
   const fanOut = new FanOutStateMachine(stack, 'FanOut', {
     seedName: options.seedName,
     nextPage: { function: nextPage },
@@ -35,12 +39,16 @@ export function synthesizeFanOutDefinition(options: FanOutDefinitionOptions): De
 export function definitionParts(definitionString: unknown): DefinitionPart[] {
   if (typeof definitionString === 'string') return [definitionString];
   const join = (definitionString as { 'Fn::Join'?: [string, DefinitionPart[]] } | undefined)?.['Fn::Join'];
-  if (!join || join[0] !== '') throw new Error(`Unexpected DefinitionString shape: ${JSON.stringify(definitionString).slice(0, 200)}`);
+  if (!join || join[0] !== '')
+    throw new Error(`Unexpected DefinitionString shape: ${JSON.stringify(definitionString).slice(0, 200)}`);
   return join[1];
 }
 
 /** Joins the parts, each token replaced by `resolveToken(token)`, and parses the ASL. */
-export function renderDefinition<T>(parts: readonly DefinitionPart[], resolveToken: (token: { [key: string]: unknown }) => string): T {
+export function renderDefinition<T>(
+  parts: readonly DefinitionPart[],
+  resolveToken: (token: { [key: string]: unknown }) => string,
+): T {
   return JSON.parse(parts.map((p) => (typeof p === 'string' ? p : resolveToken(p))).join('')) as T;
 }
 

@@ -6,7 +6,12 @@ import { DEFAULT_FAN_OUT } from '../constructs/fan-out-state-machine';
 import type { FanOutSummary } from '../../lambdas/core/domain/fan-out';
 import { ENV } from '../../lambdas/core/env-names';
 import { executeLocally, type ExecutionReport, type ProgressEvent } from './execute';
-import { FAN_OUT_PAGE_PLACEHOLDER, localTokenResolver, renderDefinition, synthesizeFanOutDefinition } from './fan-out-definition';
+import {
+  FAN_OUT_PAGE_PLACEHOLDER,
+  localTokenResolver,
+  renderDefinition,
+  synthesizeFanOutDefinition,
+} from './fan-out-definition';
 import { startBundledFunction, type LocalFunction } from './lambda-emulator';
 import { openLocalAws, type LocalResources, type LocalRunOptions } from './run';
 
@@ -111,9 +116,12 @@ export async function runLocalFanOut(options: LocalFanOutOptions): Promise<Local
     let childCount = 0;
     const startExecutionSync = async (request: { StateMachineArn?: string; Input?: unknown }): Promise<unknown> => {
       if (request.StateMachineArn !== seedArn) {
-        throw Object.assign(new Error(`StartExecution of ${String(request.StateMachineArn)}: only ${seedArn} exists locally.`), {
-          name: 'StateMachineDoesNotExist',
-        });
+        throw Object.assign(
+          new Error(`StartExecution of ${String(request.StateMachineArn)}: only ${seedArn} exists locally.`),
+          {
+            name: 'StateMachineDoesNotExist',
+          },
+        );
       }
       const userId = ((request.Input as { userIds?: number[] } | undefined)?.userIds ?? [])[0] ?? -1;
       const name = `${executionName}-user-${userId}-${++childCount}`;

@@ -28,6 +28,9 @@ export function parseFaultOption(raw: string): FaultRule {
   else if (kind === 'timeout') fault = { kind: 'hang' };
   else if (kind === 'reset') fault = { kind: 'reset' };
   else if (kind === 'malformed') fault = { kind: 'malformed' };
-  else throw new Error(`--fault ${JSON.stringify(raw)}: unknown kind ${JSON.stringify(kind)} (500|502|503|504|429|timeout|reset|malformed).`);
+  else
+    throw new Error(
+      `--fault ${JSON.stringify(raw)}: unknown kind ${JSON.stringify(kind)} (500|502|503|504|429|timeout|reset|malformed).`,
+    );
   return { ...target, times: times === undefined ? 1 : Number(times), fault };
 }

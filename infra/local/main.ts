@@ -53,13 +53,23 @@ Runs one refresh of the compiled state machine on this machine (embedded DynamoD
  * exitCode}` where `error` is a name of lambdas/core/errors.ts (ValidationFailed for bad flags or input; the failure's
  * own name, else InternalError, when the run cannot start), so a script never has to parse prose.
  */
-function failure(json: boolean, out: (line: string) => void, error: StepErrorName, message: string, exitCode: number, usage = false): number {
+function failure(
+  json: boolean,
+  out: (line: string) => void,
+  error: StepErrorName,
+  message: string,
+  exitCode: number,
+  usage = false,
+): number {
   if (json) out(JSON.stringify({ status: 'ERROR', error, message, exitCode }, null, 2));
   else out(usage ? `error: ${message}\n\n${USAGE}` : `error: ${message}`);
   return exitCode;
 }
 
-export async function main(argv: readonly string[], out: (line: string) => void = (l) => console.log(l)): Promise<number> {
+export async function main(
+  argv: readonly string[],
+  out: (line: string) => void = (l) => console.log(l),
+): Promise<number> {
   // Decided before parsing, so that a bad flag is reported as JSON too.
   const wantsJson = argv.includes('--json');
   let parsed;
@@ -124,29 +134,54 @@ export async function main(argv: readonly string[], out: (line: string) => void 
   if (values.users !== undefined) {
     let fanOut: LocalFanOutOptions;
     try {
-      fanOut = { ...options, ...fanOutOptions(values.users, values['max-concurrency'], values['tolerated-failure-percentage']) };
+      fanOut = {
+        ...options,
+        ...fanOutOptions(values.users, values['max-concurrency'], values['tolerated-failure-percentage']),
+      };
     } catch (error) {
       return failure(json, out, 'ValidationFailed', (error as Error).message, 2, true);
     }
     if (options.powensBaseUrl !== undefined) {
-      return failure(json, out, 'ValidationFailed', '--users generates sandbox users: it cannot be combined with --powens-base-url', 2, true);
+      return failure(
+        json,
+        out,
+        'ValidationFailed',
+        '--users generates sandbox users: it cannot be combined with --powens-base-url',
+        2,
+        true,
+      );
     }
     if (!json) {
       fanOut.onUserProgress = (p) =>
-        out(`users ${p.done}/${p.total} done${p.failed > 0 ? ` (${p.failed} failed)` : ''}: user ${p.userId} ${p.status}`);
+        out(
+          `users ${p.done}/${p.total} done${p.failed > 0 ? ` (${p.failed} failed)` : ''}: user ${p.userId} ${p.status}`,
+        );
     }
     let fanOutResult: LocalFanOutResult;
     try {
       fanOutResult = await runLocalFanOut(fanOut);
     } catch (error) {
       const name = error instanceof Error && isClassifiedErrorName(error.name) ? error.name : 'InternalError';
-      return failure(json, out, name, `the local fan-out could not start: ${error instanceof Error ? error.message : String(error)}`, 1);
+      return failure(
+        json,
+        out,
+        name,
+        `the local fan-out could not start: ${error instanceof Error ? error.message : String(error)}`,
+        1,
+      );
     }
     out(json ? JSON.stringify(fanOutResult, null, 2) : renderFanOutResult(fanOutResult));
     return fanOutResult.status === 'SUCCEEDED' ? 0 : 1;
   }
   if (values['max-concurrency'] !== undefined || values['tolerated-failure-percentage'] !== undefined) {
-    return failure(json, out, 'ValidationFailed', '--max-concurrency and --tolerated-failure-percentage need --users', 2, true);
+    return failure(
+      json,
+      out,
+      'ValidationFailed',
+      '--max-concurrency and --tolerated-failure-percentage need --users',
+      2,
+      true,
+    );
   }
   if (!json) {
     options.onProgress = (event) => {
@@ -159,7 +194,13 @@ export async function main(argv: readonly string[], out: (line: string) => void 
     result = await runLocalRefresh(options);
   } catch (error) {
     const name = error instanceof Error && isClassifiedErrorName(error.name) ? error.name : 'InternalError';
-    return failure(json, out, name, `the local run could not start: ${error instanceof Error ? error.message : String(error)}`, 1);
+    return failure(
+      json,
+      out,
+      name,
+      `the local run could not start: ${error instanceof Error ? error.message : String(error)}`,
+      1,
+    );
   }
   if (json) {
     out(JSON.stringify(result, null, 2));
@@ -213,11 +254,16 @@ export function renderResult(result: LocalRunResult): string {
   if (needsUser.length > 0) {
     lines.push(
       `${needsUser.length} connection(s) need the account holder (e.g. SCA): ` +
-        needsUser.map((c) => `user ${c.userId} connection ${c.connectionId ?? '-'} (${c.state ?? c.reason ?? ''})`).join('; '),
+        needsUser
+          .map((c) => `user ${c.userId} connection ${c.connectionId ?? '-'} (${c.state ?? c.reason ?? ''})`)
+          .join('; '),
     );
   }
   const hours = `${Math.round((result.maxAgeMinutes / 60) * 10) / 10} h`;
-  lines.push('', `Balances (latest stored, as of ${data.asOf ?? 'n/a'}; stale = older than ${hours} or the connection needs the account holder)`);
+  lines.push(
+    '',
+    `Balances (latest stored, as of ${data.asOf ?? 'n/a'}; stale = older than ${hours} or the connection needs the account holder)`,
+  );
   lines.push(
     renderTable(result.balances, [
       { header: 'account', value: (b) => b.accountId },
@@ -229,10 +275,16 @@ export function renderResult(result: LocalRunResult): string {
       { header: 'current', value: (b) => formatAmount(b.currentBalance), align: 'right' },
       { header: 'available', value: (b) => formatAmount(b.availableBalance), align: 'right' },
       { header: 'updated', value: (b) => b.lastUpdatedAt },
-      { header: 'stale', value: (b) => (b.stale ? `STALE (${(b.staleReasons ?? []).map(describeStale).join(', ')})` : '') },
+      {
+        header: 'stale',
+        value: (b) => (b.stale ? `STALE (${(b.staleReasons ?? []).map(describeStale).join(', ')})` : ''),
+      },
     ]),
   );
-  lines.push('', 'Positions per currency and asset class (never summed across currencies; the cash position is the cash row)');
+  lines.push(
+    '',
+    'Positions per currency and asset class (never summed across currencies; the cash position is the cash row)',
+  );
   lines.push(
     renderTable(result.positions, [
       { header: 'currency', value: (p) => p.currency },
@@ -265,7 +317,8 @@ export function renderFanOutResult(result: LocalFanOutResult): string {
   } else {
     const s = result.summary;
     lines.push(`Fan-out: ${s.users} user(s) in ${s.pages} page(s): ${s.succeeded} succeeded, ${s.failed} failed.`);
-    if (s.failed > 0) lines.push(`Failed users: ${s.failedUserIds.join(', ')}${s.failedUserIdsTruncated ? ', ...' : ''}`);
+    if (s.failed > 0)
+      lines.push(`Failed users: ${s.failedUserIds.join(', ')}${s.failedUserIdsTruncated ? ', ...' : ''}`);
   }
   const childTransitions = result.children.reduce((n, c) => n + c.transitions, 0);
   lines.push(
@@ -275,16 +328,25 @@ export function renderFanOutResult(result: LocalFanOutResult): string {
   return lines.join('\n');
 }
 
-function fanOutOptions(users: string, maxConcurrency: string | undefined, tolerated: string | undefined): Partial<LocalFanOutOptions> {
+function fanOutOptions(
+  users: string,
+  maxConcurrency: string | undefined,
+  tolerated: string | undefined,
+): Partial<LocalFanOutOptions> {
   const integer = (flag: string, raw: string, min: number, max: number): number => {
     const value = Number(raw);
-    if (!Number.isInteger(value) || value < min || value > max) throw new Error(`${flag} must be a whole number ${min}..${max}, got ${JSON.stringify(raw)}`);
+    if (!Number.isInteger(value) || value < min || value > max)
+      throw new Error(`${flag} must be a whole number ${min}..${max}, got ${JSON.stringify(raw)}`);
     return value;
   };
   return {
     sandboxUsers: integer('--users', users, 1, 100_000),
-    ...(maxConcurrency === undefined ? {} : { maxConcurrency: integer('--max-concurrency', maxConcurrency, 1, 10_000) }),
-    ...(tolerated === undefined ? {} : { toleratedFailurePercentage: integer('--tolerated-failure-percentage', tolerated, 0, 100) }),
+    ...(maxConcurrency === undefined
+      ? {}
+      : { maxConcurrency: integer('--max-concurrency', maxConcurrency, 1, 10_000) }),
+    ...(tolerated === undefined
+      ? {}
+      : { toleratedFailurePercentage: integer('--tolerated-failure-percentage', tolerated, 0, 100) }),
   };
 }
 

@@ -4,7 +4,11 @@
  * fails with a TypeError that its own Catch swallows). Importing this module first makes Node >= 20.19 behave like
  * 22 for that API, for `npm start`, the tests and the benchmarks alike. It is a no-op on Node 22+.
  */
-type Resolvers<T> = { promise: Promise<T>; resolve: (value: T | PromiseLike<T>) => void; reject: (reason?: unknown) => void };
+type Resolvers<T> = {
+  promise: Promise<T>;
+  resolve: (value: T | PromiseLike<T>) => void;
+  reject: (reason?: unknown) => void;
+};
 
 const PromiseCtor = Promise as unknown as { withResolvers?: <T>() => Resolvers<T> };
 if (typeof PromiseCtor.withResolvers !== 'function') {

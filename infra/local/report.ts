@@ -35,5 +35,7 @@ function describeCause(cause: string): string {
 }
 
 export function formatAmount(value: number | undefined): string {
-  return value === undefined ? '' : value.toLocaleString('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 2 });
+  return value === undefined
+    ? ''
+    : value.toLocaleString('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 2 });
 }

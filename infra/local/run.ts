@@ -14,11 +14,23 @@ import { ENV } from '../../lambdas/core/env-names';
 import { createUserRegistry } from '../../lambdas/core/adapters/dynamodb/user-registry';
 import { keyProviderFor } from '../../lambdas/core/adapters/keys/key-provider-for';
 import { generateLocalKey } from '../../lambdas/core/adapters/keys/token-key-provider';
-import { createBalancesTable, LOCAL_AWS_CREDENTIALS, LOCAL_AWS_REGION, startEmbeddedDynamoDb } from './embedded-dynamodb';
+import {
+  createBalancesTable,
+  LOCAL_AWS_CREDENTIALS,
+  LOCAL_AWS_REGION,
+  startEmbeddedDynamoDb,
+} from './embedded-dynamodb';
 import type { StateMachineDefinition } from '../compiler/asl';
 import { executeLocally, type ExecutionReport, type ProgressEvent } from './execute';
 import { startBundledFunction, type LocalFunction } from './lambda-emulator';
-import { createFamilyOfficeDataset, FAMILY_OFFICE_IDS, generateDataset, startPowensSandbox, type FaultRule, type PowensSandbox } from './powens-sandbox';
+import {
+  createFamilyOfficeDataset,
+  FAMILY_OFFICE_IDS,
+  generateDataset,
+  startPowensSandbox,
+  type FaultRule,
+  type PowensSandbox,
+} from './powens-sandbox';
 import { startWebhookReceiver } from './webhook-receiver';
 import { buildWebhookDeps } from '../../lambdas/powens-webhooks/app';
 import { noMetrics, silentLogger } from '../../lambdas/core/observability';
@@ -90,11 +102,15 @@ function summarizeWebhooks(sandbox: PowensSandbox): WebhookSummary {
   const last = new Map<number, number | undefined>();
   for (const attempt of sandbox.webhookDeliveries()) last.set(attempt.idWebhookData, attempt.status);
   const statuses: Record<string, number> = {};
-  for (const status of last.values()) statuses[String(status ?? 'network error')] = (statuses[String(status ?? 'network error')] ?? 0) + 1;
+  for (const status of last.values())
+    statuses[String(status ?? 'network error')] = (statuses[String(status ?? 'network error')] ?? 0) + 1;
   return {
     delivered: last.size,
     statuses,
-    autoSynced: sandbox.bankSyncs().filter((s) => s.trigger === 'auto').map((s) => s.connectionId),
+    autoSynced: sandbox
+      .bankSyncs()
+      .filter((s) => s.trigger === 'auto')
+      .map((s) => s.connectionId),
   };
 }
 
@@ -122,7 +138,11 @@ export async function runLocalRefresh(options: LocalRunOptions = {}): Promise<Lo
   const executionName = options.executionName ?? `local-${new Date().toISOString().replace(/[:.]/g, '-')}`;
   const stops: (() => Promise<void>)[] = [];
   try {
-    const { definition, dynamo, powens, functions } = await openLocalAws(options, { workDir, tenantId, tableName }, stops);
+    const { definition, dynamo, powens, functions } = await openLocalAws(
+      options,
+      { workDir, tenantId, tableName },
+      stops,
+    );
 
     // Powens' own daily sync of one stale connection, pushed as a signed CONNECTION_SYNCED: the refresh then finds it
     // fresh and leaves it alone (webhooks first, forced syncs only for stale data).
@@ -194,7 +214,9 @@ export async function openLocalAws(
   const dynamo = await openDynamoDb(options, tableName, stops);
   const powens = await openPowens(options, workDir, stops, { dynamo: dynamo.client, tableName, tenantId });
   // With the embedded sandbox, users and tokens live in the user registry as in AWS (local key instead of KMS).
-  const tokenKeyFile = powens.sandbox ? await registerSandboxUsers(dynamo.client, tableName, tenantId, powens, workDir) : undefined;
+  const tokenKeyFile = powens.sandbox
+    ? await registerSandboxUsers(dynamo.client, tableName, tenantId, powens, workDir)
+    : undefined;
 
   // Each function gets the environment CDK gives it in AWS (names from env-names.ts), nothing inherited.
   const environment: Record<string, string> = {
@@ -217,7 +239,9 @@ export async function openLocalAws(
     AWS_SECRET_ACCESS_KEY: dynamo.credentials.secretAccessKey,
     ...(dynamo.credentials.sessionToken ? { AWS_SESSION_TOKEN: dynamo.credentials.sessionToken } : {}),
     ...(options.powensTimeoutMs === undefined ? {} : { [ENV.powensTimeoutMs]: String(options.powensTimeoutMs) }),
-    ...(options.powensSyncTimeoutMs === undefined ? {} : { [ENV.powensSyncTimeoutMs]: String(options.powensSyncTimeoutMs) }),
+    ...(options.powensSyncTimeoutMs === undefined
+      ? {}
+      : { [ENV.powensSyncTimeoutMs]: String(options.powensSyncTimeoutMs) }),
     ...localRateBudget(options),
   };
 
@@ -245,7 +269,11 @@ export interface OpenedDynamo {
   credentials: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
 }
 
-async function openDynamoDb(options: LocalRunOptions, tableName: string, stops: (() => Promise<void>)[]): Promise<OpenedDynamo> {
+async function openDynamoDb(
+  options: LocalRunOptions,
+  tableName: string,
+  stops: (() => Promise<void>)[],
+): Promise<OpenedDynamo> {
   if (options.awsRegion && !options.dynamodbEndpoint) {
     // Real DynamoDB: the table must exist (deployed by the stack). This process resolves credentials with the default
     // chain (profiles, SSO...) and hands them to the Lambdas in the environment, as Lambda does: the bundles read
@@ -253,11 +281,19 @@ async function openDynamoDb(options: LocalRunOptions, tableName: string, stops: 
     const client = new DynamoDBClient({ region: options.awsRegion });
     stops.push(async () => client.destroy());
     const { accessKeyId, secretAccessKey, sessionToken } = await client.config.credentials();
-    return { client, region: options.awsRegion, credentials: { accessKeyId, secretAccessKey, ...(sessionToken ? { sessionToken } : {}) } };
+    return {
+      client,
+      region: options.awsRegion,
+      credentials: { accessKeyId, secretAccessKey, ...(sessionToken ? { sessionToken } : {}) },
+    };
   }
   if (options.dynamodbEndpoint) {
     const region = options.awsRegion ?? LOCAL_AWS_REGION;
-    const client = new DynamoDBClient({ endpoint: options.dynamodbEndpoint, region, credentials: LOCAL_AWS_CREDENTIALS });
+    const client = new DynamoDBClient({
+      endpoint: options.dynamodbEndpoint,
+      region,
+      credentials: LOCAL_AWS_CREDENTIALS,
+    });
     stops.push(async () => client.destroy());
     await createBalancesTable(client, tableName).catch((error: unknown) => {
       if (!(error instanceof ResourceInUseException)) throw error;
@@ -273,7 +309,12 @@ async function openDynamoDb(options: LocalRunOptions, tableName: string, stops: 
   await embedded.createTable(tableName).catch((error: unknown) => {
     if (!(persistent !== undefined && error instanceof ResourceInUseException)) throw error;
   });
-  return { client: embedded.client, region: LOCAL_AWS_REGION, endpoint: embedded.endpoint, credentials: LOCAL_AWS_CREDENTIALS };
+  return {
+    client: embedded.client,
+    region: LOCAL_AWS_REGION,
+    endpoint: embedded.endpoint,
+    credentials: LOCAL_AWS_CREDENTIALS,
+  };
 }
 
 /** Where a local run against real Powens keeps its table (PSD2 slots, markers, balances) between runs. */
@@ -295,7 +336,9 @@ async function openPowens(
 ): Promise<OpenedPowens> {
   if (options.powensBaseUrl) {
     if (!options.powensSecretFile) {
-      throw new Error('--powens-base-url needs --powens-secret-file (JSON: {clientId, clientSecret, users:[{userId, token}]}).');
+      throw new Error(
+        '--powens-base-url needs --powens-secret-file (JSON: {clientId, clientSecret, users:[{userId, token}]}).',
+      );
     }
     await readFile(options.powensSecretFile); // fail now, naming the file, rather than inside a Lambda
     return { baseUrl: options.powensBaseUrl, secretFile: path.resolve(options.powensSecretFile) };
@@ -352,17 +395,23 @@ async function registerSandboxUsers(
     keys: keyProviderFor({ kind: 'local', keyFile }),
   });
   for (const user of sandbox.secret.users) {
-    await registry.put({ userId: user.userId, token: user.token, ...(user.label === undefined ? {} : { label: user.label }) });
+    await registry.put({
+      userId: user.userId,
+      token: user.token,
+      ...(user.label === undefined ? {} : { label: user.label }),
+    });
   }
   const { clientId, clientSecret, webhookSecret } = sandbox.secret;
-  await writeFile(powens.secretFile, JSON.stringify({ clientId, clientSecret, webhookSecret }, null, 2), { mode: 0o600 });
+  await writeFile(powens.secretFile, JSON.stringify({ clientId, clientSecret, webhookSecret }, null, 2), {
+    mode: 0o600,
+  });
   return keyFile;
 }
 
 export const LOCAL_SANDBOX_CALLS_PER_MINUTE = 600;
 
 function localRateBudget(options: LocalRunOptions): Record<string, string> {
-  const callsPerMinute = options.powensCallsPerMinute ?? (options.powensBaseUrl ? undefined : LOCAL_SANDBOX_CALLS_PER_MINUTE);
+  const callsPerMinute =
+    options.powensCallsPerMinute ?? (options.powensBaseUrl ? undefined : LOCAL_SANDBOX_CALLS_PER_MINUTE);
   return callsPerMinute === undefined ? {} : { [ENV.powensCallsPerMinute]: String(callsPerMinute) };
 }
-

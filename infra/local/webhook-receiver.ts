@@ -53,7 +53,8 @@ export async function startWebhookReceiver(options: {
         res.end(JSON.stringify(body));
       };
       const match = WEBHOOK_ROUTE.exec(url.pathname);
-      if (req.method !== 'POST' || !match) return reply(404, { error: 'NotFound', message: 'POST /webhooks/powens/{event} only.' });
+      if (req.method !== 'POST' || !match)
+        return reply(404, { error: 'NotFound', message: 'POST /webhooks/powens/{event} only.' });
       const chunks: Buffer[] = [];
       let size = 0;
       for await (const chunk of req) {

@@ -23,7 +23,10 @@ Runs the Powens webhook receiver (POST /webhooks/powens/{event}, HMAC-verified) 
   -h, --help                 this text
 `;
 
-export async function main(argv: readonly string[], out: (line: string) => void = (l) => console.log(l)): Promise<number> {
+export async function main(
+  argv: readonly string[],
+  out: (line: string) => void = (l) => console.log(l),
+): Promise<number> {
   let values;
   try {
     ({ values } = parseArgs({

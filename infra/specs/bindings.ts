@@ -60,11 +60,15 @@ export const STEP_FUNCTIONS: readonly StepFunctionBinding[] = [
 ];
 
 /** The compiler's view of a binding table: operation → {timeoutSeconds, executionId}. */
-export function stepFunctionsByOperation(bindings: readonly StepFunctionBinding[] = STEP_FUNCTIONS): Record<string, OperationFunction> {
+export function stepFunctionsByOperation(
+  bindings: readonly StepFunctionBinding[] = STEP_FUNCTIONS,
+): Record<string, OperationFunction> {
   const functions: Record<string, OperationFunction> = {};
   for (const binding of bindings) {
     for (const operation of binding.operations) {
-      functions[operation] = binding.executionId ? { timeoutSeconds: binding.timeoutSeconds, executionId: true } : { timeoutSeconds: binding.timeoutSeconds };
+      functions[operation] = binding.executionId
+        ? { timeoutSeconds: binding.timeoutSeconds, executionId: true }
+        : { timeoutSeconds: binding.timeoutSeconds };
     }
   }
   return functions;

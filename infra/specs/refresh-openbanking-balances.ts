@@ -18,8 +18,7 @@ export const refreshOpenBankingBalancesWorkflow = defineWorkflow({
     key: 'pfo.workflow.refresh-openbanking-balances',
     version: '1.0.0',
     title: 'Refresh Open Banking Balances',
-    description:
-      'Refreshes balances for synced accounts to surface the latest cash positions in dashboards.',
+    description: 'Refreshes balances for synced accounts to surface the latest cash positions in dashboards.',
     domain: 'finance',
     owners: [OwnersEnum.PlatformFinance],
     tags: ['open-banking', 'powens', TagsEnum.Automation],
@@ -32,8 +31,7 @@ export const refreshOpenBankingBalancesWorkflow = defineWorkflow({
         id: 'refresh-balances',
         type: 'automation',
         label: 'Refresh Balances',
-        description:
-          'Trigger the Powens provider to obtain current and available balances.',
+        description: 'Trigger the Powens provider to obtain current and available balances.',
         action: {
           operation: { key: 'openbanking.balances.refresh', version: '1.0.0' },
         },
@@ -49,8 +47,7 @@ export const refreshOpenBankingBalancesWorkflow = defineWorkflow({
         id: 'fetch-balances',
         type: 'automation',
         label: 'Fetch Balances',
-        description:
-          'Load the canonical balance snapshots for downstream workflows and dashboards.',
+        description: 'Load the canonical balance snapshots for downstream workflows and dashboards.',
         action: {
           operation: { key: 'openbanking.balances.get', version: '1.0.0' },
         },

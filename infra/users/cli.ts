@@ -42,7 +42,10 @@ export interface UsersCliIo {
   err: (line: string) => void;
 }
 
-export async function main(argv: readonly string[], io: UsersCliIo = { out: console.log, err: console.error }): Promise<number> {
+export async function main(
+  argv: readonly string[],
+  io: UsersCliIo = { out: console.log, err: console.error },
+): Promise<number> {
   let parsed;
   try {
     parsed = parseArgs({
@@ -73,16 +76,20 @@ export async function main(argv: readonly string[], io: UsersCliIo = { out: cons
   let registry: UserRegistry;
   let destroy = () => {};
   try {
-    if (command !== 'import' && command !== 'list') throw new UsageError(`unknown command ${JSON.stringify(command ?? '')}`);
+    if (command !== 'import' && command !== 'list')
+      throw new UsageError(`unknown command ${JSON.stringify(command ?? '')}`);
     if (command === 'import' && file === undefined) throw new UsageError('import needs a file');
-    if (extra.length > 0 || (command === 'list' && file !== undefined)) throw new UsageError(`unexpected argument ${JSON.stringify(extra[0] ?? file)}`);
+    if (extra.length > 0 || (command === 'list' && file !== undefined))
+      throw new UsageError(`unexpected argument ${JSON.stringify(extra[0] ?? file)}`);
     const tableName = values['table-name'];
     const tenantId = values['tenant-id'];
     if (!tableName) throw new UsageError('--table-name is required');
-    if (!tenantId || !/^[A-Za-z0-9_.:-]{1,128}$/.test(tenantId)) throw new UsageError('--tenant-id is required (1-128 of A-Z a-z 0-9 _ . : -)');
+    if (!tenantId || !/^[A-Za-z0-9_.:-]{1,128}$/.test(tenantId))
+      throw new UsageError('--tenant-id is required (1-128 of A-Z a-z 0-9 _ . : -)');
     const kmsKeyId = values['kms-key-id'];
     const keyFile = values['key-file'];
-    if (kmsKeyId !== undefined && keyFile !== undefined) throw new UsageError('give --kms-key-id or --key-file, not both');
+    if (kmsKeyId !== undefined && keyFile !== undefined)
+      throw new UsageError('give --kms-key-id or --key-file, not both');
     if (command === 'import' && kmsKeyId === undefined && keyFile === undefined) {
       throw new UsageError('import needs --kms-key-id (AWS) or --key-file (local) to encrypt the tokens');
     }
@@ -151,11 +158,19 @@ async function importFile(registry: UserRegistry, file: string, json: boolean, i
     io.err(`error: ${(error as Error).message}`);
     return 2;
   }
-  const result = { created: [] as number[], replaced: [] as number[], failed: [] as { userId: number; error: string }[] };
+  const result = {
+    created: [] as number[],
+    replaced: [] as number[],
+    failed: [] as { userId: number; error: string }[],
+  };
   // One at a time: a few hundred users at most come from a secret, and a failure is attributed to its user.
   for (const user of users) {
     try {
-      const { created } = await registry.put({ userId: user.userId, token: user.token, ...(user.label === undefined ? {} : { label: user.label }) });
+      const { created } = await registry.put({
+        userId: user.userId,
+        token: user.token,
+        ...(user.label === undefined ? {} : { label: user.label }),
+      });
       (created ? result.created : result.replaced).push(user.userId);
     } catch (error) {
       // Our errors never quote the token (validation names fields; SDK errors name the operation).
@@ -164,11 +179,15 @@ async function importFile(registry: UserRegistry, file: string, json: boolean, i
   }
   if (json) io.out(JSON.stringify(result, null, 2));
   else {
-    io.out(`imported ${result.created.length + result.replaced.length} of ${users.length} users into tenant ${registry.tenantId} ` +
-      `(created ${result.created.length}, replaced ${result.replaced.length}, failed ${result.failed.length})`);
+    io.out(
+      `imported ${result.created.length + result.replaced.length} of ${users.length} users into tenant ${registry.tenantId} ` +
+        `(created ${result.created.length}, replaced ${result.replaced.length}, failed ${result.failed.length})`,
+    );
     for (const f of result.failed) io.out(`  user ${f.userId}: ${f.error}`);
     if (result.failed.length === 0) {
-      io.out('Next: remove `users` from the Powens secret (the step Lambdas read the registry; the secret keeps clientId/clientSecret).');
+      io.out(
+        'Next: remove `users` from the Powens secret (the step Lambdas read the registry; the secret keeps clientId/clientSecret).',
+      );
     }
   }
   return result.failed.length === 0 ? 0 : 1;

@@ -53,23 +53,29 @@ export function createApiRoutes(deps: ApiDeps): ApiRoute[] {
     {
       method: 'GET',
       path: '/refreshes/{id}',
-      handler: async (event: APIGatewayProxyEvent) => jsonResponse(200, await describeRefresh(deps.refresh, event.pathParameters?.id ?? '')),
+      handler: async (event: APIGatewayProxyEvent) =>
+        jsonResponse(200, await describeRefresh(deps.refresh, event.pathParameters?.id ?? '')),
     },
     {
       method: 'GET',
       path: '/balances',
-      handler: async (event: APIGatewayProxyEvent) => jsonResponse(200, await listBalances(deps.read, event.queryStringParameters)),
+      handler: async (event: APIGatewayProxyEvent) =>
+        jsonResponse(200, await listBalances(deps.read, event.queryStringParameters)),
     },
     {
       method: 'GET',
       path: '/positions',
-      handler: async (event: APIGatewayProxyEvent) => jsonResponse(200, await getPositions(deps.read, event.queryStringParameters)),
+      handler: async (event: APIGatewayProxyEvent) =>
+        jsonResponse(200, await getPositions(deps.read, event.queryStringParameters)),
     },
     {
       method: 'GET',
       path: '/accounts/{accountId}/history',
       handler: async (event: APIGatewayProxyEvent) =>
-        jsonResponse(200, await accountHistory(deps.read, event.pathParameters?.accountId ?? '', event.queryStringParameters)),
+        jsonResponse(
+          200,
+          await accountHistory(deps.read, event.pathParameters?.accountId ?? '', event.queryStringParameters),
+        ),
     },
     {
       method: 'GET',
@@ -132,19 +138,28 @@ const isRecord = (value: unknown): value is Record<string, unknown> =>
  * odd shapes must be a 400 naming the problem, not a TypeError deep in the router answered as a 500.
  */
 export function restEventProblem(event: unknown): string | undefined {
-  if (!isRecord(event)) return `Not an API Gateway REST proxy event (got ${Array.isArray(event) ? 'an array' : event === null ? 'null' : typeof event}).`;
-  if (typeof event.httpMethod !== 'string') return 'Not an API Gateway REST proxy event (httpMethod and path are required).';
+  if (!isRecord(event))
+    return `Not an API Gateway REST proxy event (got ${Array.isArray(event) ? 'an array' : event === null ? 'null' : typeof event}).`;
+  if (typeof event.httpMethod !== 'string')
+    return 'Not an API Gateway REST proxy event (httpMethod and path are required).';
   const path = event.path ?? event.resource;
-  if (typeof path !== 'string' || path === '') return 'Not an API Gateway REST proxy event (httpMethod and path are required).';
+  if (typeof path !== 'string' || path === '')
+    return 'Not an API Gateway REST proxy event (httpMethod and path are required).';
   if (path.length > MAX_PATH_LENGTH) return `Path longer than ${MAX_PATH_LENGTH} characters.`;
-  if (event.resource !== undefined && event.resource !== null && typeof event.resource !== 'string') return 'resource must be a string.';
+  if (event.resource !== undefined && event.resource !== null && typeof event.resource !== 'string')
+    return 'resource must be a string.';
   if (event.pathParameters !== undefined && event.pathParameters !== null) {
     if (!isRecord(event.pathParameters) || !Object.values(event.pathParameters).every((v) => typeof v === 'string')) {
       return 'pathParameters must be an object of strings.';
     }
   }
-  if (event.body !== undefined && event.body !== null && typeof event.body !== 'string') return 'body must be a string (the raw HTTP body) or null.';
-  if (event.isBase64Encoded !== undefined && event.isBase64Encoded !== null && typeof event.isBase64Encoded !== 'boolean') {
+  if (event.body !== undefined && event.body !== null && typeof event.body !== 'string')
+    return 'body must be a string (the raw HTTP body) or null.';
+  if (
+    event.isBase64Encoded !== undefined &&
+    event.isBase64Encoded !== null &&
+    typeof event.isBase64Encoded !== 'boolean'
+  ) {
     return 'isBase64Encoded must be a boolean.';
   }
   return undefined;
@@ -156,15 +171,24 @@ function restEventGuard(): middy.MiddlewareObj<APIGatewayProxyEvent, APIGatewayP
       const problem = restEventProblem(request.event as unknown);
       if (problem !== undefined) throw badRequest(problem);
       const body = request.event.body;
-      if (typeof body === 'string' && Buffer.byteLength(body) > MAX_BODY_BYTES * (request.event.isBase64Encoded ? 4 / 3 : 1) + 4) {
-        throw new ApiError(413, 'BadRequest', `Request body larger than ${MAX_BODY_BYTES} bytes; a refresh request is a few KB.`);
+      if (
+        typeof body === 'string' &&
+        Buffer.byteLength(body) > MAX_BODY_BYTES * (request.event.isBase64Encoded ? 4 / 3 : 1) + 4
+      ) {
+        throw new ApiError(
+          413,
+          'BadRequest',
+          `Request body larger than ${MAX_BODY_BYTES} bytes; a refresh request is a few KB.`,
+        );
       }
     },
   };
 }
 
 /** Anything that is not an ApiError becomes the generic 500 before http-error-handler renders it. */
-function unexpectedErrors(options: ApiHandlerOptions): middy.MiddlewareObj<APIGatewayProxyEvent, APIGatewayProxyResult> {
+function unexpectedErrors(
+  options: ApiHandlerOptions,
+): middy.MiddlewareObj<APIGatewayProxyEvent, APIGatewayProxyResult> {
   return {
     onError: (request) => {
       const { error, event } = request;

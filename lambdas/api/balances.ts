@@ -7,7 +7,13 @@
  * bound to the tenant and the query: cursor.ts). Any bad or unknown parameter is a 400 naming it; nothing is read.
  */
 import type { AccountBalanceRecord } from '../core/domain/balances';
-import { type BalanceView, type FreshnessPolicy, type Position, positionsOf, toBalanceView } from '../core/domain/positions';
+import {
+  type BalanceView,
+  type FreshnessPolicy,
+  type Position,
+  positionsOf,
+  toBalanceView,
+} from '../core/domain/positions';
 import type { BalanceStore, PageKey, RecordPage } from '../core/adapters/dynamodb/balance-store';
 import { tableKeys } from '../core/adapters/dynamodb/table-schema';
 import type { CursorCodec } from './cursor';
@@ -68,7 +74,9 @@ function rejectUnknown(params: QueryParams, allowed: readonly string[]): void {
   const unknown = Object.keys(params ?? {}).filter((name) => !allowed.includes(name));
   if (unknown.length > 0) {
     const shown = unknown.slice(0, 5).map((name) => JSON.stringify(name.slice(0, 40)));
-    throw badRequest(`Unknown query parameter ${shown.join(', ')}; allowed: ${allowed.length > 0 ? allowed.join(', ') : 'none'}.`);
+    throw badRequest(
+      `Unknown query parameter ${shown.join(', ')}; allowed: ${allowed.length > 0 ? allowed.join(', ') : 'none'}.`,
+    );
   }
 }
 
@@ -76,7 +84,9 @@ function parseLimit(params: QueryParams): number {
   const raw = value(params, 'limit');
   if (raw === undefined) return DEFAULT_PAGE_SIZE;
   if (!/^\d{1,4}$/.test(raw) || Number(raw) < 1 || Number(raw) > MAX_PAGE_SIZE) {
-    throw badRequest(`Invalid limit ${JSON.stringify(raw.slice(0, 20))}: expected a whole number from 1 to ${MAX_PAGE_SIZE}.`);
+    throw badRequest(
+      `Invalid limit ${JSON.stringify(raw.slice(0, 20))}: expected a whole number from 1 to ${MAX_PAGE_SIZE}.`,
+    );
   }
   return Number(raw);
 }
@@ -125,7 +135,10 @@ export async function listBalances(deps: ReadDeps, params: QueryParams): Promise
   const scope = `balances|${deps.tenantId}`;
   const pk = tableKeys.latest(deps.tenantId, '').pk;
   const start = await startKey(deps, params, scope, pk);
-  const page = await deps.store.listLatestPage(deps.tenantId, start === undefined ? { limit } : { limit, startKey: start });
+  const page = await deps.store.listLatestPage(
+    deps.tenantId,
+    start === undefined ? { limit } : { limit, startKey: start },
+  );
   const policy = policyOf(deps);
   return {
     tenantId: deps.tenantId,
@@ -160,7 +173,9 @@ export async function getPositions(deps: ReadDeps, params: QueryParams): Promise
 
 export async function accountHistory(deps: ReadDeps, accountId: string, params: QueryParams): Promise<HistoryPage> {
   if (!ACCOUNT_ID.test(accountId)) {
-    throw badRequest(`Invalid accountId ${JSON.stringify(accountId.slice(0, 70))}: expected the account id of GET /balances (1-64 of 0-9 A-Z a-z _ -).`);
+    throw badRequest(
+      `Invalid accountId ${JSON.stringify(accountId.slice(0, 70))}: expected the account id of GET /balances (1-64 of 0-9 A-Z a-z _ -).`,
+    );
   }
   rejectUnknown(params, ['from', 'to', 'limit', 'cursor']);
   const from = parseTime(params, 'from');
@@ -174,7 +189,12 @@ export async function accountHistory(deps: ReadDeps, accountId: string, params: 
   const pk = tableKeys.history(deps.tenantId, accountId, '').pk;
   const start = await startKey(deps, params, scope, pk);
   const range = { ...(from === undefined ? {} : { from }), ...(to === undefined ? {} : { to }) };
-  const page = await deps.store.queryHistoryPage(deps.tenantId, accountId, range, start === undefined ? { limit } : { limit, startKey: start });
+  const page = await deps.store.queryHistoryPage(
+    deps.tenantId,
+    accountId,
+    range,
+    start === undefined ? { limit } : { limit, startKey: start },
+  );
   // An empty first page: a typo'd account (404) or an account with nothing in this range (200, empty)?
   if (page.records.length === 0 && start === undefined && page.lastKey === undefined) {
     if ((await deps.store.getLatest(deps.tenantId, accountId)) === undefined) {

@@ -1,7 +1,12 @@
 /** refresh-api configuration from the environment, parsed once; errors name the variable and the fix. */
 import { ConfigurationError } from '../core/errors';
 import { ENV } from '../core/env-names';
-import { type Environment, parseFreshnessMaxAgeMinutes, parseUserRegistryConfig, type UserRegistryConfig } from '../core/config';
+import {
+  type Environment,
+  parseFreshnessMaxAgeMinutes,
+  parseUserRegistryConfig,
+  type UserRegistryConfig,
+} from '../core/config';
 
 export interface ApiConfig {
   stateMachineArn: string;
@@ -22,7 +27,11 @@ function required(env: Environment, name: string, hint: string): string {
 }
 
 export function parseApiConfig(env: Environment): ApiConfig {
-  const stateMachineArn = required(env, ENV.stateMachineArn, 'Set it to the refresh state machine ARN (the stack does).');
+  const stateMachineArn = required(
+    env,
+    ENV.stateMachineArn,
+    'Set it to the refresh state machine ARN (the stack does).',
+  );
   if (!/^arn:[\w-]+:states:[\w-]+:\d{12}:stateMachine:[\w-]+$/.test(stateMachineArn)) {
     throw new ConfigurationError(
       `${ENV.stateMachineArn}=${JSON.stringify(stateMachineArn)} is not a state machine ARN (arn:aws:states:<region>:<account>:stateMachine:<name>).`,
@@ -35,6 +44,10 @@ export function parseApiConfig(env: Environment): ApiConfig {
     tableName: required(env, ENV.tableName, 'Set it to the balances DynamoDB table name.'),
     tenantId: required(env, ENV.tenantId, 'Set it to the tenant whose balances GET /balances returns.'),
     maxAgeMinutes: parseFreshnessMaxAgeMinutes(env),
-    cursorSecretId: required(env, ENV.cursorSecretId, 'Set it to the secret holding the pagination cursor key (the stack creates it).'),
+    cursorSecretId: required(
+      env,
+      ENV.cursorSecretId,
+      'Set it to the secret holding the pagination cursor key (the stack creates it).',
+    ),
   };
 }

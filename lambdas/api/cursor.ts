@@ -26,7 +26,9 @@ export type CursorKeySource = () => Promise<Buffer>;
 export function secretCursorKey(secretId: string): CursorKeySource {
   let cursorKey: Promise<Buffer> | undefined;
   return () => {
-    const loading = (cursorKey ??= readSecretString(secretId, ENV.cursorSecretId).then((text) => Buffer.from(text, 'utf8')));
+    const loading = (cursorKey ??= readSecretString(secretId, ENV.cursorSecretId).then((text) =>
+      Buffer.from(text, 'utf8'),
+    ));
     loading.catch(() => {
       if (cursorKey === loading) cursorKey = undefined;
     });
@@ -42,7 +44,9 @@ export interface CursorCodec {
 }
 
 const invalid = (why: string) =>
-  badRequest(`Invalid cursor: ${why}. Pass back the nextCursor of the previous page of the same request unchanged, or omit cursor to start over.`);
+  badRequest(
+    `Invalid cursor: ${why}. Pass back the nextCursor of the previous page of the same request unchanged, or omit cursor to start over.`,
+  );
 
 function sign(key: Buffer, scope: string, payload: string): Buffer {
   return createHmac('sha256', key).update(`${scope}\n${payload}`).digest();
@@ -59,16 +63,22 @@ export function createCursorCodec(keySource: CursorKeySource): CursorCodec {
       const payload = Buffer.from(JSON.stringify({ v: 1, pk, sk })).toString('base64url');
       const cursor = `${payload}.${sign(await signingKey(), scope, payload).toString('base64url')}`;
       // Keys are short (tenant and account ids are bounded): a longer cursor would be a bug, not user input.
-      if (cursor.length > MAX_CURSOR_LENGTH) throw new Error(`cursor of ${cursor.length} characters exceeds ${MAX_CURSOR_LENGTH}`);
+      if (cursor.length > MAX_CURSOR_LENGTH)
+        throw new Error(`cursor of ${cursor.length} characters exceeds ${MAX_CURSOR_LENGTH}`);
       return cursor;
     },
     async decode(scope, cursor, expectedPk) {
-      if (cursor.length > MAX_CURSOR_LENGTH || !CURSOR_SHAPE.test(cursor)) throw invalid('not a cursor this API issued');
+      if (cursor.length > MAX_CURSOR_LENGTH || !CURSOR_SHAPE.test(cursor))
+        throw invalid('not a cursor this API issued');
       const [payload = '', mac = ''] = cursor.split('.');
       const expected = sign(await signingKey(), scope, payload);
       const given = Buffer.from(mac, 'base64url');
       // Canonical encoding only: base64 ignores the low bits of the last character, which would let two texts pass.
-      if (given.length !== expected.length || given.toString('base64url') !== mac || !timingSafeEqual(given, expected)) {
+      if (
+        given.length !== expected.length ||
+        given.toString('base64url') !== mac ||
+        !timingSafeEqual(given, expected)
+      ) {
         throw invalid('it was not issued for this request (other tenant, account, range or route) or was altered');
       }
       let parsed: unknown;
@@ -79,7 +89,8 @@ export function createCursorCodec(keySource: CursorKeySource): CursorCodec {
       }
       const { v, pk, sk } = (parsed ?? {}) as { v?: unknown; pk?: unknown; sk?: unknown };
       // Signed by us, so these only fail if the format changes: checked anyway, a start key must stay in its partition.
-      if (v !== 1 || typeof pk !== 'string' || typeof sk !== 'string' || pk !== expectedPk) throw invalid('unsupported version');
+      if (v !== 1 || typeof pk !== 'string' || typeof sk !== 'string' || pk !== expectedPk)
+        throw invalid('unsupported version');
       return { pk, sk };
     },
   };

@@ -11,7 +11,9 @@ import { parseApiConfig } from './config';
 import { createCursorCodec, secretCursorKey } from './cursor';
 
 const config = parseApiConfig(process.env);
-const dynamo = DynamoDBDocumentClient.from(new DynamoDBClient({}), { marshallOptions: { removeUndefinedValues: true } });
+const dynamo = DynamoDBDocumentClient.from(new DynamoDBClient({}), {
+  marshallOptions: { removeUndefinedValues: true },
+});
 const { tableName, tenantId, userRegistry } = config;
 const now = () => new Date();
 const health = createConnectionHealthStore({ client: dynamo, tableName });
@@ -26,5 +28,7 @@ export const handler = createApiHandler({
     now,
   },
   connections: async (filter) => ({ tenantId, connections: await health.list(tenantId, filter) }),
-  ...(userRegistry && { users: createUserRegistry({ client: dynamo, tableName, tenantId, keys: keyProviderFor(userRegistry) }) }),
+  ...(userRegistry && {
+    users: createUserRegistry({ client: dynamo, tableName, tenantId, keys: keyProviderFor(userRegistry) }),
+  }),
 });

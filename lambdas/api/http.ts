@@ -37,7 +37,11 @@ export function jsonResponse(
   body: unknown,
   headers: Record<string, string> = {},
 ): APIGatewayProxyResult {
-  return { statusCode, headers: { 'content-type': 'application/json; charset=utf-8', ...NO_STORE, ...headers }, body: JSON.stringify(body) };
+  return {
+    statusCode,
+    headers: { 'content-type': 'application/json; charset=utf-8', ...NO_STORE, ...headers },
+    body: JSON.stringify(body),
+  };
 }
 
 /** The body text API Gateway received (base64 undone), or null. */

@@ -58,7 +58,9 @@ export function executionArnFor(stateMachineArn: string, executionName: string):
 }
 
 function errorName(error: unknown): string | undefined {
-  return typeof error === 'object' && error !== null && 'name' in error ? String((error as { name: unknown }).name) : undefined;
+  return typeof error === 'object' && error !== null && 'name' in error
+    ? String((error as { name: unknown }).name)
+    : undefined;
 }
 
 export async function startRefresh(deps: RefreshDeps, input: RefreshInput): Promise<StartedRefresh> {
@@ -95,7 +97,9 @@ export async function startRefresh(deps: RefreshDeps, input: RefreshInput): Prom
 
 export async function describeRefresh(deps: RefreshDeps, executionName: string): Promise<RefreshStatus> {
   if (!EXECUTION_NAME.test(executionName)) {
-    throw badRequest(`Invalid refresh id "${executionName.slice(0, 100)}": expected an execution name matching ${EXECUTION_NAME.source}.`);
+    throw badRequest(
+      `Invalid refresh id "${executionName.slice(0, 100)}": expected an execution name matching ${EXECUTION_NAME.source}.`,
+    );
   }
   const executionArn = executionArnFor(deps.stateMachineArn, executionName);
   let described: DescribeExecutionCommandOutput;

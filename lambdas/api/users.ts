@@ -6,7 +6,12 @@
  */
 import type { APIGatewayProxyEvent } from 'aws-lambda';
 import { ValidationFailedError } from '../core/errors';
-import { USER_STATUSES, type UserPut, type UserRegistry, validateUserId } from '../core/adapters/dynamodb/user-registry';
+import {
+  USER_STATUSES,
+  type UserPut,
+  type UserRegistry,
+  validateUserId,
+} from '../core/adapters/dynamodb/user-registry';
 import { ApiError, badRequest, notFound, requestBody } from './http';
 
 const PUT_FIELDS = ['token', 'label', 'status'];
@@ -22,7 +27,11 @@ async function asApiErrors<T>(work: () => Promise<T>): Promise<T> {
 
 function registryOrFail(registry: UserRegistry | undefined): UserRegistry {
   if (registry === undefined) {
-    throw new ApiError(500, 'ConfigurationError', 'The user registry is not configured for this API (TOKEN_KMS_KEY_ID).');
+    throw new ApiError(
+      500,
+      'ConfigurationError',
+      'The user registry is not configured for this API (TOKEN_KMS_KEY_ID).',
+    );
   }
   return registry;
 }
@@ -41,15 +50,24 @@ export function parseUserBody(userId: number, text: string | null): UserPut {
     value = JSON.parse(text ?? '');
   } catch {
     // No parser message: it could quote part of the token.
-    throw badRequest('Request body is not valid JSON. Send {"token": "...", "label"?: "...", "status"?: "active"|"disabled"}.');
+    throw badRequest(
+      'Request body is not valid JSON. Send {"token": "...", "label"?: "...", "status"?: "active"|"disabled"}.',
+    );
   }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw badRequest('Request body must be a JSON object.');
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    throw badRequest('Request body must be a JSON object.');
   const body = value as Record<string, unknown>;
   const unknown = Object.keys(body).filter((k) => !PUT_FIELDS.includes(k));
   if (unknown.length > 0) {
-    throw badRequest(`Unknown field(s) ${unknown.slice(0, 5).map((k) => JSON.stringify(k.slice(0, 40))).join(', ')}; allowed: ${PUT_FIELDS.join(', ')}.`);
+    throw badRequest(
+      `Unknown field(s) ${unknown
+        .slice(0, 5)
+        .map((k) => JSON.stringify(k.slice(0, 40)))
+        .join(', ')}; allowed: ${PUT_FIELDS.join(', ')}.`,
+    );
   }
-  if (typeof body.token !== 'string') throw badRequest('token is required: the Powens permanent user token (a string).');
+  if (typeof body.token !== 'string')
+    throw badRequest('token is required: the Powens permanent user token (a string).');
   if (body.status !== undefined && !(USER_STATUSES as readonly unknown[]).includes(body.status)) {
     throw badRequest(`status must be one of ${USER_STATUSES.join(', ')}.`);
   }

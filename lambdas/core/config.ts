@@ -86,7 +86,11 @@ export function parseUserRegistryConfig(env: Environment): UserRegistryConfig | 
         `set at most one (${ENV.tokenKmsKeyId} in AWS, ${ENV.tokenKeyFile} for a local run).`,
     );
   }
-  return kmsKeyId !== undefined ? { kind: 'kms', keyId: kmsKeyId } : keyFile !== undefined ? { kind: 'local', keyFile } : undefined;
+  return kmsKeyId !== undefined
+    ? { kind: 'kms', keyId: kmsKeyId }
+    : keyFile !== undefined
+      ? { kind: 'local', keyFile }
+      : undefined;
 }
 
 /** Pure: parses the given environment. Tests call it directly; Lambdas use getConfig(). */
@@ -98,7 +102,11 @@ export function parseConfig(env: Environment): StepConfig {
     );
   }
 
-  const baseUrlRaw = required(env, ENV.powensBaseUrl, 'Set it to the Powens API root, e.g. https://acme-sandbox.biapi.pro/2.0');
+  const baseUrlRaw = required(
+    env,
+    ENV.powensBaseUrl,
+    'Set it to the Powens API root, e.g. https://acme-sandbox.biapi.pro/2.0',
+  );
   let baseUrl: URL;
   try {
     baseUrl = new URL(baseUrlRaw);
@@ -149,19 +157,15 @@ export function parseConfig(env: Environment): StepConfig {
   }
 
   const powensTimeoutMs = integer(env, ENV.powensTimeoutMs, CONFIG_DEFAULTS.powensTimeoutMs, 100, 900_000);
-  const powensSyncTimeoutMs = integer(
-    env,
-    ENV.powensSyncTimeoutMs,
-    CONFIG_DEFAULTS.powensSyncTimeoutMs,
-    100,
-    900_000,
-  );
+  const powensSyncTimeoutMs = integer(env, ENV.powensSyncTimeoutMs, CONFIG_DEFAULTS.powensSyncTimeoutMs, 100, 900_000);
 
   const callsPerMinute = integer(env, ENV.powensCallsPerMinute, CONFIG_DEFAULTS.powensCallsPerMinute, 2, 1_000_000);
   const burst = integer(env, ENV.powensRateBurst, defaultBurst(callsPerMinute), 1, callsPerMinute - 1);
   const bucket = present(env, ENV.powensRateBucket) ?? baseUrl.host;
   if (!/^[A-Za-z0-9_.:-]{1,200}$/.test(bucket)) {
-    throw new ConfigurationError(`${ENV.powensRateBucket}=${JSON.stringify(bucket)} is invalid; use 1-200 of A-Z a-z 0-9 _ . : -.`);
+    throw new ConfigurationError(
+      `${ENV.powensRateBucket}=${JSON.stringify(bucket)} is invalid; use 1-200 of A-Z a-z 0-9 _ . : -.`,
+    );
   }
   const powensRate: PowensRateConfig = {
     bucket,

@@ -53,4 +53,3 @@ export const ENV = {
   /** refresh-api only: state machine to start. */
   stateMachineArn: 'STATE_MACHINE_ARN',
 } as const;
-

@@ -61,7 +61,10 @@ export function isRetryableErrorName(name: string): boolean {
 
 /** True for the names a StepError may carry (what `npm start -- --json` and the bad-input fuzz test accept). */
 export function isClassifiedErrorName(name: string): name is StepErrorName {
-  return (RETRYABLE_ERROR_NAMES as readonly string[]).includes(name) || (PERMANENT_ERROR_NAMES as readonly string[]).includes(name);
+  return (
+    (RETRYABLE_ERROR_NAMES as readonly string[]).includes(name) ||
+    (PERMANENT_ERROR_NAMES as readonly string[]).includes(name)
+  );
 }
 
 export interface StepErrorOptions {

@@ -60,7 +60,12 @@ export function buildStepDependencies(config: StepConfig, dynamo: DynamoDBDocume
   const registry =
     config.userRegistry === undefined
       ? undefined
-      : createUserRegistry({ client: dynamo, tableName: config.tableName, tenantId: config.tenantId, keys: keyProviderFor(config.userRegistry) });
+      : createUserRegistry({
+          client: dynamo,
+          tableName: config.tableName,
+          tenantId: config.tenantId,
+          keys: keyProviderFor(config.userRegistry),
+        });
   const secrets = credentialSourceFor(config, registry);
   return {
     config,
@@ -82,7 +87,9 @@ function credentialSourceFor(config: StepConfig, registry: UserRegistry | undefi
     secret: secretSourceFor(config.secret, { usersOptional: true }),
     registry,
     onSecretFallback: (userIds) =>
-      logger.warn('users refreshed from the Powens secret, not the user registry (deprecated): import them', { userIds }),
+      logger.warn('users refreshed from the Powens secret, not the user registry (deprecated): import them', {
+        userIds,
+      }),
   });
 }
 

@@ -17,12 +17,16 @@ export const MAX_EXECUTION_ID_LENGTH = 2048;
  * call), so when present it must be a non-empty, bounded string, else ValidationFailed.
  */
 export function withoutExecutionId(event: unknown): { input: unknown; executionId?: string } {
-  if (event === null || typeof event !== 'object' || Array.isArray(event) || !(EXECUTION_ID_FIELD in event)) return { input: event };
+  if (event === null || typeof event !== 'object' || Array.isArray(event) || !(EXECUTION_ID_FIELD in event))
+    return { input: event };
   const { [EXECUTION_ID_FIELD]: executionId, ...input } = event as Record<string, unknown>;
   if (typeof executionId !== 'string' || executionId === '') {
     const got = executionId === null ? 'null' : Array.isArray(executionId) ? 'an array' : typeof executionId;
-    throw new ValidationFailedError(`executionId must be a non-empty string (the Step Functions execution ARN); got ${got}.`);
+    throw new ValidationFailedError(
+      `executionId must be a non-empty string (the Step Functions execution ARN); got ${got}.`,
+    );
   }
-  if (executionId.length > MAX_EXECUTION_ID_LENGTH) throw new ValidationFailedError(`executionId longer than ${MAX_EXECUTION_ID_LENGTH} characters.`);
+  if (executionId.length > MAX_EXECUTION_ID_LENGTH)
+    throw new ValidationFailedError(`executionId longer than ${MAX_EXECUTION_ID_LENGTH} characters.`);
   return { input, executionId };
 }

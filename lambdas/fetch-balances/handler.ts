@@ -9,7 +9,15 @@ import { createStepHandler, getStepDependencies } from '../core/step-runtime';
 
 export function defaultFetchBalancesDeps(): FetchBalancesDeps {
   const { powens, secrets, store, config } = getStepDependencies();
-  return { powens, secrets, store, tenantId: config.tenantId, maxAgeMinutes: config.freshnessMaxAgeMinutes, logger, metrics: domainMetrics };
+  return {
+    powens,
+    secrets,
+    store,
+    tenantId: config.tenantId,
+    maxAgeMinutes: config.freshnessMaxAgeMinutes,
+    logger,
+    metrics: domainMetrics,
+  };
 }
 
 /** Tests and the local runner pass their own dependency factory (real clients on loopback). */

@@ -37,7 +37,8 @@ export function buildWebhookDeps(env: NodeJS.ProcessEnv, dynamo: DynamoDBDocumen
 /** The request Powens signed: stage-prefixed path as API Gateway saw it, lower-case headers, body bytes. */
 export function toWebhookRequest(event: APIGatewayProxyEvent): WebhookRequest {
   const headers: Record<string, string> = {};
-  for (const [name, value] of Object.entries(event.headers ?? {})) if (typeof value === 'string') headers[name.toLowerCase()] = value;
+  for (const [name, value] of Object.entries(event.headers ?? {}))
+    if (typeof value === 'string') headers[name.toLowerCase()] = value;
   const body = event.body ?? '';
   return {
     event: event.pathParameters?.event ?? '',
@@ -67,5 +68,7 @@ export function createWebhookHandler(resolveDeps: () => WebhookDeps, options: { 
     return reply(response.status, response.body);
   };
   const handler = middy<APIGatewayProxyEvent, APIGatewayProxyResult, Error, Context>(base);
-  return options.powertools === false ? handler : handler.use(injectLambdaContext(logger, { resetKeys: true })).use(logMetrics(metrics));
+  return options.powertools === false
+    ? handler
+    : handler.use(injectLambdaContext(logger, { resetKeys: true })).use(logMetrics(metrics));
 }

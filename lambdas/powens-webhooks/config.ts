@@ -21,7 +21,9 @@ function value(env: Environment, name: string): string | undefined {
 export function parseWebhookConfig(env: Environment): WebhookConfig {
   const tableName = value(env, ENV.tableName);
   if (tableName === undefined || !/^[A-Za-z0-9_.-]{3,255}$/.test(tableName)) {
-    throw new ConfigurationError(`${ENV.tableName} must be the balances DynamoDB table name (3-255 of A-Z a-z 0-9 _ . -).`);
+    throw new ConfigurationError(
+      `${ENV.tableName} must be the balances DynamoDB table name (3-255 of A-Z a-z 0-9 _ . -).`,
+    );
   }
   const tenantId = value(env, ENV.tenantId);
   if (tenantId === undefined || !/^[A-Za-z0-9_.:-]{1,128}$/.test(tenantId)) {
@@ -36,12 +38,15 @@ export function parseWebhookConfig(env: Environment): WebhookConfig {
   const limit = limitRaw === undefined ? CONFIG_DEFAULTS.psd2DailySyncLimit : Number(limitRaw);
   const agreed = value(env, ENV.psd2HigherLimitAgreed) === 'true';
   if (!Number.isInteger(limit) || limit < 1 || limit > (agreed ? 24 : PSD2_REGULATORY_DAILY_LIMIT)) {
-    throw new ConfigurationError(`${ENV.psd2DailySyncLimit}=${JSON.stringify(limitRaw)} must be 1..${agreed ? 24 : PSD2_REGULATORY_DAILY_LIMIT}.`);
+    throw new ConfigurationError(
+      `${ENV.psd2DailySyncLimit}=${JSON.stringify(limitRaw)} must be 1..${agreed ? 24 : PSD2_REGULATORY_DAILY_LIMIT}.`,
+    );
   }
   return {
     tableName,
     tenantId,
-    secret: secretId !== undefined ? { kind: 'secretsManager', secretId } : { kind: 'file', path: secretFile as string },
+    secret:
+      secretId !== undefined ? { kind: 'secretsManager', secretId } : { kind: 'file', path: secretFile as string },
     psd2DailySyncLimit: limit,
   };
 }

@@ -7,7 +7,9 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { buildWebhookDeps, createWebhookHandler } from './app';
 import type { WebhookDeps } from '../core/domain/powens-webhooks';
 
-const dynamo = DynamoDBDocumentClient.from(new DynamoDBClient({}), { marshallOptions: { removeUndefinedValues: true } });
+const dynamo = DynamoDBDocumentClient.from(new DynamoDBClient({}), {
+  marshallOptions: { removeUndefinedValues: true },
+});
 let deps: WebhookDeps | undefined;
 
 export const handler = createWebhookHandler(() => (deps ??= buildWebhookDeps(process.env, dynamo)));

@@ -12,7 +12,11 @@ import type { FaultRule } from '../../infra/local/powens-sandbox';
  * Generated users are 10000, 10001, ... (generateDataset's first id); user 10000+u owns connections 100001+2u and
  * 100002+2u.
  */
-const failEveryCallOf = (userId: number): FaultRule => ({ userId, times: 10_000, fault: { kind: 'status', status: 500 } });
+const failEveryCallOf = (userId: number): FaultRule => ({
+  userId,
+  times: 10_000,
+  fault: { kind: 'status', status: 500 },
+});
 
 describe('local fan-out: one seed execution per user, ToleratedFailurePercentage', () => {
   // Bundles, worker processes, dynalite, the sandbox and five child executions: sized for a loaded 2-core CI.
@@ -23,7 +27,13 @@ describe('local fan-out: one seed execution per user, ToleratedFailurePercentage
   });
   afterAll(() => rmSync(workDir, { recursive: true, force: true }));
   // One failing user of five is 20 %: tolerated; two are 40 %: not.
-  const fiveUsersTwentyPercent = () => ({ sandboxUsers: 5, toleratedFailurePercentage: 20, timeScale: 0, syncLatencyMs: 5, workDir });
+  const fiveUsersTwentyPercent = () => ({
+    sandboxUsers: 5,
+    toleratedFailurePercentage: 20,
+    timeScale: 0,
+    syncLatencyMs: 5,
+    workDir,
+  });
 
   it('a failing user fails alone within the tolerated percentage: the others are refreshed, the summary names it', async () => {
     const progress: { done: number; total: number }[] = [];
@@ -38,7 +48,14 @@ describe('local fan-out: one seed execution per user, ToleratedFailurePercentage
       },
     });
     expect(result.status).toBe('SUCCEEDED');
-    expect(result.summary).toEqual({ users: 5, succeeded: 4, failed: 1, failedUserIds: [10_003], failedUserIdsTruncated: false, pages: 1 });
+    expect(result.summary).toEqual({
+      users: 5,
+      succeeded: 4,
+      failed: 1,
+      failedUserIds: [10_003],
+      failedUserIdsTruncated: false,
+      pages: 1,
+    });
     expect(result.children.map((c) => `${c.userId}:${c.status}`).sort()).toEqual([
       '10000:SUCCEEDED',
       '10001:SUCCEEDED',
@@ -48,7 +65,16 @@ describe('local fan-out: one seed execution per user, ToleratedFailurePercentage
     ]);
     expect(progress.map((p) => `${p.done}/${p.total}`)).toEqual(['1/5', '2/5', '3/5', '4/5', '5/5']);
     // The four healthy users' balances are stored; nothing of the failing one (connections 100007, 100008).
-    expect([...storedConnections].sort()).toEqual(['100001', '100002', '100003', '100004', '100005', '100006', '100009', '100010']);
+    expect([...storedConnections].sort()).toEqual([
+      '100001',
+      '100002',
+      '100003',
+      '100004',
+      '100005',
+      '100006',
+      '100009',
+      '100010',
+    ]);
   });
 
   it('above the tolerated percentage the fan-out fails with States.ExceedToleratedFailureThreshold', async () => {

@@ -55,9 +55,18 @@ describe('npm start: the compiled state machine run locally end to end', () => {
     expect(result.transitions).toBe(2);
     // Webhooks first: Powens' own sync of the BNP connection arrived as a signed CONNECTION_SYNCED, so the refresh
     // left it alone (fresh); each forced sync was pushed too. Every delivery was verified and stored (200).
-    const steps = (result.output as { steps: Record<string, { output: { connections: { connectionId?: number; reason?: string }[]; forcedSyncs: number } }> }).steps;
+    const steps = (
+      result.output as {
+        steps: Record<
+          string,
+          { output: { connections: { connectionId?: number; reason?: string }[]; forcedSyncs: number } }
+        >;
+      }
+    ).steps;
     const refresh = steps['refresh-balances']?.output;
-    expect(refresh?.connections.find((c) => c.connectionId === FAMILY_OFFICE_IDS.connections.claireBnp)?.reason).toBe('fresh');
+    expect(refresh?.connections.find((c) => c.connectionId === FAMILY_OFFICE_IDS.connections.claireBnp)?.reason).toBe(
+      'fresh',
+    );
     expect(result.webhooks).toEqual({
       delivered: 1 + (refresh?.forcedSyncs ?? NaN),
       statuses: { '200': 1 + (refresh?.forcedSyncs ?? NaN) },
@@ -90,7 +99,15 @@ describe('npm start: the compiled state machine run locally end to end', () => {
       new RegExp(`^1002\\s+${FAMILY_OFFICE_IDS.scaRequiredConnection}\\s+needs_user_action\\s.*SCARequired`, 'm'),
     );
     // Positions: per currency AND class, computed here from Powens' truth in integer cents (types restated here).
-    const CLASS_OF: Record<string, string> = { checking: 'cash', joint: 'cash', savings: 'cash', deposit: 'cash', card: 'card', loan: 'loan', unknown: 'unknown' };
+    const CLASS_OF: Record<string, string> = {
+      checking: 'cash',
+      joint: 'cash',
+      savings: 'cash',
+      deposit: 'cash',
+      card: 'card',
+      loan: 'loan',
+      unknown: 'unknown',
+    };
     const typeOf = new Map(enabledAccounts.map((a) => [String(a.id), a.type]));
     const totals = new Map<string, number>();
     for (const [accountId, { balance, currency }] of stored.sandboxBalances) {
@@ -101,7 +118,9 @@ describe('npm start: the compiled state machine run locally end to end', () => {
     for (const [key, cents] of totals) {
       const [currency, assetClass] = key.split(' ');
       const formatted = (cents / 100).toLocaleString('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 2 });
-      expect(printed).toMatch(new RegExp(`^${currency}\\s+${assetClass}\\s+\\d+\\s+${formatted.replace(/[.,]/g, '\\$&')}\\s`, 'm'));
+      expect(printed).toMatch(
+        new RegExp(`^${currency}\\s+${assetClass}\\s+\\d+\\s+${formatted.replace(/[.,]/g, '\\$&')}\\s`, 'm'),
+      );
       const position = result.positions.find((p) => p.currency === currency && p.assetClass === assetClass);
       expect(position && Math.round(position.current * 100)).toBe(cents);
     }
@@ -141,7 +160,9 @@ describe('npm start: the compiled state machine run locally end to end', () => {
     ]);
     expect(result.transitions).toBe(4);
     // Each step's output, once, in its slot; every balance (no size cap).
-    const { steps } = result.output as { steps: Record<string, { output: { balances?: unknown[]; summary?: unknown } }> };
+    const { steps } = result.output as {
+      steps: Record<string, { output: { balances?: unknown[]; summary?: unknown } }>;
+    };
     expect(Object.keys(steps)).toEqual(['refresh-balances', 'fetch-balances']);
     expect(steps['fetch-balances']?.output.balances).toHaveLength(enabledAccounts.length);
     expect(steps['refresh-balances']?.output.summary).toBeDefined();
@@ -169,7 +190,8 @@ describe('npm start: the compiled state machine run locally end to end', () => {
     expect(stdout).toContain('■ execution succeeded');
     for (const account of enabledAccounts) expect(stdout).toMatch(new RegExp(`^${account.id}\\s`, 'm'));
     expect(stdout).toMatch(/^Positions per currency and asset class/m);
-    for (const currency of ['EUR', 'CHF', 'USD', 'GBP']) expect(stdout).toMatch(new RegExp(`^${currency}\\s+cash\\s+\\d+\\s`, 'm'));
+    for (const currency of ['EUR', 'CHF', 'USD', 'GBP'])
+      expect(stdout).toMatch(new RegExp(`^${currency}\\s+cash\\s+\\d+\\s`, 'm'));
   });
 
   it('`npm start -- --json` carries balances and positions (each balance with assetClass and stale) next to the execution fields', async () => {
@@ -179,14 +201,24 @@ describe('npm start: the compiled state machine run locally end to end', () => {
       { cwd: ROOT, env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' } },
     );
     const json = JSON.parse(stdout) as Record<string, unknown>;
-    expect(json).toMatchObject({ status: 'SUCCEEDED', executionName: expect.any(String), tableName: expect.any(String), output: expect.any(Object) });
+    expect(json).toMatchObject({
+      status: 'SUCCEEDED',
+      executionName: expect.any(String),
+      tableName: expect.any(String),
+      output: expect.any(Object),
+    });
     const balances = json.balances as { accountId: string; assetClass: string; stale: boolean }[];
     expect(balances.map((b) => b.accountId).sort()).toEqual(enabledAccounts.map((a) => String(a.id)).sort());
-    for (const b of balances) expect(b).toEqual(expect.objectContaining({ assetClass: expect.any(String), stale: expect.any(Boolean) }));
+    for (const b of balances)
+      expect(b).toEqual(expect.objectContaining({ assetClass: expect.any(String), stale: expect.any(Boolean) }));
     const positions = json.positions as Record<string, unknown>[];
-    expect(new Set(positions.map((p) => p.assetClass))).toEqual(new Set(['cash', 'card', 'investment', 'loan', 'unknown']));
+    expect(new Set(positions.map((p) => p.assetClass))).toEqual(
+      new Set(['cash', 'card', 'investment', 'loan', 'unknown']),
+    );
     for (const p of positions) {
-      expect(Object.keys(p).sort()).toEqual(['accounts', 'assetClass', 'available', 'currency', 'current', 'oldestBalanceAt', 'staleAccounts'].sort());
+      expect(Object.keys(p).sort()).toEqual(
+        ['accounts', 'assetClass', 'available', 'currency', 'current', 'oldestBalanceAt', 'staleAccounts'].sort(),
+      );
     }
   }, 120_000);
 });

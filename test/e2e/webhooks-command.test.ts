@@ -11,7 +11,12 @@ import { signPowensWebhook } from '../../lambdas/core/adapters/powens/webhook-si
 import { startDynalite } from '../support/dynalite';
 
 const ROOT = path.resolve(__dirname, '../..');
-const SECRET = { clientId: 'c', clientSecret: 's', users: [{ userId: 1001, token: 't' }], webhookSecret: 'whsec-local-e2e-0123456789' };
+const SECRET = {
+  clientId: 'c',
+  clientSecret: 's',
+  users: [{ userId: 1001, token: 't' }],
+  webhookSecret: 'whsec-local-e2e-0123456789',
+};
 
 describe('npm run webhooks', () => {
   jest.setTimeout(120_000);
@@ -23,9 +28,30 @@ describe('npm run webhooks', () => {
     await writeFile(secretFile, JSON.stringify(SECRET), { mode: 0o600 });
     const child = spawn(
       process.execPath,
-      [path.join(ROOT, 'node_modules/tsx/dist/cli.mjs'), 'infra/local/webhooks.ts', '--port', '0', '--dynamodb-endpoint', dynamo.endpoint,
-        '--table-name', 'webhooks-e2e', '--tenant-id', 'family-office', '--powens-secret-file', secretFile],
-      { cwd: ROOT, env: { ...process.env, POWERTOOLS_LOG_LEVEL: 'SILENT', POWERTOOLS_METRICS_DISABLED: 'true', AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' }, stdio: ['ignore', 'pipe', 'pipe'] },
+      [
+        path.join(ROOT, 'node_modules/tsx/dist/cli.mjs'),
+        'infra/local/webhooks.ts',
+        '--port',
+        '0',
+        '--dynamodb-endpoint',
+        dynamo.endpoint,
+        '--table-name',
+        'webhooks-e2e',
+        '--tenant-id',
+        'family-office',
+        '--powens-secret-file',
+        secretFile,
+      ],
+      {
+        cwd: ROOT,
+        env: {
+          ...process.env,
+          POWERTOOLS_LOG_LEVEL: 'SILENT',
+          POWERTOOLS_METRICS_DISABLED: 'true',
+          AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+        },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
     );
     try {
       const first = await new Promise<string>((resolve, reject) => {
@@ -43,15 +69,35 @@ describe('npm run webhooks', () => {
             id: 2001,
             state: null,
             last_update: '2025-06-02 07:00:00',
-            accounts: [{ id: 3101, id_connection: 2001, balance: 12.5, currency: { id: 'EUR' }, last_update: '2025-06-02 07:00:00', disabled: null, deleted: null, type: 'checking' }],
+            accounts: [
+              {
+                id: 3101,
+                id_connection: 2001,
+                balance: 12.5,
+                currency: { id: 'EUR' },
+                last_update: '2025-06-02 07:00:00',
+                disabled: null,
+                deleted: null,
+                type: 'checking',
+              },
+            ],
           },
         }),
       );
       const date = new Date().toISOString();
-      const signature = signPowensWebhook({ secret: SECRET.webhookSecret, path: '/webhooks/powens/CONNECTION_SYNCED', date, body });
+      const signature = signPowensWebhook({
+        secret: SECRET.webhookSecret,
+        path: '/webhooks/powens/CONNECTION_SYNCED',
+        date,
+        body,
+      });
       const unsigned = await fetch(url, { method: 'POST', body });
       expect(unsigned.status).toBe(401);
-      const ok = await fetch(url, { method: 'POST', body, headers: { 'bi-signature': signature, 'bi-signature-date': date } });
+      const ok = await fetch(url, {
+        method: 'POST',
+        body,
+        headers: { 'bi-signature': signature, 'bi-signature-date': date },
+      });
       expect(ok.status).toBe(200);
       expect(await ok.json()).toMatchObject({ status: 'processed', balances: 1 });
     } finally {

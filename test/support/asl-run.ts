@@ -74,7 +74,8 @@ export class LocalWorkflow {
   }
 
   async run(input: unknown, handlers: Record<string, StepHandler>, options: RunOptions = {}): Promise<RunResult> {
-    const clock = options.fakeTimers === false ? undefined : FakeTimers.install({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+    const clock =
+      options.fakeTimers === false ? undefined : FakeTimers.install({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
     const started = Date.now();
     const calls: CallRecord[] = [];
     const overrides: Record<string, (input: unknown) => Promise<unknown>> = {};
@@ -92,7 +93,10 @@ export class LocalWorkflow {
         (output) => ({ status: 'SUCCEEDED' as const, output }),
         (error: unknown) => {
           const cause = (error as { cause?: { name?: string; message?: string } }).cause;
-          return { status: 'FAILED' as const, error: { Error: cause?.name ?? String(error), Cause: cause?.message ?? '' } };
+          return {
+            status: 'FAILED' as const,
+            error: { Error: cause?.name ?? String(error), Cause: cause?.message ?? '' },
+          };
         },
       );
       void outcome.finally(() => {
@@ -128,7 +132,13 @@ export class LocalWorkflow {
     const { FunctionName, Payload } = raw as { FunctionName: unknown; Payload: AnyPayload };
     const handler = handlers[name];
     const attempt = calls.filter((c) => c.state === name).length + 1;
-    const record: CallRecord = { state: name, attempt, at: Date.now() - started, functionName: FunctionName, payload: Payload };
+    const record: CallRecord = {
+      state: name,
+      attempt,
+      at: Date.now() - started,
+      functionName: FunctionName,
+      payload: Payload,
+    };
     calls.push(record);
     if (!handler) {
       record.outcome = 'error';
@@ -139,7 +149,12 @@ export class LocalWorkflow {
       record.outcome = 'ok';
       if (state.Resource.endsWith('.waitForTaskToken')) return output;
       // A Node Lambda returning undefined yields the JSON `null` payload.
-      return { ExecutedVersion: '$LATEST', StatusCode: 200, Payload: output ?? null, SdkHttpMetadata: { HttpStatusCode: 200 } };
+      return {
+        ExecutedVersion: '$LATEST',
+        StatusCode: 200,
+        Payload: output ?? null,
+        SdkHttpMetadata: { HttpStatusCode: 200 },
+      };
     } catch (error) {
       record.outcome = 'error';
       record.error = (error as Error).name;
@@ -154,5 +169,8 @@ const languageService = getLanguageService({});
 export async function aslDiagnostics(json: string): Promise<{ message: string; line: number }[]> {
   const doc = TextDocument.create('file:///workflow.asl.json', 'json', 1, json);
   const diagnostics = await languageService.doValidation(doc, languageService.parseJSONDocument(doc));
-  return diagnostics.map((d) => ({ message: typeof d.message === 'string' ? d.message : d.message.value, line: d.range.start.line + 1 }));
+  return diagnostics.map((d) => ({
+    message: typeof d.message === 'string' ? d.message : d.message.value,
+    line: d.range.start.line + 1,
+  }));
 }

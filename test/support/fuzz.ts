@@ -26,7 +26,20 @@ export function createRng(seed: number): Rng {
   return { next, int, pick: (items) => items[int(items.length)] as (typeof items)[number], chance: (p) => next() < p };
 }
 
-const ODD_NUMBERS = [0, -1, 1, 1.5, -0, 2 ** 53, 2 ** 53 + 2, 2 ** 64, Number.MAX_SAFE_INTEGER, 1e308, -1e-308, 4294967297];
+const ODD_NUMBERS = [
+  0,
+  -1,
+  1,
+  1.5,
+  -0,
+  2 ** 53,
+  2 ** 53 + 2,
+  2 ** 64,
+  Number.MAX_SAFE_INTEGER,
+  1e308,
+  -1e-308,
+  4294967297,
+];
 const ODD_STRINGS = [
   '',
   ' ',
@@ -60,11 +73,17 @@ export function jsonValue(rng: Rng, depth = 3): unknown {
     case 3:
       return rng.pick(ODD_STRINGS);
     case 4:
-      return rng.chance(0.05) ? 'x'.repeat(256 * 1024) : String.fromCharCode(...Array.from({ length: rng.int(12) }, () => 32 + rng.int(95)));
+      return rng.chance(0.05)
+        ? 'x'.repeat(256 * 1024)
+        : String.fromCharCode(...Array.from({ length: rng.int(12) }, () => 32 + rng.int(95)));
     case 5:
       return Array.from({ length: rng.int(5) }, () => jsonValue(rng, depth - 1));
     case 6:
-      return rng.chance(0.05) ? manyKeys(rng) : Object.fromEntries(Array.from({ length: rng.int(5) }, () => [rng.pick(ODD_STRINGS), jsonValue(rng, depth - 1)]));
+      return rng.chance(0.05)
+        ? manyKeys(rng)
+        : Object.fromEntries(
+            Array.from({ length: rng.int(5) }, () => [rng.pick(ODD_STRINGS), jsonValue(rng, depth - 1)]),
+          );
     default:
       return Array.from({ length: rng.int(3) }, () => rng.pick(ODD_NUMBERS));
   }
@@ -91,7 +110,10 @@ export function mutate(rng: Rng, template: Record<string, unknown>, keys: readon
 }
 
 /** Refresh inputs: valid ones, near-valid ones (ids above 2^53, duplicates, wrong types) and random values. */
-export function refreshInputLike(rng: Rng, knownIds: { users: readonly number[]; connections: readonly number[] }): unknown {
+export function refreshInputLike(
+  rng: Rng,
+  knownIds: { users: readonly number[]; connections: readonly number[] },
+): unknown {
   const ids = (pool: readonly number[]) =>
     Array.from({ length: rng.int(4) }, () => (rng.chance(0.7) ? rng.pick(pool) : rng.pick(ODD_NUMBERS)));
   switch (rng.int(4)) {

@@ -25,7 +25,10 @@ export type PowensOpenApiLocation = { dir: string } | { dir: undefined; reason: 
  * Where Powens' OpenAPI is: POWENS_OPENAPI_DIR when set (an error if it holds no *.yml: an explicit setting that
  * points nowhere is a mistake, not a reason to skip), else ../shared/powens-openapi beside the repository root.
  */
-export function locatePowensOpenApi(env: NodeJS.ProcessEnv = process.env, repoRoot: string = REPO_ROOT): PowensOpenApiLocation {
+export function locatePowensOpenApi(
+  env: NodeJS.ProcessEnv = process.env,
+  repoRoot: string = REPO_ROOT,
+): PowensOpenApiLocation {
   const configured = env.POWENS_OPENAPI_DIR;
   if (configured !== undefined && configured !== '') {
     if (!hasYaml(configured)) throw new Error(`POWENS_OPENAPI_DIR=${configured} holds no Powens OpenAPI *.yml`);
@@ -136,7 +139,9 @@ export function loadPowensOpenApi(dir: string): PowensOpenApiChecker {
     validate(name, value) {
       const fn = validatorFor(name);
       if (fn(value)) return [];
-      return (fn.errors ?? []).map((e) => `${e.instancePath || '/'} ${e.message ?? 'is invalid'} ${JSON.stringify(e.params)}`);
+      return (fn.errors ?? []).map(
+        (e) => `${e.instancePath || '/'} ${e.message ?? 'is invalid'} ${JSON.stringify(e.params)}`,
+      );
     },
     assertValid(name, value) {
       const errors = checker.validate(name, value);

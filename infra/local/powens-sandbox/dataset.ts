@@ -81,10 +81,46 @@ export function createPrng(seed: number): () => number {
 }
 
 export const CURRENCIES: Readonly<Record<string, PowensCurrency>> = {
-  EUR: { id: 'EUR', symbol: '€', prefix: false, crypto: false, precision: 2, marketcap: null, datetime: null, name: 'Euro' },
-  USD: { id: 'USD', symbol: '$', prefix: true, crypto: false, precision: 2, marketcap: null, datetime: null, name: 'US Dollar' },
-  CHF: { id: 'CHF', symbol: 'CHF', prefix: false, crypto: false, precision: 2, marketcap: null, datetime: null, name: 'Swiss Franc' },
-  GBP: { id: 'GBP', symbol: '£', prefix: true, crypto: false, precision: 2, marketcap: null, datetime: null, name: 'British Pound' },
+  EUR: {
+    id: 'EUR',
+    symbol: '€',
+    prefix: false,
+    crypto: false,
+    precision: 2,
+    marketcap: null,
+    datetime: null,
+    name: 'Euro',
+  },
+  USD: {
+    id: 'USD',
+    symbol: '$',
+    prefix: true,
+    crypto: false,
+    precision: 2,
+    marketcap: null,
+    datetime: null,
+    name: 'US Dollar',
+  },
+  CHF: {
+    id: 'CHF',
+    symbol: 'CHF',
+    prefix: false,
+    crypto: false,
+    precision: 2,
+    marketcap: null,
+    datetime: null,
+    name: 'Swiss Franc',
+  },
+  GBP: {
+    id: 'GBP',
+    symbol: '£',
+    prefix: true,
+    crypto: false,
+    precision: 2,
+    marketcap: null,
+    datetime: null,
+    name: 'British Pound',
+  },
 };
 
 /** id_type values of Powens' /account_types for the types we seed. */
@@ -224,11 +260,16 @@ export function generateDataset(options: GenerateDatasetOptions): SandboxDataset
   const users: SandboxUserSeed[] = [];
   for (let u = 0; u < options.users; u++) {
     const userId = firstUserId + u;
-    const token = `gen_${seed}_${userId}_${Math.floor(rand() * 0xffffffff).toString(16).padStart(8, '0')}`;
+    const token = `gen_${seed}_${userId}_${Math.floor(rand() * 0xffffffff)
+      .toString(16)
+      .padStart(8, '0')}`;
     const connections: SandboxConnectionSeed[] = [];
     for (let c = 0; c < options.connectionsPerUser; c++) {
       connectionIndex++;
-      const sca = options.scaRequiredEvery !== undefined && options.scaRequiredEvery > 0 && connectionIndex % options.scaRequiredEvery === 0;
+      const sca =
+        options.scaRequiredEvery !== undefined &&
+        options.scaRequiredEvery > 0 &&
+        connectionIndex % options.scaRequiredEvery === 0;
       const connection = makeConnection({
         id: ++connectionId,
         userId,

@@ -93,7 +93,8 @@ export class FaultRegistry {
   /** Arms a fault; returns its id (for remove). Rules are checked in insertion order. */
   add(rule: FaultRule): string {
     const times = rule.times ?? 1;
-    if (!Number.isInteger(times) || times < 1) throw new Error(`FaultRule.times must be a positive integer, got ${times}`);
+    if (!Number.isInteger(times) || times < 1)
+      throw new Error(`FaultRule.times must be a positive integer, got ${times}`);
     const id = `fault-${this.nextId++}`;
     const matcher = rule.path === undefined ? null : rule.path instanceof RegExp ? rule.path : globToRegExp(rule.path);
     this.rules.push({

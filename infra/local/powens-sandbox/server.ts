@@ -281,7 +281,8 @@ export async function startPowensSandbox(options: PowensSandboxOptions): Promise
     const body: PowensConnection = structuredClone(live.seed.connection);
     delete body.accounts;
     delete body.all_accounts;
-    if (expand.has('accounts')) body.accounts = live.seed.accounts.filter((a) => isListed(a, false)).map((a) => structuredClone(a));
+    if (expand.has('accounts'))
+      body.accounts = live.seed.accounts.filter((a) => isListed(a, false)).map((a) => structuredClone(a));
     if (expand.has('all_accounts')) body.all_accounts = live.seed.accounts.map((a) => structuredClone(a));
     return body;
   };
@@ -319,7 +320,11 @@ export async function startPowensSandbox(options: PowensSandboxOptions): Promise
     return script?.outcome ?? null;
   };
 
-  const applyOutcome = (live: LiveConnection, outcome: ConnectionState | null, previous: ConnectionState | null): void => {
+  const applyOutcome = (
+    live: LiveConnection,
+    outcome: ConnectionState | null,
+    previous: ConnectionState | null,
+  ): void => {
     const c = live.seed.connection;
     const at = clock();
     if (outcome === null) {
@@ -356,7 +361,13 @@ export async function startPowensSandbox(options: PowensSandboxOptions): Promise
    */
   const runSync = async (
     live: LiveConnection,
-    how: { userPresent: boolean; resolvesUserAction: boolean; background: boolean; expand: Set<string>; trigger?: 'api' | 'auto' },
+    how: {
+      userPresent: boolean;
+      resolvesUserAction: boolean;
+      background: boolean;
+      expand: Set<string>;
+      trigger?: 'api' | 'auto';
+    },
   ): Promise<{ status: number; body: PowensConnection }> => {
     const c = live.seed.connection;
     if (live.inFlight) {
@@ -410,7 +421,11 @@ export async function startPowensSandbox(options: PowensSandboxOptions): Promise
   const webhookAbort = new AbortController();
   let webhookCounter = 0;
 
-  const deliver = async (event: 'CONNECTION_SYNCED', connectionId: number, payload: Record<string, unknown>): Promise<void> => {
+  const deliver = async (
+    event: 'CONNECTION_SYNCED',
+    connectionId: number,
+    payload: Record<string, unknown>,
+  ): Promise<void> => {
     const config = options.webhooks;
     if (!config) return;
     const url = new URL(`${config.baseUrl.replace(/\/$/, '')}/${event}`);
@@ -428,7 +443,12 @@ export async function startPowensSandbox(options: PowensSandboxOptions): Promise
           headers: {
             'content-type': 'application/json',
             'bi-signature-date': date,
-            'bi-signature': signPowensWebhook({ secret: secretFor(dataset).webhookSecret, path: url.pathname, date, body }),
+            'bi-signature': signPowensWebhook({
+              secret: secretFor(dataset).webhookSecret,
+              path: url.pathname,
+              date,
+              body,
+            }),
           },
           body,
           signal: AbortSignal.any([webhookAbort.signal, AbortSignal.timeout(30_000)]),
@@ -448,7 +468,9 @@ export async function startPowensSandbox(options: PowensSandboxOptions): Promise
       user: { id: live.user.seed.id, signin: live.user.seed.signin },
       connection: connectionBody(live, new Set(['accounts'])),
     };
-    const delivery = deliver('CONNECTION_SYNCED', live.seed.connection.id, payload).finally(() => pendingDeliveries.delete(delivery));
+    const delivery = deliver('CONNECTION_SYNCED', live.seed.connection.id, payload).finally(() =>
+      pendingDeliveries.delete(delivery),
+    );
     pendingDeliveries.add(delivery);
   };
 
@@ -464,7 +486,13 @@ export async function startPowensSandbox(options: PowensSandboxOptions): Promise
     socket.on('close', () => sockets.delete(socket));
   });
 
-  const send = (res: ServerResponse, record: RecordedRequest | undefined, status: number, body: unknown, headers: Record<string, string> = {}): void => {
+  const send = (
+    res: ServerResponse,
+    record: RecordedRequest | undefined,
+    status: number,
+    body: unknown,
+    headers: Record<string, string> = {},
+  ): void => {
     if (record) record.status = status;
     const text = JSON.stringify(body);
     res.writeHead(status, {
@@ -477,7 +505,12 @@ export async function startPowensSandbox(options: PowensSandboxOptions): Promise
   };
 
   const sendProblem = (res: ServerResponse, record: RecordedRequest, problem: HttpProblem): void => {
-    const body: ServiceError = { code: problem.code, description: problem.description, message: null, request_id: record.requestId };
+    const body: ServiceError = {
+      code: problem.code,
+      description: problem.description,
+      message: null,
+      request_id: record.requestId,
+    };
     send(res, record, problem.status, body, problem.headers);
   };
 
@@ -500,7 +533,11 @@ export async function startPowensSandbox(options: PowensSandboxOptions): Promise
     const match = /^Bearer\s+(\S+)$/i.exec(header);
     const user = match?.[1] === undefined ? undefined : tokens.get(match[1]);
     if (!user) {
-      throw new HttpProblem(401, 'invalidToken', header === '' ? 'Missing authorization header.' : 'Invalid or revoked token.');
+      throw new HttpProblem(
+        401,
+        'invalidToken',
+        header === '' ? 'Missing authorization header.' : 'Invalid or revoked token.',
+      );
     }
     return user;
   };
@@ -526,17 +563,33 @@ export async function startPowensSandbox(options: PowensSandboxOptions): Promise
         .filter(Boolean),
     );
 
-  const applyFault = (req: IncomingMessage, res: ServerResponse, record: RecordedRequest, fault: SandboxFault): void => {
+  const applyFault = (
+    req: IncomingMessage,
+    res: ServerResponse,
+    record: RecordedRequest,
+    fault: SandboxFault,
+  ): void => {
     record.fault = fault.kind;
     switch (fault.kind) {
       case 'status': {
         const headers: Record<string, string> = {};
         if (fault.retryAfter !== undefined) headers['retry-after'] = String(fault.retryAfter);
-        const defaults: Record<number, string> = { 403: 'forbidden', 500: 'bug', 502: 'bug', 503: 'websiteUnavailable', 504: 'bug' };
+        const defaults: Record<number, string> = {
+          403: 'forbidden',
+          500: 'bug',
+          502: 'bug',
+          503: 'websiteUnavailable',
+          504: 'bug',
+        };
         sendProblem(
           res,
           record,
-          new HttpProblem(fault.status, fault.code ?? defaults[fault.status] ?? 'bug', fault.description ?? `Injected HTTP ${fault.status}.`, headers),
+          new HttpProblem(
+            fault.status,
+            fault.code ?? defaults[fault.status] ?? 'bug',
+            fault.description ?? `Injected HTTP ${fault.status}.`,
+            headers,
+          ),
         );
         return;
       }
@@ -572,16 +625,26 @@ export async function startPowensSandbox(options: PowensSandboxOptions): Promise
     while (rateLog.length > 0 && (rateLog[0] ?? 0) <= t - windowMs) rateLog.shift();
     if (rateLog.length >= rateLimit.limit) {
       const retryAfterS = Math.max(1, Math.ceil(((rateLog[0] ?? t) + windowMs - t) / 1000));
-      throw new HttpProblem(429, 'tooManyRequests', `Rate limit of ${rateLimit.limit} calls per ${windowMs / 1000} s exceeded.`, {
-        'retry-after': String(retryAfterS),
-      });
+      throw new HttpProblem(
+        429,
+        'tooManyRequests',
+        `Rate limit of ${rateLimit.limit} calls per ${windowMs / 1000} s exceeded.`,
+        {
+          'retry-after': String(retryAfterS),
+        },
+      );
     }
     rateLog.push(t);
   };
 
   // ---- API routes ------------------------------------------------------------------------------------------------
 
-  const handleApi = async (req: IncomingMessage, res: ServerResponse, url: URL, record: RecordedRequest): Promise<void> => {
+  const handleApi = async (
+    req: IncomingMessage,
+    res: ServerResponse,
+    url: URL,
+    record: RecordedRequest,
+  ): Promise<void> => {
     const method = req.method ?? 'GET';
     const sub = url.pathname.slice(API_PREFIX.length) || '/';
     const segments = sub.split('/').filter(Boolean);
@@ -601,7 +664,8 @@ export async function startPowensSandbox(options: PowensSandboxOptions): Promise
       const credentialsOk = (): boolean => b.client_id === dataset.clientId && b.client_secret === dataset.clientSecret;
       if (sub === '/auth/init' && method === 'POST') {
         const permanent = b.client_id !== undefined || b.client_secret !== undefined;
-        if (permanent && !credentialsOk()) throw new HttpProblem(401, 'invalidClient', 'Wrong client_id or client_secret.');
+        if (permanent && !credentialsOk())
+          throw new HttpProblem(401, 'invalidClient', 'Wrong client_id or client_secret.');
         const seed: SandboxUserSeed = {
           id: nextUserId++,
           token: `sbx_${randomBytes(16).toString('hex')}`,
@@ -652,7 +716,8 @@ export async function startPowensSandbox(options: PowensSandboxOptions): Promise
     const expand = expandOf(params);
     const all = queryFlag(params, 'all', false);
     const allow = (...methods: string[]): void => {
-      if (!methods.includes(method)) throw new HttpProblem(405, 'methodNotAllowed', `Method ${method} is not allowed on ${sub}.`);
+      if (!methods.includes(method))
+        throw new HttpProblem(405, 'methodNotAllowed', `Method ${method} is not allowed on ${sub}.`);
     };
 
     // /users/{u}
@@ -696,7 +761,15 @@ export async function startPowensSandbox(options: PowensSandboxOptions): Promise
       record.connectionId = live.seed.connection.id;
       if (rest.length === 3 && rest[2] === 'accounts') {
         allow('GET');
-        return send(res, record, 200, accountsListBody(live.seed.accounts.filter((a) => isListed(a, all)), expand));
+        return send(
+          res,
+          record,
+          200,
+          accountsListBody(
+            live.seed.accounts.filter((a) => isListed(a, all)),
+            expand,
+          ),
+        );
       }
       if (rest.length !== 2) throw notFound('Route');
       allow('GET', 'PUT', 'POST');
@@ -704,16 +777,24 @@ export async function startPowensSandbox(options: PowensSandboxOptions): Promise
       if (method === 'PUT') {
         const psuRequested = queryFlag(params, 'psu_requested', true);
         record.psuRequested = psuRequested;
-        const out = await runSync(live, { userPresent: psuRequested, resolvesUserAction: false, background: false, expand });
+        const out = await runSync(live, {
+          userPresent: psuRequested,
+          resolvesUserAction: false,
+          background: false,
+          expand,
+        });
         return send(res, record, out.status, out.body);
       }
       // POST: update and/or sync. Empty body = sync with the user present; `resume` / field values answer the
       // interaction the connection is waiting for; `active` toggles automatic syncs.
       const b = (body ?? {}) as Record<string, unknown>;
-      if (typeof b !== 'object' || Array.isArray(b)) throw new HttpProblem(400, 'invalidValue', 'Body must be an object.');
+      if (typeof b !== 'object' || Array.isArray(b))
+        throw new HttpProblem(400, 'invalidValue', 'Body must be an object.');
       if (typeof b.active === 'boolean') live.seed.connection.active = b.active;
       const state = live.seed.connection.state;
-      const answers = Object.keys(b).filter((k) => !['resume', 'active', 'expire', 'source', 'refresh_auth'].includes(k));
+      const answers = Object.keys(b).filter(
+        (k) => !['resume', 'active', 'expire', 'source', 'refresh_auth'].includes(k),
+      );
       const resolves =
         ((b.resume === true || b.resume === 'true') && (state === 'decoupled' || state === 'SCARequired')) ||
         (answers.length > 0 && (state === 'additionalInformationNeeded' || state === 'wrongpass'));
@@ -732,7 +813,15 @@ export async function startPowensSandbox(options: PowensSandboxOptions): Promise
       const own = user.connections.flatMap((c) => c.seed.accounts);
       if (rest.length === 1) {
         allow('GET');
-        return send(res, record, 200, accountsListBody(own.filter((a) => isListed(a, all)), expand));
+        return send(
+          res,
+          record,
+          200,
+          accountsListBody(
+            own.filter((a) => isListed(a, all)),
+            expand,
+          ),
+        );
       }
       if (rest.length === 2) {
         allow('GET');
@@ -764,7 +853,12 @@ export async function startPowensSandbox(options: PowensSandboxOptions): Promise
           const rules: FaultRule[] = (Array.isArray(raw) ? raw : [raw]).map(parseFaultRule);
           return reply(201, { ids: rules.map((r) => faults.add(r)) });
         } catch (error) {
-          return reply(400, { code: 'invalidValue', description: (error as Error).message, message: null, request_id: null });
+          return reply(400, {
+            code: 'invalidValue',
+            description: (error as Error).message,
+            message: null,
+            request_id: null,
+          });
         }
       }
     }
@@ -772,25 +866,34 @@ export async function startPowensSandbox(options: PowensSandboxOptions): Promise
     const autoMatch = /^\/connections\/(\d+)\/auto-sync$/.exec(sub);
     if (autoMatch && method === 'POST') {
       const id = Number(autoMatch[1]);
-      if (!connections.has(id)) return reply(404, { code: 'notFound', description: `No connection ${id}`, message: null, request_id: null });
+      if (!connections.has(id))
+        return reply(404, { code: 'notFound', description: `No connection ${id}`, message: null, request_id: null });
       return reply(200, await api.autoSync(id));
     }
     const stateMatch = /^\/connections\/(\d+)\/state$/.exec(sub);
     if (stateMatch && method === 'POST') {
-      const raw = (await readBody(req)) as { state?: ConnectionState | null; error_message?: string | null } | undefined;
+      const raw = (await readBody(req)) as
+        { state?: ConnectionState | null; error_message?: string | null } | undefined;
       const id = Number(stateMatch[1]);
-      if (!connections.has(id)) return reply(404, { code: 'notFound', description: `No connection ${id}`, message: null, request_id: null });
+      if (!connections.has(id))
+        return reply(404, { code: 'notFound', description: `No connection ${id}`, message: null, request_id: null });
       api.setConnectionState(id, raw?.state ?? null, raw?.error_message);
       return reply(200, connectionBody(mustConnection(id), new Set()));
     }
-    return reply(404, { code: 'notFound', description: `Unknown control route ${method} ${url.pathname}`, message: null, request_id: null });
+    return reply(404, {
+      code: 'notFound',
+      description: `Unknown control route ${method} ${url.pathname}`,
+      message: null,
+      request_id: null,
+    });
   };
 
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
     const url = new URL(req.url ?? '/', origin);
     if (url.pathname.startsWith(`${CONTROL_PREFIX}/`)) {
       handleControl(req, res, url).catch((error: unknown) => {
-        if (!res.headersSent) send(res, undefined, 500, { code: 'bug', description: String(error), message: null, request_id: null });
+        if (!res.headersSent)
+          send(res, undefined, 500, { code: 'bug', description: String(error), message: null, request_id: null });
       });
       return;
     }
@@ -833,7 +936,13 @@ export async function startPowensSandbox(options: PowensSandboxOptions): Promise
     requests,
     syncRequests: () =>
       requests
-        .filter((r) => r.connectionId !== undefined && r.userId !== undefined && (r.method === 'PUT' || r.method === 'POST') && r.psuRequested !== undefined)
+        .filter(
+          (r) =>
+            r.connectionId !== undefined &&
+            r.userId !== undefined &&
+            (r.method === 'PUT' || r.method === 'POST') &&
+            r.psuRequested !== undefined,
+        )
         .map((r) => ({
           via: r.method as 'PUT' | 'POST',
           userId: r.userId as number,

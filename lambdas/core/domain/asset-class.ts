@@ -57,6 +57,7 @@ export function isAssetClass(value: unknown): value is AssetClass {
 
 /** A type missing from the table (null, a future Powens type) is `unknown`, never `cash`. */
 export function assetClassOf(type: PowensAccountType | null | undefined): AssetClass {
-  if (typeof type !== 'string' || !Object.prototype.hasOwnProperty.call(POWENS_ACCOUNT_TYPE_CLASSES, type)) return 'unknown';
+  if (typeof type !== 'string' || !Object.prototype.hasOwnProperty.call(POWENS_ACCOUNT_TYPE_CLASSES, type))
+    return 'unknown';
   return POWENS_ACCOUNT_TYPE_CLASSES[type as KnownPowensAccountType];
 }

@@ -48,12 +48,7 @@ export interface AccountBalanceRecord {
 }
 
 export type SkipReason =
-  | 'no_balance'
-  | 'no_currency'
-  | 'unsupported_currency'
-  | 'no_connection'
-  | 'no_timestamp'
-  | 'disabled_or_deleted';
+  'no_balance' | 'no_currency' | 'unsupported_currency' | 'no_connection' | 'no_timestamp' | 'disabled_or_deleted';
 
 export interface SkippedAccount {
   userId: number;
@@ -83,7 +78,9 @@ export function roundTo(value: number, decimals: number): number {
 
 function precisionOf(account: PowensBankAccount): number {
   const precision = account.currency?.precision;
-  return typeof precision === 'number' && Number.isInteger(precision) && precision >= 0 && precision <= 12 ? precision : 2;
+  return typeof precision === 'number' && Number.isInteger(precision) && precision >= 0 && precision <= 12
+    ? precision
+    : 2;
 }
 
 export function balanceRecordId(accountId: string, lastUpdatedAt: string): string {
@@ -93,9 +90,10 @@ export function balanceRecordId(accountId: string, lastUpdatedAt: string): strin
 export function mapAccountToBalance(account: PowensBankAccount, context: MapAccountContext): MapAccountResult {
   const accountId = String(account.id);
   const skip = (reason: SkipReason, connectionId?: string): MapAccountResult => ({
-    skipped: connectionId === undefined
-      ? { userId: context.userId, accountId, reason }
-      : { userId: context.userId, accountId, connectionId, reason },
+    skipped:
+      connectionId === undefined
+        ? { userId: context.userId, accountId, reason }
+        : { userId: context.userId, accountId, connectionId, reason },
   });
   if (account.id_connection === null || account.id_connection === undefined) return skip('no_connection');
   const connectionId = String(account.id_connection);

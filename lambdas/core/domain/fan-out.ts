@@ -85,7 +85,10 @@ function succeededIds(results: unknown[]): Set<number> {
   return ids;
 }
 
-export async function nextFanOutPage(raw: unknown, deps: { users: UserLister; pageSize: number }): Promise<FanOutState> {
+export async function nextFanOutPage(
+  raw: unknown,
+  deps: { users: UserLister; pageSize: number },
+): Promise<FanOutState> {
   const state = parseState(raw);
   const summary: FanOutSummary = { ...state.summary, failedUserIds: [...state.summary.failedUserIds] };
   if (state.items.length > 0) {
@@ -106,7 +109,11 @@ export async function nextFanOutPage(raw: unknown, deps: { users: UserLister; pa
   const firstCall = state.items.length === 0 && state.summary.pages === 0;
   if (!firstCall && state.cursor === undefined) return { summary, items: [], done: true };
   const page = await deps.users.listPage(state.cursor, deps.pageSize);
-  const next: FanOutState = { summary, items: page.userIds.map((userId) => ({ userId })), done: page.userIds.length === 0 };
+  const next: FanOutState = {
+    summary,
+    items: page.userIds.map((userId) => ({ userId })),
+    done: page.userIds.length === 0,
+  };
   if (page.cursor !== undefined && page.userIds.length > 0) next.cursor = page.cursor;
   return next;
 }

@@ -32,7 +32,6 @@ import { settleWithConcurrency } from '../concurrency';
 import { parseRefreshInput, selectRefreshInput, selectUsers } from './input';
 import type { StepCallContext } from './refresh-balances';
 
-
 export interface FetchBalancesOutput {
   /** Each with its `assetClass` and `stale` (as of this step's clock). */
   balances: BalanceView[];
@@ -44,7 +43,12 @@ export interface FetchBalancesOutput {
   cashPositions: CashPosition[];
   skipped: SkippedAccount[];
   failedUsers: { userId: number; error: { name: string; message: string } }[];
-  storage: { historyWritten: number; latestAdvanced: number; latestStale: number; latestConnectionStateChanged: number };
+  storage: {
+    historyWritten: number;
+    latestAdvanced: number;
+    latestStale: number;
+    latestConnectionStateChanged: number;
+  };
 }
 
 export interface FetchBalancesDeps {
@@ -75,17 +79,24 @@ async function readUser(powens: PowensApi, user: PowensUserCredentials): Promise
   for (const account of list.accounts) {
     const connection = account.connection;
     if (connection && account.id_connection !== null) {
-      connections.set(account.id_connection, { lastUpdate: connection.last_update ?? null, state: connection.state ?? null });
+      connections.set(account.id_connection, {
+        lastUpdate: connection.last_update ?? null,
+        state: connection.state ?? null,
+      });
     }
   }
   // The connection's last_update is only a fallback timestamp: list connections only when an account lacks its own
   // and its connection was not expanded.
   const lacking = list.accounts.some(
-    (account) => account.balance !== null && !account.last_update && !(account.id_connection !== null && connections.has(account.id_connection)),
+    (account) =>
+      account.balance !== null &&
+      !account.last_update &&
+      !(account.id_connection !== null && connections.has(account.id_connection)),
   );
   if (lacking) {
     for (const connection of await powens.listConnections(user)) {
-      if (!connections.has(connection.id)) connections.set(connection.id, { lastUpdate: connection.last_update, state: connection.state ?? null });
+      if (!connections.has(connection.id))
+        connections.set(connection.id, { lastUpdate: connection.last_update, state: connection.state ?? null });
     }
   }
   return { list, connections };
@@ -122,7 +133,8 @@ export async function fetchBalances(
     }
     for (const account of read.value.list.accounts) {
       if (account.id_connection !== null) seenConnections.add(account.id_connection);
-      if (connectionFilter && (account.id_connection === null || !connectionFilter.has(account.id_connection))) continue;
+      if (connectionFilter && (account.id_connection === null || !connectionFilter.has(account.id_connection)))
+        continue;
       const connection = account.id_connection === null ? undefined : read.value.connections.get(account.id_connection);
       const mapped = mapAccountToBalance(account, {
         tenantId: deps.tenantId,
@@ -148,7 +160,10 @@ export async function fetchBalances(
 
   // The threshold this execution's refresh used (input), else the configured one: "stale" means "the refresh
   // would sync it", whichever way the execution was started.
-  const policy = { maxAgeMinutes: input.maxAgeMinutes ?? deps.maxAgeMinutes ?? CONFIG_DEFAULTS.freshnessMaxAgeMinutes, now };
+  const policy = {
+    maxAgeMinutes: input.maxAgeMinutes ?? deps.maxAgeMinutes ?? CONFIG_DEFAULTS.freshnessMaxAgeMinutes,
+    now,
+  };
   const views = records.map((record) => toBalanceView(record, policy));
   const output: FetchBalancesOutput = {
     balances: views,
@@ -163,7 +178,10 @@ export async function fetchBalances(
       latestConnectionStateChanged: written.latestConnectionStateChanged,
     },
   };
-  const asOf = records.reduce<string | undefined>((max, r) => (max === undefined || r.lastUpdatedAt > max ? r.lastUpdatedAt : max), undefined);
+  const asOf = records.reduce<string | undefined>(
+    (max, r) => (max === undefined || r.lastUpdatedAt > max ? r.lastUpdatedAt : max),
+    undefined,
+  );
   if (asOf !== undefined) output.asOf = asOf;
 
   metrics.count('BalancesRead', records.length);

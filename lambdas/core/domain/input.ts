@@ -14,7 +14,11 @@ import type { PowensSecret, PowensSecretUser } from '../adapters/secrets/powens-
 export function selectRefreshInput(data: unknown): unknown {
   if (data === null || typeof data !== 'object' || Array.isArray(data)) return data;
   const record = data as Record<string, unknown>;
-  return Object.fromEntries(Object.keys(REFRESH_INPUT_SCHEMA.properties).filter((key) => key in record).map((key) => [key, record[key]]));
+  return Object.fromEntries(
+    Object.keys(REFRESH_INPUT_SCHEMA.properties)
+      .filter((key) => key in record)
+      .map((key) => [key, record[key]]),
+  );
 }
 
 export function parseRefreshInput(raw: unknown): RefreshInput {

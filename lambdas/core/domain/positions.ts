@@ -130,14 +130,23 @@ export function positionsOf(records: readonly AccountBalanceRecord[], policy: Fr
     groups.set(key, group);
   }
   return [...groups.values()]
-    .sort((a, b) => compare(a.currency, b.currency) || ASSET_CLASSES.indexOf(a.assetClass) - ASSET_CLASSES.indexOf(b.assetClass))
+    .sort(
+      (a, b) =>
+        compare(a.currency, b.currency) || ASSET_CLASSES.indexOf(a.assetClass) - ASSET_CLASSES.indexOf(b.assetClass),
+    )
     .map(({ currency, assetClass, records: members }) => {
       const decimals = Math.max(...members.map(precisionOf));
       return {
         currency,
         assetClass,
-        current: sumExact(members.map((r) => r.currentBalance), decimals),
-        available: sumExact(members.map((r) => r.availableBalance ?? r.currentBalance), decimals),
+        current: sumExact(
+          members.map((r) => r.currentBalance),
+          decimals,
+        ),
+        available: sumExact(
+          members.map((r) => r.availableBalance ?? r.currentBalance),
+          decimals,
+        ),
         accounts: members.length,
         staleAccounts: members.filter((r) => staleReasons(r, policy).length > 0).length,
         oldestBalanceAt: members.map((r) => r.lastUpdatedAt).reduce((min, t) => (t < min ? t : min)),

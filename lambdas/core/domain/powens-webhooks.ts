@@ -42,7 +42,12 @@ import { type DomainLogger, type DomainMetrics, noMetrics, silentLogger } from '
 import { type AccountBalanceRecord, mapAccountToBalance } from './balances';
 import { type ConnectionHealth, healthFromConnection } from './connection-health';
 
-export const POWENS_WEBHOOK_EVENTS = ['CONNECTION_SYNCED', 'ACCOUNT_DISABLED', 'CONNECTION_DELETED', 'USER_DELETED'] as const;
+export const POWENS_WEBHOOK_EVENTS = [
+  'CONNECTION_SYNCED',
+  'ACCOUNT_DISABLED',
+  'CONNECTION_DELETED',
+  'USER_DELETED',
+] as const;
 export type PowensWebhookEvent = (typeof POWENS_WEBHOOK_EVENTS)[number];
 
 /** Body as received (compressed or not). Lambda's synchronous payload limit (6 MB) is the hard cap in AWS. */
@@ -93,7 +98,8 @@ const reject = (status: number, error: string, message: string): Rejection => ne
 const badPayload = (message: string): Rejection => reject(400, 'BadRequest', message);
 
 type Json = Record<string, unknown>;
-const isObject = (value: unknown): value is Json => typeof value === 'object' && value !== null && !Array.isArray(value);
+const isObject = (value: unknown): value is Json =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
 const isId = (value: unknown): value is number => typeof value === 'number' && Number.isSafeInteger(value) && value > 0;
 
 function requireObject(value: unknown, where: string): Json {
@@ -136,7 +142,11 @@ function parseAccount(raw: unknown, where: string): PowensBankAccount {
     throw badPayload(`${where}.id_connection must be a positive integer or null.`);
   }
   for (const field of ['name', 'original_name', 'type', 'iban', 'number', 'usage', 'error'] as const) {
-    if (account[field] !== undefined && account[field] !== null && (typeof account[field] !== 'string' || account[field].length > 1_000)) {
+    if (
+      account[field] !== undefined &&
+      account[field] !== null &&
+      (typeof account[field] !== 'string' || account[field].length > 1_000)
+    ) {
       throw badPayload(`${where}.${field} must be a string or null.`);
     }
   }
@@ -161,7 +171,12 @@ function header(request: WebhookRequest, name: string): string | undefined {
 function decodeBody(request: WebhookRequest): { text: Buffer; candidates: Buffer[] } {
   const encoding = header(request, 'content-encoding')?.toLowerCase();
   if (encoding === undefined || encoding === 'identity') return { text: request.body, candidates: [request.body] };
-  if (encoding !== 'gzip' && encoding !== 'x-gzip') throw reject(415, 'BadRequest', `content-encoding ${JSON.stringify(encoding.slice(0, 20))} is not supported (gzip only).`);
+  if (encoding !== 'gzip' && encoding !== 'x-gzip')
+    throw reject(
+      415,
+      'BadRequest',
+      `content-encoding ${JSON.stringify(encoding.slice(0, 20))} is not supported (gzip only).`,
+    );
   // API Gateway may already have inflated it: a body that is not gzip (no magic bytes) is taken as is.
   if (request.body.length < 2 || request.body[0] !== 0x1f || request.body[1] !== 0x8b) {
     return { text: request.body, candidates: [request.body] };
@@ -179,24 +194,33 @@ function decodeBody(request: WebhookRequest): { text: Buffer; candidates: Buffer
 }
 
 /** Authenticates the delivery; returns the inflated body and the signed date. */
-async function authenticate(request: WebhookRequest, deps: WebhookDeps, now: Date): Promise<{ text: Buffer; signedAt: Date }> {
+async function authenticate(
+  request: WebhookRequest,
+  deps: WebhookDeps,
+  now: Date,
+): Promise<{ text: Buffer; signedAt: Date }> {
   const signature = header(request, SIGNATURE_HEADER);
   const date = header(request, SIGNATURE_DATE_HEADER);
   if (signature === undefined || date === undefined) {
     throw reject(401, 'Unauthenticated', 'BI-Signature and BI-Signature-Date headers are required.');
   }
   const signedAt = new Date(date);
-  if (date.length > 64 || Number.isNaN(signedAt.getTime())) throw reject(401, 'Unauthenticated', 'BI-Signature-Date is not an ISO 8601 date.');
+  if (date.length > 64 || Number.isNaN(signedAt.getTime()))
+    throw reject(401, 'Unauthenticated', 'BI-Signature-Date is not an ISO 8601 date.');
   if (Math.abs(now.getTime() - signedAt.getTime()) > SIGNATURE_MAX_SKEW_MS) {
     throw reject(401, 'Unauthenticated', 'BI-Signature-Date is more than 5 minutes away from the receiver clock.');
   }
   const secret = (await deps.secrets.load()).webhookSecret;
   if (secret === undefined) {
-    (deps.logger ?? silentLogger).error('webhook refused: the Powens secret has no webhookSecret', { secret: deps.secrets.description });
+    (deps.logger ?? silentLogger).error('webhook refused: the Powens secret has no webhookSecret', {
+      secret: deps.secrets.description,
+    });
     throw reject(401, 'Unauthenticated', 'Webhook signatures cannot be verified: no webhook secret is configured.');
   }
   const { text, candidates } = decodeBody(request);
-  const valid = candidates.some((body) => verifyPowensWebhookSignature({ secret, path: request.path, date, signature, body }));
+  const valid = candidates.some((body) =>
+    verifyPowensWebhookSignature({ secret, path: request.path, date, signature, body }),
+  );
   if (!valid) throw reject(401, 'Unauthenticated', 'BI-Signature does not match.');
   return { text, signedAt };
 }
@@ -218,7 +242,11 @@ export async function handlePowensWebhook(request: WebhookRequest, deps: Webhook
     }
     const event = request.event as PowensWebhookEvent;
     if (request.body.length > MAX_WEBHOOK_BODY_BYTES) {
-      throw reject(413, 'PayloadTooLarge', `The body exceeds ${MAX_WEBHOOK_BODY_BYTES} bytes; enable Powens' webhook compression.`);
+      throw reject(
+        413,
+        'PayloadTooLarge',
+        `The body exceeds ${MAX_WEBHOOK_BODY_BYTES} bytes; enable Powens' webhook compression.`,
+      );
     }
     const now = clock();
     const { text, signedAt } = await authenticate(request, deps, now);
@@ -234,14 +262,24 @@ export async function handlePowensWebhook(request: WebhookRequest, deps: Webhook
     const secret = await deps.secrets.load();
     // A secret that lists users is the tenant's allow-list; with a user registry the secret lists none and every user
     // of the tenant's Powens domain is accepted (the domain belongs to the tenant).
-    if (delivery.userId !== undefined && secret.users.length > 0 && !secret.users.some((user) => user.userId === delivery.userId)) {
+    if (
+      delivery.userId !== undefined &&
+      secret.users.length > 0 &&
+      !secret.users.some((user) => user.userId === delivery.userId)
+    ) {
       metrics.count('WebhookIgnored', 1);
       logger.warn('webhook for a user not configured in the Powens secret', { event, userId: delivery.userId });
-      return { status: 202, body: { status: 'ignored', message: 'The user is not configured for this tenant; nothing stored.' } };
+      return {
+        status: 202,
+        body: { status: 'ignored', message: 'The user is not configured for this tenant; nothing stored.' },
+      };
     }
     if ((await deps.deliveries.begin(deps.tenantId, delivery.idWebhookData, event)) === 'duplicate') {
       metrics.count('WebhookDuplicate', 1);
-      return { status: 200, body: { status: 'duplicate', message: `Delivery ${delivery.idWebhookData} was already processed.` } };
+      return {
+        status: 200,
+        body: { status: 'duplicate', message: `Delivery ${delivery.idWebhookData} was already processed.` },
+      };
     }
     const summary = await delivery.process();
     await deps.deliveries.complete(deps.tenantId, delivery.idWebhookData, summary);
@@ -251,14 +289,22 @@ export async function handlePowensWebhook(request: WebhookRequest, deps: Webhook
   } catch (error) {
     if (error instanceof Rejection) {
       metrics.count('WebhookRejected', 1);
-      if (error.status === 401) logger.warn('webhook rejected', { event: request.event.slice(0, 40), reason: error.message });
+      if (error.status === 401)
+        logger.warn('webhook rejected', { event: request.event.slice(0, 40), reason: error.message });
       return { status: error.status, body: { error: error.error, message: error.message } };
     }
     const stepError = toStepError(error);
-    logger.error('webhook processing failed', { event: request.event.slice(0, 40), errorName: stepError.name, errorMessage: stepError.message });
+    logger.error('webhook processing failed', {
+      event: request.event.slice(0, 40),
+      errorName: stepError.name,
+      errorMessage: stepError.message,
+    });
     // Powens redelivers on any non-2xx: a transient failure must not be answered 2xx.
     const status = stepError instanceof ServiceUnavailableError || stepError.retryable ? 503 : 500;
-    return { status, body: { error: stepError.name, message: 'The delivery could not be stored; Powens will deliver it again.' } };
+    return {
+      status,
+      body: { error: stepError.name, message: 'The delivery could not be stored; Powens will deliver it again.' },
+    };
   }
 }
 
@@ -274,7 +320,8 @@ function parseDelivery(event: PowensWebhookEvent, payload: Json, signedAt: Date,
       const state = optionalString(connection.state, 'connection.state');
       const lastUpdate = optionalDateTime(connection.last_update, 'connection.last_update');
       const nextTry = optionalDateTime(connection.next_try, 'connection.next_try');
-      if (connection.active !== undefined && typeof connection.active !== 'boolean') throw badPayload('connection.active must be a boolean.');
+      if (connection.active !== undefined && typeof connection.active !== 'boolean')
+        throw badPayload('connection.active must be a boolean.');
       const rawAccounts = connection.accounts ?? [];
       if (!Array.isArray(rawAccounts) || rawAccounts.length > MAX_ACCOUNTS) {
         throw badPayload(`connection.accounts must be an array of at most ${MAX_ACCOUNTS} accounts.`);
@@ -282,7 +329,13 @@ function parseDelivery(event: PowensWebhookEvent, payload: Json, signedAt: Date,
       const accounts = rawAccounts.map((raw, i) => parseAccount(raw, `connection.accounts[${i}]`));
       const health = healthFromConnection(
         userId,
-        { id: connectionId, state, last_update: lastUpdate, next_try: nextTry, ...(typeof connection.active === 'boolean' ? { active: connection.active } : {}) },
+        {
+          id: connectionId,
+          state,
+          last_update: lastUpdate,
+          next_try: nextTry,
+          ...(typeof connection.active === 'boolean' ? { active: connection.active } : {}),
+        },
         signedAt,
         'webhook',
       );
@@ -294,14 +347,19 @@ function parseDelivery(event: PowensWebhookEvent, payload: Json, signedAt: Date,
     }
     case 'ACCOUNT_DISABLED': {
       const accountId = requireId(payload.id, 'id');
-      const userId = payload.id_user === undefined || payload.id_user === null ? undefined : requireId(payload.id_user, 'id_user');
+      const userId =
+        payload.id_user === undefined || payload.id_user === null ? undefined : requireId(payload.id_user, 'id_user');
       const disabled = optionalDateTime(payload.disabled, 'disabled');
       const at = parsePowensDateTime(disabled)?.toISOString() ?? observedAt;
       return {
         idWebhookData,
         userId,
         process: async () => ({
-          accountsExcluded: await deps.store.excludeLatest(deps.tenantId, { accountIds: [String(accountId)] }, { reason: 'account_disabled', at }),
+          accountsExcluded: await deps.store.excludeLatest(
+            deps.tenantId,
+            { accountIds: [String(accountId)] },
+            { reason: 'account_disabled', at },
+          ),
         }),
       };
     }
@@ -328,9 +386,16 @@ function parseDelivery(event: PowensWebhookEvent, payload: Json, signedAt: Date,
         idWebhookData,
         userId,
         process: async () => {
-          const accountsExcluded = await deps.store.excludeLatest(deps.tenantId, { powensUserId: userId }, { reason: 'user_deleted', at: observedAt });
-          const connections = (await deps.health.list(deps.tenantId)).filter((h) => h.userId === userId && h.deleted !== true);
-          for (const connection of connections) await deps.health.record(deps.tenantId, deletedHealth(userId, connection.connectionId, observedAt));
+          const accountsExcluded = await deps.store.excludeLatest(
+            deps.tenantId,
+            { powensUserId: userId },
+            { reason: 'user_deleted', at: observedAt },
+          );
+          const connections = (await deps.health.list(deps.tenantId)).filter(
+            (h) => h.userId === userId && h.deleted !== true,
+          );
+          for (const connection of connections)
+            await deps.health.record(deps.tenantId, deletedHealth(userId, connection.connectionId, observedAt));
           return { accountsExcluded, connectionsDeleted: connections.length };
         },
       };
@@ -339,7 +404,17 @@ function parseDelivery(event: PowensWebhookEvent, payload: Json, signedAt: Date,
 }
 
 function deletedHealth(userId: number, connectionId: number, observedAt: string): ConnectionHealth {
-  return { userId, connectionId, state: null, lastUpdate: null, nextTry: null, needsUser: false, deleted: true, observedAt, source: 'webhook' };
+  return {
+    userId,
+    connectionId,
+    state: null,
+    lastUpdate: null,
+    nextTry: null,
+    needsUser: false,
+    deleted: true,
+    observedAt,
+    source: 'webhook',
+  };
 }
 
 async function storeConnectionSynced(
@@ -356,7 +431,13 @@ async function storeConnectionSynced(
     // with each record: a balance of a connection that needs the account holder is served as stale.
     const mapped = mapAccountToBalance(
       { ...account, id_connection: health.connectionId },
-      { tenantId: deps.tenantId, userId: health.userId, connectionLastUpdate: lastUpdate, connectionState: health.state, now: signedAt },
+      {
+        tenantId: deps.tenantId,
+        userId: health.userId,
+        connectionLastUpdate: lastUpdate,
+        connectionState: health.state,
+        now: signedAt,
+      },
     );
     if ('record' in mapped) records.push(mapped.record);
     else skipped += 1;
@@ -364,7 +445,8 @@ async function storeConnectionSynced(
   const written = await deps.store.writeSnapshots(records);
   await deps.health.record(deps.tenantId, health);
   const synced = health.state === null ? parsePowensDateTime(lastUpdate) : null;
-  const psd2 = synced === null ? 'not_a_sync' : await deps.budget.observeSync(health.userId, health.connectionId, synced);
+  const psd2 =
+    synced === null ? 'not_a_sync' : await deps.budget.observeSync(health.userId, health.connectionId, synced);
   return {
     balances: records.length,
     accountsSkipped: skipped,

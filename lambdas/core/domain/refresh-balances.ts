@@ -46,7 +46,6 @@ import type { ConnectionHealthStore } from '../adapters/dynamodb/connection-heal
 import { healthFromConnection } from './connection-health';
 import { parseRefreshInput, selectUsers } from './input';
 
-
 export type ConnectionOutcome = 'synced' | 'skipped' | 'needs_user_action' | 'failed';
 export type ConnectionReason =
   | 'provider_retrying'
@@ -154,7 +153,11 @@ export function freshnessReason(
   const lastUpdate = parsePowensDateTime(connection.last_update);
   if (lastUpdate !== null && now.getTime() - lastUpdate.getTime() < maxAgeMinutes * 60_000) return 'fresh';
   const nextTry = parsePowensDateTime(connection.next_try);
-  if (nextTry !== null && nextTry.getTime() >= now.getTime() && nextTry.getTime() - now.getTime() <= PROVIDER_SYNC_DUE_WINDOW_MS) {
+  if (
+    nextTry !== null &&
+    nextTry.getTime() >= now.getTime() &&
+    nextTry.getTime() - now.getTime() <= PROVIDER_SYNC_DUE_WINDOW_MS
+  ) {
     return 'provider_sync_due';
   }
   return undefined;
@@ -242,7 +245,11 @@ export async function refreshBalances(
       syncsSent = marker.syncsSent;
       sentCounts.set(listed.id, syncsSent);
       if (marker.done) {
-        const report: ConnectionReport = { ...base, outcome: marker.result.outcome as ConnectionOutcome, fromEarlierAttempt: true };
+        const report: ConnectionReport = {
+          ...base,
+          outcome: marker.result.outcome as ConnectionOutcome,
+          fromEarlierAttempt: true,
+        };
         if (marker.result.reason !== undefined) report.reason = marker.result.reason as ConnectionReason;
         if (marker.result.state !== undefined) report.state = marker.result.state;
         if (marker.result.lastUpdate !== undefined) report.lastUpdate = marker.result.lastUpdate;
@@ -252,9 +259,16 @@ export async function refreshBalances(
       if (marker.pending !== undefined) {
         // The earlier request may have reached the bank: what Powens says now decides, never a blind re-send.
         connection = await deps.powens.getConnection(user, listed.id);
-        const before = marker.pending.lastUpdateBefore === null ? Number.NEGATIVE_INFINITY : Date.parse(marker.pending.lastUpdateBefore);
+        const before =
+          marker.pending.lastUpdateBefore === null
+            ? Number.NEGATIVE_INFINITY
+            : Date.parse(marker.pending.lastUpdateBefore);
         if (lastUpdateMs(connection.last_update) > before) {
-          return finish({ ...base, ...(outcomeForState(connection) ?? { outcome: 'synced' }), ...stateFields(connection) });
+          return finish({
+            ...base,
+            ...(outcomeForState(connection) ?? { outcome: 'synced' }),
+            ...stateFields(connection),
+          });
         }
       }
     }
@@ -262,7 +276,8 @@ export async function refreshBalances(
     // After the marker: a retry that finds the connection in one of these states still reports its earlier requests.
     const byState = outcomeForState(connection);
     if (byState) return finish({ ...base, ...byState, ...stateFields(connection) });
-    if (!connection.active) return finish({ ...base, outcome: 'skipped', reason: 'inactive', ...stateFields(connection) });
+    if (!connection.active)
+      return finish({ ...base, outcome: 'skipped', reason: 'inactive', ...stateFields(connection) });
 
     const fresh = freshnessReason(connection, clock(), maxAgeMinutes);
     if (fresh) return finish({ ...base, outcome: 'skipped', reason: fresh, ...stateFields(connection) });
@@ -276,7 +291,10 @@ export async function refreshBalances(
       }
     }
     const pending: PendingSync = { lastUpdateBefore: isoOrNull(connection.last_update), sentAt: clock().toISOString() };
-    syncsSent = executionId === undefined ? syncsSent + 1 : await deps.markers.beforeSend(executionId, user.userId, listed.id, pending);
+    syncsSent =
+      executionId === undefined
+        ? syncsSent + 1
+        : await deps.markers.beforeSend(executionId, user.userId, listed.id, pending);
     sentCounts.set(listed.id, syncsSent);
 
     let report: ConnectionReport;
@@ -305,7 +323,9 @@ export async function refreshBalances(
     return finish(report);
   }
 
-  const results = await settleWithConcurrency(work, concurrency, ({ user, connection }) => refreshOne(user, connection));
+  const results = await settleWithConcurrency(work, concurrency, ({ user, connection }) =>
+    refreshOne(user, connection),
+  );
   results.forEach((result, index) => {
     const { user, connection } = work[index] as (typeof work)[number];
     if (result.status === 'fulfilled') {
@@ -339,7 +359,13 @@ export async function refreshBalances(
           tenantId,
           healthFromConnection(
             r.userId,
-            { id: r.connectionId as number, state: r.state ?? null, last_update: r.lastUpdate ?? null, next_try: r.nextTry ?? null, active: active.get(r.connectionId as number) ?? true },
+            {
+              id: r.connectionId as number,
+              state: r.state ?? null,
+              last_update: r.lastUpdate ?? null,
+              next_try: r.nextTry ?? null,
+              active: active.get(r.connectionId as number) ?? true,
+            },
             observedAt,
             'workflow',
           ),

@@ -24,7 +24,9 @@ export const VALIDATION_LIMITS = { maxProblems: 10, maxProblemLength: 200, maxQu
 /** A caller-supplied name quoted in a message, cut so a huge key cannot inflate the error. */
 function quote(value: unknown): string {
   const text = JSON.stringify(String(value));
-  return text.length <= VALIDATION_LIMITS.maxQuotedLength ? text : `${text.slice(0, VALIDATION_LIMITS.maxQuotedLength - 2)}…"`;
+  return text.length <= VALIDATION_LIMITS.maxQuotedLength
+    ? text
+    : `${text.slice(0, VALIDATION_LIMITS.maxQuotedLength - 2)}…"`;
 }
 
 function describeInputError(error: ErrorObject, root: string): string {
@@ -48,7 +50,9 @@ export function describeInputErrors(errors: readonly ErrorObject[] | null | unde
   const all = errors ?? [];
   const shown = all.slice(0, VALIDATION_LIMITS.maxProblems).map((error) => {
     const text = describeInputError(error, root);
-    return text.length <= VALIDATION_LIMITS.maxProblemLength ? text : `${text.slice(0, VALIDATION_LIMITS.maxProblemLength - 1)}…`;
+    return text.length <= VALIDATION_LIMITS.maxProblemLength
+      ? text
+      : `${text.slice(0, VALIDATION_LIMITS.maxProblemLength - 1)}…`;
   });
   if (all.length > shown.length) shown.push(`… and ${all.length - shown.length} more problem(s)`);
   return shown;

@@ -31,8 +31,18 @@ export const REFRESH_INPUT_SCHEMA = {
   properties: {
     // Ids are safe integers: above 2^53 JSON numbers silently lose digits (2^53 + 1 parses as 2^53), so such an id
     // would name another user or connection; it fails `maximum` instead (JSON parsing rounds upward, never below).
-    userIds: { type: 'array', items: { type: 'integer', minimum: 1, maximum: Number.MAX_SAFE_INTEGER }, maxItems: 100, uniqueItems: true },
-    connectionIds: { type: 'array', items: { type: 'integer', minimum: 1, maximum: Number.MAX_SAFE_INTEGER }, maxItems: 500, uniqueItems: true },
+    userIds: {
+      type: 'array',
+      items: { type: 'integer', minimum: 1, maximum: Number.MAX_SAFE_INTEGER },
+      maxItems: 100,
+      uniqueItems: true,
+    },
+    connectionIds: {
+      type: 'array',
+      items: { type: 'integer', minimum: 1, maximum: Number.MAX_SAFE_INTEGER },
+      maxItems: 500,
+      uniqueItems: true,
+    },
     psuRequested: { type: 'boolean' },
     requestId: { type: 'string', pattern: '^[A-Za-z0-9_-]{1,64}$' },
     maxAgeMinutes: { type: 'integer', minimum: 0, maximum: 10080 },

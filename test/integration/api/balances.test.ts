@@ -88,11 +88,19 @@ describe('read API (handler + real store on dynalite)', () => {
     await store.writeSnapshots([...ours, ...Array.from({ length: 5 }, (_, i) => record(i + 1, OTHER, hoursAgo(1)))]);
     // History of one account: 12 snapshots, one per day; an older snapshot never becomes latest.
     await store.writeSnapshots(
-      Array.from({ length: 12 }, (_, d) => record(1, TENANT, new Date(Date.UTC(2025, 1, 10 + d, 6)).toISOString(), { currentBalance: d })),
+      Array.from({ length: 12 }, (_, d) =>
+        record(1, TENANT, new Date(Date.UTC(2025, 1, 10 + d, 6)).toISOString(), { currentBalance: d }),
+      ),
     );
     const health = createConnectionHealthStore({ client: dynamo.doc, tableName: TABLE });
-    await health.record(TENANT, healthFromConnection(1001, { id: 7, state: null, last_update: '2025-03-01 06:00:00' }, NOW, 'workflow'));
-    await health.record(TENANT, healthFromConnection(1002, { id: 8, state: 'SCARequired', last_update: '2025-02-20 06:00:00' }, NOW, 'webhook'));
+    await health.record(
+      TENANT,
+      healthFromConnection(1001, { id: 7, state: null, last_update: '2025-03-01 06:00:00' }, NOW, 'workflow'),
+    );
+    await health.record(
+      TENANT,
+      healthFromConnection(1002, { id: 8, state: 'SCARequired', last_update: '2025-02-20 06:00:00' }, NOW, 'webhook'),
+    );
 
     Object.assign(process.env, DUMMY_AWS_ENV, {
       AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
@@ -102,12 +110,24 @@ describe('read API (handler + real store on dynalite)', () => {
       [ENV.cursorSecretId]: 'no-secrets-manager-here',
     });
     // Imported after the environment is set: the module reads it once, like a Lambda cold start.
-    ({ handler: moduleHandler } = jest.requireActual<{ handler: typeof moduleHandler }>('../../../lambdas/api/handler'));
+    ({ handler: moduleHandler } = jest.requireActual<{ handler: typeof moduleHandler }>(
+      '../../../lambdas/api/handler',
+    ));
 
     const key = randomBytes(32);
     handler = createApiHandler({
-      refresh: { sfn: new FakeSfn(() => NOW), stateMachineArn: 'arn:aws:states:eu-west-3:123456789012:stateMachine:Refresh', now: () => NOW },
-      read: { store, tenantId: TENANT, maxAgeMinutes: 360, cursors: createCursorCodec(async () => key), now: () => NOW },
+      refresh: {
+        sfn: new FakeSfn(() => NOW),
+        stateMachineArn: 'arn:aws:states:eu-west-3:123456789012:stateMachine:Refresh',
+        now: () => NOW,
+      },
+      read: {
+        store,
+        tenantId: TENANT,
+        maxAgeMinutes: 360,
+        cursors: createCursorCodec(async () => key),
+        now: () => NOW,
+      },
       connections: async () => [],
     }) as unknown as typeof handler;
   });
@@ -130,7 +150,10 @@ describe('read API (handler + real store on dynalite)', () => {
     const res = await get(handler, '/positions');
     expect(res.status).toBe(200);
     const cents = (n: number) => Math.round(n * 100);
-    const expected = new Map<string, { current: number; available: number; accounts: number; stale: number; oldest: string }>();
+    const expected = new Map<
+      string,
+      { current: number; available: number; accounts: number; stale: number; oldest: string }
+    >();
     for (const r of ours) {
       const key = `${r.currency}/${r.assetClass}`;
       const e = expected.get(key) ?? { current: 0, available: 0, accounts: 0, stale: 0, oldest: r.lastUpdatedAt };
@@ -174,7 +197,9 @@ describe('read API (handler + real store on dynalite)', () => {
     // The deployed module (real clock: every test balance is older than 6 h by now) serves the same totals.
     const deployed = await get(moduleHandler, '/positions');
     expect(deployed.status).toBe(200);
-    expect((deployed.body.positions as { current: number }[]).map((p) => p.current)).toEqual(positions.map((p) => p.current));
+    expect((deployed.body.positions as { current: number }[]).map((p) => p.current)).toEqual(
+      positions.map((p) => p.current),
+    );
     expect(deployed.body.staleAccounts).toBe(40);
   });
 
@@ -193,8 +218,17 @@ describe('read API (handler + real store on dynalite)', () => {
     expect(seen.map((b) => b.accountId).sort()).toEqual(ours.map((r) => r.accountId).sort());
     expect(new Set(seen.map((b) => b.tenantId))).toEqual(new Set([TENANT]));
     const blocked = seen.find((b) => b.accountId === '1005')!; // life insurance behind an SCA-blocked connection
-    expect(blocked).toMatchObject({ assetClass: 'investment', stale: true, staleReasons: ['needs_user'], connectionState: 'SCARequired' });
-    expect(seen.find((b) => b.accountId === '1004')).toMatchObject({ assetClass: 'investment', stale: true, staleReasons: ['too_old'] });
+    expect(blocked).toMatchObject({
+      assetClass: 'investment',
+      stale: true,
+      staleReasons: ['needs_user'],
+      connectionState: 'SCARequired',
+    });
+    expect(seen.find((b) => b.accountId === '1004')).toMatchObject({
+      assetClass: 'investment',
+      stale: true,
+      staleReasons: ['too_old'],
+    });
     expect(seen.find((b) => b.accountId === '1003')).toMatchObject({ accountType: 'card', assetClass: 'card' });
     expect(seen.find((b) => b.accountId === '1001')).toMatchObject({ assetClass: 'cash', stale: false });
   });
@@ -203,10 +237,14 @@ describe('read API (handler + real store on dynalite)', () => {
     const first = await get(handler, '/balances', { query: { limit: '5' } });
     const cursor = first.body.nextCursor as string;
     const [payload, mac] = cursor.split('.') as [string, string];
-    const otherTenantPayload = Buffer.from(
-      JSON.stringify({ v: 1, pk: `TENANT#${OTHER}`, sk: 'LATEST#1001' }),
-    ).toString('base64url');
-    const history = await get(handler, '/accounts/{accountId}/history', { path: '/accounts/1001/history', pathParameters: { accountId: '1001' }, query: { limit: '2' } });
+    const otherTenantPayload = Buffer.from(JSON.stringify({ v: 1, pk: `TENANT#${OTHER}`, sk: 'LATEST#1001' })).toString(
+      'base64url',
+    );
+    const history = await get(handler, '/accounts/{accountId}/history', {
+      path: '/accounts/1001/history',
+      pathParameters: { accountId: '1001' },
+      query: { limit: '2' },
+    });
     for (const bad of [
       `${payload}.${mac.slice(0, 10)}${mac[10] === 'A' ? 'B' : 'A'}${mac.slice(11)}`, // altered signature
       `${payload.slice(0, 4)}${payload[4] === 'A' ? 'B' : 'A'}${payload.slice(5)}.${mac}`, // altered key
@@ -224,7 +262,11 @@ describe('read API (handler + real store on dynalite)', () => {
 
   it('GET /accounts/{accountId}/history returns the stored snapshots in range, oldest first, paginated', async () => {
     const call = (query: Record<string, string>, accountId = '1001') =>
-      get(handler, '/accounts/{accountId}/history', { path: `/accounts/${accountId}/history`, pathParameters: { accountId }, query });
+      get(handler, '/accounts/{accountId}/history', {
+        path: `/accounts/${accountId}/history`,
+        pathParameters: { accountId },
+        query,
+      });
     // Snapshots are at 06:00 UTC on Feb 10..21; dates alone are whole days (to=2025-02-15 includes Feb 15, 06:00).
     const range = { from: '2025-02-12', to: '2025-02-16' };
     const first = await call({ ...range, limit: '3' });
@@ -233,13 +275,25 @@ describe('read API (handler + real store on dynalite)', () => {
     const balances = [...(first.body.balances as Json[]), ...(second.body.balances as Json[])];
     expect(balances.map((b) => b.currentBalance)).toEqual([2, 3, 4, 5, 6]);
     expect(balances.every((b) => b.assetClass === 'cash')).toBe(true);
-    expect(first.body).toMatchObject({ tenantId: TENANT, accountId: '1001', from: '2025-02-12T00:00:00.000Z', to: '2025-02-16T23:59:59.999Z' });
+    expect(first.body).toMatchObject({
+      tenantId: TENANT,
+      accountId: '1001',
+      from: '2025-02-12T00:00:00.000Z',
+      to: '2025-02-16T23:59:59.999Z',
+    });
     const offset = await call({ from: '2025-02-12T07:00:00+01:00', to: '2025-02-13T07:00:00+01:00' });
     expect((offset.body.balances as Json[]).map((b) => b.currentBalance)).toEqual([2, 3]);
     // The same cursor with another range is another query: rejected.
     expect((await call({ from: '2025-02-01', limit: '3', cursor: first.body.nextCursor as string })).status).toBe(400);
     // Another tenant's account is not found, even though it exists in the table.
-    expect((await get(moduleHandler, '/accounts/{accountId}/history', { path: '/accounts/4242/history', pathParameters: { accountId: '4242' } })).status).toBe(404);
+    expect(
+      (
+        await get(moduleHandler, '/accounts/{accountId}/history', {
+          path: '/accounts/4242/history',
+          pathParameters: { accountId: '4242' },
+        })
+      ).status,
+    ).toBe(404);
   });
 
   it.each([
@@ -271,7 +325,14 @@ describe('read API (handler + real store on dynalite)', () => {
     expect(res.body).toEqual({
       tenantId: TENANT,
       connections: [
-        expect.objectContaining({ userId: 1002, connectionId: 8, state: 'SCARequired', needsUser: true, needsUserReason: 'SCARequired', lastUpdate: '2025-02-20T05:00:00.000Z' }),
+        expect.objectContaining({
+          userId: 1002,
+          connectionId: 8,
+          state: 'SCARequired',
+          needsUser: true,
+          needsUserReason: 'SCARequired',
+          lastUpdate: '2025-02-20T05:00:00.000Z',
+        }),
       ],
     });
     expect(((await get(moduleHandler, '/connections')).body.connections as unknown[]).length).toBe(2);
@@ -288,10 +349,15 @@ describe('read API (handler + real store on dynalite)', () => {
     expect((await get(moduleHandler, '/balances')).status).toBe(200);
     expect((await get(moduleHandler, '/positions')).status).toBe(200);
     const history = (accountId: string) =>
-      get(moduleHandler, '/accounts/{accountId}/history', { path: `/accounts/${accountId}/history`, pathParameters: { accountId } });
+      get(moduleHandler, '/accounts/{accountId}/history', {
+        path: `/accounts/${accountId}/history`,
+        pathParameters: { accountId },
+      });
     expect((await history('1001')).status).toBe(200);
     expect((await history('4242')).status).toBe(404);
     expect((await get(moduleHandler, '/connections', { query: { needsUser: 'true' } })).status).toBe(200);
-    expect([...new Set(dynamo.operations.map((o) => `dynamodb:${o}`))].sort()).toEqual([...REFRESH_API_TABLE_ACTIONS].sort());
+    expect([...new Set(dynamo.operations.map((o) => `dynamodb:${o}`))].sort()).toEqual(
+      [...REFRESH_API_TABLE_ACTIONS].sort(),
+    );
   });
 });

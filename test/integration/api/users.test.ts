@@ -70,7 +70,10 @@ describe('/users routes (API handler + dynalite + local token key)', () => {
   it('PUT creates (201) then replaces (200); the answer and the table hold no token', async () => {
     const created = await call('PUT', '1001', { token: TOKEN, label: 'Claire' });
     expect(created.statusCode).toBe(201);
-    expect(JSON.parse(created.body)).toMatchObject({ created: true, user: { userId: 1001, label: 'Claire', status: 'active' } });
+    expect(JSON.parse(created.body)).toMatchObject({
+      created: true,
+      user: { userId: 1001, label: 'Claire', status: 'active' },
+    });
     const replaced = await call('PUT', '1001', { token: `${TOKEN}-2`, status: 'disabled' });
     expect(replaced.statusCode).toBe(200);
     expect(JSON.parse(replaced.body)).toMatchObject({ created: false, user: { userId: 1001, status: 'disabled' } });
@@ -85,7 +88,9 @@ describe('/users routes (API handler + dynalite + local token key)', () => {
     const first = await call('GET', undefined, undefined, { limit: '2' });
     const page = JSON.parse(first.body) as { users: { userId: number }[]; cursor?: string };
     expect(page.users.map((u) => u.userId)).toEqual([1001, 1002]);
-    const second = JSON.parse((await call('GET', undefined, undefined, { limit: '2', cursor: page.cursor as string })).body);
+    const second = JSON.parse(
+      (await call('GET', undefined, undefined, { limit: '2', cursor: page.cursor as string })).body,
+    );
     expect(second.users.map((u: { userId: number }) => u.userId)).toEqual([1003]);
     expect(first.body).not.toContain(TOKEN);
     expect((await call('GET', undefined, undefined, { limit: '5000' })).statusCode).toBe(400);
@@ -118,7 +123,9 @@ describe('/users routes (API handler + dynalite + local token key)', () => {
     await call('PUT', '77', { token: TOKEN });
     await call('GET', undefined);
     await call('DELETE', '77');
-    expect([...new Set(dynamo.operations.map((o) => `dynamodb:${o}`))].sort()).toEqual([...USER_REGISTRY_API_TABLE_ACTIONS].sort());
+    expect([...new Set(dynamo.operations.map((o) => `dynamodb:${o}`))].sort()).toEqual(
+      [...USER_REGISTRY_API_TABLE_ACTIONS].sort(),
+    );
   });
 
   it('no log line written during these requests contains the token', () => {

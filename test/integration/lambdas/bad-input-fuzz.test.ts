@@ -57,14 +57,21 @@ describe('bad input, fuzzed (seeded)', () => {
   /** Table items a rejected input must not change (the Powens rate bucket counts calls really made, so it may). */
   async function businessItems(): Promise<string> {
     const { Items = [] } = await env.dynamo.doc.send(new ScanCommand({ TableName: TABLE }));
-    return JSON.stringify(Items.filter((item) => !String(item.pk).startsWith('RATE#')).sort((a, b) => `${a.pk}|${a.sk}`.localeCompare(`${b.pk}|${b.sk}`)));
+    return JSON.stringify(
+      Items.filter((item) => !String(item.pk).startsWith('RATE#')).sort((a, b) =>
+        `${a.pk}|${a.sk}`.localeCompare(`${b.pk}|${b.sk}`),
+      ),
+    );
   }
 
   /**
    * Runs `count` generated events through a step handler; returns what went wrong (empty when all is well).
    * Accepted events do real work (Powens sandbox, writes); rejected ones must be classified and write nothing.
    */
-  async function fuzzStep(invoke: Invoke, generate: (rng: Rng, i: number) => Generated): Promise<{ problems: string[]; rejected: number }> {
+  async function fuzzStep(
+    invoke: Invoke,
+    generate: (rng: Rng, i: number) => Generated,
+  ): Promise<{ problems: string[]; rejected: number }> {
     const rng = createRng(SEED);
     const problems: string[] = [];
     let rejected = 0;
@@ -88,7 +95,8 @@ describe('bad input, fuzzed (seeded)', () => {
         if (message.length > MAX_MESSAGE_CHARS) problems.push(`${where}: ${name} message of ${message.length} chars`);
         if (name === 'ValidationFailed') {
           const wrote = env.dynamo.operations.slice(before).some((op) => WRITES.has(op));
-          if (wrote && (await businessItems()) !== itemsBefore) problems.push(`${where}: rejected but changed the table`);
+          if (wrote && (await businessItems()) !== itemsBefore)
+            problems.push(`${where}: rejected but changed the table`);
         }
       }
       if (env.dynamo.operations.slice(before).some((op) => WRITES.has(op))) snapshot = await businessItems();
@@ -97,7 +105,10 @@ describe('bad input, fuzzed (seeded)', () => {
     return { problems, rejected };
   }
 
-  const invokeStep = (h: unknown): Invoke => (event) => (h as (e: unknown, c: Context) => Promise<unknown>)(event, lambdaContext());
+  const invokeStep =
+    (h: unknown): Invoke =>
+    (event) =>
+      (h as (e: unknown, c: Context) => Promise<unknown>)(event, lambdaContext());
 
   /** Ids that JSON cannot carry exactly: any input holding one must be refused, not rounded to another id. */
   const unsafeId = (input: unknown): boolean =>
@@ -116,20 +127,31 @@ describe('bad input, fuzzed (seeded)', () => {
   function stepEvent(rng: Rng, i: number, withExecutionId: boolean): Generated {
     const input = refreshInputLike(rng, known);
     const isObject = typeof input === 'object' && input !== null && !Array.isArray(input);
-    const event = withExecutionId && isObject ? { ...input, executionId: `arn:aws:states:local:0:execution:fuzz:${i}` } : input;
+    const event =
+      withExecutionId && isObject ? { ...input, executionId: `arn:aws:states:local:0:execution:fuzz:${i}` } : input;
     const idProblem = unsafeId(input) ? 'it holds an id above 2^53' : undefined;
     const notObject = (value: unknown) =>
-      value !== null && value !== undefined && (typeof value !== 'object' || Array.isArray(value)) ? 'it is not a JSON object' : undefined;
+      value !== null && value !== undefined && (typeof value !== 'object' || Array.isArray(value))
+        ? 'it is not a JSON object'
+        : undefined;
     switch (rng.int(5)) {
       case 0: {
         const value = jsonValue(rng);
         return { event: value, mustReject: notObject(value) };
       }
       case 1:
-        return { event: isObject ? mutate(rng, event as Record<string, unknown>, ['executionId', 'userIds', 'connectionIds', 'psuRequested']) : event, mustReject: undefined };
+        return {
+          event: isObject
+            ? mutate(rng, event as Record<string, unknown>, ['executionId', 'userIds', 'connectionIds', 'psuRequested'])
+            : event,
+          mustReject: undefined,
+        };
       case 2:
         if (withExecutionId && isObject) {
-          return { event: { ...(event as object), executionId: rng.pick([{}, [], 42, null, true, '', 'x'.repeat(5_000)]) }, mustReject: 'its executionId is no execution id' };
+          return {
+            event: { ...(event as object), executionId: rng.pick([{}, [], 42, null, true, '', 'x'.repeat(5_000)]) },
+            mustReject: 'its executionId is no execution id',
+          };
         }
         return { event, mustReject: idProblem ?? notObject(event) };
       default:
@@ -156,7 +178,13 @@ describe('bad input, fuzzed (seeded)', () => {
     const handler = createApiHandler(
       {
         refresh: { sfn, stateMachineArn: STATE_MACHINE_ARN, now: () => new Date('2025-03-01T06:00:00.000Z') },
-        read: { store, tenantId: 'fuzz-family', maxAgeMinutes: 360, cursors: createCursorCodec(async () => Buffer.alloc(32, 7)), now: () => new Date() },
+        read: {
+          store,
+          tenantId: 'fuzz-family',
+          maxAgeMinutes: 360,
+          cursors: createCursorCodec(async () => Buffer.alloc(32, 7)),
+          now: () => new Date(),
+        },
         connections: async () => ({ connections: [] }),
       },
       { onUnexpectedError: (error) => unexpected.push(error) },
@@ -166,16 +194,50 @@ describe('bad input, fuzzed (seeded)', () => {
     const statuses = new Map<number, number>();
     const templates = [
       () => apiEvent('POST', '/refreshes', { body: JSON.stringify(refreshInputLike(rng, known)) }),
-      () => apiEvent('GET', '/refreshes/{id}', { path: `/refreshes/${rng.pick(['auto-1', '%E0%A4%A', '%zz', 'a'.repeat(100), 'req-x'])}`, pathParameters: rng.chance(0.5) ? { id: 'auto-1' } : undefined }),
+      () =>
+        apiEvent('GET', '/refreshes/{id}', {
+          path: `/refreshes/${rng.pick(['auto-1', '%E0%A4%A', '%zz', 'a'.repeat(100), 'req-x'])}`,
+          pathParameters: rng.chance(0.5) ? { id: 'auto-1' } : undefined,
+        }),
       () => apiEvent('GET', '/balances'),
-      () => ({ ...apiEvent('GET', rng.pick(['/balances', '/positions'])), queryStringParameters: rng.chance(0.5) ? { limit: String(jsonValue(rng, 0)), cursor: String(jsonValue(rng, 0)) } : (jsonValue(rng, 1) as null) }),
+      () => ({
+        ...apiEvent('GET', rng.pick(['/balances', '/positions'])),
+        queryStringParameters: rng.chance(0.5)
+          ? { limit: String(jsonValue(rng, 0)), cursor: String(jsonValue(rng, 0)) }
+          : (jsonValue(rng, 1) as null),
+      }),
       () => {
-        const id = String(rng.chance(0.5) ? rng.pick(['3101', '9007199254740993', '%E0%A4%A', '-1', 'x'.repeat(300)]) : jsonValue(rng, 0));
-        return { ...apiEvent('GET', '/accounts/{accountId}/history', { path: `/accounts/${id}/history`, pathParameters: rng.chance(0.5) ? { accountId: id } : undefined }), queryStringParameters: rng.chance(0.5) ? { from: String(jsonValue(rng, 0)), to: '2025-01-01T00:00:00Z' } : null };
+        const id = String(
+          rng.chance(0.5)
+            ? rng.pick(['3101', '9007199254740993', '%E0%A4%A', '-1', 'x'.repeat(300)])
+            : jsonValue(rng, 0),
+        );
+        return {
+          ...apiEvent('GET', '/accounts/{accountId}/history', {
+            path: `/accounts/${id}/history`,
+            pathParameters: rng.chance(0.5) ? { accountId: id } : undefined,
+          }),
+          queryStringParameters: rng.chance(0.5)
+            ? { from: String(jsonValue(rng, 0)), to: '2025-01-01T00:00:00Z' }
+            : null,
+        };
       },
-      () => apiEvent('POST', '/refreshes', { body: rng.chance(0.5) ? 'x'.repeat(256 * 1024) : JSON.stringify(manyKeys(rng)) }),
+      () =>
+        apiEvent('POST', '/refreshes', {
+          body: rng.chance(0.5) ? 'x'.repeat(256 * 1024) : JSON.stringify(manyKeys(rng)),
+        }),
     ];
-    const keys = ['httpMethod', 'path', 'resource', 'body', 'isBase64Encoded', 'pathParameters', 'queryStringParameters', 'headers', 'requestContext'];
+    const keys = [
+      'httpMethod',
+      'path',
+      'resource',
+      'body',
+      'isBase64Encoded',
+      'pathParameters',
+      'queryStringParameters',
+      'headers',
+      'requestContext',
+    ];
     for (let i = 0; i < EVENTS_PER_HANDLER && problems.length < 10; i++) {
       const template = rng.pick(templates)() as unknown as Record<string, unknown>;
       const event = rng.chance(0.15) ? jsonValue(rng) : rng.chance(0.5) ? mutate(rng, template, keys) : template;
@@ -190,7 +252,8 @@ describe('bad input, fuzzed (seeded)', () => {
         continue;
       }
       statuses.set(res.statusCode, (statuses.get(res.statusCode) ?? 0) + 1);
-      if (typeof res.statusCode !== 'number' || res.statusCode >= 500) problems.push(`${where}: status ${res.statusCode} ${res.body?.slice(0, 300)}`);
+      if (typeof res.statusCode !== 'number' || res.statusCode >= 500)
+        problems.push(`${where}: status ${res.statusCode} ${res.body?.slice(0, 300)}`);
       if (res.statusCode >= 400) {
         let body: { error?: unknown; message?: unknown } = {};
         try {
@@ -198,10 +261,13 @@ describe('bad input, fuzzed (seeded)', () => {
         } catch {
           problems.push(`${where}: non-JSON error body`);
         }
-        if (typeof body.error !== 'string' || !isClassifiedErrorName(body.error)) problems.push(`${where}: unnamed error ${res.body.slice(0, 200)}`);
+        if (typeof body.error !== 'string' || !isClassifiedErrorName(body.error))
+          problems.push(`${where}: unnamed error ${res.body.slice(0, 200)}`);
         if (res.body.length > MAX_MESSAGE_CHARS) problems.push(`${where}: error body of ${res.body.length} chars`);
-        if (sfn.calls.filter((c) => c.startsWith('StartExecution')).length !== startsBefore) problems.push(`${where}: rejected but started an execution`);
-        if (env.dynamo.operations.slice(opsBefore).some((op) => WRITES.has(op))) problems.push(`${where}: rejected but wrote to DynamoDB`);
+        if (sfn.calls.filter((c) => c.startsWith('StartExecution')).length !== startsBefore)
+          problems.push(`${where}: rejected but started an execution`);
+        if (env.dynamo.operations.slice(opsBefore).some((op) => WRITES.has(op)))
+          problems.push(`${where}: rejected but wrote to DynamoDB`);
       }
     }
     expect(problems).toEqual([]);

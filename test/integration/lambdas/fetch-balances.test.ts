@@ -32,7 +32,12 @@ describe('fetchBalances (real client + sandbox + dynalite)', () => {
     const accounts = listedAccounts();
     expect(out.balances).toHaveLength(accounts.length);
     expect(out.balances.map((b) => b.accountId)).not.toContain(String(FAMILY_OFFICE_IDS.disabledAccount));
-    expect(out.storage).toEqual({ historyWritten: accounts.length, latestAdvanced: accounts.length, latestStale: 0, latestConnectionStateChanged: 0 });
+    expect(out.storage).toEqual({
+      historyWritten: accounts.length,
+      latestAdvanced: accounts.length,
+      latestStale: 0,
+      latestConnectionStateChanged: 0,
+    });
     expect(out.skipped).toEqual([]);
     expect(out.failedUsers).toEqual([]);
 
@@ -68,26 +73,48 @@ describe('fetchBalances (real client + sandbox + dynalite)', () => {
     }
     // Portfolios, life insurance, the loan, the card and the unclassified account are never in cash.
     const byId = new Map(out.balances.map((b) => [b.accountId, b]));
-    expect(['3104', '3106', '3112', '3122', '3202', '3501'].map((id) => byId.get(id)?.assetClass)).toEqual(Array(6).fill('investment'));
-    expect([byId.get('3114')?.assetClass, byId.get('3103')?.assetClass, byId.get('3303')?.assetClass]).toEqual(['loan', 'card', 'unknown']);
+    expect(['3104', '3106', '3112', '3122', '3202', '3501'].map((id) => byId.get(id)?.assetClass)).toEqual(
+      Array(6).fill('investment'),
+    );
+    expect([byId.get('3114')?.assetClass, byId.get('3103')?.assetClass, byId.get('3303')?.assetClass]).toEqual([
+      'loan',
+      'card',
+      'unknown',
+    ]);
     // Every account is in exactly one position row.
     expect(out.positions.reduce((n, p) => n + p.accounts, 0)).toBe(accounts.length);
     // The SCA-blocked connection's accounts are stale because of it, whatever their age.
     for (const b of out.balances.filter((x) => x.connectionId === String(C.louisBoursorama))) {
-      expect(b).toMatchObject({ connectionState: 'SCARequired', stale: true, staleReasons: expect.arrayContaining(['needs_user']) });
+      expect(b).toMatchObject({
+        connectionState: 'SCARequired',
+        stale: true,
+        staleReasons: expect.arrayContaining(['needs_user']),
+      });
     }
     expect(out.balances.find((b) => b.accountId === '3201')).toMatchObject({ connectionState: null, stale: false });
 
-    expect(out.asOf).toBe(out.balances.map((b) => b.lastUpdatedAt).sort().at(-1));
+    expect(out.asOf).toBe(
+      out.balances
+        .map((b) => b.lastUpdatedAt)
+        .sort()
+        .at(-1),
+    );
     // Read back from the table: latest items are exactly the records returned.
-    expect(await h.store.listLatest(TENANT)).toEqual(out.balances.map(({ stale: _s, staleReasons: _r, ...record }) => record));
+    expect(await h.store.listLatest(TENANT)).toEqual(
+      out.balances.map(({ stale: _s, staleReasons: _r, ...record }) => record),
+    );
   });
 
   it('replaying the step writes the same items again: no duplicates, latest unchanged', async () => {
     await fetchBalances({}, { executionId: 'e1' }, h.fetchDeps());
     const before = await h.scan();
     const replay = await fetchBalances({}, { executionId: 'e1' }, h.fetchDeps());
-    expect(replay.storage).toEqual({ historyWritten: before.length / 2, latestAdvanced: 0, latestStale: before.length / 2, latestConnectionStateChanged: 0 });
+    expect(replay.storage).toEqual({
+      historyWritten: before.length / 2,
+      latestAdvanced: 0,
+      latestStale: before.length / 2,
+      latestConnectionStateChanged: 0,
+    });
     expect(await h.scan()).toEqual(before);
   });
 
@@ -98,7 +125,12 @@ describe('fetchBalances (real client + sandbox + dynalite)', () => {
     await refreshBalances({ connectionIds: [C.claireBnp] }, { executionId: 'r1' }, h.refreshDeps());
     const out = await fetchBalances({ connectionIds: [C.claireBnp] }, {}, h.fetchDeps());
     expect(out.balances.map((b) => b.accountId)).toEqual(['3101', '3102', '3103', '3104', '3105', '3106']);
-    expect(out.storage).toEqual({ historyWritten: 6, latestAdvanced: 6, latestStale: 0, latestConnectionStateChanged: 0 });
+    expect(out.storage).toEqual({
+      historyWritten: 6,
+      latestAdvanced: 6,
+      latestStale: 0,
+      latestConnectionStateChanged: 0,
+    });
     const history = await h.store.queryHistory(TENANT, '3101');
     expect(history.map((r) => r.currentBalance)).toEqual([18_452.37, 18_552.37]);
     expect(history[1]?.lastUpdatedAt).toBe(h.clock.now.toISOString());
@@ -138,7 +170,11 @@ describe('fetchBalances (real client + sandbox + dynalite)', () => {
   });
 
   it('a revoked token fails that user only; every user failing throws', async () => {
-    h.sandbox.faults.failNext('GET', `/users/${U.louis}/accounts`, { kind: 'status', status: 401, code: 'invalidToken' });
+    h.sandbox.faults.failNext('GET', `/users/${U.louis}/accounts`, {
+      kind: 'status',
+      status: 401,
+      code: 'invalidToken',
+    });
     const out = await fetchBalances({}, {}, h.fetchDeps());
     expect(out.failedUsers).toEqual([{ userId: U.louis, error: expect.objectContaining({ name: 'Unauthenticated' }) }]);
     expect(out.balances.some((b) => b.metadata?.powensUserId === U.louis)).toBe(false);
@@ -157,8 +193,12 @@ describe('fetchBalances (real client + sandbox + dynalite)', () => {
     expect(out.storage.historyWritten).toBe(total);
   });
 
-  it('reads its selection from the workflow data and ignores earlier steps\' outputs', async () => {
-    const out = await fetchBalances({ connectionIds: [C.claireBnp], refreshedAt: 'x', summary: {}, connections: [] }, {}, h.fetchDeps());
+  it("reads its selection from the workflow data and ignores earlier steps' outputs", async () => {
+    const out = await fetchBalances(
+      { connectionIds: [C.claireBnp], refreshedAt: 'x', summary: {}, connections: [] },
+      {},
+      h.fetchDeps(),
+    );
     expect(new Set(out.balances.map((b) => b.connectionId))).toEqual(new Set([String(C.claireBnp)]));
   });
 

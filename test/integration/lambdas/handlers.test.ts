@@ -43,9 +43,21 @@ describe('step handlers wired from environment variables', () => {
 
     // fetch-balances gets the workflow data: the input merged with refresh's output.
     env.dynamo.operations.length = 0;
-    const fetch = (await invoke(fetchHandler, { ...input, ...refresh })) as { balances: { accountId: string }[]; storage: unknown };
+    const fetch = (await invoke(fetchHandler, { ...input, ...refresh })) as {
+      balances: { accountId: string }[];
+      storage: unknown;
+    };
     const fetchCalls = [...env.dynamo.operations];
-    expect(fetch.balances.map((b) => b.accountId)).toEqual(['3101', '3102', '3103', '3104', '3105', '3106', '3121', '3122']);
+    expect(fetch.balances.map((b) => b.accountId)).toEqual([
+      '3101',
+      '3102',
+      '3103',
+      '3104',
+      '3105',
+      '3106',
+      '3121',
+      '3122',
+    ]);
     expect(fetch).not.toHaveProperty('summary');
 
     // Read back: the handler wrote to dynalite through AWS_ENDPOINT_URL_DYNAMODB, nothing else configured.
@@ -105,9 +117,9 @@ describe('step handlers wired from environment variables', () => {
     env.sandbox.faults.failNext('PUT', `/users/*/connections/${C.holdingHsbc}`, fault);
     // psuRequested: attended syncs are outside the PSD2 budget, which these repeated faulted PUTs would exhaust.
     const input = { connectionIds: [C.holdingHsbc], psuRequested: true, maxAgeMinutes: 0 };
-    await expect(
-      invoke(refreshHandler, { ...input, executionId: `env-fault-${name}` }),
-    ).rejects.toMatchObject({ name });
+    await expect(invoke(refreshHandler, { ...input, executionId: `env-fault-${name}` })).rejects.toMatchObject({
+      name,
+    });
   });
 
   it('invalid input → ValidationFailed, nothing written', async () => {
@@ -118,8 +130,13 @@ describe('step handlers wired from environment variables', () => {
     });
     // refresh-balances (the entry step) rejects unknown fields of the execution input; fetch-balances reads only the
     // RefreshInput fields of the workflow data, still strictly typed.
-    await expect(invoke(refreshHandler, { userIdz: [1] })).rejects.toMatchObject({ name: 'ValidationFailed', message: expect.stringContaining('userIdz') });
-    await expect(invoke(fetchHandler, { connectionIds: ['x'], summary: {} })).rejects.toMatchObject({ name: 'ValidationFailed' });
+    await expect(invoke(refreshHandler, { userIdz: [1] })).rejects.toMatchObject({
+      name: 'ValidationFailed',
+      message: expect.stringContaining('userIdz'),
+    });
+    await expect(invoke(fetchHandler, { connectionIds: ['x'], summary: {} })).rejects.toMatchObject({
+      name: 'ValidationFailed',
+    });
     await expect(invoke(fetchHandler, [])).rejects.toMatchObject({ name: 'ValidationFailed' });
     expect((await env.dynamo.doc.send(new ScanCommand({ TableName: TABLE }))).Items?.length).toBe(before);
   });
@@ -130,9 +147,10 @@ describe('step handlers wired from environment variables', () => {
     resetConfigForTests();
     resetStepDependenciesForTests();
     try {
-      await expect(
-        invoke(refreshHandler, {}),
-      ).rejects.toMatchObject({ name: 'ConfigurationError', message: expect.stringContaining('TABLE_NAME') });
+      await expect(invoke(refreshHandler, {})).rejects.toMatchObject({
+        name: 'ConfigurationError',
+        message: expect.stringContaining('TABLE_NAME'),
+      });
     } finally {
       process.env.TABLE_NAME = table;
       resetConfigForTests();
@@ -141,8 +159,6 @@ describe('step handlers wired from environment variables', () => {
     const broken = createRefreshBalancesHandler(() => {
       throw new TypeError('boom');
     });
-    await expect(
-      invoke(broken, {}),
-    ).rejects.toMatchObject({ name: 'InternalError', message: 'boom' });
+    await expect(invoke(broken, {})).rejects.toMatchObject({ name: 'InternalError', message: 'boom' });
   });
 });

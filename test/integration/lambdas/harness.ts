@@ -10,7 +10,10 @@ import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { createPowensClient, type PowensClient } from '../../../lambdas/core/adapters/powens/client';
 import { createBalanceStore, type BalanceStore } from '../../../lambdas/core/adapters/dynamodb/balance-store';
 import { createPsd2Budget, type Psd2Budget } from '../../../lambdas/core/adapters/dynamodb/psd2-budget';
-import { createExecutionMarkers, type ExecutionMarkers } from '../../../lambdas/core/adapters/dynamodb/execution-markers';
+import {
+  createExecutionMarkers,
+  type ExecutionMarkers,
+} from '../../../lambdas/core/adapters/dynamodb/execution-markers';
 import type { SecretSource } from '../../../lambdas/core/adapters/secrets/powens-secret';
 import type { RefreshBalancesDeps } from '../../../lambdas/core/domain/refresh-balances';
 import type { FetchBalancesDeps } from '../../../lambdas/core/domain/fetch-balances';
@@ -133,7 +136,11 @@ export interface StepHandlerEnvironment {
  * set before the file's tests and restored after; handler output (Powertools logs, EMF) is silenced per test.
  * Call inside a describe block; the returned getters work inside tests.
  */
-export function useStepHandlerEnvironment(options: { table: string; tenantId: string; env?: Record<string, string> }): StepHandlerEnvironment {
+export function useStepHandlerEnvironment(options: {
+  table: string;
+  tenantId: string;
+  env?: Record<string, string>;
+}): StepHandlerEnvironment {
   let dynamo: LocalDynamo | undefined;
   let sandbox: PowensSandbox | undefined;
   let dir: string | undefined;
@@ -161,7 +168,9 @@ export function useStepHandlerEnvironment(options: { table: string; tenantId: st
   });
   beforeEach(() => {
     // Keep jest output readable (Powertools logs and EMF metrics); captureOutput nests its own spies.
-    quiet = [process.stdout, process.stderr].map((stream) => jest.spyOn(stream, 'write').mockImplementation(() => true));
+    quiet = [process.stdout, process.stderr].map((stream) =>
+      jest.spyOn(stream, 'write').mockImplementation(() => true),
+    );
   });
   afterEach(() => {
     for (const spy of quiet) spy.mockRestore();

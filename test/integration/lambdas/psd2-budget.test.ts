@@ -27,7 +27,11 @@ describe('PSD2 unattended-sync budget on dynalite', () => {
     expect(results.filter((r) => !r.granted)).toEqual(Array(6).fill({ granted: false, limit: 4 }));
 
     const { Items } = await dynamo().doc.send(
-      new QueryCommand({ TableName: tableName, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': 'PSD2#1001#2001' } }),
+      new QueryCommand({
+        TableName: tableName,
+        KeyConditionExpression: 'pk = :pk',
+        ExpressionAttributeValues: { ':pk': 'PSD2#1001#2001' },
+      }),
     );
     expect(Items?.map((i) => i.sk)).toEqual(['SLOT#0', 'SLOT#1', 'SLOT#2', 'SLOT#3']);
     expect(Items?.every((i) => i.expiresAt === Math.floor((clock.now + PSD2_WINDOW_MS) / 1000) + 86_400)).toBe(true);

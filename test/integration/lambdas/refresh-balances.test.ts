@@ -37,14 +37,29 @@ describe('refreshBalances (real client + sandbox + dynalite)', () => {
     expect(output.maxAgeMinutes).toBe(360);
     expect(output.summary).toEqual({ synced: 4, skipped: 2, needs_user_action: 1, failed: 0 });
     expect(output.forcedSyncs).toBe(4);
-    expect(by[C.louisBoursorama]).toMatchObject({ outcome: 'needs_user_action', reason: 'user_action_required', state: 'SCARequired' });
-    expect(by[C.claireBnp]).toMatchObject({ outcome: 'synced', state: null, lastUpdate: h.clock.now.toISOString(), forcedSyncs: 1 });
+    expect(by[C.louisBoursorama]).toMatchObject({
+      outcome: 'needs_user_action',
+      reason: 'user_action_required',
+      state: 'SCARequired',
+    });
+    expect(by[C.claireBnp]).toMatchObject({
+      outcome: 'synced',
+      state: null,
+      lastUpdate: h.clock.now.toISOString(),
+      forcedSyncs: 1,
+    });
     // Synced by Powens 3 h ago (< 360 min) / Powens' own sync due in exactly 1 h.
     expect(by[C.claireUbs]).toMatchObject({ outcome: 'skipped', reason: 'fresh' });
     expect(by[C.claireUbs]).not.toHaveProperty('forcedSyncs');
-    expect(by[C.holdingQonto]).toMatchObject({ outcome: 'skipped', reason: 'provider_sync_due', nextTry: expect.any(String) });
+    expect(by[C.holdingQonto]).toMatchObject({
+      outcome: 'skipped',
+      reason: 'provider_sync_due',
+      nextTry: expect.any(String),
+    });
     const syncs = h.sandbox.syncRequests();
-    expect(syncs.map((s) => s.connectionId).sort()).toEqual([C.claireBnp, C.louisSocGen, C.holdingHsbc, C.holdingIbkr].sort());
+    expect(syncs.map((s) => s.connectionId).sort()).toEqual(
+      [C.claireBnp, C.louisSocGen, C.holdingHsbc, C.holdingIbkr].sort(),
+    );
     expect(syncs.every((s) => s.via === 'PUT' && s.psuRequested === false && s.status === 200)).toBe(true);
     expect(output.refreshedAt).toBe(h.clock.now.toISOString());
   });
@@ -52,8 +67,15 @@ describe('refreshBalances (real client + sandbox + dynalite)', () => {
   it('maxAgeMinutes 0 forces every healthy connection (still one PSD2 slot each)', async () => {
     const output = await refreshBalances({ maxAgeMinutes: 0 }, { executionId: 'exec-force' }, h.refreshDeps());
     expect(output.summary).toEqual({ synced: 6, skipped: 0, needs_user_action: 1, failed: 0 });
-    expect(h.sandbox.bankSyncs().map((s) => s.connectionId).sort()).toEqual([...HEALTHY].sort());
-    expect((await h.scan()).filter((i) => String(i.sk).startsWith('SLOT#') && i.executionId === 'exec-force')).toHaveLength(6);
+    expect(
+      h.sandbox
+        .bankSyncs()
+        .map((s) => s.connectionId)
+        .sort(),
+    ).toEqual([...HEALTHY].sort());
+    expect(
+      (await h.scan()).filter((i) => String(i.sk).startsWith('SLOT#') && i.executionId === 'exec-force'),
+    ).toHaveLength(6);
   });
 
   it('5 runs on fresh connections: only the first forces anything', async () => {
@@ -69,10 +91,19 @@ describe('refreshBalances (real client + sandbox + dynalite)', () => {
 
   it('records connection health for every connection it looks at', async () => {
     const health = createConnectionHealthStore({ client: h.dynamo.doc, tableName: h.tableName });
-    await refreshBalances({}, { executionId: 'exec-health' }, h.refreshDeps({ health: { store: health, tenantId: TENANT } }));
+    await refreshBalances(
+      {},
+      { executionId: 'exec-health' },
+      h.refreshDeps({ health: { store: health, tenantId: TENANT } }),
+    );
     expect(await health.list(TENANT)).toHaveLength(7);
     expect(await health.list(TENANT, { needsUser: true })).toEqual([
-      expect.objectContaining({ connectionId: C.louisBoursorama, state: 'SCARequired', needsUserReason: 'SCARequired', source: 'workflow' }),
+      expect.objectContaining({
+        connectionId: C.louisBoursorama,
+        state: 'SCARequired',
+        needsUserReason: 'SCARequired',
+        source: 'workflow',
+      }),
     ]);
   });
 
@@ -99,16 +130,33 @@ describe('refreshBalances (real client + sandbox + dynalite)', () => {
     h.sandbox.scriptSync(C.claireBnp, { outcome: 'SCARequired' });
     h.sandbox.scriptSync(C.claireUbs, { outcome: 'websiteUnavailable' });
     const by = byConnection(
-      await refreshBalances({ connectionIds: [C.claireBnp, C.claireUbs], maxAgeMinutes: 0 }, { executionId: 'exec-after' }, h.refreshDeps()),
+      await refreshBalances(
+        { connectionIds: [C.claireBnp, C.claireUbs], maxAgeMinutes: 0 },
+        { executionId: 'exec-after' },
+        h.refreshDeps(),
+      ),
     );
     expect(by[C.claireBnp]).toMatchObject({ outcome: 'needs_user_action', state: 'SCARequired' });
-    expect(by[C.claireUbs]).toMatchObject({ outcome: 'skipped', reason: 'provider_retrying', state: 'websiteUnavailable' });
-    expect(h.sandbox.syncRequests().map((s) => s.status).sort()).toEqual([200, 202]);
+    expect(by[C.claireUbs]).toMatchObject({
+      outcome: 'skipped',
+      reason: 'provider_retrying',
+      state: 'websiteUnavailable',
+    });
+    expect(
+      h.sandbox
+        .syncRequests()
+        .map((s) => s.status)
+        .sort(),
+    ).toEqual([200, 202]);
   });
 
   it('a retry after a 5xx reads the connection first, then re-sends only under a new PSD2 slot', async () => {
     const input = { maxAgeMinutes: 0 };
-    h.sandbox.faults.failNext('PUT', `/users/*/connections/${C.holdingQonto}`, { kind: 'status', status: 503, code: 'maintenance' });
+    h.sandbox.faults.failNext('PUT', `/users/*/connections/${C.holdingQonto}`, {
+      kind: 'status',
+      status: 503,
+      code: 'maintenance',
+    });
     await expect(refreshBalances(input, { executionId: 'exec-retry' }, h.refreshDeps())).rejects.toMatchObject({
       name: 'ServiceUnavailable',
     });
@@ -120,7 +168,10 @@ describe('refreshBalances (real client + sandbox + dynalite)', () => {
     const retry = await refreshBalances(input, { executionId: 'exec-retry' }, h.refreshDeps());
     const by = byConnection(retry);
     // The 503 may have come after the bank was reached: GET first; last_update did not move, so send again.
-    expect(h.sandbox.requests.filter((r) => r.connectionId === C.holdingQonto).map((r) => r.method)).toEqual(['GET', 'PUT']);
+    expect(h.sandbox.requests.filter((r) => r.connectionId === C.holdingQonto).map((r) => r.method)).toEqual([
+      'GET',
+      'PUT',
+    ]);
     expect(h.sandbox.syncRequests().map((s) => s.connectionId)).toEqual([C.holdingQonto]);
     expect(by[C.holdingQonto]).toMatchObject({ outcome: 'synced', forcedSyncs: 2 });
     for (const id of HEALTHY.filter((c) => c !== C.holdingQonto)) {
@@ -143,7 +194,9 @@ describe('refreshBalances (real client + sandbox + dynalite)', () => {
     expect(slots.filter((i) => String(i.pk).endsWith(`#${C.holdingQonto}`))).toHaveLength(2);
     const markers = items.filter((i) => i.pk === 'EXEC#exec-retry');
     expect(markers).toHaveLength(7); // the SCARequired connection's too: its report is decided once per execution
-    expect(markers.every((m) => m.status === 'done' && typeof m.expiresAt === 'number' && m.pending === undefined)).toBe(true);
+    expect(
+      markers.every((m) => m.status === 'done' && typeof m.expiresAt === 'number' && m.pending === undefined),
+    ).toBe(true);
     const qonto = markers.find((m) => m.sk === `CONN#${FAMILY_OFFICE_IDS.users.holding}#${C.holdingQonto}`);
     expect(qonto).toMatchObject({ attempts: 2, syncsSent: 2 });
   });
@@ -206,7 +259,9 @@ describe('refreshBalances (real client + sandbox + dynalite)', () => {
       h.clock.now = new Date(h.clock.now.getTime() + 60 * 60_000);
     }
     expect(forced).toEqual([1, 1, 1, 0, 0]);
-    const slots = (await h.scan()).filter((i) => String(i.pk).endsWith(`#${C.claireUbs}`) && String(i.sk).startsWith('SLOT#'));
+    const slots = (await h.scan()).filter(
+      (i) => String(i.pk).endsWith(`#${C.claireUbs}`) && String(i.sk).startsWith('SLOT#'),
+    );
     expect(slots.map((s) => s.executionId).sort()).toEqual(['exec-auto-1', 'exec-auto-2', 'exec-auto-3', 'observed']);
   });
 
@@ -223,7 +278,11 @@ describe('refreshBalances (real client + sandbox + dynalite)', () => {
     ]);
     expect(h.sandbox.syncRequests()).toHaveLength(4);
 
-    const attended = await refreshBalances({ ...input, psuRequested: true }, { executionId: 'exec-psu' }, h.refreshDeps());
+    const attended = await refreshBalances(
+      { ...input, psuRequested: true },
+      { executionId: 'exec-psu' },
+      h.refreshDeps(),
+    );
     expect(attended.summary.synced).toBe(1);
     expect(h.sandbox.syncRequests().at(-1)).toMatchObject({ connectionId: C.claireBnp, psuRequested: true });
 
@@ -242,14 +301,26 @@ describe('refreshBalances (real client + sandbox + dynalite)', () => {
   });
 
   it('a permanent error on one connection is reported, not thrown; all failing throws it', async () => {
-    h.sandbox.faults.failNext('PUT', `/users/*/connections/${C.claireUbs}`, { kind: 'status', status: 404, code: 'notFound' });
+    h.sandbox.faults.failNext('PUT', `/users/*/connections/${C.claireUbs}`, {
+      kind: 'status',
+      status: 404,
+      code: 'notFound',
+    });
     const out = await refreshBalances({ maxAgeMinutes: 0 }, { executionId: 'exec-perm' }, h.refreshDeps());
     expect(byConnection(out)[C.claireUbs]).toMatchObject({ outcome: 'failed', error: { name: 'NotFound' } });
     expect(out.summary).toEqual({ synced: 5, skipped: 0, needs_user_action: 1, failed: 1 });
 
-    h.sandbox.faults.failNext('PUT', `/users/*/connections/${C.claireBnp}`, { kind: 'status', status: 403, code: 'forbidden' });
+    h.sandbox.faults.failNext('PUT', `/users/*/connections/${C.claireBnp}`, {
+      kind: 'status',
+      status: 403,
+      code: 'forbidden',
+    });
     await expect(
-      refreshBalances({ connectionIds: [C.claireBnp], maxAgeMinutes: 0 }, { executionId: 'exec-all-fail' }, h.refreshDeps()),
+      refreshBalances(
+        { connectionIds: [C.claireBnp], maxAgeMinutes: 0 },
+        { executionId: 'exec-all-fail' },
+        h.refreshDeps(),
+      ),
     ).rejects.toMatchObject({ name: 'Forbidden' });
   });
 
@@ -266,17 +337,28 @@ describe('refreshBalances (real client + sandbox + dynalite)', () => {
   });
 
   it('a revoked token fails that user only; a transient listing failure throws before any write', async () => {
-    h.sandbox.faults.failNext('GET', `/users/${FAMILY_OFFICE_IDS.users.louis}/connections`, { kind: 'status', status: 401, code: 'invalidToken' });
+    h.sandbox.faults.failNext('GET', `/users/${FAMILY_OFFICE_IDS.users.louis}/connections`, {
+      kind: 'status',
+      status: 401,
+      code: 'invalidToken',
+    });
     const out = await refreshBalances({ maxAgeMinutes: 0 }, { executionId: 'exec-401' }, h.refreshDeps());
     expect(out.connections.filter((c) => c.userId === FAMILY_OFFICE_IDS.users.louis)).toEqual([
-      { userId: FAMILY_OFFICE_IDS.users.louis, outcome: 'failed', reason: 'connections_unavailable', error: expect.objectContaining({ name: 'Unauthenticated' }) },
+      {
+        userId: FAMILY_OFFICE_IDS.users.louis,
+        outcome: 'failed',
+        reason: 'connections_unavailable',
+        error: expect.objectContaining({ name: 'Unauthenticated' }),
+      },
     ]);
     expect(out.summary.synced).toBe(5);
 
     const h2 = await startHarness({ dynamo: dynamo() });
     try {
       h2.sandbox.faults.failNext('GET', '/users/*/connections', { kind: 'rateLimited', retryAfter: 5 });
-      await expect(refreshBalances({}, { executionId: 'exec-429' }, h2.refreshDeps())).rejects.toMatchObject({ name: 'RateLimited' });
+      await expect(refreshBalances({}, { executionId: 'exec-429' }, h2.refreshDeps())).rejects.toMatchObject({
+        name: 'RateLimited',
+      });
       expect(await h2.scan()).toEqual([]);
       expect(h2.sandbox.syncRequests()).toEqual([]);
     } finally {
@@ -306,7 +388,15 @@ describe('refreshBalances (real client + sandbox + dynalite)', () => {
       { executionId: 'exec-sel' },
       h.refreshDeps(),
     );
-    expect(out.connections).toEqual([expect.objectContaining({ userId: FAMILY_OFFICE_IDS.users.holding, connectionId: C.holdingHsbc, outcome: 'synced' })]);
-    expect(h.sandbox.requests.filter((r) => r.method === 'GET').map((r) => r.userId)).toEqual([FAMILY_OFFICE_IDS.users.holding]);
+    expect(out.connections).toEqual([
+      expect.objectContaining({
+        userId: FAMILY_OFFICE_IDS.users.holding,
+        connectionId: C.holdingHsbc,
+        outcome: 'synced',
+      }),
+    ]);
+    expect(h.sandbox.requests.filter((r) => r.method === 'GET').map((r) => r.userId)).toEqual([
+      FAMILY_OFFICE_IDS.users.holding,
+    ]);
   });
 });

@@ -7,7 +7,12 @@ import { useDynalite } from '../../support/dynalite';
 const TENANT = 't1';
 const NOW = new Date('2025-06-02T06:00:00Z');
 
-function record(accountId: string, lastUpdatedAt: string, currentBalance: number, extra: Partial<AccountBalanceRecord> = {}): AccountBalanceRecord {
+function record(
+  accountId: string,
+  lastUpdatedAt: string,
+  currentBalance: number,
+  extra: Partial<AccountBalanceRecord> = {},
+): AccountBalanceRecord {
   return {
     id: `powens:${accountId}:${lastUpdatedAt}`,
     accountId,
@@ -30,7 +35,10 @@ describe('balance store on dynalite', () => {
   async function newStore() {
     const tableName = `store-${++n}`;
     await dynamo().createTable(tableName);
-    return { tableName, store: createBalanceStore({ client: dynamo().doc, tableName, clock: () => NOW, historyTtlDays: 400 }) };
+    return {
+      tableName,
+      store: createBalanceStore({ client: dynamo().doc, tableName, clock: () => NOW, historyTtlDays: 400 }),
+    };
   }
 
   it('writes history + latest and reads them back (latest, history range, TTL attribute)', async () => {
@@ -38,7 +46,13 @@ describe('balance store on dynalite', () => {
     const a1 = record('1', '2025-06-01T10:00:00.000Z', 100, { availableBalance: 90, metadata: { name: 'Checking' } });
     const b1 = record('2', '2025-06-01T11:00:00.000Z', 5);
     const result = await store.writeSnapshots([a1, b1]);
-    expect(result).toEqual({ historyWritten: 2, latestAdvanced: 2, latestStale: 0, latestConnectionStateChanged: 0, requests: 3 });
+    expect(result).toEqual({
+      historyWritten: 2,
+      latestAdvanced: 2,
+      latestStale: 0,
+      latestConnectionStateChanged: 0,
+      requests: 3,
+    });
 
     expect(await store.listLatest(TENANT)).toEqual([a1, b1]);
     expect(await store.queryHistory(TENANT, '1')).toEqual([a1]);
@@ -47,7 +61,9 @@ describe('balance store on dynalite', () => {
       new GetCommand({ TableName: tableName, Key: tableKeys.history(TENANT, '1', a1.lastUpdatedAt) }),
     );
     expect(Item?.expiresAt).toBe(Date.parse(a1.lastUpdatedAt) / 1000 + 400 * 86_400);
-    const latest = await dynamo().doc.send(new GetCommand({ TableName: tableName, Key: tableKeys.latest(TENANT, '1') }));
+    const latest = await dynamo().doc.send(
+      new GetCommand({ TableName: tableName, Key: tableKeys.latest(TENANT, '1') }),
+    );
     expect(latest.Item?.expiresAt).toBeUndefined();
   });
 
@@ -92,7 +108,13 @@ describe('balance store on dynalite', () => {
     );
     const result = await store.writeSnapshots(records);
     // 60 history items → 3 batches; 20 accounts → 20 conditional puts (only the newest snapshot per account).
-    expect(result).toEqual({ historyWritten: 60, latestAdvanced: 20, latestStale: 0, latestConnectionStateChanged: 0, requests: 23 });
+    expect(result).toEqual({
+      historyWritten: 60,
+      latestAdvanced: 20,
+      latestStale: 0,
+      latestConnectionStateChanged: 0,
+      requests: 23,
+    });
     const latest = await store.listLatest(TENANT);
     expect(latest).toHaveLength(20);
     expect(latest.every((r) => r.lastUpdatedAt === '2025-06-01T02:00:00.000Z')).toBe(true);
@@ -102,12 +124,18 @@ describe('balance store on dynalite', () => {
     const { store } = await newStore();
     const times = ['2025-05-01T00:00:00.000Z', '2025-05-15T00:00:00.000Z', '2025-06-01T00:00:00.000Z'];
     await store.writeSnapshots(times.map((t, i) => record('1', t, i)));
-    const range = await store.queryHistory(TENANT, '1', { from: '2025-05-15T00:00:00.000Z', to: new Date('2025-06-01T00:00:00Z') });
+    const range = await store.queryHistory(TENANT, '1', {
+      from: '2025-05-15T00:00:00.000Z',
+      to: new Date('2025-06-01T00:00:00Z'),
+    });
     expect(range.map((r) => r.lastUpdatedAt)).toEqual(times.slice(1));
   });
 
   it('maps a missing table to ConfigurationError naming it', async () => {
     const store = createBalanceStore({ client: dynamo().doc, tableName: 'does-not-exist' });
-    await expect(store.listLatest(TENANT)).rejects.toMatchObject({ name: 'ConfigurationError', message: expect.stringContaining('does-not-exist') });
+    await expect(store.listLatest(TENANT)).rejects.toMatchObject({
+      name: 'ConfigurationError',
+      message: expect.stringContaining('does-not-exist'),
+    });
   });
 });

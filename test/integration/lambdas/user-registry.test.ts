@@ -6,7 +6,11 @@ import { randomBytes } from 'node:crypto';
 import { PutCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { createUserRegistry, type UserRegistry } from '../../../lambdas/core/adapters/dynamodb/user-registry';
 import { tableKeys } from '../../../lambdas/core/adapters/dynamodb/table-schema';
-import { generateLocalKey, localKeyProvider, parseLocalKey } from '../../../lambdas/core/adapters/keys/token-key-provider';
+import {
+  generateLocalKey,
+  localKeyProvider,
+  parseLocalKey,
+} from '../../../lambdas/core/adapters/keys/token-key-provider';
 import { useDynalite } from '../../support/dynalite';
 
 const TENANT = 'martin-family';
@@ -34,7 +38,13 @@ describe('user registry (dynalite, local key provider)', () => {
     const items = await scanAll();
     expect(items).toHaveLength(1);
     expect(JSON.stringify(items)).not.toContain(t);
-    expect(items[0]).toMatchObject({ ...tableKeys.registeredUser(TENANT, 1001), userId: 1001, status: 'active', keyProvider: 'local', keyId: keys.keyId });
+    expect(items[0]).toMatchObject({
+      ...tableKeys.registeredUser(TENANT, 1001),
+      userId: 1001,
+      status: 'active',
+      keyProvider: 'local',
+      keyId: keys.keyId,
+    });
     expect(await registry.get(1001)).toEqual({
       userId: 1001,
       label: 'Claire',
@@ -52,10 +62,16 @@ describe('user registry (dynalite, local key provider)', () => {
     clock.now = new Date('2026-11-30T11:00:00Z');
     const t2 = token(2);
     const second = await registry.put({ userId: 7, token: t2, status: 'disabled' });
-    expect(second).toEqual({ created: false, user: { userId: 7, status: 'disabled', createdAt: created, updatedAt: clock.now.toISOString() } });
+    expect(second).toEqual({
+      created: false,
+      user: { userId: 7, status: 'disabled', createdAt: created, updatedAt: clock.now.toISOString() },
+    });
     expect(await registry.get(7)).toEqual(second.user);
     // Disabled users are not refreshed: asking for one is a named input error, and "everyone" skips it.
-    await expect(registry.credentials([7])).rejects.toMatchObject({ name: 'ValidationFailed', message: expect.stringContaining('not active in the user registry: 7') });
+    await expect(registry.credentials([7])).rejects.toMatchObject({
+      name: 'ValidationFailed',
+      message: expect.stringContaining('not active in the user registry: 7'),
+    });
     await expect(registry.credentials()).resolves.toEqual([]);
   });
 
@@ -90,7 +106,10 @@ describe('user registry (dynalite, local key provider)', () => {
 
   it('unknown ids are a ValidationFailed naming them; delete removes the item and says whether it existed', async () => {
     await registry.put({ userId: 1, token: token(1) });
-    await expect(registry.credentials([1, 2, 3])).rejects.toMatchObject({ name: 'ValidationFailed', details: { unknownUserIds: [2, 3] } });
+    await expect(registry.credentials([1, 2, 3])).rejects.toMatchObject({
+      name: 'ValidationFailed',
+      details: { unknownUserIds: [2, 3] },
+    });
     await expect(registry.delete(1)).resolves.toBe(true);
     await expect(registry.delete(1)).resolves.toBe(false);
     expect(await scanAll()).toEqual([]);
@@ -103,7 +122,10 @@ describe('user registry (dynalite, local key provider)', () => {
     await dynamo().doc.send(
       new PutCommand({ TableName: tableName, Item: { ...one, ...tableKeys.registeredUser(TENANT, 2), userId: 2 } }),
     );
-    await expect(registry.credentials([2])).rejects.toMatchObject({ name: 'ConfigurationError', details: { reason: 'tokenDecryptionFailed' } });
+    await expect(registry.credentials([2])).rejects.toMatchObject({
+      name: 'ConfigurationError',
+      details: { reason: 'tokenDecryptionFailed' },
+    });
     await dynamo().doc.send(
       new PutCommand({ TableName: tableName, Item: { ...one, ...tableKeys.registeredUser('other-family', 1) } }),
     );
@@ -115,7 +137,11 @@ describe('user registry (dynalite, local key provider)', () => {
     ['user id 0', { userId: 0, token: 't' }, /userId must be a positive integer/],
     ['an empty token', { userId: 1, token: '' }, /token must be a non-empty string/],
     ['a 5,000-character token', { userId: 1, token: 'x'.repeat(5000) }, /at most 4096 characters/],
-    ['a 201-character label', { userId: 1, token: 't', label: 'x'.repeat(201) }, /label must be a string of at most 200/],
+    [
+      'a 201-character label',
+      { userId: 1, token: 't', label: 'x'.repeat(201) },
+      /label must be a string of at most 200/,
+    ],
     ['an unknown status', { userId: 1, token: 't', status: 'gone' as never }, /status must be one of active, disabled/],
   ])('rejects %s with ValidationFailed and writes nothing', async (_what, put, message) => {
     await expect(registry.put(put)).rejects.toThrow(message);

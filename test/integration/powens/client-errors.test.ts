@@ -5,7 +5,11 @@
  */
 import { inspect } from 'node:util';
 import { StepError } from '../../../lambdas/core/errors';
-import { createPowensClient, type PowensClient, type RetryAfterInfo } from '../../../lambdas/core/adapters/powens/client';
+import {
+  createPowensClient,
+  type PowensClient,
+  type RetryAfterInfo,
+} from '../../../lambdas/core/adapters/powens/client';
 import {
   createFamilyOfficeDataset,
   FAMILY_OFFICE_IDS as IDS,
@@ -46,7 +50,10 @@ const CONNECTIONS_PATH = '/users/*/connections';
 beforeEach(async () => {
   clockMs = NOW.getTime();
   retryAfterSeen = [];
-  sandbox = await startPowensSandbox({ dataset: createFamilyOfficeDataset({ now: NOW }), clock: () => new Date(clockMs) });
+  sandbox = await startPowensSandbox({
+    dataset: createFamilyOfficeDataset({ now: NOW }),
+    clock: () => new Date(clockMs),
+  });
   // Generous timeouts: an answered request must never time out, however loaded the machine is.
   client = createPowensClient({
     baseUrl: sandbox.baseUrl,
@@ -68,14 +75,27 @@ describe('HTTP status → named error', () => {
   it('429 with Retry-After seconds → RateLimited with retryAfterMs, reported to onRetryAfter', async () => {
     sandbox.faults.failNext('GET', CONNECTIONS_PATH, { kind: 'rateLimited', retryAfter: 42 });
     const error = await failure(client.listConnections(claire()));
-    expect(error).toMatchObject({ name: 'RateLimited', retryable: true, retryAfterMs: 42_000, details: { status: 429 } });
+    expect(error).toMatchObject({
+      name: 'RateLimited',
+      retryable: true,
+      retryAfterMs: 42_000,
+      details: { status: 429 },
+    });
     expect(error.message).toContain('GET /users/1001/connections');
-    expect(retryAfterSeen).toEqual([{ method: 'GET', path: '/users/1001/connections', status: 429, retryAfterMs: 42_000 }]);
+    expect(retryAfterSeen).toEqual([
+      { method: 'GET', path: '/users/1001/connections', status: 429, retryAfterMs: 42_000 },
+    ]);
   });
 
   it('429 with an HTTP-date Retry-After → delay from the injected clock', async () => {
-    sandbox.faults.failNext('GET', CONNECTIONS_PATH, { kind: 'rateLimited', retryAfter: new Date(clockMs + 90_000).toUTCString() });
-    expect(await failure(client.listConnections(claire()))).toMatchObject({ name: 'RateLimited', retryAfterMs: 90_000 });
+    sandbox.faults.failNext('GET', CONNECTIONS_PATH, {
+      kind: 'rateLimited',
+      retryAfter: new Date(clockMs + 90_000).toUTCString(),
+    });
+    expect(await failure(client.listConnections(claire()))).toMatchObject({
+      name: 'RateLimited',
+      retryAfterMs: 90_000,
+    });
   });
 
   it('the sandbox rate limiter (30/min like the Powens sandbox) answers 429 + Retry-After + ServiceError', async () => {
@@ -85,13 +105,21 @@ describe('HTTP status → named error', () => {
       clock: () => new Date(clockMs),
       rateLimit: { limit: 30, windowMs: 60_000 },
     });
-    client = createPowensClient({ baseUrl: sandbox.baseUrl, timeoutMs: 30_000, syncTimeoutMs: 60_000, now: () => clockMs });
+    client = createPowensClient({
+      baseUrl: sandbox.baseUrl,
+      timeoutMs: 30_000,
+      syncTimeoutMs: 60_000,
+      now: () => clockMs,
+    });
     for (let i = 0; i < 30; i++) await client.getConnection(claire(), IDS.connections.claireBnp);
     clockMs += 20_000;
     const res = await fetch(`${sandbox.baseUrl}/users/me`, { headers: { authorization: `Bearer ${claire().token}` } });
     expect([res.status, res.headers.get('retry-after')]).toEqual([429, '40']);
     openapi.assertValid('ServiceError', await res.json());
-    expect(await failure(client.listConnections(claire()))).toMatchObject({ name: 'RateLimited', retryAfterMs: 40_000 });
+    expect(await failure(client.listConnections(claire()))).toMatchObject({
+      name: 'RateLimited',
+      retryAfterMs: 40_000,
+    });
     clockMs += 40_000;
     await expect(client.listConnections(claire())).resolves.toHaveLength(2);
   });
@@ -108,7 +136,12 @@ describe('HTTP status → named error', () => {
     [400, 'BadRequest'],
     [422, 'BadRequest'],
   ])('HTTP %i → %s, with status, Powens code and request id in details', async (status, name) => {
-    sandbox.faults.failNext('PUT', '/users/*/connections/*', { kind: 'status', status, code: 'someCode', description: 'Injected.' });
+    sandbox.faults.failNext('PUT', '/users/*/connections/*', {
+      kind: 'status',
+      status,
+      code: 'someCode',
+      description: 'Injected.',
+    });
     const error = await failure(client.syncConnection(claire(), IDS.connections.claireBnp, { psuRequested: false }));
     expect(error.name).toBe(name);
     expect(error.details).toEqual({ status, code: 'someCode', requestId: expect.stringMatching(/^sbx-/) });
@@ -118,20 +151,32 @@ describe('HTTP status → named error', () => {
 
   it('503 with Retry-After keeps the hint on ServiceUnavailable', async () => {
     sandbox.faults.failNext('GET', CONNECTIONS_PATH, { kind: 'status', status: 503, retryAfter: 5 });
-    expect(await failure(client.listConnections(claire()))).toMatchObject({ name: 'ServiceUnavailable', retryAfterMs: 5_000 });
+    expect(await failure(client.listConnections(claire()))).toMatchObject({
+      name: 'ServiceUnavailable',
+      retryAfterMs: 5_000,
+    });
   });
 
   it('a real 401 (wrong token) → Unauthenticated, and the sandbox body is a ServiceError', async () => {
     const error = await failure(client.listConnections({ userId: IDS.users.claire, token: 'sbx_wrong_token_value' }));
-    expect(error).toMatchObject({ name: 'Unauthenticated', retryable: false, details: { status: 401, code: 'invalidToken' } });
+    expect(error).toMatchObject({
+      name: 'Unauthenticated',
+      retryable: false,
+      details: { status: 401, code: 'invalidToken' },
+    });
     const res = await fetch(`${sandbox.baseUrl}/users/me/connections`);
     expect(res.status).toBe(401);
     openapi.assertValid('ServiceError', await res.json());
   });
 
   it('real 404s: unknown connection, and another user’s id with my token', async () => {
-    expect(await failure(client.getConnection(claire(), 999_999))).toMatchObject({ name: 'NotFound', details: { code: 'notFound' } });
-    expect(await failure(client.getConnection(claire(), IDS.connections.louisSocGen))).toMatchObject({ name: 'NotFound' });
+    expect(await failure(client.getConnection(claire(), 999_999))).toMatchObject({
+      name: 'NotFound',
+      details: { code: 'notFound' },
+    });
+    expect(await failure(client.getConnection(claire(), IDS.connections.louisSocGen))).toMatchObject({
+      name: 'NotFound',
+    });
     const other = { userId: IDS.users.louis, token: claire().token };
     expect(await failure(client.listConnections(other))).toMatchObject({ name: 'NotFound' });
   });
@@ -140,7 +185,10 @@ describe('HTTP status → named error', () => {
     sandbox.faults.failNext('GET', '/users/*/accounts', { kind: 'status', status: 400, code: 'noAccount' });
     await expect(client.listAccounts(claire())).resolves.toEqual({ accounts: [], balances: {} });
     sandbox.faults.failNext('GET', CONNECTIONS_PATH, { kind: 'status', status: 400, code: 'noAccount' });
-    expect(await failure(client.listConnections(claire()))).toMatchObject({ name: 'BadRequest', details: { code: 'noAccount' } });
+    expect(await failure(client.listConnections(claire()))).toMatchObject({
+      name: 'BadRequest',
+      details: { code: 'noAccount' },
+    });
   });
 });
 
@@ -148,7 +196,11 @@ describe('transport failures', () => {
   it('connection reset → ServiceUnavailable, and the client did not retry', async () => {
     sandbox.faults.failNext('GET', CONNECTIONS_PATH, { kind: 'reset' });
     const error = await failure(client.listConnections(claire()));
-    expect(error).toMatchObject({ name: 'ServiceUnavailable', retryable: true, details: { network: expect.stringMatching(/^(UND_ERR_SOCKET|ECONNRESET)$/) } });
+    expect(error).toMatchObject({
+      name: 'ServiceUnavailable',
+      retryable: true,
+      details: { network: expect.stringMatching(/^(UND_ERR_SOCKET|ECONNRESET)$/) },
+    });
     expect(sandbox.requests).toHaveLength(1);
   });
 
@@ -169,7 +221,9 @@ describe('transport failures', () => {
 
   it('a hung sync → Timeout after syncTimeoutMs (the long one), not timeoutMs', async () => {
     sandbox.faults.failNext('PUT', '/users/*/connections/*', { kind: 'hang' });
-    const error = await failure(hangingClient().syncConnection(claire(), IDS.connections.claireBnp, { psuRequested: false }));
+    const error = await failure(
+      hangingClient().syncConnection(claire(), IDS.connections.claireBnp, { psuRequested: false }),
+    );
     expect(error).toMatchObject({ name: 'Timeout', details: { timeoutMs: 300 } });
     expect(error.message).toContain('PUT /users/1001/connections/2001?psu_requested=false');
   });
@@ -188,7 +242,10 @@ describe('transport failures', () => {
   it('refuses a _links.next on another origin (the token would leak) → BadGateway', async () => {
     sandbox.faults.failNext('GET', CONNECTIONS_PATH, {
       kind: 'malformed',
-      body: JSON.stringify({ connections: [], _links: { next: { href: 'http://attacker.example/2.0/users/1001/connections' } } }),
+      body: JSON.stringify({
+        connections: [],
+        _links: { next: { href: 'http://attacker.example/2.0/users/1001/connections' } },
+      }),
     });
     const error = await failure(client.listConnections(claire()));
     expect(error).toMatchObject({ name: 'BadGateway' });
@@ -203,7 +260,10 @@ describe('transport failures', () => {
       { kind: 'malformed', body: JSON.stringify({ connections: [], _links: { next: { href: self } } }) },
       3,
     );
-    expect(await failure(client.listConnections(claire()))).toMatchObject({ name: 'BadGateway', message: expect.stringContaining('loops') });
+    expect(await failure(client.listConnections(claire()))).toMatchObject({
+      name: 'BadGateway',
+      message: expect.stringContaining('loops'),
+    });
     // Page 1 points at itself; fetching it once shows the loop.
     expect(sandbox.requests).toHaveLength(2);
   });
@@ -216,7 +276,10 @@ describe('secrets', () => {
     tokens.push('sbx_wrong_token_value');
     for (const error of caught) {
       const e = error as StepError;
-      const dump = [JSON.stringify({ name: e.name, message: e.message, stack: e.stack, details: e.details }), inspect(e, { depth: 10 })].join('\n');
+      const dump = [
+        JSON.stringify({ name: e.name, message: e.message, stack: e.stack, details: e.details }),
+        inspect(e, { depth: 10 }),
+      ].join('\n');
       for (const token of tokens) expect(dump).not.toContain(token);
       expect(dump.toLowerCase()).not.toContain('bearer');
     }

@@ -27,7 +27,12 @@ const userCreds = (userId: number): { userId: number; token: string } => {
 };
 
 /** Raw GET (not through the client) to validate exactly what went over the wire. */
-async function raw(method: string, path: string, userId: number, body?: unknown): Promise<{ status: number; json: unknown }> {
+async function raw(
+  method: string,
+  path: string,
+  userId: number,
+  body?: unknown,
+): Promise<{ status: number; json: unknown }> {
   const res = await fetch(`${sandbox.baseUrl}${path}`, {
     method,
     headers: { authorization: `Bearer ${userCreds(userId).token}`, 'content-type': 'application/json' },
@@ -45,7 +50,10 @@ async function rawValid(name: PowensSchemaName, path: string, userId: number, me
 
 beforeEach(async () => {
   clockMs = NOW.getTime();
-  sandbox = await startPowensSandbox({ dataset: createFamilyOfficeDataset({ now: NOW }), clock: () => new Date(clockMs) });
+  sandbox = await startPowensSandbox({
+    dataset: createFamilyOfficeDataset({ now: NOW }),
+    clock: () => new Date(clockMs),
+  });
   client = createPowensClient({ baseUrl: sandbox.baseUrl, timeoutMs: 30_000, syncTimeoutMs: 60_000 });
 });
 
@@ -61,7 +69,11 @@ describe('reads', () => {
       [IDS.connections.louisBoursorama, 'SCARequired'],
     ]);
     await rawValid('ConnectionsList', `/users/${IDS.users.louis}/connections`, IDS.users.louis);
-    const expanded = (await rawValid('ConnectionsList', '/users/me/connections?expand=accounts,all_accounts', IDS.users.louis)) as {
+    const expanded = (await rawValid(
+      'ConnectionsList',
+      '/users/me/connections?expand=accounts,all_accounts',
+      IDS.users.louis,
+    )) as {
       connections: { accounts: { id: number }[]; all_accounts: { id: number }[] }[];
     };
     expect(expanded.connections[0]?.accounts.map((a) => a.id)).toEqual([3111, 3112, 3114]);
@@ -70,10 +82,19 @@ describe('reads', () => {
 
   it('gets one connection with parseable Powens DateTimes', async () => {
     const connection = await client.getConnection(userCreds(IDS.users.claire), IDS.connections.claireBnp);
-    expect(connection).toMatchObject({ id: IDS.connections.claireBnp, id_user: IDS.users.claire, state: null, active: true });
+    expect(connection).toMatchObject({
+      id: IDS.connections.claireBnp,
+      id_user: IDS.users.claire,
+      state: null,
+      active: true,
+    });
     // 26 h before NOW, in Paris wall time, read back to the same instant.
     expect(parsePowensDateTime(connection.last_update)?.toISOString()).toBe('2025-06-01T04:00:00.000Z');
-    await rawValid('Connection', `/users/me/connections/${IDS.connections.claireBnp}?expand=accounts`, IDS.users.claire);
+    await rawValid(
+      'Connection',
+      `/users/me/connections/${IDS.connections.claireBnp}?expand=accounts`,
+      IDS.users.claire,
+    );
   });
 
   it('lists accounts with per-currency balances; disabled accounts only with ?all', async () => {
@@ -90,9 +111,13 @@ describe('reads', () => {
       [3122, IDS.connections.louisBoursorama, 'SCARequired'],
     ]);
     await rawValid('BankAccountsList', '/users/me/accounts?expand=connection', IDS.users.louis);
-    const rawList = (await rawValid('BankAccountsList', '/users/me/accounts', IDS.users.louis)) as { accounts: unknown[] };
+    const rawList = (await rawValid('BankAccountsList', '/users/me/accounts', IDS.users.louis)) as {
+      accounts: unknown[];
+    };
     for (const account of rawList.accounts) openapi.assertValid('BankAccount', account);
-    const all = (await rawValid('BankAccountsList', '/users/me/accounts?all', IDS.users.louis)) as { accounts: { id: number }[] };
+    const all = (await rawValid('BankAccountsList', '/users/me/accounts?all', IDS.users.louis)) as {
+      accounts: { id: number }[];
+    };
     expect(all.accounts.map((a) => a.id)).toContain(IDS.disabledAccount);
   });
 
@@ -103,7 +128,11 @@ describe('reads', () => {
       [3402, 'USD', 'ORGA'],
     ]);
     expect(list.balances).toEqual({ GBP: 184_002.3, USD: 650_000 });
-    await rawValid('BankAccountsList', `/users/me/connections/${IDS.connections.holdingHsbc}/accounts`, IDS.users.holding);
+    await rawValid(
+      'BankAccountsList',
+      `/users/me/connections/${IDS.connections.holdingHsbc}/accounts`,
+      IDS.users.holding,
+    );
   });
 
   it('gets one account; a disabled one is a 404 unless ?all', async () => {
@@ -121,7 +150,9 @@ describe('reads', () => {
       body: JSON.stringify({ client_id: sandbox.secret.clientId, client_secret: sandbox.secret.clientSecret }),
     });
     const created = (await init.json()) as { auth_token: string; id_user: number };
-    const rawAnswer = await fetch(`${sandbox.baseUrl}/users/me/accounts`, { headers: { authorization: `Bearer ${created.auth_token}` } });
+    const rawAnswer = await fetch(`${sandbox.baseUrl}/users/me/accounts`, {
+      headers: { authorization: `Bearer ${created.auth_token}` },
+    });
     expect(rawAnswer.status).toBe(400);
     const error = await rawAnswer.json();
     openapi.assertValid('ServiceError', error);
@@ -132,7 +163,10 @@ describe('reads', () => {
   });
 
   it('GET /users/me identifies the token’s user', async () => {
-    expect(await client.getMe(userCreds(IDS.users.holding))).toEqual({ id: IDS.users.holding, signin: expect.any(String) });
+    expect(await client.getMe(userCreds(IDS.users.holding))).toEqual({
+      id: IDS.users.holding,
+      signin: expect.any(String),
+    });
     await rawValid('User', '/users/me', IDS.users.holding);
   });
 });
@@ -172,7 +206,10 @@ describe('forced sync (PUT /users/{id}/connections/{cid})', () => {
     await client.syncConnection(claire, IDS.connections.claireBnp, { psuRequested: false });
     const first = (await client.listAccounts(claire)).accounts.map((a) => a.balance);
     await sandbox.close();
-    sandbox = await startPowensSandbox({ dataset: createFamilyOfficeDataset({ now: NOW }), clock: () => new Date(clockMs) });
+    sandbox = await startPowensSandbox({
+      dataset: createFamilyOfficeDataset({ now: NOW }),
+      clock: () => new Date(clockMs),
+    });
     client = createPowensClient({ baseUrl: sandbox.baseUrl, timeoutMs: 30_000, syncTimeoutMs: 60_000 });
     await client.syncConnection(claire, IDS.connections.claireBnp, { psuRequested: false });
     expect((await client.listAccounts(claire)).accounts.map((a) => a.balance)).toEqual(first);
@@ -195,7 +232,11 @@ describe('forced sync (PUT /users/{id}/connections/{cid})', () => {
     const before = sandbox.connection(IDS.connections.claireUbs).last_update;
     sandbox.scriptSync(IDS.connections.claireUbs, { outcomes: ['websiteUnavailable', 'SCARequired'] });
     const first = await client.syncConnection(claire, IDS.connections.claireUbs, { psuRequested: false });
-    expect([first.httpStatus, first.connection.state, first.connection.last_update]).toEqual([200, 'websiteUnavailable', before]);
+    expect([first.httpStatus, first.connection.state, first.connection.last_update]).toEqual([
+      200,
+      'websiteUnavailable',
+      before,
+    ]);
     expect(first.connection.next_try).not.toBeNull();
     const second = await client.syncConnection(claire, IDS.connections.claireUbs, { psuRequested: false });
     expect([second.httpStatus, second.connection.state]).toEqual([202, 'SCARequired']);
@@ -210,9 +251,15 @@ describe('forced sync (PUT /users/{id}/connections/{cid})', () => {
     const during = await client.getConnection(claire, IDS.connections.claireBnp);
     expect(classifyConnectionState(during.state)).toBe('in_progress');
 
-    const conflict = await client.syncConnection(claire, IDS.connections.claireBnp, { psuRequested: false }).catch((e: unknown) => e);
+    const conflict = await client
+      .syncConnection(claire, IDS.connections.claireBnp, { psuRequested: false })
+      .catch((e: unknown) => e);
     expect(conflict).toMatchObject({ name: 'Conflict', details: { status: 409, code: 'invalidValue' } });
-    const rawConflict = await raw('PUT', `/users/me/connections/${IDS.connections.claireBnp}?psu_requested=false`, IDS.users.claire);
+    const rawConflict = await raw(
+      'PUT',
+      `/users/me/connections/${IDS.connections.claireBnp}?psu_requested=false`,
+      IDS.users.claire,
+    );
     expect(rawConflict.status).toBe(409);
     openapi.assertValid('ServiceError', rawConflict.json);
 
@@ -226,7 +273,9 @@ describe('forced sync (PUT /users/{id}/connections/{cid})', () => {
     await sandbox.close();
     sandbox = await startPowensSandbox({ dataset: createFamilyOfficeDataset({ now: NOW }), syncLatencyMs: 150 });
     client = createPowensClient({ baseUrl: sandbox.baseUrl, timeoutMs: 30_000, syncTimeoutMs: 60_000 });
-    const result = await client.syncConnection(userCreds(IDS.users.claire), IDS.connections.claireBnp, { psuRequested: false });
+    const result = await client.syncConnection(userCreds(IDS.users.claire), IDS.connections.claireBnp, {
+      psuRequested: false,
+    });
     expect(result.connection.state).toBeNull();
   });
 });
@@ -249,7 +298,12 @@ describe('POST /users/{id}/connections/{cid} (update and/or sync)', () => {
 
   it('?background=true answers at once with `validating` and finishes later', async () => {
     const hold = sandbox.holdSyncs(IDS.connections.claireBnp);
-    const answer = await raw('POST', `/users/me/connections/${IDS.connections.claireBnp}?background=true`, IDS.users.claire, {});
+    const answer = await raw(
+      'POST',
+      `/users/me/connections/${IDS.connections.claireBnp}?background=true`,
+      IDS.users.claire,
+      {},
+    );
     expect([answer.status, (answer.json as { state: string }).state]).toEqual([202, 'validating']);
     await hold.started;
     hold.release();
@@ -264,9 +318,16 @@ describe('paging (_links.next)', () => {
     sandbox = await startPowensSandbox({ dataset: createFamilyOfficeDataset({ now: NOW }), connectionsPageSize: 1 });
     client = createPowensClient({ baseUrl: sandbox.baseUrl, timeoutMs: 30_000, syncTimeoutMs: 60_000 });
     const connections = await client.listConnections(userCreds(IDS.users.holding));
-    expect(connections.map((c) => c.id)).toEqual([IDS.connections.holdingQonto, IDS.connections.holdingHsbc, IDS.connections.holdingIbkr]);
+    expect(connections.map((c) => c.id)).toEqual([
+      IDS.connections.holdingQonto,
+      IDS.connections.holdingHsbc,
+      IDS.connections.holdingIbkr,
+    ]);
     expect(sandbox.requests.map((r) => r.query.offset ?? '-')).toEqual(['-', '1', '2']);
     const page = await rawValid('ConnectionsList', '/users/me/connections?limit=2&offset=0', IDS.users.holding);
-    expect(page).toMatchObject({ total: 3, _links: { next: { href: expect.stringContaining('offset=2') }, prev: null } });
+    expect(page).toMatchObject({
+      total: 3,
+      _links: { next: { href: expect.stringContaining('offset=2') }, prev: null },
+    });
   });
 });

@@ -117,43 +117,31 @@ describe('Powens rate budget (dynalite token bucket, sandbox as referee)', () =>
     return { ...outcomes, times, statuses: sandbox.requests.map((r) => r.status) };
   }
 
-  it(
-    'eight concurrent callers making 80 calls never exceed 30 calls in any 60 s window, and none is refused',
-    async () => {
-      const result = await run({ callers: 8, callsEach: 10, budget: true });
-      expect(result.errors).toEqual([]);
-      expect(result.ok).toBe(80);
-      expect(result.statuses.every((s) => s === 200)).toBe(true);
-      const peak = peakPerWindow(result.times);
-      expect(peak).toBeLessThanOrEqual(LIMIT);
-      expect(peak).toBeGreaterThan(LIMIT - 5);
-      // The budget is used, not just idle: 80 calls at 25 tokens/min after a burst of 5 take 3 virtual minutes.
-      expect(Math.max(...result.times) - START).toBeGreaterThanOrEqual(3 * RATE_WINDOW_MS);
-    },
-    120_000,
-  );
+  it('eight concurrent callers making 80 calls never exceed 30 calls in any 60 s window, and none is refused', async () => {
+    const result = await run({ callers: 8, callsEach: 10, budget: true });
+    expect(result.errors).toEqual([]);
+    expect(result.ok).toBe(80);
+    expect(result.statuses.every((s) => s === 200)).toBe(true);
+    const peak = peakPerWindow(result.times);
+    expect(peak).toBeLessThanOrEqual(LIMIT);
+    expect(peak).toBeGreaterThan(LIMIT - 5);
+    // The budget is used, not just idle: 80 calls at 25 tokens/min after a burst of 5 take 3 virtual minutes.
+    expect(Math.max(...result.times) - START).toBeGreaterThanOrEqual(3 * RATE_WINDOW_MS);
+  }, 120_000);
 
-  it(
-    'control: the same callers without the budget are refused by the sandbox (the referee can fail the test)',
-    async () => {
-      const result = await run({ callers: 8, callsEach: 10, budget: false });
-      expect(result.errors).toContain('RateLimited');
-      expect(result.statuses).toContain(429);
-    },
-    120_000,
-  );
+  it('control: the same callers without the budget are refused by the sandbox (the referee can fail the test)', async () => {
+    const result = await run({ callers: 8, callsEach: 10, budget: false });
+    expect(result.errors).toContain('RateLimited');
+    expect(result.statuses).toContain(429);
+  }, 120_000);
 
-  it(
-    'a caller that cannot get a token within maxWaitMs fails with RateLimited (retryable) without calling Powens',
-    async () => {
-      const result = await run({ callers: 1, callsEach: 7, budget: true, maxWaitMs: 1_000 });
-      // Burst of 5, then the 6th call would wait 2.4 s > 1 s: refused locally, twice.
-      expect(result.ok).toBe(5);
-      expect(result.errors).toEqual(['RateLimited', 'RateLimited']);
-      expect(sandbox.requests).toHaveLength(5);
-    },
-    120_000,
-  );
+  it('a caller that cannot get a token within maxWaitMs fails with RateLimited (retryable) without calling Powens', async () => {
+    const result = await run({ callers: 1, callsEach: 7, budget: true, maxWaitMs: 1_000 });
+    // Burst of 5, then the 6th call would wait 2.4 s > 1 s: refused locally, twice.
+    expect(result.ok).toBe(5);
+    expect(result.errors).toEqual(['RateLimited', 'RateLimited']);
+    expect(sandbox.requests).toHaveLength(5);
+  }, 120_000);
 
   it('a RateLimited error from the budget is retryable and carries when to try again', async () => {
     const t = START;

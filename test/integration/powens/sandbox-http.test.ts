@@ -2,7 +2,12 @@
  * The sandbox's own contract over raw HTTP (no client): auth endpoints, error bodies, routing, the control API
  * `npm start` uses to script faults, and a clean close(). Also proves the OpenAPI checker can fail.
  */
-import { createFamilyOfficeDataset, FAMILY_OFFICE_IDS as IDS, startPowensSandbox, type PowensSandbox } from '../../../infra/local/powens-sandbox';
+import {
+  createFamilyOfficeDataset,
+  FAMILY_OFFICE_IDS as IDS,
+  startPowensSandbox,
+  type PowensSandbox,
+} from '../../../infra/local/powens-sandbox';
 import { optionalPowensOpenApi, OPENAPI_DEVIATIONS } from '../../support/powens-openapi';
 
 const openapi = optionalPowensOpenApi();
@@ -46,7 +51,9 @@ describe('auth', () => {
   });
 
   it('POST /auth/init with a wrong secret → 401 ServiceError', async () => {
-    const res = await call('POST', '/2.0/auth/init', { body: { client_id: sandbox.secret.clientId, client_secret: 'nope' } });
+    const res = await call('POST', '/2.0/auth/init', {
+      body: { client_id: sandbox.secret.clientId, client_secret: 'nope' },
+    });
     expect(res.status).toBe(401);
     openapi.assertValid('ServiceError', res.json);
   });
@@ -64,7 +71,9 @@ describe('auth', () => {
     });
     expect(renew.status).toBe(200);
     openapi.assertValid('ExchangeAccessToken', renew.json);
-    expect((await call('GET', '/2.0/users/me', { token: String(renew.json.access_token) })).json.id).toBe(IDS.users.claire);
+    expect((await call('GET', '/2.0/users/me', { token: String(renew.json.access_token) })).json.id).toBe(
+      IDS.users.claire,
+    );
     expect((await call('GET', '/2.0/users/me', { token: old })).status).toBe(401);
   });
 
@@ -81,15 +90,22 @@ describe('errors and routing', () => {
     ['GET', '/2.0/users/me/connections/abc', 404, 'notFound'],
     ['GET', '/2.0/users/me/accounts/999999', 404, 'notFound'],
     ['DELETE', '/2.0/users/me/connections', 405, 'methodNotAllowed'],
-  ])('%s %s → %i %s, a ServiceError whose request_id is the x-request-id header', async (method, path, status, code) => {
-    const res = await call(method, path, { token: tokenOf(IDS.users.claire) });
-    expect([res.status, res.json.code]).toEqual([status, code]);
-    openapi.assertValid('ServiceError', res.json);
-    expect(res.json).toMatchObject({ message: null, request_id: res.headers.get('x-request-id') });
-  });
+  ])(
+    '%s %s → %i %s, a ServiceError whose request_id is the x-request-id header',
+    async (method, path, status, code) => {
+      const res = await call(method, path, { token: tokenOf(IDS.users.claire) });
+      expect([res.status, res.json.code]).toEqual([status, code]);
+      openapi.assertValid('ServiceError', res.json);
+      expect(res.json).toMatchObject({ message: null, request_id: res.headers.get('x-request-id') });
+    },
+  );
 
   it('a malformed JSON body → 400 invalidValue', async () => {
-    const res = await fetch(`${sandbox.baseUrl}/auth/init`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{oops' });
+    const res = await fetch(`${sandbox.baseUrl}/auth/init`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{oops',
+    });
     expect(res.status).toBe(400);
     expect(await res.json()).toMatchObject({ code: 'invalidValue' });
   });
@@ -122,15 +138,19 @@ describe('control API (/__sandbox) for npm start', () => {
     ]);
   });
 
-  it('a fault armed for one user (userId) hits only requests with that user\'s token', async () => {
+  it("a fault armed for one user (userId) hits only requests with that user's token", async () => {
     const armed = await call('POST', '/__sandbox/faults', {
       body: [{ userId: IDS.users.louis, path: '/users/me/**', fault: { kind: 'status', status: 500 }, times: 5 }],
     });
     expect(armed.status).toBe(201);
-    expect((await call('GET', '/__sandbox/faults')).json.faults).toEqual([expect.objectContaining({ userId: IDS.users.louis })]);
+    expect((await call('GET', '/__sandbox/faults')).json.faults).toEqual([
+      expect.objectContaining({ userId: IDS.users.louis }),
+    ]);
     expect((await call('GET', '/2.0/users/me/connections', { token: tokenOf(IDS.users.claire) })).status).toBe(200);
     expect((await call('GET', '/2.0/users/me/connections', { token: tokenOf(IDS.users.louis) })).status).toBe(500);
-    expect((await call('POST', '/__sandbox/faults', { body: [{ userId: 'louis', fault: { kind: 'reset' } }] })).status).toBe(400);
+    expect(
+      (await call('POST', '/__sandbox/faults', { body: [{ userId: 'louis', fault: { kind: 'reset' } }] })).status,
+    ).toBe(400);
   });
 
   it('rejects a bad fault rule with a message naming the field', async () => {
@@ -140,9 +160,13 @@ describe('control API (/__sandbox) for npm start', () => {
   });
 
   it('sets a connection state over HTTP', async () => {
-    const res = await call('POST', `/__sandbox/connections/${IDS.connections.claireUbs}/state`, { body: { state: 'wrongpass' } });
+    const res = await call('POST', `/__sandbox/connections/${IDS.connections.claireUbs}/state`, {
+      body: { state: 'wrongpass' },
+    });
     expect(res.json).toMatchObject({ id: IDS.connections.claireUbs, state: 'wrongpass', error: 'wrongpass' });
-    const put = await call('PUT', `/2.0/users/me/connections/${IDS.connections.claireUbs}?psu_requested=false`, { token: tokenOf(IDS.users.claire) });
+    const put = await call('PUT', `/2.0/users/me/connections/${IDS.connections.claireUbs}?psu_requested=false`, {
+      token: tokenOf(IDS.users.claire),
+    });
     expect([put.status, put.json.state]).toEqual([202, 'wrongpass']);
   });
 });
@@ -152,7 +176,9 @@ describe('close()', () => {
     const token = tokenOf(IDS.users.claire);
     await call('GET', '/2.0/users/me', { token }); // leaves a keep-alive socket in undici's pool
     sandbox.faults.failNext('GET', '/users/me', { kind: 'hang' });
-    const hung = fetch(`${sandbox.baseUrl}/users/me`, { headers: { authorization: `Bearer ${token}` } }).catch((e: unknown) => e);
+    const hung = fetch(`${sandbox.baseUrl}/users/me`, { headers: { authorization: `Bearer ${token}` } }).catch(
+      (e: unknown) => e,
+    );
     while (sandbox.requests.length < 2) await new Promise((r) => setImmediate(r));
     await sandbox.close();
     // Rejected with a socket error (a TypeError from undici's realm), not left pending.
@@ -175,12 +201,45 @@ openapi.describe('OpenAPI checker sanity (it must be able to fail)', () => {
   });
 
   it.each([
-    ['Connection without created', 'Connection', (s: ReturnType<typeof good>) => { delete (s.connection as { created?: unknown }).created; return s.connection; }, /created/],
-    ['Connection with ISO last_update', 'Connection', (s: ReturnType<typeof good>) => ({ ...s.connection, last_update: '2025-06-02T06:00:00Z' }), /pattern/],
-    ['Connection with numeric state', 'Connection', (s: ReturnType<typeof good>) => ({ ...s.connection, state: 3 }), /state/],
-    ['BankAccount with usage XXX', 'BankAccount', (s: ReturnType<typeof good>) => ({ ...s.accounts[0], usage: 'XXX' }), /usage/],
-    ['BankAccount with string balance', 'BankAccount', (s: ReturnType<typeof good>) => ({ ...s.accounts[0], balance: '12.30' }), /balance/],
-    ['BankAccountsList without balances', 'BankAccountsList', (s: ReturnType<typeof good>) => ({ accounts: s.accounts }), /balances/],
+    [
+      'Connection without created',
+      'Connection',
+      (s: ReturnType<typeof good>) => {
+        delete (s.connection as { created?: unknown }).created;
+        return s.connection;
+      },
+      /created/,
+    ],
+    [
+      'Connection with ISO last_update',
+      'Connection',
+      (s: ReturnType<typeof good>) => ({ ...s.connection, last_update: '2025-06-02T06:00:00Z' }),
+      /pattern/,
+    ],
+    [
+      'Connection with numeric state',
+      'Connection',
+      (s: ReturnType<typeof good>) => ({ ...s.connection, state: 3 }),
+      /state/,
+    ],
+    [
+      'BankAccount with usage XXX',
+      'BankAccount',
+      (s: ReturnType<typeof good>) => ({ ...s.accounts[0], usage: 'XXX' }),
+      /usage/,
+    ],
+    [
+      'BankAccount with string balance',
+      'BankAccount',
+      (s: ReturnType<typeof good>) => ({ ...s.accounts[0], balance: '12.30' }),
+      /balance/,
+    ],
+    [
+      'BankAccountsList without balances',
+      'BankAccountsList',
+      (s: ReturnType<typeof good>) => ({ accounts: s.accounts }),
+      /balances/,
+    ],
     ['ServiceError without description', 'ServiceError', () => ({ code: 'bug' }), /description/],
   ] as const)('rejects %s', (_label, name, mutate, message) => {
     const errors = checker().validate(name, mutate(good()));

@@ -5,9 +5,18 @@
  * result array is built by the test, one `{userIds, status}` per child as the task's ResultSelector keeps it.
  */
 import { createUserRegistry } from '../../../lambdas/core/adapters/dynamodb/user-registry';
-import { generateLocalKey, localKeyProvider, parseLocalKey } from '../../../lambdas/core/adapters/keys/token-key-provider';
+import {
+  generateLocalKey,
+  localKeyProvider,
+  parseLocalKey,
+} from '../../../lambdas/core/adapters/keys/token-key-provider';
 import { registryUserLister, secretUserLister } from '../../../lambdas/core/adapters/secrets/user-credentials';
-import { type FanOutState, MAX_FAILED_IDS, nextFanOutPage, type UserLister } from '../../../lambdas/core/domain/fan-out';
+import {
+  type FanOutState,
+  MAX_FAILED_IDS,
+  nextFanOutPage,
+  type UserLister,
+} from '../../../lambdas/core/domain/fan-out';
 import { createFanOutPageHandler } from '../../../lambdas/fan-out-page/handler';
 import { parseFanOutPageSize } from '../../../lambdas/core/config';
 import { useDynalite } from '../../support/dynalite';
@@ -20,7 +29,9 @@ async function runFanOut(users: UserLister, pageSize: number, fails: (userId: nu
   while (!state.done) {
     pages.push(state.items.map((i) => i.userId));
     const results = state.items.map(({ userId }) =>
-      fails(userId) ? { Error: 'States.TaskFailed', Cause: 'child failed' } : { userIds: [userId], status: 'SUCCEEDED' },
+      fails(userId)
+        ? { Error: 'States.TaskFailed', Cause: 'child failed' }
+        : { userIds: [userId], status: 'SUCCEEDED' },
     );
     const mapOutput = { ...state, results };
     largestState = Math.max(largestState, Buffer.byteLength(JSON.stringify(mapOutput)));
@@ -40,23 +51,38 @@ describe('fan-out pages', () => {
       tenantId: 't',
       keys: localKeyProvider(parseLocalKey(generateLocalKey(), 'test')),
     });
-    for (let id = 1; id <= 23; id++) await registry.put({ userId: id, token: `tok-${id}`, status: id % 7 === 0 ? 'disabled' : 'active' });
+    for (let id = 1; id <= 23; id++)
+      await registry.put({ userId: id, token: `tok-${id}`, status: id % 7 === 0 ? 'disabled' : 'active' });
     const { summary, pages } = await runFanOut(registryUserLister(registry), 5, (id) => id === 4 || id === 20);
     expect(pages.flat()).toEqual([1, 2, 3, 4, 5, 6, 8, 9, 10, 11, 12, 13, 15, 16, 17, 18, 19, 20, 22, 23]);
     expect(pages.every((p) => p.length <= 5 && p.length > 0)).toBe(true);
-    expect(summary).toEqual({ users: 20, succeeded: 18, failed: 2, failedUserIds: [4, 20], failedUserIdsTruncated: false, pages: 4 });
+    expect(summary).toEqual({
+      users: 20,
+      succeeded: 18,
+      failed: 2,
+      failedUserIds: [4, 20],
+      failedUserIdsTruncated: false,
+      pages: 4,
+    });
   });
 
   it('no users: done at once with an empty summary', async () => {
     const none: UserLister = { listPage: async () => ({ userIds: [] }) };
-    expect(await nextFanOutPage({}, { users: none, pageSize: 10 })).toMatchObject({ done: true, items: [], summary: { users: 0, pages: 0 } });
+    expect(await nextFanOutPage({}, { users: none, pageSize: 10 })).toMatchObject({
+      done: true,
+      items: [],
+      summary: { users: 0, pages: 0 },
+    });
   });
 
   it('the state passed around stays flat: the largest is one page, whatever the number of users', async () => {
     const lister = (n: number): UserLister => ({
       listPage: async (cursor, limit) => {
         const start = cursor === undefined ? 0 : Number(cursor);
-        const userIds = Array.from({ length: Math.max(0, Math.min(limit, n - start)) }, (_, i) => 1_000_000 + start + i);
+        const userIds = Array.from(
+          { length: Math.max(0, Math.min(limit, n - start)) },
+          (_, i) => 1_000_000 + start + i,
+        );
         return start + userIds.length < n ? { userIds, cursor: String(start + userIds.length) } : { userIds };
       },
     });
@@ -72,14 +98,24 @@ describe('fan-out pages', () => {
   });
 
   it('the secret lister (deprecated path) pages through the secret users in order', async () => {
-    const secret = { description: 's', load: async () => ({ clientId: 'c', clientSecret: 's', users: [7, 3, 9].map((userId) => ({ userId, token: 't' })) }) };
+    const secret = {
+      description: 's',
+      load: async () => ({
+        clientId: 'c',
+        clientSecret: 's',
+        users: [7, 3, 9].map((userId) => ({ userId, token: 't' })),
+      }),
+    };
     const { pages } = await runFanOut(secretUserLister(secret), 2, () => false);
     expect(pages).toEqual([[7, 3], [9]]);
     await expect(secretUserLister(secret).listPage('-1', 2)).rejects.toMatchObject({ name: 'ValidationFailed' });
   });
 
   it('the handler rejects a malformed state with ValidationFailed and checks FANOUT_PAGE_SIZE', async () => {
-    const handler = createFanOutPageHandler(() => ({ users: { listPage: async () => ({ userIds: [] }) }, pageSize: 5 }));
+    const handler = createFanOutPageHandler(() => ({
+      users: { listPage: async () => ({ userIds: [] }) },
+      pageSize: 5,
+    }));
     await expect(handler({ items: [{ user: 1 }] }, {} as never)).rejects.toMatchObject({ name: 'ValidationFailed' });
     await expect(handler({}, {} as never)).resolves.toMatchObject({ done: true });
     expect(parseFanOutPageSize(undefined)).toBe(500);

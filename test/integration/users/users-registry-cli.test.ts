@@ -55,7 +55,12 @@ describe('npm run users and the registry-backed step credentials', () => {
 
   it('imports every user of the secret file (tokens encrypted), idempotently, and lists them without tokens', async () => {
     const first = await run('import', secretFile, ...common(), '--key-file', keyFile);
-    expect(first).toMatchObject({ code: 0, text: expect.stringContaining('imported 3 of 3 users into tenant martin-family (created 3, replaced 0, failed 0)') });
+    expect(first).toMatchObject({
+      code: 0,
+      text: expect.stringContaining(
+        'imported 3 of 3 users into tenant martin-family (created 3, replaced 0, failed 0)',
+      ),
+    });
     const again = await run('import', secretFile, ...common(), '--key-file', keyFile, '--json');
     expect(JSON.parse(again.text)).toEqual({ created: [], replaced: [1001, 1002, 1003], failed: [] });
     const listed = await run('list', ...common());
@@ -73,7 +78,10 @@ describe('npm run users and the registry-backed step credentials', () => {
     [['import'], /import needs a file/],
     [['import', 'x.json', '--tenant-id', TENANT], /--table-name is required/],
     [['import', 'x.json', '--table-name', 't', '--tenant-id', TENANT], /needs --kms-key-id \(AWS\) or --key-file/],
-    [['import', 'x.json', '--table-name', 't', '--tenant-id', TENANT, '--key-file', 'k', '--kms-key-id', 'k'], /not both/],
+    [
+      ['import', 'x.json', '--table-name', 't', '--tenant-id', TENANT, '--key-file', 'k', '--kms-key-id', 'k'],
+      /not both/,
+    ],
     [['export'], /unknown command "export"/],
     [['list', '--nope'], /Unknown option '--nope'/],
   ])('usage error %j → exit 2 with the reason', async (argv, message) => {
@@ -94,7 +102,14 @@ describe('npm run users and the registry-backed step credentials', () => {
   it('step Lambdas with TOKEN_KEY_FILE read the registry; a user only in the secret is the deprecated fallback', async () => {
     // The secret now only needs the client credentials, plus one user not yet imported.
     const slimSecret = join(dir, 'slim.json');
-    await writeFile(slimSecret, JSON.stringify({ clientId: 'client-1', clientSecret: 'client-secret-XYZ', users: [{ userId: 2001, token: 'token-late-xyz' }] }));
+    await writeFile(
+      slimSecret,
+      JSON.stringify({
+        clientId: 'client-1',
+        clientSecret: 'client-secret-XYZ',
+        users: [{ userId: 2001, token: 'token-late-xyz' }],
+      }),
+    );
     const config = parseConfig({
       TABLE_NAME: table,
       POWENS_BASE_URL: 'http://127.0.0.1:9/2.0',
@@ -118,12 +133,21 @@ describe('npm run users and the registry-backed step credentials', () => {
     // An id in neither place is left out; the domain's selectUsers turns that into ValidationFailed.
     expect((await deps.secrets.load([1001, 4242])).users.map((u) => u.userId)).toEqual([1001]);
     // What the stack grants the step Lambdas on top of their binding's actions, no more.
-    expect([...new Set(dynamo().operations.map((o) => `dynamodb:${o}`))].sort()).toEqual([...USER_REGISTRY_STEP_TABLE_ACTIONS].sort());
+    expect([...new Set(dynamo().operations.map((o) => `dynamodb:${o}`))].sort()).toEqual(
+      [...USER_REGISTRY_STEP_TABLE_ACTIONS].sort(),
+    );
   });
 
   it('TOKEN_KMS_KEY_ID and TOKEN_KEY_FILE together are a ConfigurationError naming both', () => {
     expect(() =>
-      parseConfig({ TABLE_NAME: table, POWENS_BASE_URL: 'http://x/2.0', POWENS_SECRET_FILE: 's', TENANT_ID: TENANT, TOKEN_KEY_FILE: 'k', TOKEN_KMS_KEY_ID: 'alias/x' }),
+      parseConfig({
+        TABLE_NAME: table,
+        POWENS_BASE_URL: 'http://x/2.0',
+        POWENS_SECRET_FILE: 's',
+        TENANT_ID: TENANT,
+        TOKEN_KEY_FILE: 'k',
+        TOKEN_KMS_KEY_ID: 'alias/x',
+      }),
     ).toThrow(/Both TOKEN_KMS_KEY_ID="alias\/x" and TOKEN_KEY_FILE="k" are set/);
   });
 });

@@ -10,7 +10,11 @@ import { createPsd2Budget } from '../../../lambdas/core/adapters/dynamodb/psd2-b
 import { createWebhookDeliveries } from '../../../lambdas/core/adapters/dynamodb/webhook-deliveries';
 import { signPowensWebhook } from '../../../lambdas/core/adapters/powens/webhook-signature';
 import type { PowensSecret } from '../../../lambdas/core/adapters/secrets/powens-secret';
-import { handlePowensWebhook, type WebhookDeps, type WebhookRequest } from '../../../lambdas/core/domain/powens-webhooks';
+import {
+  handlePowensWebhook,
+  type WebhookDeps,
+  type WebhookRequest,
+} from '../../../lambdas/core/domain/powens-webhooks';
 import { toBalanceView } from '../../../lambdas/core/domain/positions';
 import { WEBHOOK_TABLE_ACTIONS } from '../../../infra/stack';
 import { useDynalite } from '../../support/dynalite';
@@ -23,7 +27,10 @@ const PATH = (event: string) => `/v1/webhooks/powens/${event}`;
 const powensSecret: PowensSecret = {
   clientId: 'c',
   clientSecret: 's',
-  users: [{ userId: 1001, token: 't1' }, { userId: 1003, token: 't3' }],
+  users: [
+    { userId: 1001, token: 't1' },
+    { userId: 1003, token: 't3' },
+  ],
   webhookSecret: SECRET,
 };
 
@@ -59,10 +66,19 @@ function synced(idWebhookData: number, lastUpdate: string, balances: [number, nu
   };
 }
 
-function signed(event: string, body: Buffer | object, options: { date?: Date; secret?: string; path?: string; gzip?: boolean } = {}): WebhookRequest {
+function signed(
+  event: string,
+  body: Buffer | object,
+  options: { date?: Date; secret?: string; path?: string; gzip?: boolean } = {},
+): WebhookRequest {
   const raw = Buffer.isBuffer(body) ? body : Buffer.from(JSON.stringify(body));
   const date = (options.date ?? NOW).toISOString();
-  const signature = signPowensWebhook({ secret: options.secret ?? SECRET, path: options.path ?? PATH(event), date, body: raw });
+  const signature = signPowensWebhook({
+    secret: options.secret ?? SECRET,
+    path: options.path ?? PATH(event),
+    date,
+    body: raw,
+  });
   return {
     event,
     path: PATH(event),
@@ -107,23 +123,32 @@ describe('Powens webhook receiver (dynalite + real adapters)', () => {
     const valid = () => signed('CONNECTION_SYNCED', body);
     it.each<[string, () => WebhookRequest]>([
       ['wrong secret', () => signed('CONNECTION_SYNCED', body, { secret: 'another-secret-of-16+chars' })],
-      ['one body byte changed', () => {
-        const request = valid();
-        const bytes = Buffer.from(request.body);
-        bytes[bytes.indexOf('100')] = '9'.charCodeAt(0);
-        return { ...request, body: bytes };
-      }],
+      [
+        'one body byte changed',
+        () => {
+          const request = valid();
+          const bytes = Buffer.from(request.body);
+          bytes[bytes.indexOf('100')] = '9'.charCodeAt(0);
+          return { ...request, body: bytes };
+        },
+      ],
       ['path changed (stage prefix missing)', () => ({ ...valid(), path: '/webhooks/powens/CONNECTION_SYNCED' })],
       ['date 6 minutes old', () => signed('CONNECTION_SYNCED', body, { date: new Date(NOW.getTime() - 6 * 60_000) })],
       ['date 6 minutes ahead', () => signed('CONNECTION_SYNCED', body, { date: new Date(NOW.getTime() + 6 * 60_000) })],
-      ['signature header missing', () => {
-        const { 'bi-signature': _dropped, ...headers } = valid().headers;
-        return { ...valid(), headers };
-      }],
-      ['date header missing', () => {
-        const { 'bi-signature-date': _dropped, ...headers } = valid().headers;
-        return { ...valid(), headers };
-      }],
+      [
+        'signature header missing',
+        () => {
+          const { 'bi-signature': _dropped, ...headers } = valid().headers;
+          return { ...valid(), headers };
+        },
+      ],
+      [
+        'date header missing',
+        () => {
+          const { 'bi-signature-date': _dropped, ...headers } = valid().headers;
+          return { ...valid(), headers };
+        },
+      ],
       ['signature not base64', () => ({ ...valid(), headers: { ...valid().headers, 'bi-signature': '%%%' } })],
     ])('%s → 401', async (_name, request) => {
       const response = await handlePowensWebhook(request(), deps);
@@ -135,20 +160,29 @@ describe('Powens webhook receiver (dynalite + real adapters)', () => {
       const response = await handlePowensWebhook(valid(), deps);
       expect(response).toMatchObject({ status: 200, body: { status: 'processed', balances: 2, latestAdvanced: 2 } });
       const latest = await deps.store.listLatest(TENANT);
-      expect(latest.map((r) => [r.accountId, r.currentBalance])).toEqual([['3101', 100], ['3102', 200]]);
+      expect(latest.map((r) => [r.accountId, r.currentBalance])).toEqual([
+        ['3101', 100],
+        ['3102', 200],
+      ]);
       expect(await deps.health.list(TENANT)).toEqual([
         expect.objectContaining({ userId: 1001, connectionId: 2001, state: null, needsUser: false, source: 'webhook' }),
       ]);
     });
 
     it('a date 4 minutes old is still inside the window', async () => {
-      const response = await handlePowensWebhook(signed('CONNECTION_SYNCED', body, { date: new Date(NOW.getTime() - 4 * 60_000) }), deps);
+      const response = await handlePowensWebhook(
+        signed('CONNECTION_SYNCED', body, { date: new Date(NOW.getTime() - 4 * 60_000) }),
+        deps,
+      );
       expect(response.status).toBe(200);
     });
 
     it('no webhookSecret configured → 401 for everything', async () => {
       const { webhookSecret: _none, ...withoutWebhookSecret } = powensSecret;
-      const response = await handlePowensWebhook(valid(), { ...deps, secrets: { description: 'x', load: async () => withoutWebhookSecret } });
+      const response = await handlePowensWebhook(valid(), {
+        ...deps,
+        secrets: { description: 'x', load: async () => withoutWebhookSecret },
+      });
       expect(response.status).toBe(401);
       expect(await scan()).toEqual([]);
     });
@@ -162,12 +196,17 @@ describe('Powens webhook receiver (dynalite + real adapters)', () => {
     expect(again).toMatchObject({ status: 200, body: { status: 'duplicate' } });
     expect(await scan()).toEqual(before);
     expect(before.filter((i) => String(i.pk).startsWith('ACCOUNT#'))).toHaveLength(2);
-    expect(before.filter((i) => String(i.pk).startsWith('WEBHOOK#'))).toEqual([expect.objectContaining({ status: 'done', sk: 'ID#7' })]);
+    expect(before.filter((i) => String(i.pk).startsWith('WEBHOOK#'))).toEqual([
+      expect.objectContaining({ status: 'done', sk: 'ID#7' }),
+    ]);
   });
 
   it('an older webhook arriving after a newer snapshot never regresses latest (history keeps both)', async () => {
     await handlePowensWebhook(signed('CONNECTION_SYNCED', synced(11, '2025-06-02 07:55:00', [150, 250])), deps);
-    const late = await handlePowensWebhook(signed('CONNECTION_SYNCED', synced(10, '2025-06-01 07:55:00', [100, 200])), deps);
+    const late = await handlePowensWebhook(
+      signed('CONNECTION_SYNCED', synced(10, '2025-06-01 07:55:00', [100, 200])),
+      deps,
+    );
     expect(late).toMatchObject({ status: 200, body: { latestAdvanced: 0, latestStale: 2 } });
     expect((await deps.store.listLatest(TENANT)).map((r) => r.currentBalance)).toEqual([150, 250]);
     expect(await deps.store.queryHistory(TENANT, '3101')).toHaveLength(2);
@@ -213,7 +252,10 @@ describe('Powens webhook receiver (dynalite + real adapters)', () => {
     const blocked = signed('CONNECTION_SYNCED', synced(31, '2025-06-02 07:00:00', [100, 200], 'SCARequired'), {
       date: new Date(NOW.getTime() + 60_000),
     });
-    expect((await handlePowensWebhook(blocked, deps)).body).toMatchObject({ needsUser: true, latestConnectionStateChanged: 2 });
+    expect((await handlePowensWebhook(blocked, deps)).body).toMatchObject({
+      needsUser: true,
+      latestConnectionStateChanged: 2,
+    });
     expect(await deps.health.list(TENANT, { needsUser: true })).toEqual([
       expect.objectContaining({ connectionId: 2001, needsUser: true, needsUserReason: 'SCARequired' }),
     ]);
@@ -223,14 +265,19 @@ describe('Powens webhook receiver (dynalite + real adapters)', () => {
       expect.objectContaining({ stale: true, staleReasons: ['needs_user'] }),
     ]);
 
-    const healthy = signed('CONNECTION_SYNCED', synced(32, '2025-06-02 07:59:00', [110, 210]), { date: new Date(NOW.getTime() + 120_000) });
+    const healthy = signed('CONNECTION_SYNCED', synced(32, '2025-06-02 07:59:00', [110, 210]), {
+      date: new Date(NOW.getTime() + 120_000),
+    });
     await handlePowensWebhook(healthy, deps);
     expect(await deps.health.list(TENANT, { needsUser: true })).toEqual([]);
     expect((await deps.store.listLatest(TENANT)).map((r) => toBalanceView(r, policy).stale)).toEqual([false, false]);
   });
 
   it("counts Powens' own sync against the PSD2 budget", async () => {
-    const response = await handlePowensWebhook(signed('CONNECTION_SYNCED', synced(40, '2025-06-02 07:00:00', [1, 2])), deps);
+    const response = await handlePowensWebhook(
+      signed('CONNECTION_SYNCED', synced(40, '2025-06-02 07:00:00', [1, 2])),
+      deps,
+    );
     expect(response.body.psd2).toBe('counted');
     const slots = (await scan()).filter((i) => String(i.sk).startsWith('SLOT#'));
     expect(slots).toEqual([expect.objectContaining({ pk: 'PSD2#1001#2001', executionId: 'observed' })]);
@@ -238,16 +285,27 @@ describe('Powens webhook receiver (dynalite + real adapters)', () => {
 
   it('ACCOUNT_DISABLED, CONNECTION_DELETED and USER_DELETED take accounts out of positions; history stays', async () => {
     await handlePowensWebhook(signed('CONNECTION_SYNCED', synced(50, '2025-06-02 07:00:00', [100, 200])), deps);
-    const disabled = signed('ACCOUNT_DISABLED', { id_webhook_data: 51, id: 3101, id_connection: 2001, id_user: 1001, disabled: '2025-06-02 07:30:00' });
+    const disabled = signed('ACCOUNT_DISABLED', {
+      id_webhook_data: 51,
+      id: 3101,
+      id_connection: 2001,
+      id_user: 1001,
+      disabled: '2025-06-02 07:30:00',
+    });
     expect((await handlePowensWebhook(disabled, deps)).body).toMatchObject({ accountsExcluded: 1 });
     expect((await deps.store.listLatest(TENANT)).map((r) => r.accountId)).toEqual(['3102']);
 
     const deleted = signed('CONNECTION_DELETED', { id_webhook_data: 52, id: 2001, id_user: 1001 });
-    expect((await handlePowensWebhook(deleted, deps)).body).toMatchObject({ accountsExcluded: 1, connectionsDeleted: 1 });
+    expect((await handlePowensWebhook(deleted, deps)).body).toMatchObject({
+      accountsExcluded: 1,
+      connectionsDeleted: 1,
+    });
     expect(await deps.store.listLatest(TENANT)).toEqual([]);
     expect(await deps.store.listLatest(TENANT, { includeExcluded: true })).toHaveLength(2);
     expect(await deps.store.queryHistory(TENANT, '3101')).toHaveLength(1);
-    expect(await deps.health.list(TENANT)).toEqual([expect.objectContaining({ connectionId: 2001, deleted: true, needsUser: false })]);
+    expect(await deps.health.list(TENANT)).toEqual([
+      expect.objectContaining({ connectionId: 2001, deleted: true, needsUser: false }),
+    ]);
 
     const userDeleted = signed('USER_DELETED', { id_webhook_data: 53, id: 1001, signin: '2024-01-01 00:00:00' });
     expect((await handlePowensWebhook(userDeleted, deps)).status).toBe(200);
@@ -256,15 +314,23 @@ describe('Powens webhook receiver (dynalite + real adapters)', () => {
   it('calls exactly the DynamoDB actions its role allows (infra/stack.ts WEBHOOK_TABLE_ACTIONS)', async () => {
     dynamo().operations.length = 0;
     await handlePowensWebhook(signed('CONNECTION_SYNCED', synced(70, '2025-06-02 07:00:00', [1, 2])), deps);
-    await handlePowensWebhook(signed('ACCOUNT_DISABLED', { id_webhook_data: 71, id: 3101, id_user: 1001, disabled: null }), deps);
+    await handlePowensWebhook(
+      signed('ACCOUNT_DISABLED', { id_webhook_data: 71, id: 3101, id_user: 1001, disabled: null }),
+      deps,
+    );
     await handlePowensWebhook(signed('USER_DELETED', { id_webhook_data: 72, id: 1001 }), deps);
-    expect([...new Set(dynamo().operations.map((o) => `dynamodb:${o}`))].sort()).toEqual([...WEBHOOK_TABLE_ACTIONS].sort());
+    expect([...new Set(dynamo().operations.map((o) => `dynamodb:${o}`))].sort()).toEqual(
+      [...WEBHOOK_TABLE_ACTIONS].sort(),
+    );
   });
 
   it('a user not configured for this tenant → 202 ignored, nothing written', async () => {
     const body = synced(60, '2025-06-02 07:00:00', [1, 2]);
     body.user.id = 4242;
-    expect(await handlePowensWebhook(signed('CONNECTION_SYNCED', body), deps)).toMatchObject({ status: 202, body: { status: 'ignored' } });
+    expect(await handlePowensWebhook(signed('CONNECTION_SYNCED', body), deps)).toMatchObject({
+      status: 202,
+      body: { status: 'ignored' },
+    });
     expect(await scan()).toEqual([]);
   });
 
@@ -291,8 +357,14 @@ describe('Powens webhook receiver (dynalite + real adapters)', () => {
             : { id_webhook_data: 1, id: 1001 };
     /** Every mutation makes the delivery invalid by construction (bad auth, framing, JSON or a required field). */
     const mutations: ((event: (typeof events)[number]) => WebhookRequest)[] = [
-      (event) => ({ ...signed(event, valid(event)), headers: { 'bi-signature': String(pick(junk)), 'bi-signature-date': NOW.toISOString() } }),
-      (event) => ({ ...signed(event, valid(event)), headers: { ...signed(event, valid(event)).headers, 'bi-signature-date': String(pick(junk)) } }),
+      (event) => ({
+        ...signed(event, valid(event)),
+        headers: { 'bi-signature': String(pick(junk)), 'bi-signature-date': NOW.toISOString() },
+      }),
+      (event) => ({
+        ...signed(event, valid(event)),
+        headers: { ...signed(event, valid(event)).headers, 'bi-signature-date': String(pick(junk)) },
+      }),
       (event) => {
         const request = signed(event, valid(event));
         const bytes = Buffer.from(request.body);
@@ -300,7 +372,11 @@ describe('Powens webhook receiver (dynalite + real adapters)', () => {
         bytes[at] = (bytes[at] as number) ^ (1 + Math.floor(random() * 255));
         return { ...request, body: bytes };
       },
-      (event) => signed(event, Buffer.from(Array.from({ length: Math.floor(random() * 200) }, () => Math.floor(random() * 256)))),
+      (event) =>
+        signed(
+          event,
+          Buffer.from(Array.from({ length: Math.floor(random() * 200) }, () => Math.floor(random() * 256))),
+        ),
       (event) => {
         const text = JSON.stringify(valid(event));
         return signed(event, Buffer.from(text.slice(0, Math.floor(random() * (text.length - 1)))));
@@ -333,15 +409,23 @@ describe('Powens webhook receiver (dynalite + real adapters)', () => {
               id_connection: [-3, 'soon', { id: 5 }],
             };
             const field = pick(Object.keys(badAccount));
-            connection.accounts = [{ ...account(3101, 1, '2025-06-02 07:00:00'), [field]: pick(badAccount[field] ?? []) }];
+            connection.accounts = [
+              { ...account(3101, 1, '2025-06-02 07:00:00'), [field]: pick(badAccount[field] ?? []) },
+            ];
           } else connection[target] = pick(bad[target] ?? []);
         } else {
           body.id = pick(['x', -1, 0, 1.5, [], null]);
         }
         return signed(event, body);
       },
-      (event) => ({ ...signed(event, valid(event)), headers: { ...signed(event, valid(event)).headers, 'content-encoding': pick(['br', 'deflate', 'compress']) } }),
-      (event) => ({ ...signed(event, valid(event)), event: pick(['', 'connection_synced', 'USER_CREATED', '../admin', 'X'.repeat(500)]) }),
+      (event) => ({
+        ...signed(event, valid(event)),
+        headers: { ...signed(event, valid(event)).headers, 'content-encoding': pick(['br', 'deflate', 'compress']) },
+      }),
+      (event) => ({
+        ...signed(event, valid(event)),
+        event: pick(['', 'connection_synced', 'USER_CREATED', '../admin', 'X'.repeat(500)]),
+      }),
     ];
     const statuses = new Map<number, number>();
     for (let i = 0; i < 1_200; i++) {
@@ -350,7 +434,9 @@ describe('Powens webhook receiver (dynalite + real adapters)', () => {
       const response = await handlePowensWebhook(request, deps);
       statuses.set(response.status, (statuses.get(response.status) ?? 0) + 1);
       if (response.status < 400 || response.status >= 500) {
-        throw new Error(`fuzz case ${i} answered ${response.status}: ${JSON.stringify(response.body)} for ${request.body.toString('utf8').slice(0, 200)}`);
+        throw new Error(
+          `fuzz case ${i} answered ${response.status}: ${JSON.stringify(response.body)} for ${request.body.toString('utf8').slice(0, 200)}`,
+        );
       }
     }
     expect(await scan()).toEqual([]);

@@ -7,7 +7,12 @@ import { createBalanceStore } from '../../../lambdas/core/adapters/dynamodb/bala
 import { createConnectionHealthStore } from '../../../lambdas/core/adapters/dynamodb/connection-health';
 import { createPsd2Budget } from '../../../lambdas/core/adapters/dynamodb/psd2-budget';
 import { createWebhookDeliveries } from '../../../lambdas/core/adapters/dynamodb/webhook-deliveries';
-import { createFamilyOfficeDataset, FAMILY_OFFICE_IDS, FAMILY_OFFICE_REFERENCE_NOW, startPowensSandbox } from '../../../infra/local/powens-sandbox';
+import {
+  createFamilyOfficeDataset,
+  FAMILY_OFFICE_IDS,
+  FAMILY_OFFICE_REFERENCE_NOW,
+  startPowensSandbox,
+} from '../../../infra/local/powens-sandbox';
 import { startWebhookReceiver } from '../../../infra/local/webhook-receiver';
 import { useDynalite } from '../../support/dynalite';
 
@@ -26,7 +31,10 @@ describe('sandbox → signed CONNECTION_SYNCED → local receiver (real handler)
     const holder: { secret?: Awaited<ReturnType<typeof startPowensSandbox>>['secret'] } = {};
     const deps = {
       tenantId: TENANT,
-      secrets: { description: 'sandbox secret', load: async () => holder.secret ?? Promise.reject(new Error('not started')) },
+      secrets: {
+        description: 'sandbox secret',
+        load: async () => holder.secret ?? Promise.reject(new Error('not started')),
+      },
       store: createBalanceStore({ ...table, clock }),
       health: createConnectionHealthStore(table),
       budget: createPsd2Budget({ ...table, clock }),
@@ -34,22 +42,37 @@ describe('sandbox → signed CONNECTION_SYNCED → local receiver (real handler)
       clock,
     };
     const receiver = await startWebhookReceiver({ deps });
-    const sandbox = await startPowensSandbox({ dataset: createFamilyOfficeDataset(), clock, webhooks: { baseUrl: receiver.baseUrl } });
+    const sandbox = await startPowensSandbox({
+      dataset: createFamilyOfficeDataset(),
+      clock,
+      webhooks: { baseUrl: receiver.baseUrl },
+    });
     holder.secret = sandbox.secret;
     try {
       await sandbox.autoSync(C.claireBnp);
       await sandbox.flushWebhooks();
-      expect(sandbox.bankSyncs()).toEqual([expect.objectContaining({ connectionId: C.claireBnp, trigger: 'auto', psuRequested: false })]);
+      expect(sandbox.bankSyncs()).toEqual([
+        expect.objectContaining({ connectionId: C.claireBnp, trigger: 'auto', psuRequested: false }),
+      ]);
       expect(sandbox.webhookDeliveries()).toEqual([
         expect.objectContaining({ event: 'CONNECTION_SYNCED', connectionId: C.claireBnp, attempt: 1, status: 200 }),
       ]);
       const latest = await deps.store.listLatest(TENANT);
-      const truth = sandbox.accounts(C.claireBnp).filter((a) => a.disabled === null && a.deleted === null && a.balance !== null);
-      expect(latest.map((r) => [r.accountId, r.currentBalance]).sort()).toEqual(truth.map((a) => [String(a.id), a.balance]).sort());
-      expect(await deps.health.list(TENANT)).toEqual([expect.objectContaining({ connectionId: C.claireBnp, state: null, source: 'webhook' })]);
+      const truth = sandbox
+        .accounts(C.claireBnp)
+        .filter((a) => a.disabled === null && a.deleted === null && a.balance !== null);
+      expect(latest.map((r) => [r.accountId, r.currentBalance]).sort()).toEqual(
+        truth.map((a) => [String(a.id), a.balance]).sort(),
+      );
+      expect(await deps.health.list(TENANT)).toEqual([
+        expect.objectContaining({ connectionId: C.claireBnp, state: null, source: 'webhook' }),
+      ]);
       const { Items } = await dynamo().doc.send(new ScanCommand({ TableName: tableName }));
       expect((Items ?? []).filter((i) => String(i.sk).startsWith('SLOT#'))).toEqual([
-        expect.objectContaining({ pk: `PSD2#${FAMILY_OFFICE_IDS.users.claire}#${C.claireBnp}`, executionId: 'observed' }),
+        expect.objectContaining({
+          pk: `PSD2#${FAMILY_OFFICE_IDS.users.claire}#${C.claireBnp}`,
+          executionId: 'observed',
+        }),
       ]);
     } finally {
       await sandbox.close();

@@ -58,7 +58,11 @@ export const paymentApprovalWorkflow = defineWorkflow({
     compensation: {
       trigger: 'on_failure',
       steps: [
-        { stepId: 'reserve', operation: { key: 'test.funds.release', version: '1.0.0' }, description: 'Release the reservation' },
+        {
+          stepId: 'reserve',
+          operation: { key: 'test.funds.release', version: '1.0.0' },
+          description: 'Release the reservation',
+        },
         { stepId: 'review', operation: { key: 'test.approvals.withdraw', version: '1.0.0' } },
         { stepId: 'charge', operation: { key: 'test.payments.refund', version: '1.0.0' } },
       ],

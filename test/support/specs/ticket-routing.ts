@@ -28,8 +28,8 @@ export const ticketRoutingWorkflow = defineWorkflow({
       },
     ],
     transitions: [
-      { from: 'classify', to: 'escalate', condition: "data.severity >= 3 && !data.muted || output.vip === true" },
-      { from: 'classify', to: 'reply', condition: "data.severity >= 1" },
+      { from: 'classify', to: 'escalate', condition: 'data.severity >= 3 && !data.muted || output.vip === true' },
+      { from: 'classify', to: 'reply', condition: 'data.severity >= 1' },
     ],
   },
 });

@@ -25,6 +25,8 @@ export const upcomingPaymentsReminderWorkflow = defineWorkflow({
         retry: { maxAttempts: 2, backoff: 'linear', delayMs: 1_000 },
       },
     ],
-    transitions: [{ from: 'collect', to: 'schedule', condition: 'output?.confirmed === true', label: 'Reminder confirmed' }],
+    transitions: [
+      { from: 'collect', to: 'schedule', condition: 'output?.confirmed === true', label: 'Reminder confirmed' },
+    ],
   },
 });

@@ -22,7 +22,9 @@ export function apiEvent(
     headers: { 'content-type': 'application/json' },
     multiValueHeaders: {},
     queryStringParameters: options.query ?? null,
-    multiValueQueryStringParameters: options.query ? Object.fromEntries(Object.entries(options.query).map(([k, v]) => [k, [v]])) : null,
+    multiValueQueryStringParameters: options.query
+      ? Object.fromEntries(Object.entries(options.query).map(([k, v]) => [k, [v]]))
+      : null,
     pathParameters: options.pathParameters ?? null,
     stageVariables: null,
     requestContext: { requestId: 'req-test-1' } as APIGatewayProxyEvent['requestContext'],

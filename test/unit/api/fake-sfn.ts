@@ -5,8 +5,7 @@
  * again with the same name and input returns the original; a closed one, or a different input, throws
  * ExecutionAlreadyExists; an unknown ARN throws ExecutionDoesNotExist. Errors are the SDK's own classes.
  */
-import type {
-  DescribeExecutionCommand} from '@aws-sdk/client-sfn';
+import type { DescribeExecutionCommand } from '@aws-sdk/client-sfn';
 import {
   ExecutionAlreadyExists,
   ExecutionDoesNotExist,
@@ -60,7 +59,10 @@ export class FakeSfn implements SfnSender {
     this.calls.push(`DescribeExecution ${command.input.executionArn}`);
     const execution = this.executions.get(command.input.executionArn ?? '');
     if (!execution) {
-      throw new ExecutionDoesNotExist({ message: `Execution Does Not Exist: '${command.input.executionArn}'`, $metadata: {} });
+      throw new ExecutionDoesNotExist({
+        message: `Execution Does Not Exist: '${command.input.executionArn}'`,
+        $metadata: {},
+      });
     }
     return { ...execution, $metadata: metadata };
   }

@@ -46,7 +46,11 @@ function setup(start: Date = T0) {
   );
   const call = async (...args: Parameters<typeof apiEvent>) => {
     const res = (await handler(apiEvent(...args), {} as Context)) as APIGatewayProxyResult;
-    return { status: res.statusCode, headers: res.headers ?? {}, body: JSON.parse(res.body) as Record<string, unknown> };
+    return {
+      status: res.statusCode,
+      headers: res.headers ?? {},
+      body: JSON.parse(res.body) as Record<string, unknown>,
+    };
   };
   return { sfn, call, unexpected, advance: (ms: number) => (now = new Date(now.getTime() + ms)) };
 }
@@ -72,7 +76,10 @@ describe('routing', () => {
     const handler = createApiHandler({} as never, { onUnexpectedError: (error) => unexpected.push(error) });
     const res = (await handler({} as never, {} as Context)) as APIGatewayProxyResult;
     expect(res.statusCode).toBe(400);
-    expect(JSON.parse(res.body)).toEqual({ error: 'BadRequest', message: expect.stringContaining('API Gateway REST proxy event') });
+    expect(JSON.parse(res.body)).toEqual({
+      error: 'BadRequest',
+      message: expect.stringContaining('API Gateway REST proxy event'),
+    });
     expect(unexpected).toEqual([]);
   });
 
@@ -101,11 +108,20 @@ describe('routing', () => {
 describe('GET /connections', () => {
   it('passes needsUser=true|false through and rejects any other value with 400', async () => {
     const { call } = setup();
-    expect((await call('GET', '/connections', { query: { needsUser: 'true' } })).body).toEqual({ tenantId: 't1', filter: { needsUser: true } });
-    expect((await call('GET', '/connections', { query: { needsUser: 'false' } })).body).toEqual({ tenantId: 't1', filter: { needsUser: false } });
+    expect((await call('GET', '/connections', { query: { needsUser: 'true' } })).body).toEqual({
+      tenantId: 't1',
+      filter: { needsUser: true },
+    });
+    expect((await call('GET', '/connections', { query: { needsUser: 'false' } })).body).toEqual({
+      tenantId: 't1',
+      filter: { needsUser: false },
+    });
     expect((await call('GET', '/connections')).body).toEqual({ tenantId: 't1', filter: {} });
     const bad = await call('GET', '/connections', { query: { needsUser: 'yes' } });
-    expect(bad).toMatchObject({ status: 400, body: { error: 'BadRequest', message: expect.stringContaining('needsUser') } });
+    expect(bad).toMatchObject({
+      status: 400,
+      body: { error: 'BadRequest', message: expect.stringContaining('needsUser') },
+    });
   });
 });
 
@@ -120,7 +136,11 @@ describe('POST /refreshes', () => {
   });
 
   it.each([
-    ['unknown field', '{"everything": true}', /body has unknown property "everything" \(allowed: userIds, connectionIds, psuRequested, requestId/],
+    [
+      'unknown field',
+      '{"everything": true}',
+      /body has unknown property "everything" \(allowed: userIds, connectionIds, psuRequested, requestId/,
+    ],
     ['wrong type', '{"userIds": ["1"]}', /body\.userIds\.0 must be integer/],
     ['bad requestId', '{"requestId": "a b"}', /body\.requestId must match pattern/],
   ])('rejects a schema violation (%s) with 400 naming the field', async (_case, body, message) => {
@@ -209,7 +229,11 @@ describe('GET /refreshes/{id}', () => {
   it('answers 404 for an unknown execution and 400 for a malformed id', async () => {
     const { call } = setup();
     const missing = await call('GET', '/refreshes/{id}', { path: '/refreshes/nope', pathParameters: { id: 'nope' } });
-    expect(missing).toEqual({ status: 404, headers: expect.anything(), body: { error: 'NotFound', message: 'No refresh named nope.' } });
+    expect(missing).toEqual({
+      status: 404,
+      headers: expect.anything(),
+      body: { error: 'NotFound', message: 'No refresh named nope.' },
+    });
     const bad = await call('GET', '/refreshes/{id}', { path: '/refreshes/a:b', pathParameters: { id: 'a:b' } });
     expect(bad.status).toBe(400);
     expect(bad.body.error).toBe('BadRequest');
@@ -241,11 +265,21 @@ describe('odd shapes (direct invocations): a named 4xx, bounded, never a 500', (
   const raw = async (event: unknown) => {
     const { sfn, unexpected } = setup();
     const handler = createApiHandler(
-      { refresh: { sfn, stateMachineArn: STATE_MACHINE_ARN, now: () => T0 }, read: readDeps(), connections: async () => ({ connections: [] }) },
+      {
+        refresh: { sfn, stateMachineArn: STATE_MACHINE_ARN, now: () => T0 },
+        read: readDeps(),
+        connections: async () => ({ connections: [] }),
+      },
       { onUnexpectedError: (error) => unexpected.push(error) },
     );
     const res = (await handler(event as never, {} as Context)) as APIGatewayProxyResult;
-    return { status: res.statusCode, body: JSON.parse(res.body) as { error: string; message: string }, size: res.body.length, sfn, unexpected };
+    return {
+      status: res.statusCode,
+      body: JSON.parse(res.body) as { error: string; message: string },
+      size: res.body.length,
+      sfn,
+      unexpected,
+    };
   };
 
   it.each([
@@ -253,7 +287,11 @@ describe('odd shapes (direct invocations): a named 4xx, bounded, never a 500', (
     ['an array', [apiEvent('GET', '/balances')], /got an array/],
     ['a number', 42, /got number/],
     ['a non-string body', { ...apiEvent('POST', '/refreshes'), body: { userIds: [1] } }, /body must be a string/],
-    ['pathParameters of numbers', { ...apiEvent('GET', '/refreshes/{id}', { path: '/refreshes/x' }), pathParameters: { id: 7 } }, /pathParameters/],
+    [
+      'pathParameters of numbers',
+      { ...apiEvent('GET', '/refreshes/{id}', { path: '/refreshes/x' }), pathParameters: { id: 7 } },
+      /pathParameters/,
+    ],
   ])('%s → 400 BadRequest', async (_case, event, message) => {
     const res = await raw(event);
     expect(res.status).toBe(400);
@@ -263,17 +301,24 @@ describe('odd shapes (direct invocations): a named 4xx, bounded, never a 500', (
 
   it('malformed percent-encoding in the path, no pathParameters → 400 naming the id', async () => {
     const res = await raw(apiEvent('GET', '/refreshes/{id}', { path: '/refreshes/%E0%A4%A' }));
-    expect(res).toMatchObject({ status: 400, body: { error: 'BadRequest', message: expect.stringContaining('Invalid refresh id') } });
+    expect(res).toMatchObject({
+      status: 400,
+      body: { error: 'BadRequest', message: expect.stringContaining('Invalid refresh id') },
+    });
   });
 
   it('a body above 64 KiB → 413, nothing started', async () => {
-    const res = await raw(apiEvent('POST', '/refreshes', { body: JSON.stringify({ userIds: [1], pad: 'x'.repeat(70_000) }) }));
+    const res = await raw(
+      apiEvent('POST', '/refreshes', { body: JSON.stringify({ userIds: [1], pad: 'x'.repeat(70_000) }) }),
+    );
     expect(res).toMatchObject({ status: 413, body: { error: 'BadRequest' } });
     expect(res.sfn.calls).toEqual([]);
   });
 
   it('thousands of unknown keys → the first 10 problems, each bounded (the response stays small)', async () => {
-    const body = JSON.stringify(Object.fromEntries(Array.from({ length: 3_000 }, (_, i) => [`k${i}_${'z'.repeat(8)}`, i])));
+    const body = JSON.stringify(
+      Object.fromEntries(Array.from({ length: 3_000 }, (_, i) => [`k${i}_${'z'.repeat(8)}`, i])),
+    );
     const res = await raw(apiEvent('POST', '/refreshes', { body }));
     expect(res.status).toBe(400);
     expect(res.body.message).toContain('… and 2990 more problem(s)');
@@ -282,6 +327,9 @@ describe('odd shapes (direct invocations): a named 4xx, bounded, never a 500', (
 
   it('an id above 2^53 is refused, not rounded to another id', async () => {
     const res = await raw(apiEvent('POST', '/refreshes', { body: '{"connectionIds":[9007199254740993]}' }));
-    expect(res).toMatchObject({ status: 400, body: { message: expect.stringContaining('body.connectionIds.0 must be a safe integer') } });
+    expect(res).toMatchObject({
+      status: 400,
+      body: { message: expect.stringContaining('body.connectionIds.0 must be a safe integer') },
+    });
   });
 });

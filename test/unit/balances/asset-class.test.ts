@@ -53,15 +53,19 @@ describe('asset class per Powens account type', () => {
   });
 
   const location = locatePowensOpenApi();
-  if (location.dir === undefined) process.stderr.write(`[skipped checks] ${location.reason}: the account-type enum is not compared\n`);
+  if (location.dir === undefined)
+    process.stderr.write(`[skipped checks] ${location.reason}: the account-type enum is not compared\n`);
   const typesFile = location.dir === undefined ? undefined : join(location.dir, 'bank-account-types.yml');
-  (typesFile === undefined ? it.skip : it)("covers every value of Powens' BankAccountTypeName enum, and only those", () => {
-    const doc = parse(readFileSync(typesFile as string, 'utf8')) as {
-      components: { schemas: { BankAccountTypeName: { enum: string[] } } };
-    };
-    const powensEnum = doc.components.schemas.BankAccountTypeName.enum;
-    expect(powensEnum.length).toBeGreaterThan(10);
-    expect(Object.keys(POWENS_ACCOUNT_TYPE_CLASSES).sort()).toEqual([...powensEnum].sort());
-    for (const type of powensEnum) expect(ASSET_CLASSES).toContain(assetClassOf(type));
-  });
+  (typesFile === undefined ? it.skip : it)(
+    "covers every value of Powens' BankAccountTypeName enum, and only those",
+    () => {
+      const doc = parse(readFileSync(typesFile as string, 'utf8')) as {
+        components: { schemas: { BankAccountTypeName: { enum: string[] } } };
+      };
+      const powensEnum = doc.components.schemas.BankAccountTypeName.enum;
+      expect(powensEnum.length).toBeGreaterThan(10);
+      expect(Object.keys(POWENS_ACCOUNT_TYPE_CLASSES).sort()).toEqual([...powensEnum].sort());
+      for (const type of powensEnum) expect(ASSET_CLASSES).toContain(assetClassOf(type));
+    },
+  );
 });

@@ -123,12 +123,25 @@ describe('staleness', () => {
   it('a balance older than the freshness threshold is stale (too_old); at the threshold it is not', () => {
     expect(staleReasons(rec('EUR', 'cash', 1, { lastUpdatedAt: hoursAgo(6) }), POLICY)).toEqual([]);
     expect(staleReasons(rec('EUR', 'cash', 1, { lastUpdatedAt: hoursAgo(6.01) }), POLICY)).toEqual(['too_old']);
-    expect(staleReasons(rec('EUR', 'cash', 1, { lastUpdatedAt: hoursAgo(6.01) }), { ...POLICY, maxAgeMinutes: 720 })).toEqual([]);
+    expect(
+      staleReasons(rec('EUR', 'cash', 1, { lastUpdatedAt: hoursAgo(6.01) }), { ...POLICY, maxAgeMinutes: 720 }),
+    ).toEqual([]);
   });
 
   it("an SCA-blocked connection's balances are stale however recent (needs_user)", () => {
-    for (const state of ['SCARequired', 'webauthRequired', 'wrongpass', 'passwordExpired', 'decoupled', 'notSupported', 'someFutureState']) {
-      const view = toBalanceView(rec('EUR', 'cash', 1, { lastUpdatedAt: hoursAgo(0.1), connectionState: state }), POLICY);
+    for (const state of [
+      'SCARequired',
+      'webauthRequired',
+      'wrongpass',
+      'passwordExpired',
+      'decoupled',
+      'notSupported',
+      'someFutureState',
+    ]) {
+      const view = toBalanceView(
+        rec('EUR', 'cash', 1, { lastUpdatedAt: hoursAgo(0.1), connectionState: state }),
+        POLICY,
+      );
       expect(view).toMatchObject({ stale: true, staleReasons: ['needs_user'] });
     }
   });

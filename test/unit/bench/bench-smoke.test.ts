@@ -26,15 +26,25 @@ describe('bench (smoke, tiny inputs)', () => {
     expect(median([5, 1, 3])).toBe(3);
     expect(median([4, 1, 3, 2])).toBe(2.5);
     expect(percentile([1, 2, 3, 4, 5, 6, 7, 8, 9, 10], 90)).toBe(9);
-    const cost = costOf({ transitions: 2, lambdaRequests: 2, lambdaGbSeconds: 1, writeRequestUnits: 10, readRequestUnits: 4 }, 1000);
+    const cost = costOf(
+      { transitions: 2, lambdaRequests: 2, lambdaGbSeconds: 1, writeRequestUnits: 10, readRequestUnits: 4 },
+      1000,
+    );
     expect(cost.stepFunctions).toBeCloseTo(0.05, 10);
     expect(cost.lambdaDuration).toBeCloseTo(1000 * PRICES.lambdaArm64GbSecond.usd, 10);
-    expect(cost.total).toBeCloseTo(cost.stepFunctions + cost.lambdaRequests + cost.lambdaDuration + cost.dynamoDbWrites + cost.dynamoDbReads, 10);
+    expect(cost.total).toBeCloseTo(
+      cost.stepFunctions + cost.lambdaRequests + cost.lambdaDuration + cost.dynamoDbWrites + cost.dynamoDbReads,
+      10,
+    );
     for (const price of Object.values(PRICES)) expect(price.source).toMatch(/^https:\/\//);
   });
 
   it('cold start: bundles a handler and imports it, bundled and unbundled, in fresh processes', async () => {
-    const result = await runColdStart({ runs: 1, handlers: [REFRESH_API_HANDLER], workDir: path.join(workDir, 'cold') });
+    const result = await runColdStart({
+      runs: 1,
+      handlers: [REFRESH_API_HANDLER],
+      workDir: path.join(workDir, 'cold'),
+    });
     expect(result.handlers).toHaveLength(1);
     const [handler] = result.handlers;
     expect(handler?.bundle.bytes).toBeGreaterThan(1000);
@@ -91,6 +101,8 @@ describe('bench (smoke, tiny inputs)', () => {
     expect(result.powens.byEndpoint['PUT /users/{id}/connections/{id}']).toBe(3);
     expect(result.payload.withinLimit).toBe(true);
     expect(result.costPer1000.total).toBeGreaterThan(0);
-    expect(summarizeOrchestration({ method: '', prices: PRICES, region: 'us-east-1', scenarios: [result] })).toContain('smoke');
+    expect(summarizeOrchestration({ method: '', prices: PRICES, region: 'us-east-1', scenarios: [result] })).toContain(
+      'smoke',
+    );
   });
 });

@@ -18,7 +18,10 @@ writeFileSync(
   badSpec,
   JSON.stringify({
     meta: { key: 'bad.spec', version: '1.0.0' },
-    definition: { steps: [{ id: 'a', type: 'automation', label: 'a', action: { operation: { key: 'nope', version: '1.0.0' } } }], transitions: [] },
+    definition: {
+      steps: [{ id: 'a', type: 'automation', label: 'a', action: { operation: { key: 'nope', version: '1.0.0' } } }],
+      transitions: [],
+    },
   }),
 );
 
@@ -34,18 +37,28 @@ async function runInProcess(args: string[]) {
 }
 
 describe('workflow CLI (spawned)', () => {
-  it('asl <seed .ts> prints exactly the compiled json and exits 0', () => {
-    const result = spawnCli(['asl', 'infra/specs/refresh-openbanking-balances.ts']);
-    expect(result.status).toBe(0);
-    expect(result.stdout).toBe(`${compileWorkflow(refreshOpenBankingBalancesWorkflow, { functions: stepFunctionsByOperation() }).json}\n`);
-  }, SPAWN_TIMEOUT_MS + 10_000);
+  it(
+    'asl <seed .ts> prints exactly the compiled json and exits 0',
+    () => {
+      const result = spawnCli(['asl', 'infra/specs/refresh-openbanking-balances.ts']);
+      expect(result.status).toBe(0);
+      expect(result.stdout).toBe(
+        `${compileWorkflow(refreshOpenBankingBalancesWorkflow, { functions: stepFunctionsByOperation() }).json}\n`,
+      );
+    },
+    SPAWN_TIMEOUT_MS + 10_000,
+  );
 
-  it('validate <bad .json> lists the unbound operation and exits 1', () => {
-    const result = spawnCli(['validate', badSpec]);
-    expect(result.status).toBe(1);
-    expect(result.stdout).toContain('ERROR [UNBOUND_OPERATION] definition.steps[0].action.operation');
-    expect(result.stdout).toContain('which no function implements');
-  }, SPAWN_TIMEOUT_MS + 10_000);
+  it(
+    'validate <bad .json> lists the unbound operation and exits 1',
+    () => {
+      const result = spawnCli(['validate', badSpec]);
+      expect(result.status).toBe(1);
+      expect(result.stdout).toContain('ERROR [UNBOUND_OPERATION] definition.steps[0].action.operation');
+      expect(result.stdout).toContain('which no function implements');
+    },
+    SPAWN_TIMEOUT_MS + 10_000,
+  );
 });
 
 describe('workflow CLI (in process)', () => {

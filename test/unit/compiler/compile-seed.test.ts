@@ -64,7 +64,8 @@ describe('seed compilation', () => {
       Resource: 'arn:aws:states:::lambda:invoke',
       Parameters: {
         FunctionName: '${openbanking_balances_get_1_0_0_FunctionArn}',
-        'Payload.$': 'States.JsonMerge(States.StringToJson(States.JsonToString($$.Execution.Input)), $.steps.refresh-balances.output, false)',
+        'Payload.$':
+          'States.JsonMerge(States.StringToJson(States.JsonToString($$.Execution.Input)), $.steps.refresh-balances.output, false)',
       },
       ResultSelector: { 'output.$': '$.Payload' },
       ResultPath: '$.steps.fetch-balances',
@@ -72,7 +73,10 @@ describe('seed compilation', () => {
       Retry: expect.any(Array),
       End: true,
     });
-    expect(compiled.substitutions).toEqual(['openbanking_balances_get_1_0_0_FunctionArn', 'openbanking_balances_refresh_1_0_0_FunctionArn']);
+    expect(compiled.substitutions).toEqual([
+      'openbanking_balances_get_1_0_0_FunctionArn',
+      'openbanking_balances_refresh_1_0_0_FunctionArn',
+    ]);
     expect(compiled.stateNames).toEqual({ 'refresh-balances': 'refresh-balances', 'fetch-balances': 'fetch-balances' });
     expect(compiled.warnings).toEqual([]);
   });
@@ -105,7 +109,12 @@ describe('seed compilation', () => {
     expect(fetch?.retry?.aslDelaysSeconds).toEqual([1, 1]);
     expect(fetch?.retry?.deviations).toEqual(['retry 1: 750 ms → 1 s', 'retry 2: 750 ms → 1 s']);
     const refresh = compiled.report.steps.find((s) => s.stepId === 'refresh-balances');
-    expect(refresh?.retry).toMatchObject({ specDelaysMs: [1000, 2000, 4000], aslDelaysSeconds: [1, 2, 4], exact: true, maxInvocations: 4 });    // fetch-balances merges refresh-balances' output (needs an object); nothing merges fetch-balances' output.
+    expect(refresh?.retry).toMatchObject({
+      specDelaysMs: [1000, 2000, 4000],
+      aslDelaysSeconds: [1, 2, 4],
+      exact: true,
+      maxInvocations: 4,
+    }); // fetch-balances merges refresh-balances' output (needs an object); nothing merges fetch-balances' output.
     expect(refresh?.notes.map((n) => n.kind)).toContain('output-merge');
     expect(fetch?.notes.map((n) => n.kind)).not.toContain('output-merge');
   });
@@ -117,43 +126,57 @@ describe('seed execution (aws-local-stepfunctions, fake timers)', () => {
   const fetchOutput = { balances: [{ id: 'b-1', currentBalance: 10 }], asOf: '2026-01-01T00:00:01.000Z' };
 
   it('plain functions: each gets the workflow data, returns its output; the execution output holds each output once', async () => {
-    const run = await local.run(input, { 'refresh-balances': () => refreshOutput, 'fetch-balances': () => fetchOutput });
+    const run = await local.run(input, {
+      'refresh-balances': () => refreshOutput,
+      'fetch-balances': () => fetchOutput,
+    });
     expect(run.status).toBe('SUCCEEDED');
     expect(run.calls.map((c) => c.state)).toEqual(['refresh-balances', 'fetch-balances']);
     expect(run.calls[0]?.functionName).toBe('${openbanking_balances_refresh_1_0_0_FunctionArn}');
     expect(run.calls[0]?.payload).toEqual({ ...input, executionId: TEST_CONTEXT.Execution.Id });
     // data = input merged with the completed outputs; fetch-balances did not ask for the execution id.
     expect(run.calls[1]?.payload).toEqual({ ...input, ...refreshOutput });
-    expect(run.output).toEqual({ steps: { 'refresh-balances': { output: refreshOutput }, 'fetch-balances': { output: fetchOutput } } });
+    expect(run.output).toEqual({
+      steps: { 'refresh-balances': { output: refreshOutput }, 'fetch-balances': { output: fetchOutput } },
+    });
   });
 
   it('last writer wins at the top level, and the execution input is not changed by the merge', async () => {
     const withBalances = { ...input, balances: ['from-input'] };
-    const run = await local.run(withBalances, { 'refresh-balances': () => refreshOutput, 'fetch-balances': () => fetchOutput });
+    const run = await local.run(withBalances, {
+      'refresh-balances': () => refreshOutput,
+      'fetch-balances': () => fetchOutput,
+    });
     expect(run.calls[1]?.payload).toEqual({ ...input, ...refreshOutput });
     expect(withBalances.balances).toEqual(['from-input']);
   });
 
-  it.each([null, [1, 2], 'done'])('deviation: a non-object output (%j) cannot be merged; the next Task fails instead of skipping it', async (output) => {
-    const run = await local.run(input, { 'refresh-balances': () => output, 'fetch-balances': () => fetchOutput });
-    expect(run.status).toBe('FAILED');
-    expect(run.callsOf('fetch-balances')).toHaveLength(0);
-  });
+  it.each([null, [1, 2], 'done'])(
+    'deviation: a non-object output (%j) cannot be merged; the next Task fails instead of skipping it',
+    async (output) => {
+      const run = await local.run(input, { 'refresh-balances': () => output, 'fetch-balances': () => fetchOutput });
+      expect(run.status).toBe('FAILED');
+      expect(run.callsOf('fetch-balances')).toHaveLength(0);
+    },
+  );
 
-  it.each([1, 2, 3, 4])('refresh-balances failing %i time(s) with RateLimited runs min(k, 3) + 1 times, waiting 1 s, 2 s, 4 s', async (k) => {
-    const run = await local.run(input, {
-      'refresh-balances': (_p, { attempt }) => {
-        if (attempt <= k) throw new RateLimitedError(`429 #${attempt}`);
-        return refreshOutput;
-      },
-      'fetch-balances': () => fetchOutput,
-    });
-    const calls = Math.min(k, 3) + 1;
-    expect(run.callsOf('refresh-balances')).toHaveLength(calls);
-    expect(run.gapsOf('refresh-balances')).toEqual([1000, 2000, 4000].slice(0, calls - 1));
-    if (k <= 3) expect(run.status).toBe('SUCCEEDED');
-    else expect(run.error).toEqual({ Error: 'RateLimited', Cause: '429 #4' });
-  });
+  it.each([1, 2, 3, 4])(
+    'refresh-balances failing %i time(s) with RateLimited runs min(k, 3) + 1 times, waiting 1 s, 2 s, 4 s',
+    async (k) => {
+      const run = await local.run(input, {
+        'refresh-balances': (_p, { attempt }) => {
+          if (attempt <= k) throw new RateLimitedError(`429 #${attempt}`);
+          return refreshOutput;
+        },
+        'fetch-balances': () => fetchOutput,
+      });
+      const calls = Math.min(k, 3) + 1;
+      expect(run.callsOf('refresh-balances')).toHaveLength(calls);
+      expect(run.gapsOf('refresh-balances')).toEqual([1000, 2000, 4000].slice(0, calls - 1));
+      if (k <= 3) expect(run.status).toBe('SUCCEEDED');
+      else expect(run.error).toEqual({ Error: 'RateLimited', Cause: '429 #4' });
+    },
+  );
 
   it('fetch-balances retries twice with a constant 1 s wait, then fails with the step error', async () => {
     const run = await local.run(input, {

@@ -19,14 +19,27 @@ const compile = (spec: WorkflowSpec, extra: Partial<CompileOptions> = {}): Compi
 const never = () => new Promise(() => undefined);
 
 describe('every test spec and option combination passes the AWS ASL language service', () => {
-  const specs = [ingestEmailThreadsWorkflow, upcomingPaymentsReminderWorkflow, paymentApprovalWorkflow, ticketRoutingWorkflow];
-  const variants: Partial<CompileOptions>[] = [{}, { noMatch: 'succeed' }, { optionalChaining: 'contractspec' }, { enforceSla: true }];
-  it.each(specs.flatMap((s) => variants.map((v) => [s.meta.key, JSON.stringify(v), s, v] as const)))('%s %s', async (_k, _v, spec, variant) => {
-    const compiled = compile(spec, variant);
-    expect(await aslDiagnostics(compiled.json)).toEqual([]);
-    for (const name of Object.keys(compiled.definition.States)) expect(name.length).toBeLessThanOrEqual(80);
-    expect(compile(spec, variant).json).toBe(compiled.json);
-  });
+  const specs = [
+    ingestEmailThreadsWorkflow,
+    upcomingPaymentsReminderWorkflow,
+    paymentApprovalWorkflow,
+    ticketRoutingWorkflow,
+  ];
+  const variants: Partial<CompileOptions>[] = [
+    {},
+    { noMatch: 'succeed' },
+    { optionalChaining: 'contractspec' },
+    { enforceSla: true },
+  ];
+  it.each(specs.flatMap((s) => variants.map((v) => [s.meta.key, JSON.stringify(v), s, v] as const)))(
+    '%s %s',
+    async (_k, _v, spec, variant) => {
+      const compiled = compile(spec, variant);
+      expect(await aslDiagnostics(compiled.json)).toEqual([]);
+      for (const name of Object.keys(compiled.definition.States)) expect(name.length).toBeLessThanOrEqual(80);
+      expect(compile(spec, variant).json).toBe(compiled.json);
+    },
+  );
 });
 
 describe('ingest-email-threads (automation → human on `output?.syncedThreads === 0`)', () => {
@@ -59,12 +72,17 @@ describe('ingest-email-threads (automation → human on `output?.syncedThreads =
       executionId: TEST_CONTEXT.Execution.Id,
       data: { ...input, syncedThreads: 0 },
     });
-    expect(run.output).toEqual({ steps: { sync: { output: { syncedThreads: 0 } }, triage: { output: { flagged: ['t-1'] } } } });
+    expect(run.output).toEqual({
+      steps: { sync: { output: { syncedThreads: 0 } }, triage: { output: { flagged: ['t-1'] } } },
+    });
   });
 
   it('5 threads → no transition matches → fails with NoTransitionMatched (ContractSpec runner semantics)', async () => {
     const run = await normalized.run(input, { sync: () => ({ syncedThreads: 5 }) });
-    expect(run.error).toEqual({ Error: 'NoTransitionMatched', Cause: 'No transition matched after executing step "sync".' });
+    expect(run.error).toEqual({
+      Error: 'NoTransitionMatched',
+      Cause: 'No transition matched after executing step "sync".',
+    });
     expect(run.callsOf('triage')).toHaveLength(0);
   });
 
@@ -140,7 +158,12 @@ describe('payment-approval (decision, human with form, guard, timeout, compensat
     expect(route.Default).toBe('review');
     const chargeTask = compiled.definition.States.charge as TaskState;
     expect(chargeTask.TimeoutSeconds).toBe(3); // 2500 ms rounded up
-    expect(chargeTask.Retry?.[0]).toMatchObject({ IntervalSeconds: 1, MaxAttempts: 4, BackoffRate: 2, MaxDelaySeconds: 3 });
+    expect(chargeTask.Retry?.[0]).toMatchObject({
+      IntervalSeconds: 1,
+      MaxAttempts: 4,
+      BackoffRate: 2,
+      MaxDelaySeconds: 3,
+    });
     expect((compiled.definition.States.notify as TaskState).Retry).toBeUndefined();
     expect(compiled.definition.States.WorkflowFailed).toEqual({
       Type: 'Fail',
@@ -171,7 +194,12 @@ describe('payment-approval (decision, human with form, guard, timeout, compensat
   it('through review: the answer is part of the data charge receives, and of what conditions read', async () => {
     const input = { amount: 5000, currency: 'EUR' };
     const run = await local.run(input, { ...ok, review: () => ({ approved: true, approver: 'ada' }) });
-    expect(run.callsOf('charge')[0]?.payload).toEqual({ ...input, reservationId: 'res-1', approved: true, approver: 'ada' });
+    expect(run.callsOf('charge')[0]?.payload).toEqual({
+      ...input,
+      reservationId: 'res-1',
+      approved: true,
+      approver: 'ada',
+    });
   });
 
   it('first match wins: a large high-priority amount goes to review although the 2nd condition also holds', async () => {
@@ -194,7 +222,10 @@ describe('payment-approval (decision, human with form, guard, timeout, compensat
       'reserve.compensate': () => ({}),
     });
     expect(run.calls.map((c) => c.state)).toEqual(['reserve', 'review', 'review.compensate', 'reserve.compensate']);
-    expect(run.error).toEqual({ Error: 'NoTransitionMatched', Cause: 'No transition matched after executing step "review".' });
+    expect(run.error).toEqual({
+      Error: 'NoTransitionMatched',
+      Cause: 'No transition matched after executing step "review".',
+    });
     expect(run.callsOf('reserve.compensate')[0]?.payload).toEqual({
       stepId: 'reserve',
       originalInput: input,
@@ -210,11 +241,14 @@ describe('payment-approval (decision, human with form, guard, timeout, compensat
   });
 
   it('charge hangs: each attempt times out after 3 s and is retried (1, 2, 3, 3 s), then reserve is compensated', async () => {
-    const run = await local.run({ amount: 10, currency: 'EUR', priority: 'high' }, {
-      reserve,
-      charge: never,
-      'reserve.compensate': () => ({}),
-    });
+    const run = await local.run(
+      { amount: 10, currency: 'EUR', priority: 'high' },
+      {
+        reserve,
+        charge: never,
+        'reserve.compensate': () => ({}),
+      },
+    );
     expect(run.callsOf('charge')).toHaveLength(5);
     expect(run.gapsOf('charge')).toEqual([3000 + 1000, 3000 + 2000, 3000 + 3000, 3000 + 3000]);
     expect(run.calls.map((c) => c.state).slice(-1)).toEqual(['reserve.compensate']);
@@ -222,29 +256,47 @@ describe('payment-approval (decision, human with form, guard, timeout, compensat
   });
 
   it('guard false (currency USD) → charge never runs, reserve compensated, GuardRejected', async () => {
-    const run = await local.run({ amount: 10, currency: 'USD', priority: 'high' }, { reserve, 'reserve.compensate': () => ({}) });
+    const run = await local.run(
+      { amount: 10, currency: 'USD', priority: 'high' },
+      { reserve, 'reserve.compensate': () => ({}) },
+    );
     expect(run.calls.map((c) => c.state)).toEqual(['reserve', 'reserve.compensate']);
-    expect(run.error).toEqual({ Error: 'GuardRejected', Cause: expect.stringContaining('Guard of step "charge" rejected') });
+    expect(run.error).toEqual({
+      Error: 'GuardRejected',
+      Cause: expect.stringContaining('Guard of step "charge" rejected'),
+    });
   });
 
   it('notify has no retry: a retryable error fails at once; compensations are best effort (a failing one is skipped)', async () => {
-    const run = await local.run({ amount: 10, currency: 'EUR', priority: 'high' }, {
-      reserve,
-      charge,
-      notify: () => {
-        throw new RateLimitedError('429');
+    const run = await local.run(
+      { amount: 10, currency: 'EUR', priority: 'high' },
+      {
+        reserve,
+        charge,
+        notify: () => {
+          throw new RateLimitedError('429');
+        },
+        'charge.compensate': () => {
+          throw namedError('InternalError', 'refund failed');
+        },
+        'reserve.compensate': () => ({}),
       },
-      'charge.compensate': () => {
-        throw namedError('InternalError', 'refund failed');
-      },
-      'reserve.compensate': () => ({}),
-    });
-    expect(run.calls.map((c) => c.state)).toEqual(['reserve', 'charge', 'notify', 'charge.compensate', 'reserve.compensate']);
+    );
+    expect(run.calls.map((c) => c.state)).toEqual([
+      'reserve',
+      'charge',
+      'notify',
+      'charge.compensate',
+      'reserve.compensate',
+    ]);
     expect(run.error).toEqual({ Error: 'RateLimited', Cause: '429' });
   });
 
   it('the entry step failing compensates nothing', async () => {
-    const run = await local.run({ amount: 1, currency: 'EUR' }, { reserve: () => Promise.reject(namedError('Forbidden', 'no')) });
+    const run = await local.run(
+      { amount: 1, currency: 'EUR' },
+      { reserve: () => Promise.reject(namedError('Forbidden', 'no')) },
+    );
     expect(run.calls.map((c) => c.state)).toEqual(['reserve']);
     expect(run.error).toEqual({ Error: 'Forbidden', Cause: 'no' });
   });

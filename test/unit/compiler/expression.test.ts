@@ -4,7 +4,12 @@
  */
 import { StateMachine, type StateMachineDefinition as LocalDefinition } from 'aws-local-stepfunctions';
 import type { ChoiceRule, State, StateMachineDefinition } from '../../../infra/compiler/asl';
-import { compileCondition, evaluateCondition, parseCondition, type ConditionScope } from '../../../infra/compiler/expression';
+import {
+  compileCondition,
+  evaluateCondition,
+  parseCondition,
+  type ConditionScope,
+} from '../../../infra/compiler/expression';
 import { aslDiagnostics } from '../../support/asl-run';
 import { referenceEvaluate, type RefContext } from './reference-evaluator';
 
@@ -148,7 +153,13 @@ describe('optional chaining (`?.`) and issue reporting', () => {
     const parsed = parseCondition(expr);
     expect(evaluateCondition(parsed.ast, ctx)).toBe(false);
     expect(evaluateCondition(parsed.ast, { data: {}, output: { syncedThreads: 0 } })).toBe(true);
-    expect(parsed.issues).toEqual([expect.objectContaining({ level: 'warning', code: 'CONDITION_OPTIONAL_CHAINING', message: expect.stringContaining('ALWAYS TRUE') })]);
+    expect(parsed.issues).toEqual([
+      expect.objectContaining({
+        level: 'warning',
+        code: 'CONDITION_OPTIONAL_CHAINING',
+        message: expect.stringContaining('ALWAYS TRUE'),
+      }),
+    ]);
   });
 
   it('does not rewrite `?.` inside quotes', () => {

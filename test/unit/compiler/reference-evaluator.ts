@@ -47,7 +47,10 @@ function literal(text: string): unknown {
 
 function lookup(root: unknown, path: string): unknown {
   let cur = root;
-  for (const key of path.replace(/\[(\d+)\]/g, '.$1').split('.').filter((k) => k.length > 0)) {
+  for (const key of path
+    .replace(/\[(\d+)\]/g, '.$1')
+    .split('.')
+    .filter((k) => k.length > 0)) {
     if (cur === null || cur === undefined) return undefined;
     cur = (cur as Record<string, unknown>)[key];
   }

@@ -23,20 +23,24 @@ describe('NodejsFunction bundling = bundleLambda', () => {
   };
   afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
 
-  it('CDK bundles locally to an asset whose index.mjs is identical to bundleLambda output', async () => {
-    const app = new App({ outdir: tmp('cdk-bundle-') });
-    const stack = new Stack(app, 'BundleProbe');
-    new NodeFunction(stack, 'Probe', { entry: ENTRY, description: 'probe', serviceName: 'probe' });
-    const assembly = app.synth();
+  it(
+    'CDK bundles locally to an asset whose index.mjs is identical to bundleLambda output',
+    async () => {
+      const app = new App({ outdir: tmp('cdk-bundle-') });
+      const stack = new Stack(app, 'BundleProbe');
+      new NodeFunction(stack, 'Probe', { entry: ENTRY, description: 'probe', serviceName: 'probe' });
+      const assembly = app.synth();
 
-    const assetDirs = readdirSync(assembly.directory).filter((d) => d.startsWith('asset.'));
-    expect(assetDirs).toHaveLength(1);
-    const assetDir = path.join(assembly.directory, assetDirs[0] ?? '');
-    expect(readdirSync(assetDir).sort()).toEqual([BUNDLE_FILE, `${BUNDLE_FILE}.map`]);
+      const assetDirs = readdirSync(assembly.directory).filter((d) => d.startsWith('asset.'));
+      expect(assetDirs).toHaveLength(1);
+      const assetDir = path.join(assembly.directory, assetDirs[0] ?? '');
+      expect(readdirSync(assetDir).sort()).toEqual([BUNDLE_FILE, `${BUNDLE_FILE}.map`]);
 
-    const built = await buildLambda(ENTRY, tmp('esbuild-'));
-    const fromCdk = readFileSync(path.join(assetDir, BUNDLE_FILE));
-    expect(fromCdk.length).toBe(built.bytes);
-    expect(fromCdk.equals(readFileSync(built.outfile))).toBe(true);
-  }, HEAVY_TIMEOUT_MS);
+      const built = await buildLambda(ENTRY, tmp('esbuild-'));
+      const fromCdk = readFileSync(path.join(assetDir, BUNDLE_FILE));
+      expect(fromCdk.length).toBe(built.bytes);
+      expect(fromCdk.equals(readFileSync(built.outfile))).toBe(true);
+    },
+    HEAVY_TIMEOUT_MS,
+  );
 });

@@ -12,7 +12,10 @@ describe('readSettings', () => {
   const base = { powensBaseUrl: 'https://acme-sandbox.biapi.pro/2.0', tenantId: 'fo-1' };
 
   it('applies defaults and drops empty optional values', () => {
-    expect(settingsOf({ ...base, powensSecretName: '', alarmEmail: '' })).toEqual({ ...base, refreshSchedule: 'cron(0 6,18 * * ? *)' });
+    expect(settingsOf({ ...base, powensSecretName: '', alarmEmail: '' })).toEqual({
+      ...base,
+      refreshSchedule: 'cron(0 6,18 * * ? *)',
+    });
   });
 
   it('reads the Powens calls-per-minute budget from -c (string) or cdk.json (number)', () => {
@@ -21,7 +24,10 @@ describe('readSettings', () => {
   });
 
   it.each([
-    [{ ...base, powensBaseUrl: 'http://insecure.example' }, /powensBaseUrl="http:\/\/insecure.example" must be an https URL/],
+    [
+      { ...base, powensBaseUrl: 'http://insecure.example' },
+      /powensBaseUrl="http:\/\/insecure.example" must be an https URL/,
+    ],
     [{ ...base, tenantId: 'a b' }, /tenantId="a b" must match/],
     [{ ...base, alarmEmail: 'nope' }, /alarmEmail="nope" is not an e-mail/],
     [{ ...base, tenantId: 42 }, /tenantId=42 must be a string/],
@@ -43,7 +49,9 @@ describe('imported Powens secret', () => {
     );
     const template = Template.fromStack(stack);
     template.resourceCountIs('AWS::SecretsManager::Secret', 0);
-    template.hasResourceProperties('AWS::Lambda::Function', { Environment: { Variables: { [ENV.powensSecretId]: 'prod/powens' } } });
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: { [ENV.powensSecretId]: 'prod/powens' } },
+    });
     expect(JSON.stringify(template.findResources('AWS::IAM::Policy'))).toContain(':secret:prod/powens-??????');
   });
 });

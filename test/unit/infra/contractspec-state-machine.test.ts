@@ -7,7 +7,10 @@ import { App, Duration, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { Code, Function as LambdaFunction, Runtime } from 'aws-cdk-lib/aws-lambda';
 import { compileWorkflow, operationArnPlaceholder } from '../../../infra/compiler/compile';
-import { ContractSpecStateMachine, OperationTimeoutRequiredError } from '../../../infra/constructs/contractspec-state-machine';
+import {
+  ContractSpecStateMachine,
+  OperationTimeoutRequiredError,
+} from '../../../infra/constructs/contractspec-state-machine';
 import { LocalWorkflow } from '../../support/asl-run';
 import { paymentApprovalWorkflow } from '../../support/specs/payment-approval';
 
@@ -80,16 +83,27 @@ describe('ContractSpecStateMachine (payment-approval, plain inline functions)', 
 
   it('substitutes each operation with its function and the human task with its function', () => {
     const subs = definition().DefinitionSubstitutions;
-    const logicalId = (construct: string) => stack.getLogicalId(stack.node.findChild(construct).node.defaultChild as never);
-    expect(subs[operationArnPlaceholder('test.funds.release@1.0.0')]).toEqual({ 'Fn::GetAtt': [logicalId('Funds'), 'Arn'] });
-    expect(subs[operationArnPlaceholder('test.payments.refund@1.0.0')]).toEqual({ 'Fn::GetAtt': [logicalId('Payments'), 'Arn'] });
+    const logicalId = (construct: string) =>
+      stack.getLogicalId(stack.node.findChild(construct).node.defaultChild as never);
+    expect(subs[operationArnPlaceholder('test.funds.release@1.0.0')]).toEqual({
+      'Fn::GetAtt': [logicalId('Funds'), 'Arn'],
+    });
+    expect(subs[operationArnPlaceholder('test.payments.refund@1.0.0')]).toEqual({
+      'Fn::GetAtt': [logicalId('Payments'), 'Arn'],
+    });
     expect(subs.HumanTaskFunctionArn).toEqual({ 'Fn::GetAtt': [logicalId('AskHuman'), 'Arn'] });
-    expect(Object.keys(subs).sort()).toEqual([...OPERATIONS.map(operationArnPlaceholder), 'HumanTaskFunctionArn'].sort());
+    expect(Object.keys(subs).sort()).toEqual(
+      [...OPERATIONS.map(operationArnPlaceholder), 'HumanTaskFunctionArn'].sort(),
+    );
   });
 
   it('may invoke exactly the five distinct functions, unqualified', () => {
-    const policies = Object.values(template.findResources('AWS::IAM::Policy')) as { Properties: { PolicyDocument: { Statement: Json[] } } }[];
-    const invoke = policies.flatMap((p) => p.Properties.PolicyDocument.Statement).filter((s) => s.Action === 'lambda:InvokeFunction');
+    const policies = Object.values(template.findResources('AWS::IAM::Policy')) as {
+      Properties: { PolicyDocument: { Statement: Json[] } };
+    }[];
+    const invoke = policies
+      .flatMap((p) => p.Properties.PolicyDocument.Statement)
+      .filter((s) => s.Action === 'lambda:InvokeFunction');
     expect(invoke.map((s) => s.Resource)).toHaveLength(5);
     for (const s of invoke) expect(s.Resource).toEqual({ 'Fn::GetAtt': [expect.any(String), 'Arn'] });
   });
@@ -105,12 +119,18 @@ describe('ContractSpecStateMachine (payment-approval, plain inline functions)', 
       },
     );
     expect(run.status).toBe('SUCCEEDED');
-    expect(run.output).toMatchObject({ steps: { charge: { output: { chargeId: 'ch-for-res-1' } }, notify: { output: { notified: true } } } });
+    expect(run.output).toMatchObject({
+      steps: { charge: { output: { chargeId: 'ch-for-res-1' } }, notify: { output: { notified: true } } },
+    });
   });
 
   it('refuses an imported function without a timeout, naming the operation', () => {
     const other = new Stack(new App(), 'Imported');
-    const imported = LambdaFunction.fromFunctionArn(other, 'Imported', 'arn:aws:lambda:eu-west-1:123456789012:function:x');
+    const imported = LambdaFunction.fromFunctionArn(
+      other,
+      'Imported',
+      'arn:aws:lambda:eu-west-1:123456789012:function:x',
+    );
     expect(
       () =>
         new ContractSpecStateMachine(other, 'Workflow', {

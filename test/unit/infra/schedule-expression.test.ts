@@ -1,4 +1,8 @@
-import { assertPsd2Schedule, maxRunsPerDay, ScheduleExpressionError } from '../../../infra/constructs/schedule-expression';
+import {
+  assertPsd2Schedule,
+  maxRunsPerDay,
+  ScheduleExpressionError,
+} from '../../../infra/constructs/schedule-expression';
 
 describe('PSD2 schedule guard (at most 4 unattended runs per 24 h)', () => {
   it.each([
@@ -23,7 +27,9 @@ describe('PSD2 schedule guard (at most 4 unattended runs per 24 h)', () => {
     expect(() => assertPsd2Schedule('cron(0 6,18 * * ? *)')).not.toThrow();
     expect(() => assertPsd2Schedule('cron(0 0/6 * * ? *)')).not.toThrow();
     expect(() => assertPsd2Schedule('rate(5 hours)')).toThrow(ScheduleExpressionError);
-    expect(() => assertPsd2Schedule('cron(0 6,10,14,18,22 * * ? *)')).toThrow(/can run 5 times a day; PSD2 allows at most 4/);
+    expect(() => assertPsd2Schedule('cron(0 6,10,14,18,22 * * ? *)')).toThrow(
+      /can run 5 times a day; PSD2 allows at most 4/,
+    );
   });
 
   it('refuses expressions it cannot count instead of guessing', () => {

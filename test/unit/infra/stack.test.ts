@@ -55,12 +55,13 @@ beforeAll(() => {
 afterAll(() => rmSync(outdir, { recursive: true, force: true }));
 
 const ofType = (type: string) => Object.entries(resources).filter(([, r]) => r.Type === type);
-const functionsByEntry = () =>
-  ofType('AWS::Lambda::Function').map(([id, r]) => ({ id, props: r.Properties as Json }));
+const functionsByEntry = () => ofType('AWS::Lambda::Function').map(([id, r]) => ({ id, props: r.Properties as Json }));
 
 describe('cdk-nag AwsSolutions', () => {
   it('has zero unacknowledged findings', () => {
-    const report = JSON.parse(readFileSync(path.join(outdir, 'validation-report.json'), 'utf8')) as { pluginReports: unknown[] };
+    const report = JSON.parse(readFileSync(path.join(outdir, 'validation-report.json'), 'utf8')) as {
+      pluginReports: unknown[];
+    };
     expect({ error: nagError === undefined ? undefined : String(nagError), reports: report.pluginReports }).toEqual({
       error: undefined,
       reports: [],
@@ -106,7 +107,12 @@ describe('Lambda functions', () => {
         Architectures: ['arm64'],
         Handler: 'index.handler',
         TracingConfig: { Mode: 'Active' },
-        LoggingConfig: { LogFormat: 'JSON', ApplicationLogLevel: 'INFO', SystemLogLevel: 'WARN', LogGroup: { Ref: expect.any(String) } },
+        LoggingConfig: {
+          LogFormat: 'JSON',
+          ApplicationLogLevel: 'INFO',
+          SystemLogLevel: 'WARN',
+          LogGroup: { Ref: expect.any(String) },
+        },
       });
       const env = (props.Environment as { Variables: Record<string, unknown> }).Variables;
       expect(env).toMatchObject({ POWERTOOLS_SERVICE_NAME: expect.any(String), [ENV.tenantId]: 'family-office' });
@@ -131,7 +137,8 @@ describe('Lambda functions', () => {
         },
       });
       // The token KEY's ARN is configuration (KMS decrypts); no token or client secret is ever in the environment.
-      const { [ENV.tokenKmsKeyId]: keyRef, ...rest } = (fn?.props.Environment as { Variables: Record<string, unknown> }).Variables;
+      const { [ENV.tokenKmsKeyId]: keyRef, ...rest } = (fn?.props.Environment as { Variables: Record<string, unknown> })
+        .Variables;
       expect(keyRef).toEqual({ 'Fn::GetAtt': [expect.stringMatching(/^UserTokensKey/), 'Arn'] });
       expect(JSON.stringify(rest)).not.toMatch(/clientSecret|token/i);
     }
@@ -173,7 +180,9 @@ describe('state machine', () => {
       for (const operation of binding.operations) {
         const key = operationArnPlaceholder(operation);
         expect(compiled.substitutions).toContain(key);
-        expect(props.DefinitionSubstitutions[key]).toEqual({ 'Fn::GetAtt': [expect.stringMatching(new RegExp(`^${binding.id}Function`)), 'Arn'] });
+        expect(props.DefinitionSubstitutions[key]).toEqual({
+          'Fn::GetAtt': [expect.stringMatching(new RegExp(`^${binding.id}Function`)), 'Arn'],
+        });
       }
     }
   });
@@ -202,7 +211,11 @@ describe('schedule', () => {
     });
     template.hasResourceProperties('AWS::SQS::Queue', { SqsManagedSseEnabled: true });
     template.hasResourceProperties('AWS::SQS::QueuePolicy', {
-      PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })]) },
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+        ]),
+      },
     });
   });
 });
@@ -244,7 +257,10 @@ describe('REST API', () => {
     expect(post?.RequestModels).toEqual({ 'application/json': { Ref: expect.any(String) } });
     const modelId = (post?.RequestModels as Record<string, { Ref: string }>)['application/json']?.Ref ?? '';
     expect(resources[modelId]?.Properties?.Schema).toEqual(REFRESH_INPUT_SCHEMA);
-    template.hasResourceProperties('AWS::ApiGateway::RequestValidator', { ValidateRequestBody: true, ValidateRequestParameters: true });
+    template.hasResourceProperties('AWS::ApiGateway::RequestValidator', {
+      ValidateRequestBody: true,
+      ValidateRequestParameters: true,
+    });
     template.hasResourceProperties('AWS::ApiGateway::GatewayResponse', {
       ResponseType: 'BAD_REQUEST_BODY',
       StatusCode: '400',
@@ -255,7 +271,10 @@ describe('REST API', () => {
   it('stage: access logs (JSON), X-Ray, throttling', () => {
     template.hasResourceProperties('AWS::ApiGateway::Stage', {
       TracingEnabled: true,
-      AccessLogSetting: { DestinationArn: { 'Fn::GetAtt': [Match.stringLikeRegexp('AccessLogs'), 'Arn'] }, Format: Match.stringLikeRegexp('requestId') },
+      AccessLogSetting: {
+        DestinationArn: { 'Fn::GetAtt': [Match.stringLikeRegexp('AccessLogs'), 'Arn'] },
+        Format: Match.stringLikeRegexp('requestId'),
+      },
       MethodSettings: [Match.objectLike({ ThrottlingRateLimit: 5, ThrottlingBurstLimit: 10 })],
     });
   });
@@ -279,9 +298,15 @@ describe('alarms', () => {
     for (const alarm of alarms) {
       expect(alarm.AlarmActions).toEqual([{ Ref: expect.stringMatching(/^AlarmsTopic/) }]);
     }
-    template.hasResourceProperties('AWS::SNS::Topic', { KmsMasterKeyId: { 'Fn::GetAtt': [Match.stringLikeRegexp('TopicKey'), 'Arn'] } });
+    template.hasResourceProperties('AWS::SNS::Topic', {
+      KmsMasterKeyId: { 'Fn::GetAtt': [Match.stringLikeRegexp('TopicKey'), 'Arn'] },
+    });
     template.hasResourceProperties('AWS::SNS::TopicPolicy', {
-      PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })]) },
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+        ]),
+      },
     });
     template.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'email', Endpoint: 'ops@example.com' });
     template.hasResourceProperties('AWS::KMS::Key', { EnableKeyRotation: true });
@@ -327,7 +352,11 @@ const WILDCARD_RESOURCE_ALLOWED: { action: string; pattern: RegExp; reason: stri
     pattern: /:execution:<token>:\*$/,
     reason: 'Distributed Map child executions of the fan-out machine (its own name, a token here)',
   })),
-  { action: 'states:RedriveExecution', pattern: /:execution:<token>\/\*:\*$/, reason: 'Distributed Map runs of the fan-out machine' },
+  {
+    action: 'states:RedriveExecution',
+    pattern: /:execution:<token>\/\*:\*$/,
+    reason: 'Distributed Map runs of the fan-out machine',
+  },
   {
     action: 'states:DescribeExecution',
     pattern: /:execution:OpenBankingRefresh-[A-Za-z0-9_-]+:\*$/,
@@ -347,8 +376,10 @@ describe('IAM least privilege', () => {
     const out: { where: string; Action: string[]; Resource: string[] }[] = [];
     for (const [id, r] of Object.entries(resources)) {
       const docs: unknown[] = [];
-      if (r.Type === 'AWS::IAM::Policy' || r.Type === 'AWS::IAM::ManagedPolicy') docs.push(r.Properties?.PolicyDocument);
-      if (r.Type === 'AWS::IAM::Role') for (const p of (r.Properties?.Policies as { PolicyDocument: unknown }[]) ?? []) docs.push(p.PolicyDocument);
+      if (r.Type === 'AWS::IAM::Policy' || r.Type === 'AWS::IAM::ManagedPolicy')
+        docs.push(r.Properties?.PolicyDocument);
+      if (r.Type === 'AWS::IAM::Role')
+        for (const p of (r.Properties?.Policies as { PolicyDocument: unknown }[]) ?? []) docs.push(p.PolicyDocument);
       for (const doc of docs) {
         for (const s of (doc as { Statement: Json[] }).Statement) {
           const list = (v: unknown) => (Array.isArray(v) ? v : [v]);
@@ -376,7 +407,9 @@ describe('IAM least privilege', () => {
           const bad = s.Action.filter((a) => !(a in STAR_RESOURCE_ALLOWED));
           if (bad.length > 0) violations.push(`${s.where}: Resource * for ${bad.join(', ')}`);
         } else if (resource.includes('*')) {
-          const ok = s.Action.every((a) => WILDCARD_RESOURCE_ALLOWED.some((w) => w.action === a && w.pattern.test(resource)));
+          const ok = s.Action.every((a) =>
+            WILDCARD_RESOURCE_ALLOWED.some((w) => w.action === a && w.pattern.test(resource)),
+          );
           if (!ok) violations.push(`${s.where}: ${s.Action.join(',')} on ${resource}`);
         }
       }
@@ -390,15 +423,34 @@ describe('IAM least privilege', () => {
       .flatMap((s) => s.Action)
       .sort();
     expect(apiActions).toEqual(
-      ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:UpdateItem', 'kms:Encrypt', 'logs:CreateLogStream', 'logs:PutLogEvents', 'secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue', 'states:DescribeExecution', 'states:StartExecution', 'xray:PutTelemetryRecords', 'xray:PutTraceSegments'].sort(),
+      [
+        'dynamodb:DeleteItem',
+        'dynamodb:GetItem',
+        'dynamodb:Query',
+        'dynamodb:UpdateItem',
+        'kms:Encrypt',
+        'logs:CreateLogStream',
+        'logs:PutLogEvents',
+        'secretsmanager:DescribeSecret',
+        'secretsmanager:GetSecretValue',
+        'states:DescribeExecution',
+        'states:StartExecution',
+        'xray:PutTelemetryRecords',
+        'xray:PutTraceSegments',
+      ].sort(),
     );
   });
 
   it('user tokens: the API may only Encrypt and the steps only Decrypt, on the token key, for this tenant only', () => {
     const [keyId] = ofType('AWS::KMS::Key').map(([id]) => id);
-    expect(resources[keyId as string]).toMatchObject({ Properties: { EnableKeyRotation: true }, DeletionPolicy: 'Retain' });
+    expect(resources[keyId as string]).toMatchObject({
+      Properties: { EnableKeyRotation: true },
+      DeletionPolicy: 'Retain',
+    });
     const kms = ofType('AWS::IAM::Policy').flatMap(([id, p]) =>
-      (p.Properties?.PolicyDocument as { Statement: Json[] }).Statement.filter((st) => String(st.Action).startsWith('kms:')).map((st) => ({
+      (p.Properties?.PolicyDocument as { Statement: Json[] }).Statement.filter((st) =>
+        String(st.Action).startsWith('kms:'),
+      ).map((st) => ({
         role: id.replace(/Role.*$/, ''),
         statement: st,
       })),
@@ -417,7 +469,13 @@ describe('IAM least privilege', () => {
     const expected: Record<string, string[]> = {
       // + GetItem/Query of the user registry (USER_REGISTRY_STEP_TABLE_ACTIONS; test/integration/users).
       RefreshBalances: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem'],
-      FetchBalances: ['dynamodb:BatchWriteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem'],
+      FetchBalances: [
+        'dynamodb:BatchWriteItem',
+        'dynamodb:GetItem',
+        'dynamodb:PutItem',
+        'dynamodb:Query',
+        'dynamodb:UpdateItem',
+      ],
       // + Update/Delete/Query of the user routes (USER_REGISTRY_API_TABLE_ACTIONS; test/integration/api/users).
       FanOutPage: ['dynamodb:Query'],
       RefreshApiFunction: ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:UpdateItem'],
@@ -459,7 +517,8 @@ describe('IAM least privilege', () => {
 describe('fan-out state machine (one seed execution per user)', () => {
   /** The fan-out's ASL with CloudFormation tokens rendered as "<token>" (they only occur inside ARNs). */
   const fanOutDefinition = () => {
-    const [, machine] = ofType('AWS::StepFunctions::StateMachine').find(([id]) => id.startsWith('FanOutStateMachine')) ?? [];
+    const [, machine] =
+      ofType('AWS::StepFunctions::StateMachine').find(([id]) => id.startsWith('FanOutStateMachine')) ?? [];
     const def = machine?.Properties?.DefinitionString as { 'Fn::Join': [string, unknown[]] };
     return JSON.parse(def['Fn::Join'][1].map((p) => (typeof p === 'string' ? p : '<token>')).join('')) as {
       StartAt: string;
@@ -470,8 +529,14 @@ describe('fan-out state machine (one seed execution per user)', () => {
   it('NextPage, then a Distributed Map that starts the seed machine per user with .sync:2 and {userIds:[id]}', () => {
     const asl = fanOutDefinition();
     expect(asl.StartAt).toBe('NextPage');
-    expect(asl.States.NextPage).toMatchObject({ Type: 'Task', Resource: 'arn:aws:states:::lambda:invoke', Next: 'AnyUsersLeft' });
-    const map = asl.States.PerUser as Json & { ItemProcessor: { ProcessorConfig: Json; StartAt: string; States: Record<string, Json> } };
+    expect(asl.States.NextPage).toMatchObject({
+      Type: 'Task',
+      Resource: 'arn:aws:states:::lambda:invoke',
+      Next: 'AnyUsersLeft',
+    });
+    const map = asl.States.PerUser as Json & {
+      ItemProcessor: { ProcessorConfig: Json; StartAt: string; States: Record<string, Json> };
+    };
     expect(map).toMatchObject({
       Type: 'Map',
       ItemsPath: '$.items',
@@ -486,7 +551,9 @@ describe('fan-out state machine (one seed execution per user)', () => {
       Resource: 'arn:<token>:states:::states:startExecution.sync:2',
       Parameters: {
         Input: { 'userIds.$': 'States.Array($.userId)' },
-        StateMachineArn: expect.stringMatching(/:stateMachine:OpenBankingRefresh-pfo-workflow-refresh-openbanking-balances$/),
+        StateMachineArn: expect.stringMatching(
+          /:stateMachine:OpenBankingRefresh-pfo-workflow-refresh-openbanking-balances$/,
+        ),
       },
       // Only who and how: the child's output (balances) never reaches the fan-out's state.
       ResultSelector: { 'userIds.$': '$.Input.userIds', 'status.$': '$.Status' },
@@ -495,15 +562,24 @@ describe('fan-out state machine (one seed execution per user)', () => {
   });
 
   it('the local run (npm start -- --users N) executes this very definition: same text, only the ARN tokens differ', () => {
-    const [, machine] = ofType('AWS::StepFunctions::StateMachine').find(([id]) => id.startsWith('FanOutStateMachine')) ?? [];
+    const [, machine] =
+      ofType('AWS::StepFunctions::StateMachine').find(([id]) => id.startsWith('FanOutStateMachine')) ?? [];
     const deployed = definitionParts(machine?.Properties?.DefinitionString);
-    const seedArn = (fanOutDefinition().States.PerUser as { ItemProcessor: { States: { RefreshUser: { Parameters: { StateMachineArn: string } } } } })
-      .ItemProcessor.States.RefreshUser.Parameters.StateMachineArn;
-    const local = synthesizeFanOutDefinition({ seedName: seedArn.split(':stateMachine:')[1] ?? '', maxConcurrency: 10, toleratedFailurePercentage: 10 });
+    const seedArn = (
+      fanOutDefinition().States.PerUser as {
+        ItemProcessor: { States: { RefreshUser: { Parameters: { StateMachineArn: string } } } };
+      }
+    ).ItemProcessor.States.RefreshUser.Parameters.StateMachineArn;
+    const local = synthesizeFanOutDefinition({
+      seedName: seedArn.split(':stateMachine:')[1] ?? '',
+      maxConcurrency: 10,
+      toleratedFailurePercentage: 10,
+    });
     const text = (parts: typeof deployed) => parts.map((p) => (typeof p === 'string' ? p : '<token>'));
     expect(text(local)).toEqual(text(deployed));
     // The tokens themselves: the same pseudo parameters in the same places; the function ARN is the only other one.
-    const kinds = (parts: typeof deployed) => parts.filter((p) => typeof p !== 'string').map((t) => ('Ref' in t ? t.Ref : 'Fn::GetAtt'));
+    const kinds = (parts: typeof deployed) =>
+      parts.filter((p) => typeof p !== 'string').map((t) => ('Ref' in t ? t.Ref : 'Fn::GetAtt'));
     expect(kinds(local)).toEqual(kinds(deployed));
   });
 
@@ -515,20 +591,32 @@ describe('fan-out state machine (one seed execution per user)', () => {
     const text = (r: unknown) => JSON.stringify(r);
     expect(starts).toHaveLength(2);
     const seed = starts.find(({ id }) => id.startsWith('FanOutStateMachineRole'));
-    expect(text(seed?.st.Resource)).toMatch(/:stateMachine:OpenBankingRefresh-pfo-workflow-refresh-openbanking-balances"/);
+    expect(text(seed?.st.Resource)).toMatch(
+      /:stateMachine:OpenBankingRefresh-pfo-workflow-refresh-openbanking-balances"/,
+    );
     const own = starts.find(({ id }) => id.startsWith('FanOutStateMachineDistributedMapPolicy'));
     expect(text(own?.st.Resource)).toMatch(/"Ref":"FanOutStateMachine/);
   });
 
   it('takes MaxConcurrency, ToleratedFailurePercentage and the page size from context', () => {
     const { stack } = createApp(
-      new App({ context: { ...CONTEXT, fanOutMaxConcurrency: '40', fanOutToleratedFailurePercentage: 25, fanOutPageSize: '200' } }),
+      new App({
+        context: {
+          ...CONTEXT,
+          fanOutMaxConcurrency: '40',
+          fanOutToleratedFailurePercentage: 25,
+          fanOutPageSize: '200',
+        },
+      }),
     );
     const t = Template.fromStack(stack);
-    const [, machine] = Object.entries(t.findResources('AWS::StepFunctions::StateMachine')).find(([id]) => id.startsWith('FanOut')) ?? [];
+    const [, machine] =
+      Object.entries(t.findResources('AWS::StepFunctions::StateMachine')).find(([id]) => id.startsWith('FanOut')) ?? [];
     const text = JSON.stringify(machine);
     expect(text).toContain('\\"MaxConcurrency\\":40');
     expect(text).toContain('\\"ToleratedFailurePercentage\\":25');
-    t.hasResourceProperties('AWS::Lambda::Function', { Environment: { Variables: Match.objectLike({ [ENV.fanOutPageSize]: '200' }) } });
+    t.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ [ENV.fanOutPageSize]: '200' }) },
+    });
   }, 120_000);
 });

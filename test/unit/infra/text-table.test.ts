@@ -15,8 +15,19 @@ describe('text tables', () => {
   });
 
   it('markdown: a pipe table whose separator spans each padded column', () => {
-    expect(renderRows(['step', 'waits'], [['a', '1, 2 s'], ['long-name', '-']], { markdown: true })).toBe(
-      ['| step      | waits  |', '|-----------|--------|', '| a         | 1, 2 s |', '| long-name | -      |'].join('\n'),
+    expect(
+      renderRows(
+        ['step', 'waits'],
+        [
+          ['a', '1, 2 s'],
+          ['long-name', '-'],
+        ],
+        { markdown: true },
+      ),
+    ).toBe(
+      ['| step      | waits  |', '|-----------|--------|', '| a         | 1, 2 s |', '| long-name | -      |'].join(
+        '\n',
+      ),
     );
   });
 });

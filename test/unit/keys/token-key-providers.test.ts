@@ -69,7 +69,11 @@ function fakeKms(keyId: string) {
 
 const providers: [string, () => TokenKeyProvider][] = [
   ['local AES-256-GCM', () => localKeyProvider(parseLocalKey(generateLocalKey(), 'test'))],
-  ['KMS (declared fake)', () => kmsKeyProvider('arn:aws:kms:eu-west-3:1:key/k', fakeKms('arn:aws:kms:eu-west-3:1:key/k') as unknown as KmsSender)],
+  [
+    'KMS (declared fake)',
+    () =>
+      kmsKeyProvider('arn:aws:kms:eu-west-3:1:key/k', fakeKms('arn:aws:kms:eu-west-3:1:key/k') as unknown as KmsSender),
+  ],
 ];
 
 describe.each(providers)('%s key provider', (_name, make) => {
@@ -88,7 +92,11 @@ describe.each(providers)('%s key provider', (_name, make) => {
     const keys = make();
     const ciphertext = await keys.encrypt(TOKEN, ALICE);
     const error = await keys.decrypt(ciphertext, context).catch((e: unknown) => e);
-    expect(error).toMatchObject({ name: 'ConfigurationError', retryable: false, details: { reason: 'tokenDecryptionFailed' } });
+    expect(error).toMatchObject({
+      name: 'ConfigurationError',
+      retryable: false,
+      details: { reason: 'tokenDecryptionFailed' },
+    });
     expect(String((error as Error).message)).not.toContain(TOKEN);
   });
 
@@ -109,7 +117,9 @@ describe('local key provider', () => {
   });
 
   it('rejects a key that is not 32 bytes', () => {
-    expect(() => parseLocalKey(Buffer.alloc(16).toString('base64'), 'file k')).toThrow(/32 bytes, base64-encoded \(got 16 bytes\)/);
+    expect(() => parseLocalKey(Buffer.alloc(16).toString('base64'), 'file k')).toThrow(
+      /32 bytes, base64-encoded \(got 16 bytes\)/,
+    );
   });
 });
 

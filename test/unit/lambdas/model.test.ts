@@ -46,28 +46,56 @@ describe('mapAccountToBalance', () => {
         currency: 'EUR',
         lastUpdatedAt: '2025-06-01T10:34:56.000Z',
         createdAt: NOW.toISOString(),
-        metadata: { provider: 'powens', powensUserId: 1001, name: 'Chèques', type: 'checking', precision: 2, lastUpdatedFrom: 'account', coming: 0.2, usage: 'PRIV' },
+        metadata: {
+          provider: 'powens',
+          powensUserId: 1001,
+          name: 'Chèques',
+          type: 'checking',
+          precision: 2,
+          lastUpdatedFrom: 'account',
+          coming: 0.2,
+          usage: 'PRIV',
+        },
       },
     });
   });
 
   it('keeps the Powens type, derives the asset class and records the connection state when it was read', () => {
-    const loan = mapAccountToBalance(account({ type: 'loan', balance: -1000 }), { ...ctx, connectionState: 'SCARequired' });
-    expect('record' in loan && loan.record).toMatchObject({ accountType: 'loan', assetClass: 'loan', connectionState: 'SCARequired' });
+    const loan = mapAccountToBalance(account({ type: 'loan', balance: -1000 }), {
+      ...ctx,
+      connectionState: 'SCARequired',
+    });
+    expect('record' in loan && loan.record).toMatchObject({
+      accountType: 'loan',
+      assetClass: 'loan',
+      connectionState: 'SCARequired',
+    });
     const future = mapAccountToBalance(account({ type: 'tokenized_gold' }), ctx);
     expect('record' in future && future.record).toMatchObject({ accountType: 'tokenized_gold', assetClass: 'unknown' });
     expect('record' in future && 'connectionState' in future.record).toBe(false); // not read: unknown, not "healthy"
   });
 
   it('omits availableBalance when coming is null and falls back to the connection time', () => {
-    const result = mapAccountToBalance(account({ last_update: null }), { ...ctx, connectionLastUpdate: '2025-01-15 09:00:00' });
+    const result = mapAccountToBalance(account({ last_update: null }), {
+      ...ctx,
+      connectionLastUpdate: '2025-01-15 09:00:00',
+    });
     expect('record' in result && result.record.availableBalance).toBeUndefined();
     expect('record' in result && result.record.lastUpdatedAt).toBe('2025-01-15T08:00:00.000Z'); // winter: UTC+1
   });
 
   it('uses the currency precision (crypto, yen)', () => {
-    const btc = mapAccountToBalance(account({ balance: 0.123456789, coming: 0.000000001, currency: { id: 'BTC', name: 'Bitcoin', symbol: '₿', precision: 8 } }), ctx);
-    expect('record' in btc && [btc.record.currentBalance, btc.record.availableBalance]).toEqual([0.12345679, 0.12345679]);
+    const btc = mapAccountToBalance(
+      account({
+        balance: 0.123456789,
+        coming: 0.000000001,
+        currency: { id: 'BTC', name: 'Bitcoin', symbol: '₿', precision: 8 },
+      }),
+      ctx,
+    );
+    expect('record' in btc && [btc.record.currentBalance, btc.record.availableBalance]).toEqual([
+      0.12345679, 0.12345679,
+    ]);
   });
 
   it.each([

@@ -40,6 +40,10 @@ describe('build-time RefreshInput validator', () => {
 
   it('reports every problem at once (allErrors)', () => {
     expect(validateRefreshInput({ userIds: [0], requestId: '!', extra: true })).toBe(false);
-    expect(validateRefreshInput.errors?.map((e) => e.keyword).sort()).toEqual(['additionalProperties', 'minimum', 'pattern']);
+    expect(validateRefreshInput.errors?.map((e) => e.keyword).sort()).toEqual([
+      'additionalProperties',
+      'minimum',
+      'pattern',
+    ]);
   });
 });

@@ -12,7 +12,11 @@ import {
 } from '../../../lambdas/core/adapters/secrets/powens-secret';
 
 const TOKEN = 'tok_SUPER_SECRET_123';
-const VALID = { clientId: 'cid', clientSecret: 'CLIENT_SECRET_456', users: [{ userId: 1, token: TOKEN, label: 'Claire' }] };
+const VALID = {
+  clientId: 'cid',
+  clientSecret: 'CLIENT_SECRET_456',
+  users: [{ userId: 1, token: TOKEN, label: 'Claire' }],
+};
 
 describe('parsePowensSecret', () => {
   it('accepts the documented shape', () => {
@@ -24,10 +28,25 @@ describe('parsePowensSecret', () => {
     [JSON.stringify([]), /the document must be a JSON object/],
     [JSON.stringify({ ...VALID, clientSecret: '' }), /clientSecret must be a non-empty string/],
     [JSON.stringify({ ...VALID, users: [] }), /users must be a non-empty array/],
-    [JSON.stringify({ ...VALID, users: [{ userId: '1', token: TOKEN }] }), /users\[0\]\.userId must be a positive integer/],
+    [
+      JSON.stringify({ ...VALID, users: [{ userId: '1', token: TOKEN }] }),
+      /users\[0\]\.userId must be a positive integer/,
+    ],
     [JSON.stringify({ ...VALID, users: [{ userId: 1, token: 42 }] }), /users\[0\]\.token must be a non-empty string/],
-    [JSON.stringify({ ...VALID, users: [{ userId: 1, token: TOKEN }, { userId: 1, token: 'x' }] }), /users\[1\]\.userId must be unique/],
-    [JSON.stringify({ ...VALID, users: [{ userId: 1, token: TOKEN, label: 3 }] }), /users\[0\]\.label must be a string/],
+    [
+      JSON.stringify({
+        ...VALID,
+        users: [
+          { userId: 1, token: TOKEN },
+          { userId: 1, token: 'x' },
+        ],
+      }),
+      /users\[1\]\.userId must be unique/,
+    ],
+    [
+      JSON.stringify({ ...VALID, users: [{ userId: 1, token: TOKEN, label: 3 }] }),
+      /users\[0\]\.label must be a string/,
+    ],
   ])('rejects %s with a ConfigurationError that never quotes a value', (raw, message) => {
     let thrown: unknown;
     try {
@@ -110,7 +129,10 @@ describe('secretsManagerSource', () => {
   const named = (name: string) => Object.assign(new Error(`${name} happened`), { name });
 
   it('parses SecretString', async () => {
-    const source = secretsManagerSource('powens', stubClient(() => ({ SecretString: JSON.stringify(VALID) })));
+    const source = secretsManagerSource(
+      'powens',
+      stubClient(() => ({ SecretString: JSON.stringify(VALID) })),
+    );
     await expect(source.load()).resolves.toEqual(VALID);
   });
 
@@ -120,14 +142,23 @@ describe('secretsManagerSource', () => {
     ['ThrottlingException', 'ServiceUnavailable'],
     ['InternalServiceError', 'ServiceUnavailable'],
   ])('classifies %s as %s', async (sdkName, name) => {
-    const source = secretsManagerSource('powens', stubClient(() => {
-      throw named(sdkName);
-    }));
+    const source = secretsManagerSource(
+      'powens',
+      stubClient(() => {
+        throw named(sdkName);
+      }),
+    );
     await expect(source.load()).rejects.toMatchObject({ name, message: expect.stringContaining(sdkName) });
   });
 
   it('rejects a binary-only secret', async () => {
-    const source = secretsManagerSource('powens', stubClient(() => ({ SecretBinary: new Uint8Array([1]) })));
-    await expect(source.load()).rejects.toMatchObject({ name: 'ConfigurationError', message: expect.stringContaining('no SecretString') });
+    const source = secretsManagerSource(
+      'powens',
+      stubClient(() => ({ SecretBinary: new Uint8Array([1]) })),
+    );
+    await expect(source.load()).rejects.toMatchObject({
+      name: 'ConfigurationError',
+      message: expect.stringContaining('no SecretString'),
+    });
   });
 });

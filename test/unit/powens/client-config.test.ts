@@ -35,7 +35,9 @@ describe('createPowensClient configuration', () => {
   });
 
   it.each([0, -1, Number.NaN])('rejects timeoutMs %p', (timeoutMs) => {
-    expect(() => createPowensClient({ baseUrl: 'https://x.biapi.pro/2.0', timeoutMs, syncTimeoutMs: 1 })).toThrow(/timeoutMs/);
+    expect(() => createPowensClient({ baseUrl: 'https://x.biapi.pro/2.0', timeoutMs, syncTimeoutMs: 1 })).toThrow(
+      /timeoutMs/,
+    );
   });
 
   it('keeps the /2.0 prefix when building URLs (the ContractSpec client lost it with new URL("/x", base))', async () => {
@@ -45,7 +47,11 @@ describe('createPowensClient configuration', () => {
       seen.push(String(input));
       return new Response(JSON.stringify({ connections: [] }), { status: 200 });
     }) as typeof fetch;
-    for (const baseUrl of ['https://acme-sandbox.biapi.pro/2.0', 'https://acme-sandbox.biapi.pro/2.0/', 'https://acme-sandbox.biapi.pro/2.0//']) {
+    for (const baseUrl of [
+      'https://acme-sandbox.biapi.pro/2.0',
+      'https://acme-sandbox.biapi.pro/2.0/',
+      'https://acme-sandbox.biapi.pro/2.0//',
+    ]) {
       await createPowensClient({ baseUrl, ...ok, fetch: fakeFetch }).listConnections({ userId: 42, token: 't' });
     }
     expect(seen).toEqual(Array(3).fill('https://acme-sandbox.biapi.pro/2.0/users/42/connections'));
@@ -55,8 +61,14 @@ describe('createPowensClient configuration', () => {
 describe('totalsByCurrency', () => {
   it('sums per currency, rounds to cents and skips null balances', () => {
     const account = (balance: number | null, currency: string): PowensBankAccount =>
-      ({ balance, coming: null, currency: { id: currency, name: currency, symbol: currency, precision: 2 } }) as PowensBankAccount;
-    expect(totalsByCurrency([account(0.1, 'EUR'), account(0.2, 'EUR'), account(null, 'EUR'), account(5, 'CHF')], 'balance')).toEqual({
+      ({
+        balance,
+        coming: null,
+        currency: { id: currency, name: currency, symbol: currency, precision: 2 },
+      }) as PowensBankAccount;
+    expect(
+      totalsByCurrency([account(0.1, 'EUR'), account(0.2, 'EUR'), account(null, 'EUR'), account(5, 'CHF')], 'balance'),
+    ).toEqual({
       EUR: 0.3,
       CHF: 5,
     });

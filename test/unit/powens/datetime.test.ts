@@ -25,12 +25,19 @@ describe('parsePowensDateTime (naive = Europe/Paris wall time)', () => {
     expect(iso('  2024-05-15 12:34:56  ')).toBe('2024-05-15T10:34:56.000Z');
   });
 
-  it.each([null, undefined, '', 'yesterday', '2024-02-30 10:00:00', '2024-13-01 10:00:00', '2024-05-15 24:00:00', '2024-05-15 12:60:00', '15/05/2024'])(
-    'returns null for %p instead of throwing',
-    (value) => {
-      expect(parsePowensDateTime(value)).toBeNull();
-    },
-  );
+  it.each([
+    null,
+    undefined,
+    '',
+    'yesterday',
+    '2024-02-30 10:00:00',
+    '2024-13-01 10:00:00',
+    '2024-05-15 24:00:00',
+    '2024-05-15 12:60:00',
+    '15/05/2024',
+  ])('returns null for %p instead of throwing', (value) => {
+    expect(parsePowensDateTime(value)).toBeNull();
+  });
 
   it('settles DST edges: the spring-forward gap moves on, the fall-back hour is a valid instant', () => {
     // 02:30 does not exist in Paris on 2025-03-30; it lands on 03:30 CEST = 01:30Z.

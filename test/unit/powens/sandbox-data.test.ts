@@ -16,9 +16,9 @@ describe('family-office dataset', () => {
   });
 
   it('has exactly one SCARequired connection and one disabled account', () => {
-    expect(connections.filter((c) => c.connection.state !== null).map((c) => [c.connection.id, c.connection.state])).toEqual([
-      [FAMILY_OFFICE_IDS.scaRequiredConnection, 'SCARequired'],
-    ]);
+    expect(
+      connections.filter((c) => c.connection.state !== null).map((c) => [c.connection.id, c.connection.state]),
+    ).toEqual([[FAMILY_OFFICE_IDS.scaRequiredConnection, 'SCARequired']]);
     expect(accounts.filter((a) => a.disabled !== null).map((a) => a.id)).toEqual([FAMILY_OFFICE_IDS.disabledAccount]);
   });
 
@@ -53,7 +53,13 @@ describe('family-office dataset', () => {
 });
 
 describe('generateDataset', () => {
-  const options = { users: 100, connectionsPerUser: 4, accountsPerConnection: 25, currencies: ['EUR', 'USD', 'CHF', 'GBP'], seed: 7 };
+  const options = {
+    users: 100,
+    connectionsPerUser: 4,
+    accountsPerConnection: 25,
+    currencies: ['EUR', 'USD', 'CHF', 'GBP'],
+    seed: 7,
+  };
 
   it('builds 10,000 accounts with unique ids', () => {
     const dataset = generateDataset(options);

@@ -1,4 +1,8 @@
-import { classifyConnectionState, KNOWN_CONNECTION_STATES, type ConnectionStateClass } from '../../../lambdas/core/adapters/powens/types';
+import {
+  classifyConnectionState,
+  KNOWN_CONNECTION_STATES,
+  type ConnectionStateClass,
+} from '../../../lambdas/core/adapters/powens/types';
 
 describe('classifyConnectionState', () => {
   const expected: Record<string, ConnectionStateClass> = {

@@ -150,7 +150,16 @@ function withLastKey(page: RecordPage, lastKey: PageKey | undefined): RecordPage
 }
 
 /** Attributes of an item that are not part of the record. */
-const ITEM_ONLY_ATTRIBUTES = new Set(['pk', 'sk', 'balanceAt', 'expiresAt', 'itemType', 'updatedAt', 'excludedReason', 'excludedAt']);
+const ITEM_ONLY_ATTRIBUTES = new Set([
+  'pk',
+  'sk',
+  'balanceAt',
+  'expiresAt',
+  'itemType',
+  'updatedAt',
+  'excludedReason',
+  'excludedAt',
+]);
 
 type Item = Record<string, NativeAttributeValue>;
 
@@ -189,7 +198,8 @@ function itemToRecord(item: Record<string, unknown>): AccountBalanceRecord {
 
 function balanceTime(record: AccountBalanceRecord): number {
   const ms = Date.parse(record.lastUpdatedAt);
-  if (Number.isNaN(ms)) throw new RangeError(`record ${record.id} has an invalid lastUpdatedAt ${record.lastUpdatedAt}`);
+  if (Number.isNaN(ms))
+    throw new RangeError(`record ${record.id} has an invalid lastUpdatedAt ${record.lastUpdatedAt}`);
   return ms;
 }
 
@@ -209,7 +219,6 @@ export function createBalanceStore(options: BalanceStoreOptions): BalanceStore {
   const random = options.random ?? Math.random;
   const dynamo = dynamoSender(tableName);
   const send = dynamo.send;
-
 
   async function writeHistoryChunk(items: Item[]): Promise<number> {
     let pending: { PutRequest: { Item: Item } }[] = items.map((Item) => ({ PutRequest: { Item } }));
@@ -261,7 +270,8 @@ export function createBalanceStore(options: BalanceStoreOptions): BalanceStore {
     let requests = 0;
     const historyItems = [...history.values()];
     const chunks: Item[][] = [];
-    for (let i = 0; i < historyItems.length; i += BATCH_WRITE_LIMIT) chunks.push(historyItems.slice(i, i + BATCH_WRITE_LIMIT));
+    for (let i = 0; i < historyItems.length; i += BATCH_WRITE_LIMIT)
+      chunks.push(historyItems.slice(i, i + BATCH_WRITE_LIMIT));
     const chunkResults = await settleWithConcurrency(chunks, 4, writeHistoryChunk);
     for (const result of chunkResults) if (result.status === 'fulfilled') requests += result.value;
     const failedChunk = chunkResults.find((r): r is PromiseRejectedResult => r.status === 'rejected');
@@ -270,46 +280,53 @@ export function createBalanceStore(options: BalanceStoreOptions): BalanceStore {
     let latestAdvanced = 0;
     let latestStale = 0;
     let latestConnectionStateChanged = 0;
-    const latestResults = await settleWithConcurrency([...newestPerAccount.values()], latestConcurrency, async ({ record, at }) => {
-      requests += 1;
-      // Same balance time but another connection state (a connection blocked, or unblocked, since the balance was
-      // taken): the latest item is rewritten so dashboards see that the balance is stuck, or no longer is. Still one
-      // PutItem per account; `connectionState` is compared as stored (a string or NULL).
-      const knowsState = record.connectionState !== undefined;
-      try {
-        const put = await send('PutItem', () =>
-          client.send(
-            new PutCommand({
-              TableName: tableName,
-              Item: {
-                ...tableKeys.latest(record.tenantId, record.accountId),
-                ...recordAttributes(record),
-                itemType: 'latest',
-                balanceAt: at,
-                updatedAt: clock().toISOString(),
-              },
-              ConditionExpression: knowsState
-                ? 'attribute_not_exists(pk) OR balanceAt < :t OR (balanceAt = :t AND NOT connectionState = :cs)'
-                : 'attribute_not_exists(pk) OR balanceAt < :t',
-              ExpressionAttributeValues: knowsState ? { ':t': at, ':cs': record.connectionState } : { ':t': at },
-              ReturnValues: 'ALL_OLD',
-            }),
-          ),
-        );
-        if (put.Attributes?.balanceAt === at) latestConnectionStateChanged += 1;
-        else latestAdvanced += 1;
-      } catch (error) {
-        if (!isConditionalCheckFailed(error)) throw error;
-        latestStale += 1;
-      }
-    });
+    const latestResults = await settleWithConcurrency(
+      [...newestPerAccount.values()],
+      latestConcurrency,
+      async ({ record, at }) => {
+        requests += 1;
+        // Same balance time but another connection state (a connection blocked, or unblocked, since the balance was
+        // taken): the latest item is rewritten so dashboards see that the balance is stuck, or no longer is. Still one
+        // PutItem per account; `connectionState` is compared as stored (a string or NULL).
+        const knowsState = record.connectionState !== undefined;
+        try {
+          const put = await send('PutItem', () =>
+            client.send(
+              new PutCommand({
+                TableName: tableName,
+                Item: {
+                  ...tableKeys.latest(record.tenantId, record.accountId),
+                  ...recordAttributes(record),
+                  itemType: 'latest',
+                  balanceAt: at,
+                  updatedAt: clock().toISOString(),
+                },
+                ConditionExpression: knowsState
+                  ? 'attribute_not_exists(pk) OR balanceAt < :t OR (balanceAt = :t AND NOT connectionState = :cs)'
+                  : 'attribute_not_exists(pk) OR balanceAt < :t',
+                ExpressionAttributeValues: knowsState ? { ':t': at, ':cs': record.connectionState } : { ':t': at },
+                ReturnValues: 'ALL_OLD',
+              }),
+            ),
+          );
+          if (put.Attributes?.balanceAt === at) latestConnectionStateChanged += 1;
+          else latestAdvanced += 1;
+        } catch (error) {
+          if (!isConditionalCheckFailed(error)) throw error;
+          latestStale += 1;
+        }
+      },
+    );
     const failedLatest = latestResults.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failedLatest) throw failedLatest.reason;
 
     return { historyWritten: historyItems.length, latestAdvanced, latestStale, latestConnectionStateChanged, requests };
   }
 
-  async function queryPage(input: QueryInput, page: PageRequest): Promise<{ items: Record<string, unknown>[]; lastKey?: PageKey }> {
+  async function queryPage(
+    input: QueryInput,
+    page: PageRequest,
+  ): Promise<{ items: Record<string, unknown>[]; lastKey?: PageKey }> {
     const response = await send('Query', () =>
       client.send(new QueryCommand({ ...input, Limit: page.limit, ExclusiveStartKey: page.startKey })),
     );
@@ -357,7 +374,11 @@ export function createBalanceStore(options: BalanceStoreOptions): BalanceStore {
     return queryAll(latestQuery(tenantId));
   }
 
-  async function updateLatest(items: Record<string, unknown>[], expression: string, values: Record<string, NativeAttributeValue>): Promise<number> {
+  async function updateLatest(
+    items: Record<string, unknown>[],
+    expression: string,
+    values: Record<string, NativeAttributeValue>,
+  ): Promise<number> {
     const results = await settleWithConcurrency(items, latestConcurrency, async (item) => {
       try {
         await send('UpdateItem', () =>
@@ -392,19 +413,31 @@ export function createBalanceStore(options: BalanceStoreOptions): BalanceStore {
       const owner = (item.metadata as { powensUserId?: unknown } | undefined)?.powensUserId;
       return select.powensUserId !== undefined && owner === select.powensUserId;
     });
-    return updateLatest(chosen, 'SET excludedReason = :reason, excludedAt = :at', { ':reason': excluded.reason, ':at': excluded.at });
+    return updateLatest(chosen, 'SET excludedReason = :reason, excludedAt = :at', {
+      ':reason': excluded.reason,
+      ':at': excluded.at,
+    });
   }
 
   /** Accounts excluded by excludeLatest (disabled, connection or user deleted) no longer count anywhere. */
-  const included = (items: Record<string, unknown>[]): Record<string, unknown>[] => items.filter((item) => item.excludedReason === undefined);
+  const included = (items: Record<string, unknown>[]): Record<string, unknown>[] =>
+    items.filter((item) => item.excludedReason === undefined);
 
-  async function listLatest(tenantId: string, options: { includeExcluded?: boolean } = {}): Promise<AccountBalanceRecord[]> {
+  async function listLatest(
+    tenantId: string,
+    options: { includeExcluded?: boolean } = {},
+  ): Promise<AccountBalanceRecord[]> {
     const items = await latestItems(tenantId);
     return (options.includeExcluded === true ? items : included(items))
-      .map(itemToRecord).sort((a, b) => (a.accountId < b.accountId ? -1 : a.accountId > b.accountId ? 1 : 0));
+      .map(itemToRecord)
+      .sort((a, b) => (a.accountId < b.accountId ? -1 : a.accountId > b.accountId ? 1 : 0));
   }
 
-  async function queryHistory(tenantId: string, accountId: string, range: HistoryRange = {}): Promise<AccountBalanceRecord[]> {
+  async function queryHistory(
+    tenantId: string,
+    accountId: string,
+    range: HistoryRange = {},
+  ): Promise<AccountBalanceRecord[]> {
     return unexpired(await queryAll(historyQuery(tenantId, accountId, range))).map(itemToRecord);
   }
 
@@ -412,7 +445,9 @@ export function createBalanceStore(options: BalanceStoreOptions): BalanceStore {
     const response = await send('GetItem', () =>
       client.send(new GetCommand({ TableName: tableName, Key: tableKeys.latest(tenantId, accountId) })),
     );
-    return response.Item === undefined || response.Item.excludedReason !== undefined ? undefined : itemToRecord(response.Item);
+    return response.Item === undefined || response.Item.excludedReason !== undefined
+      ? undefined
+      : itemToRecord(response.Item);
   }
 
   async function listLatestPage(tenantId: string, page: PageRequest): Promise<RecordPage> {
@@ -420,7 +455,12 @@ export function createBalanceStore(options: BalanceStoreOptions): BalanceStore {
     return withLastKey({ records: included(result.items).map(itemToRecord) }, result.lastKey);
   }
 
-  async function queryHistoryPage(tenantId: string, accountId: string, range: HistoryRange, page: PageRequest): Promise<RecordPage> {
+  async function queryHistoryPage(
+    tenantId: string,
+    accountId: string,
+    range: HistoryRange,
+    page: PageRequest,
+  ): Promise<RecordPage> {
     const result = await queryPage(historyQuery(tenantId, accountId, range), page);
     return withLastKey({ records: unexpired(result.items).map(itemToRecord) }, result.lastKey);
   }

@@ -22,7 +22,10 @@ export interface ConnectionHealthStore {
 
 const ITEM_ONLY = new Set(['pk', 'sk', 'itemType']);
 
-export function createConnectionHealthStore(options: { client: DynamoDBDocumentClient; tableName: string }): ConnectionHealthStore {
+export function createConnectionHealthStore(options: {
+  client: DynamoDBDocumentClient;
+  tableName: string;
+}): ConnectionHealthStore {
   const { client, tableName } = options;
   const dynamo = dynamoSender(tableName);
 
@@ -33,7 +36,11 @@ export function createConnectionHealthStore(options: { client: DynamoDBDocumentC
           client.send(
             new PutCommand({
               TableName: tableName,
-              Item: { ...tableKeys.connectionHealth(tenantId, health.userId, health.connectionId), itemType: 'health', ...health },
+              Item: {
+                ...tableKeys.connectionHealth(tenantId, health.userId, health.connectionId),
+                itemType: 'health',
+                ...health,
+              },
               ConditionExpression: 'attribute_not_exists(pk) OR observedAt <= :t',
               ExpressionAttributeValues: { ':t': health.observedAt },
             }),
@@ -67,7 +74,12 @@ export function createConnectionHealthStore(options: { client: DynamoDBDocumentC
         startKey = page.LastEvaluatedKey;
       } while (startKey !== undefined);
       return items
-        .map((item) => Object.fromEntries(Object.entries(item).filter(([key]) => !ITEM_ONLY.has(key))) as unknown as ConnectionHealth)
+        .map(
+          (item) =>
+            Object.fromEntries(
+              Object.entries(item).filter(([key]) => !ITEM_ONLY.has(key)),
+            ) as unknown as ConnectionHealth,
+        )
         .filter((health) => filter.needsUser === undefined || health.needsUser === filter.needsUser)
         .sort((a, b) => a.userId - b.userId || a.connectionId - b.connectionId);
     },

@@ -107,7 +107,8 @@ export function createExecutionMarkers(options: {
           new UpdateCommand({
             TableName: tableName,
             Key: tableKeys.executionMarker(executionId, userId, connectionId),
-            UpdateExpression: 'SET syncsSent = if_not_exists(syncsSent, :zero) + :one, pending = :pending, expiresAt = :exp',
+            UpdateExpression:
+              'SET syncsSent = if_not_exists(syncsSent, :zero) + :one, pending = :pending, expiresAt = :exp',
             ExpressionAttributeValues: { ':zero': 0, ':one': 1, ':pending': pending, ':exp': expiresAt() },
             ReturnValues: 'UPDATED_NEW',
           }),
@@ -126,7 +127,8 @@ export function createExecutionMarkers(options: {
           new UpdateCommand({
             TableName: tableName,
             Key: tableKeys.executionMarker(executionId, userId, connectionId),
-            UpdateExpression: 'SET #status = :done, #result = :result, completedAt = :now, expiresAt = :exp REMOVE pending',
+            UpdateExpression:
+              'SET #status = :done, #result = :result, completedAt = :now, expiresAt = :exp REMOVE pending',
             ExpressionAttributeNames: { '#status': 'status', '#result': 'result' },
             ExpressionAttributeValues: {
               ':done': 'done',

@@ -30,9 +30,7 @@ export const FORCED_SYNC_MATCH_MS = 30 * 60 * 1000;
 
 export type ObservedSync = 'counted' | 'already_counted' | 'ours' | 'outside_window' | 'budget_full';
 
-export type Psd2Reservation =
-  | { granted: true; slot: number; usedAt: string }
-  | { granted: false; limit: number };
+export type Psd2Reservation = { granted: true; slot: number; usedAt: string } | { granted: false; limit: number };
 
 export interface Psd2Budget {
   readonly limit: number;
@@ -137,7 +135,12 @@ export function createPsd2Budget(options: Psd2BudgetOptions): Psd2Budget {
     const ours = (slots.Items ?? []).some((item) => {
       const usedAt = item.usedAt as number | undefined;
       // Powens stamps whole seconds: a sync of ours may read up to a second before the reservation.
-      return item.executionId !== 'observed' && usedAt !== undefined && atMs >= usedAt - 2_000 && atMs - usedAt <= FORCED_SYNC_MATCH_MS;
+      return (
+        item.executionId !== 'observed' &&
+        usedAt !== undefined &&
+        atMs >= usedAt - 2_000 &&
+        atMs - usedAt <= FORCED_SYNC_MATCH_MS
+      );
     });
     if (ours) return 'ours';
     return (await takeSlot(userId, connectionId, syncedAt, 'observed')) === undefined ? 'budget_full' : 'counted';

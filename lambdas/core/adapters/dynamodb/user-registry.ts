@@ -9,7 +9,13 @@
  *
  * Listing is a Query of one partition, page by page with an opaque cursor: what the fan-out's lister reads.
  */
-import { DeleteCommand, type DynamoDBDocumentClient, GetCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import {
+  DeleteCommand,
+  type DynamoDBDocumentClient,
+  GetCommand,
+  QueryCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
 import { settleWithConcurrency } from '../../concurrency';
 import { ConfigurationError, ValidationFailedError } from '../../errors';
 import type { TokenKeyProvider } from '../keys/token-key-provider';
@@ -191,7 +197,11 @@ export function createUserRegistry(options: UserRegistryOptions): UserRegistry {
     validateUserId(userId);
     const result = await sender.send('DeleteItem', () =>
       client.send(
-        new DeleteCommand({ TableName: tableName, Key: tableKeys.registeredUser(tenantId, userId), ReturnValues: 'ALL_OLD' }),
+        new DeleteCommand({
+          TableName: tableName,
+          Key: tableKeys.registeredUser(tenantId, userId),
+          ReturnValues: 'ALL_OLD',
+        }),
       ),
     );
     return result.Attributes !== undefined;
@@ -203,7 +213,9 @@ export function createUserRegistry(options: UserRegistryOptions): UserRegistry {
         new GetCommand({
           TableName: tableName,
           Key: tableKeys.registeredUser(tenantId, userId),
-          ...(withToken ? {} : { ProjectionExpression: PUBLIC_ATTRIBUTES, ExpressionAttributeNames: { '#status': 'status' } }),
+          ...(withToken
+            ? {}
+            : { ProjectionExpression: PUBLIC_ATTRIBUTES, ExpressionAttributeNames: { '#status': 'status' } }),
         }),
       ),
     );
@@ -260,7 +272,9 @@ export function createUserRegistry(options: UserRegistryOptions): UserRegistry {
       );
     }
     const token = await keys.decrypt(String(item.tokenCiphertext), { tenantId, userId: user.userId });
-    return user.label === undefined ? { userId: user.userId, token } : { userId: user.userId, token, label: user.label };
+    return user.label === undefined
+      ? { userId: user.userId, token }
+      : { userId: user.userId, token, label: user.label };
   };
 
   const resolve: UserRegistry['resolve'] = async (userIds) => {

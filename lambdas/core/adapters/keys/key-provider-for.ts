@@ -14,7 +14,9 @@ export function keyProviderFor(config: UserRegistryConfig): TokenKeyProvider {
     raw = readFileSync(config.keyFile, 'utf8');
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code ?? 'unknown error';
-    throw new ConfigurationError(`Cannot read the local token key ${config.keyFile} (${code}); check ${ENV.tokenKeyFile}.`);
+    throw new ConfigurationError(
+      `Cannot read the local token key ${config.keyFile} (${code}); check ${ENV.tokenKeyFile}.`,
+    );
   }
   return localKeyProvider(parseLocalKey(raw, `${ENV.tokenKeyFile}=${config.keyFile}`));
 }

@@ -11,7 +11,12 @@
 import { DecryptCommand, EncryptCommand, KMSClient } from '@aws-sdk/client-kms';
 import type * as KmsSdk from '@aws-sdk/client-kms';
 import { ConfigurationError, ServiceUnavailableError, type StepError } from '../../errors';
-import { encryptionContext, tokenDecryptionError, type TokenContext, type TokenKeyProvider } from './token-key-provider';
+import {
+  encryptionContext,
+  tokenDecryptionError,
+  type TokenContext,
+  type TokenKeyProvider,
+} from './token-key-provider';
 
 /** The one method of KMSClient used here, so tests can hand in a declared fake of the KMS API. */
 export interface KmsSender {

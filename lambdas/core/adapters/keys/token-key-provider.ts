@@ -57,7 +57,9 @@ function aad(context: TokenContext): Buffer {
 export function parseLocalKey(base64: string, origin: string): Buffer {
   const key = Buffer.from(base64.trim(), 'base64');
   if (key.length !== 32) {
-    throw new ConfigurationError(`The local token key from ${origin} must be 32 bytes, base64-encoded (got ${key.length} bytes).`);
+    throw new ConfigurationError(
+      `The local token key from ${origin} must be 32 bytes, base64-encoded (got ${key.length} bytes).`,
+    );
   }
   return key;
 }
@@ -89,7 +91,9 @@ export function localKeyProvider(key: Buffer): TokenKeyProvider {
       decipher.setAAD(aad(context));
       decipher.setAuthTag(blob.subarray(1 + IV_BYTES, 1 + IV_BYTES + TAG_BYTES));
       try {
-        return Buffer.concat([decipher.update(blob.subarray(1 + IV_BYTES + TAG_BYTES)), decipher.final()]).toString('utf8');
+        return Buffer.concat([decipher.update(blob.subarray(1 + IV_BYTES + TAG_BYTES)), decipher.final()]).toString(
+          'utf8',
+        );
       } catch (error) {
         // GCM authentication failed: other context, other key, or altered bytes. The three are indistinguishable.
         throw tokenDecryptionError(context, 'authentication failed (other tenant/user, other key, or altered)', error);

@@ -33,7 +33,6 @@ import type {
   ServiceError,
 } from './types';
 
-
 export interface RetryAfterInfo {
   method: string;
   path: string;
@@ -99,7 +98,9 @@ function normaliseBaseUrl(baseUrl: string): URL {
     );
   }
   if (url.protocol !== 'https:' && url.protocol !== 'http:') {
-    throw new ConfigurationError(`Powens baseUrl ${JSON.stringify(baseUrl)} must use https (or http for a local sandbox)`);
+    throw new ConfigurationError(
+      `Powens baseUrl ${JSON.stringify(baseUrl)} must use https (or http for a local sandbox)`,
+    );
   }
   if (url.search !== '' || url.hash !== '') {
     throw new ConfigurationError(`Powens baseUrl ${JSON.stringify(baseUrl)} must not carry a query or fragment`);
@@ -165,7 +166,9 @@ export function createPowensClient(options: PowensClientOptions): PowensClient {
     ['syncTimeoutMs', options.syncTimeoutMs],
   ] as const) {
     if (!Number.isFinite(value) || value <= 0) {
-      throw new ConfigurationError(`Powens client ${name} must be a positive number of milliseconds, got ${String(value)}`);
+      throw new ConfigurationError(
+        `Powens client ${name} must be a positive number of milliseconds, got ${String(value)}`,
+      );
     }
   }
 
@@ -192,7 +195,10 @@ export function createPowensClient(options: PowensClientOptions): PowensClient {
     const opts: StepErrorOptions = { details };
     switch (status) {
       case 401:
-        return new UnauthenticatedError(`${message}; the user token is missing, revoked or wrong — renew it (POST /auth/renew)`, opts);
+        return new UnauthenticatedError(
+          `${message}; the user token is missing, revoked or wrong — renew it (POST /auth/renew)`,
+          opts,
+        );
       case 403:
         return new ForbiddenError(`${message}; the token lacks the scope for this call`, opts);
       case 404:
@@ -272,7 +278,12 @@ export function createPowensClient(options: PowensClientOptions): PowensClient {
     if (response.status >= 400) {
       const error = errorForStatus(label, response.status, parsed ? body : undefined, response.headers);
       if (error.retryAfterMs !== undefined && options.onRetryAfter) {
-        options.onRetryAfter({ method: spec.method, path: spec.path, status: response.status, retryAfterMs: error.retryAfterMs });
+        options.onRetryAfter({
+          method: spec.method,
+          path: spec.path,
+          status: response.status,
+          retryAfterMs: error.retryAfterMs,
+        });
       }
       throw error;
     }
@@ -378,7 +389,12 @@ export function createPowensClient(options: PowensClientOptions): PowensClient {
   ): Promise<SyncResult> => {
     // Always explicit: Powens defaults psu_requested to true, which may trigger an SCA on an unattended run.
     const path = `${userPath(user)}/connections/${encodeURIComponent(String(connectionId))}?psu_requested=${syncOptions.psuRequested ? 'true' : 'false'}`;
-    const { status, body } = await request({ method: 'PUT', path, token: user.token, timeoutMs: options.syncTimeoutMs });
+    const { status, body } = await request({
+      method: 'PUT',
+      path,
+      token: user.token,
+      timeoutMs: options.syncTimeoutMs,
+    });
     return { httpStatus: status === 202 ? 202 : 200, connection: asConnection(`PUT ${path}`, body) };
   };
 
@@ -411,7 +427,11 @@ export function createPowensClient(options: PowensClientOptions): PowensClient {
     if (pages.length === 1 && first) return first;
     // Several pages: per-page totals are ambiguous (page or whole list?), so recompute them from the accounts.
     const accounts = pages.flatMap((p) => p.accounts);
-    return { accounts, balances: totalsByCurrency(accounts, 'balance'), coming_balances: totalsByCurrency(accounts, 'coming') };
+    return {
+      accounts,
+      balances: totalsByCurrency(accounts, 'balance'),
+      coming_balances: totalsByCurrency(accounts, 'coming'),
+    };
   };
 
   const getMe = async (user: PowensUserCredentials): Promise<PowensUser> => {

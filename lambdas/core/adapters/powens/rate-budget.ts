@@ -129,7 +129,7 @@ export function createRateBudget(options: RateBudgetOptions): RateBudget {
 
   const acquire = async (label: string): Promise<void> => {
     let waited = 0;
-    for (let races = 0; races <= maxRaces; ) {
+    for (let races = 0; races <= maxRaces;) {
       const t = now();
       const seen = await read();
       const elapsed = seen === undefined ? 0 : Math.max(0, t - seen.refilledAt);

@@ -58,7 +58,8 @@ export function parsePowensSecret(raw: string, origin: string, options: SecretPa
   }
   const problem = (path: string, expected: string) =>
     new ConfigurationError(`Powens secret from ${origin}: ${path} must be ${expected}.`);
-  const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+  const isObject = (v: unknown): v is Record<string, unknown> =>
+    typeof v === 'object' && v !== null && !Array.isArray(v);
   const nonEmptyString = (v: unknown): v is string => typeof v === 'string' && v.trim() !== '';
 
   if (!isObject(json)) throw problem('the document', 'a JSON object {clientId, clientSecret, users}');
@@ -67,11 +68,15 @@ export function parsePowensSecret(raw: string, origin: string, options: SecretPa
   let webhookSecret: string | undefined;
   if (json.webhookSecret !== undefined) {
     if (!nonEmptyString(json.webhookSecret) || json.webhookSecret.length < 16) {
-      throw problem('webhookSecret', 'a string of at least 16 characters (the HMAC secret_key Powens gave) when present');
+      throw problem(
+        'webhookSecret',
+        'a string of at least 16 characters (the HMAC secret_key Powens gave) when present',
+      );
     }
     webhookSecret = json.webhookSecret;
   }
-  const withWebhook = (secret: PowensSecret): PowensSecret => (webhookSecret === undefined ? secret : { ...secret, webhookSecret });
+  const withWebhook = (secret: PowensSecret): PowensSecret =>
+    webhookSecret === undefined ? secret : { ...secret, webhookSecret };
   if (options.usersOptional && (json.users === undefined || (Array.isArray(json.users) && json.users.length === 0))) {
     return withWebhook({ clientId: json.clientId, clientSecret: json.clientSecret, users: [] });
   }
@@ -147,7 +152,11 @@ function classifySecretsManagerError(error: unknown, secretId: string, variable:
  * environment `variable` that points to it. `client` is for
  * tests; without it the container's shared client is created on the first call.
  */
-export async function readSecretString(secretId: string, variable: string, client?: SecretsManagerClient): Promise<string> {
+export async function readSecretString(
+  secretId: string,
+  variable: string,
+  client?: SecretsManagerClient,
+): Promise<string> {
   let secretString: string | undefined;
   try {
     // Inside the try: a failure to load the SDK module is classified like any other Secrets Manager failure.
@@ -211,6 +220,8 @@ export function secretSourceFor(
 ): SecretSource {
   const parse = { usersOptional: options.usersOptional ?? false };
   const source =
-    location.kind === 'file' ? fileSecretSource(location.path, parse) : secretsManagerSource(location.secretId, undefined, parse);
+    location.kind === 'file'
+      ? fileSecretSource(location.path, parse)
+      : secretsManagerSource(location.secretId, undefined, parse);
   return cachedSecretSource(source, options);
 }

@@ -37,7 +37,11 @@ export function registryCredentialSource(options: {
           ? base.users.filter((u) => !registered.has(u.userId))
           : base.users.filter((u) => resolved.missing.includes(u.userId));
       // Ids in neither place (or disabled) are left out: selectUsers() names them in its ValidationFailed.
-      return { clientId: base.clientId, clientSecret: base.clientSecret, users: [...resolved.users, ...fallback(fromSecret)] };
+      return {
+        clientId: base.clientId,
+        clientSecret: base.clientSecret,
+        users: [...resolved.users, ...fallback(fromSecret)],
+      };
     },
   };
 }
@@ -53,7 +57,11 @@ export function registryUserLister(registry: UserRegistry): UserLister {
       const userIds: number[] = [];
       let next = cursor;
       do {
-        const page = await registry.listPage({ limit: limit - userIds.length, status: 'active', ...(next === undefined ? {} : { cursor: next }) });
+        const page = await registry.listPage({
+          limit: limit - userIds.length,
+          status: 'active',
+          ...(next === undefined ? {} : { cursor: next }),
+        });
         userIds.push(...page.users.map((u) => u.userId));
         next = page.cursor;
       } while (userIds.length < limit && next !== undefined);
@@ -68,7 +76,8 @@ export function secretUserLister(secret: SecretSource): UserLister {
     listPage: async (cursor, limit) => {
       const { users } = await secret.load();
       const start = cursor === undefined ? 0 : Number(cursor);
-      if (!Number.isSafeInteger(start) || start < 0) throw new ValidationFailedError('Fan-out cursor is not one this lister returned.');
+      if (!Number.isSafeInteger(start) || start < 0)
+        throw new ValidationFailedError('Fan-out cursor is not one this lister returned.');
       const userIds = users.slice(start, start + limit).map((u) => u.userId);
       const end = start + userIds.length;
       return end < users.length ? { userIds, cursor: String(end) } : { userIds };
