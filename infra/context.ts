@@ -64,6 +64,14 @@ function optionalInteger(node: Node, key: string, min: number, max: number, mean
   return value;
 }
 
+/** The whole-number settings with their bounds, read in this order (the first bad one is reported). */
+const INTEGER_SETTINGS = [
+  ['powensCallsPerMinute', 2, 1_000_000, 'the limit agreed with Powens'],
+  ['fanOutMaxConcurrency', 1, 10_000, 'child executions at once'],
+  ['fanOutToleratedFailurePercentage', 0, 100, 'percent of users'],
+  ['fanOutPageSize', 1, 1000, 'users per Distributed Map run'],
+] as const;
+
 export function readSettings(node: Node): AppSettings {
   const powensBaseUrl = optionalString(node, CONTEXT_KEYS.powensBaseUrl);
   if (powensBaseUrl === undefined || !/^https:\/\/[^\s/]+(\/\S*)?$/.test(powensBaseUrl)) {
@@ -91,25 +99,9 @@ export function readSettings(node: Node): AppSettings {
   const secretName = optionalString(node, CONTEXT_KEYS.powensSecretName);
   if (secretName !== undefined) settings.powensSecretName = secretName;
   if (alarmEmail !== undefined) settings.alarmEmail = alarmEmail;
-  const callsPerMinute = optionalInteger(
-    node,
-    CONTEXT_KEYS.powensCallsPerMinute,
-    2,
-    1_000_000,
-    'the limit agreed with Powens',
-  );
-  if (callsPerMinute !== undefined) settings.powensCallsPerMinute = callsPerMinute;
-  const maxConcurrency = optionalInteger(
-    node,
-    CONTEXT_KEYS.fanOutMaxConcurrency,
-    1,
-    10_000,
-    'child executions at once',
-  );
-  if (maxConcurrency !== undefined) settings.fanOutMaxConcurrency = maxConcurrency;
-  const tolerated = optionalInteger(node, CONTEXT_KEYS.fanOutToleratedFailurePercentage, 0, 100, 'percent of users');
-  if (tolerated !== undefined) settings.fanOutToleratedFailurePercentage = tolerated;
-  const pageSize = optionalInteger(node, CONTEXT_KEYS.fanOutPageSize, 1, 1000, 'users per Distributed Map run');
-  if (pageSize !== undefined) settings.fanOutPageSize = pageSize;
+  for (const [field, min, max, meaning] of INTEGER_SETTINGS) {
+    const value = optionalInteger(node, CONTEXT_KEYS[field], min, max, meaning);
+    if (value !== undefined) settings[field] = value;
+  }
   return settings;
 }

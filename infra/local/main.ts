@@ -9,6 +9,7 @@ import { runLocalFanOut, type LocalFanOutOptions, type LocalFanOutResult } from 
 import { runLocalRefresh, type LocalRunOptions, type LocalRunResult } from './run';
 import { parseFaultOption } from './fault-option';
 import { isClassifiedErrorName, type StepErrorName } from '../../lambdas/core/errors';
+import { runAsScript } from './run-as-script';
 
 const USAGE = `Usage: npm start -- [options]
 
@@ -64,6 +65,18 @@ function failure(
   if (json) out(JSON.stringify({ status: 'ERROR', error, message, exitCode }, null, 2));
   else out(usage ? `error: ${message}\n\n${USAGE}` : `error: ${message}`);
   return exitCode;
+}
+
+/** A run that could not start exits 1 under the failure's own name when it has one of ours, else InternalError. */
+function startFailure(json: boolean, out: (line: string) => void, what: string, error: unknown): number {
+  const name = error instanceof Error && isClassifiedErrorName(error.name) ? error.name : 'InternalError';
+  return failure(
+    json,
+    out,
+    name,
+    `${what} could not start: ${error instanceof Error ? error.message : String(error)}`,
+    1,
+  );
 }
 
 export async function main(
@@ -161,14 +174,7 @@ export async function main(
     try {
       fanOutResult = await runLocalFanOut(fanOut);
     } catch (error) {
-      const name = error instanceof Error && isClassifiedErrorName(error.name) ? error.name : 'InternalError';
-      return failure(
-        json,
-        out,
-        name,
-        `the local fan-out could not start: ${error instanceof Error ? error.message : String(error)}`,
-        1,
-      );
+      return startFailure(json, out, 'the local fan-out', error);
     }
     out(json ? JSON.stringify(fanOutResult, null, 2) : renderFanOutResult(fanOutResult));
     return fanOutResult.status === 'SUCCEEDED' ? 0 : 1;
@@ -193,14 +199,7 @@ export async function main(
   try {
     result = await runLocalRefresh(options);
   } catch (error) {
-    const name = error instanceof Error && isClassifiedErrorName(error.name) ? error.name : 'InternalError';
-    return failure(
-      json,
-      out,
-      name,
-      `the local run could not start: ${error instanceof Error ? error.message : String(error)}`,
-      1,
-    );
+    return startFailure(json, out, 'the local run', error);
   }
   if (json) {
     out(JSON.stringify(result, null, 2));
@@ -373,14 +372,4 @@ function optional<K extends string>(key: K, value: string | undefined): Partial<
   return value === undefined ? {} : ({ [key]: value } as Partial<Record<K, string>>);
 }
 
-if (require.main === module) {
-  main(process.argv.slice(2)).then(
-    (code) => {
-      process.exitCode = code;
-    },
-    (error: unknown) => {
-      console.error(error);
-      process.exitCode = 1;
-    },
-  );
-}
+if (require.main === module) runAsScript(main);

@@ -10,6 +10,7 @@ import { ENV } from '../../lambdas/core/env-names';
 import { buildWebhookDeps } from '../../lambdas/powens-webhooks/app';
 import { createBalancesTable, localDynamoClients } from './embedded-dynamodb';
 import { startWebhookReceiver } from './webhook-receiver';
+import { runAsScript } from './run-as-script';
 
 const USAGE = `Usage: npm run webhooks -- [options]
 
@@ -88,14 +89,4 @@ export async function main(
   }
 }
 
-if (require.main === module) {
-  main(process.argv.slice(2)).then(
-    (code) => {
-      process.exitCode = code;
-    },
-    (error: unknown) => {
-      console.error(error);
-      process.exitCode = 1;
-    },
-  );
-}
+if (require.main === module) runAsScript(main);

@@ -11,18 +11,6 @@ export {
   type SyncHold,
 } from './server';
 export { FaultRegistry, parseFaultRule, type FaultRule, type SandboxFault, type ActiveFault } from './faults';
-export {
-  generateDataset,
-  secretFor,
-  createPrng,
-  CURRENCIES,
-  makeAccount,
-  makeConnection,
-  type GenerateDatasetOptions,
-  type PowensSecret,
-  type SandboxConnectionSeed,
-  type SandboxDataset,
-  type SandboxSyncScript,
-  type SandboxUserSeed,
-} from './dataset';
+export { generateDataset, secretFor, createPrng, CURRENCIES, makeAccount, makeConnection } from './dataset';
+export type * from './dataset';
 export { createFamilyOfficeDataset, FAMILY_OFFICE_IDS, FAMILY_OFFICE_REFERENCE_NOW } from './family-office';

@@ -296,7 +296,9 @@ export async function startPowensSandbox(options: PowensSandboxOptions): Promise
     return out;
   };
 
-  const accountsListBody = (accounts: PowensBankAccount[], expand: Set<string>): Record<string, unknown> => {
+  /** A list of accounts: only the listed ones (`all`: disabled and deleted too), refused when none is. */
+  const accountsListBody = (own: PowensBankAccount[], all: boolean, expand: Set<string>): Record<string, unknown> => {
+    const accounts = own.filter((a) => isListed(a, all));
     if (accounts.length === 0) throw new HttpProblem(400, 'noAccount', 'At least one bank account is required.');
     return {
       accounts: accounts.map((a) => {
@@ -761,15 +763,7 @@ export async function startPowensSandbox(options: PowensSandboxOptions): Promise
       record.connectionId = live.seed.connection.id;
       if (rest.length === 3 && rest[2] === 'accounts') {
         allow('GET');
-        return send(
-          res,
-          record,
-          200,
-          accountsListBody(
-            live.seed.accounts.filter((a) => isListed(a, all)),
-            expand,
-          ),
-        );
+        return send(res, record, 200, accountsListBody(live.seed.accounts, all, expand));
       }
       if (rest.length !== 2) throw notFound('Route');
       allow('GET', 'PUT', 'POST');
@@ -813,15 +807,7 @@ export async function startPowensSandbox(options: PowensSandboxOptions): Promise
       const own = user.connections.flatMap((c) => c.seed.accounts);
       if (rest.length === 1) {
         allow('GET');
-        return send(
-          res,
-          record,
-          200,
-          accountsListBody(
-            own.filter((a) => isListed(a, all)),
-            expand,
-          ),
-        );
+        return send(res, record, 200, accountsListBody(own, all, expand));
       }
       if (rest.length === 2) {
         allow('GET');

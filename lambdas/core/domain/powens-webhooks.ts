@@ -25,7 +25,7 @@
  */
 import { gunzipSync } from 'node:zlib';
 import { ServiceUnavailableError, toStepError } from '../errors';
-import type { BalanceStore } from '../adapters/dynamodb/balance-store';
+import type { BalanceStore, ExclusionReason, LatestSelection } from '../adapters/dynamodb/balance-store';
 import type { ConnectionHealthStore } from '../adapters/dynamodb/connection-health';
 import type { Psd2Budget } from '../adapters/dynamodb/psd2-budget';
 import type { WebhookDeliveries } from '../adapters/dynamodb/webhook-deliveries';
@@ -366,41 +366,48 @@ function parseDelivery(event: PowensWebhookEvent, payload: Json, signedAt: Date,
     case 'CONNECTION_DELETED': {
       const connectionId = requireId(payload.id, 'id');
       const userId = requireId(payload.id_user, 'id_user');
-      return {
-        idWebhookData,
-        userId,
-        process: async () => {
-          const accountsExcluded = await deps.store.excludeLatest(
-            deps.tenantId,
-            { connectionId: String(connectionId) },
-            { reason: 'connection_deleted', at: observedAt },
-          );
-          await deps.health.record(deps.tenantId, deletedHealth(userId, connectionId, observedAt));
-          return { accountsExcluded, connectionsDeleted: 1 };
-        },
-      };
+      return deletion(
+        deps,
+        { idWebhookData, userId, observedAt },
+        { connectionId: String(connectionId) },
+        'connection_deleted',
+        async () => [connectionId],
+      );
     }
     case 'USER_DELETED': {
       const userId = requireId(payload.id, 'id');
-      return {
-        idWebhookData,
-        userId,
-        process: async () => {
-          const accountsExcluded = await deps.store.excludeLatest(
-            deps.tenantId,
-            { powensUserId: userId },
-            { reason: 'user_deleted', at: observedAt },
-          );
-          const connections = (await deps.health.list(deps.tenantId)).filter(
-            (h) => h.userId === userId && h.deleted !== true,
-          );
-          for (const connection of connections)
-            await deps.health.record(deps.tenantId, deletedHealth(userId, connection.connectionId, observedAt));
-          return { accountsExcluded, connectionsDeleted: connections.length };
-        },
-      };
+      return deletion(deps, { idWebhookData, userId, observedAt }, { powensUserId: userId }, 'user_deleted', async () =>
+        (await deps.health.list(deps.tenantId))
+          .filter((h) => h.userId === userId && h.deleted !== true)
+          .map((h) => h.connectionId),
+      );
     }
   }
+}
+
+/**
+ * A deletion: excludes the latest balances in scope, then marks each connection deleted in the health store. The
+ * connections are listed only after the exclusion, as both deletion events always did.
+ */
+function deletion(
+  deps: WebhookDeps,
+  delivery: { idWebhookData: number; userId: number; observedAt: string },
+  scope: LatestSelection,
+  reason: ExclusionReason,
+  deletedConnectionIds: () => Promise<number[]>,
+): ParsedDelivery {
+  const { idWebhookData, userId, observedAt } = delivery;
+  return {
+    idWebhookData,
+    userId,
+    process: async () => {
+      const accountsExcluded = await deps.store.excludeLatest(deps.tenantId, scope, { reason, at: observedAt });
+      const connectionIds = await deletedConnectionIds();
+      for (const connectionId of connectionIds)
+        await deps.health.record(deps.tenantId, deletedHealth(userId, connectionId, observedAt));
+      return { accountsExcluded, connectionsDeleted: connectionIds.length };
+    },
+  };
 }
 
 function deletedHealth(userId: number, connectionId: number, observedAt: string): ConnectionHealth {

@@ -7,9 +7,9 @@
  * newer observation says otherwise. Read by `GET /connections` and by whoever needs "does this connection need the
  * account holder" (balances are flagged `stale` then).
  */
-import { type DynamoDBDocumentClient, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { type DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import type { ConnectionHealth } from '../../domain/connection-health';
-import { dynamoSender, isConditionalCheckFailed } from './errors';
+import { conditionalPut, dynamoSender } from './errors';
 import { TABLE_KEY_PREFIX, tableKeys } from './table-schema';
 
 export interface ConnectionHealthStore {
@@ -31,26 +31,16 @@ export function createConnectionHealthStore(options: {
 
   return {
     async record(tenantId, health) {
-      try {
-        await dynamo.send('PutItem', () =>
-          client.send(
-            new PutCommand({
-              TableName: tableName,
-              Item: {
-                ...tableKeys.connectionHealth(tenantId, health.userId, health.connectionId),
-                itemType: 'health',
-                ...health,
-              },
-              ConditionExpression: 'attribute_not_exists(pk) OR observedAt <= :t',
-              ExpressionAttributeValues: { ':t': health.observedAt },
-            }),
-          ),
-        );
-        return true;
-      } catch (error) {
-        if (isConditionalCheckFailed(error)) return false;
-        throw error;
-      }
+      return conditionalPut(dynamo, client, {
+        TableName: tableName,
+        Item: {
+          ...tableKeys.connectionHealth(tenantId, health.userId, health.connectionId),
+          itemType: 'health',
+          ...health,
+        },
+        ConditionExpression: 'attribute_not_exists(pk) OR observedAt <= :t',
+        ExpressionAttributeValues: { ':t': health.observedAt },
+      });
     },
 
     async list(tenantId, filter = {}) {

@@ -4,6 +4,7 @@
  * deployment mistake (ConfigurationError); anything else is a bug on our side (InternalError). A conditional-check
  * failure is never passed here: callers treat it as an expected outcome.
  */
+import { type DynamoDBDocumentClient, PutCommand, type PutCommandInput } from '@aws-sdk/lib-dynamodb';
 import { ConfigurationError, InternalError, ServiceUnavailableError, type StepError } from '../../errors';
 
 const THROTTLING = new Set([
@@ -70,4 +71,19 @@ export function dynamoSender(tableName: string): {
       return requestCount;
     },
   };
+}
+
+/** A conditional PutItem through the component's sender: true when written, false when its condition refused it. */
+export async function conditionalPut(
+  dynamo: ReturnType<typeof dynamoSender>,
+  client: DynamoDBDocumentClient,
+  input: PutCommandInput,
+): Promise<boolean> {
+  try {
+    await dynamo.send('PutItem', () => client.send(new PutCommand(input)));
+    return true;
+  } catch (error) {
+    if (isConditionalCheckFailed(error)) return false;
+    throw error;
+  }
 }

@@ -4,8 +4,8 @@
  * the delivery is `done`; a delivery that failed half-way stays `processing` and its redelivery runs again (every
  * write it makes is idempotent or monotonic). complete() marks it done.
  */
-import { type DynamoDBDocumentClient, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { dynamoSender, isConditionalCheckFailed } from './errors';
+import { type DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { conditionalPut, dynamoSender } from './errors';
 import { tableKeys } from './table-schema';
 
 const DELIVERY_TTL_SECONDS = 7 * 24 * 60 * 60;
@@ -26,30 +26,21 @@ export function createWebhookDeliveries(options: {
   const expiresAt = () => Math.floor(clock().getTime() / 1000) + DELIVERY_TTL_SECONDS;
   return {
     async begin(tenantId, idWebhookData, event) {
-      try {
-        await dynamo.send('PutItem', () =>
-          client.send(
-            new PutCommand({
-              TableName: tableName,
-              Item: {
-                ...tableKeys.webhookDelivery(tenantId, idWebhookData),
-                itemType: 'webhook',
-                event,
-                status: 'processing',
-                receivedAt: clock().toISOString(),
-                expiresAt: expiresAt(),
-              },
-              ConditionExpression: 'attribute_not_exists(pk) OR #status <> :done',
-              ExpressionAttributeNames: { '#status': 'status' },
-              ExpressionAttributeValues: { ':done': 'done' },
-            }),
-          ),
-        );
-        return 'new';
-      } catch (error) {
-        if (isConditionalCheckFailed(error)) return 'duplicate';
-        throw error;
-      }
+      const written = await conditionalPut(dynamo, client, {
+        TableName: tableName,
+        Item: {
+          ...tableKeys.webhookDelivery(tenantId, idWebhookData),
+          itemType: 'webhook',
+          event,
+          status: 'processing',
+          receivedAt: clock().toISOString(),
+          expiresAt: expiresAt(),
+        },
+        ConditionExpression: 'attribute_not_exists(pk) OR #status <> :done',
+        ExpressionAttributeNames: { '#status': 'status' },
+        ExpressionAttributeValues: { ':done': 'done' },
+      });
+      return written ? 'new' : 'duplicate';
     },
     async complete(tenantId, idWebhookData, summary) {
       await dynamo.send('UpdateItem', () =>
