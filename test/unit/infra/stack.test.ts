@@ -12,7 +12,7 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import { createApp } from '../../../infra/app';
 import { definitionParts, synthesizeFanOutDefinition } from '../../../infra/local/fan-out-definition';
 import { POWENS_SECRET_TEMPLATE } from '../../../infra/constructs/powens-secret';
-import { DescribeExecutionCommand, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import { StartExecutionCommand, type DescribeExecutionCommand } from '@aws-sdk/client-sfn';
 import { API_ROUTES } from '../../../lambdas/api/app';
 import { parseApiConfig } from '../../../lambdas/api/config';
 import { describeRefresh, startRefresh, type SfnSender } from '../../../lambdas/api/refreshes';
