@@ -13,10 +13,13 @@ import { conditionalPut, dynamoSender } from './errors';
 import { TABLE_KEY_PREFIX, tableKeys } from './table-schema';
 
 export interface ConnectionHealthStore {
-  /** Stores the observation unless a newer one is stored; returns whether it was written. */
-  record(tenantId: string, health: ConnectionHealth): Promise<boolean>;
-  /** Every connection of the tenant, sorted by user then connection; `needsUser` filters. */
-  list(tenantId: string, filter?: { needsUser?: boolean }): Promise<ConnectionHealth[]>;
+  /**
+   * Stores the observation unless a newer one is stored; returns whether it was written. `onlyExisting`: update a
+   * connection already known, never create one (a deletion for a user the tenant does not serve).
+   */
+  record(tenantId: string, health: ConnectionHealth, options?: { onlyExisting?: boolean }): Promise<boolean>;
+  /** Every connection of the tenant, sorted by user then connection; `needsUser` filters, `userId` reads one user's. */
+  list(tenantId: string, filter?: { needsUser?: boolean; userId?: number }): Promise<ConnectionHealth[]>;
   readonly requestCount: number;
 }
 
@@ -30,7 +33,7 @@ export function createConnectionHealthStore(options: {
   const dynamo = dynamoSender(tableName);
 
   return {
-    async record(tenantId, health) {
+    async record(tenantId, health, options = {}) {
       return conditionalPut(dynamo, client, {
         TableName: tableName,
         Item: {
@@ -38,7 +41,9 @@ export function createConnectionHealthStore(options: {
           itemType: 'health',
           ...health,
         },
-        ConditionExpression: 'attribute_not_exists(pk) OR observedAt <= :t',
+        ConditionExpression: options.onlyExisting
+          ? 'attribute_exists(pk) AND observedAt <= :t'
+          : 'attribute_not_exists(pk) OR observedAt <= :t',
         ExpressionAttributeValues: { ':t': health.observedAt },
       });
     },
@@ -54,7 +59,8 @@ export function createConnectionHealthStore(options: {
               KeyConditionExpression: 'pk = :pk AND begins_with(sk, :conn)',
               ExpressionAttributeValues: {
                 ':pk': `${TABLE_KEY_PREFIX.health}${tenantId}`,
-                ':conn': TABLE_KEY_PREFIX.connection,
+                // `CONN#{userId}#`: the trailing # keeps user 12 from matching user 123.
+                ':conn': `${TABLE_KEY_PREFIX.connection}${filter.userId === undefined ? '' : `${filter.userId}#`}`,
               },
               ExclusiveStartKey: startKey,
             }),
