@@ -82,7 +82,7 @@ export interface WebhookDeps {
   budget: Psd2Budget;
   deliveries: WebhookDeliveries;
   /** The tenant's user registry, opened without a token key: only statuses are read. */
-  users: Pick<UserRegistry, 'get'>;
+  users: Pick<UserRegistry, 'get' | 'markDeletedAtPowens'>;
   clock?: () => Date;
   logger?: DomainLogger;
   metrics?: DomainMetrics;
@@ -402,11 +402,24 @@ function parseDelivery(event: PowensWebhookEvent, payload: Json, signedAt: Date,
     }
     case 'USER_DELETED': {
       const userId = requireId(payload.id, 'id');
-      return deletion(deps, { idWebhookData, userId, observedAt }, { powensUserId: userId }, 'user_deleted', async () =>
-        (await deps.health.list(deps.tenantId, { userId }))
-          .filter((h) => h.deleted !== true)
-          .map((h) => h.connectionId),
+      const userDeletion = deletion(
+        deps,
+        { idWebhookData, userId, observedAt },
+        { powensUserId: userId },
+        'user_deleted',
+        async () =>
+          (await deps.health.list(deps.tenantId, { userId }))
+            .filter((h) => h.deleted !== true)
+            .map((h) => h.connectionId),
       );
+      return {
+        ...userDeletion,
+        // Last: a failure before it leaves the user as it was, and the redelivery runs everything again.
+        process: async (served) => ({
+          ...(await userDeletion.process(served)),
+          userDisabled: await deps.users.markDeletedAtPowens(userId, observedAt),
+        }),
+      };
     }
   }
 }

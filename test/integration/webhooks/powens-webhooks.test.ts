@@ -409,6 +409,25 @@ describe('Powens webhook receiver (dynalite + real adapters)', () => {
       expect(await written()).toEqual([]);
     });
 
+    it('USER_DELETED disables the user in the registry and drops its dead token: nothing refreshes it again', async () => {
+      await registry.put({ userId: 1001, token: 'token-claire-0123456789', label: 'Claire' });
+      const response = await handlePowensWebhook(signed('USER_DELETED', { id_webhook_data: 95, id: 1001 }), deps);
+      expect(response).toMatchObject({ status: 200, body: { status: 'processed', userDisabled: true } });
+      expect(await registry.get(1001)).toMatchObject({
+        status: 'disabled',
+        label: 'Claire',
+        powensDeletedAt: NOW.toISOString(),
+      });
+      const [item] = (await scan()).filter((i) => String(i.pk).startsWith('USERS#'));
+      expect(item).not.toHaveProperty('tokenCiphertext');
+      await expect(registry.credentials()).resolves.toEqual([]);
+      const late = signed('CONNECTION_SYNCED', synced(96, '2025-06-02 07:00:00', [1, 2]));
+      expect((await handlePowensWebhook(late, deps)).status).toBe(202);
+      // An operator may register the id again (with a token): the mark goes.
+      await registry.put({ userId: 1001, token: 'token-claire-new-0123456' });
+      expect(await registry.get(1001)).not.toHaveProperty('powensDeletedAt');
+    });
+
     it('deletions for a user not active here touch only what is stored: its balances leave positions, nothing is created', async () => {
       await registry.put({ userId: 1001, token: 'token-claire-0123456789' });
       await handlePowensWebhook(signed('CONNECTION_SYNCED', synced(85, '2025-06-02 07:00:00', [1, 2])), deps);

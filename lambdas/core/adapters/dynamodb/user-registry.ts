@@ -20,7 +20,7 @@ import { settleWithConcurrency } from '../../concurrency';
 import { ConfigurationError, ValidationFailedError } from '../../errors';
 import type { TokenKeyProvider } from '../keys/token-key-provider';
 import type { PowensSecretUser } from '../secrets/powens-secret';
-import { dynamoSender } from './errors';
+import { dynamoSender, isConditionalCheckFailed } from './errors';
 import { tableKeys } from './table-schema';
 
 export const USER_STATUSES = ['active', 'disabled'] as const;
@@ -33,6 +33,8 @@ export interface RegisteredUser {
   status: UserStatus;
   createdAt: string;
   updatedAt: string;
+  /** Powens deleted the user (USER_DELETED): disabled, token dropped, until an operator registers the id again. */
+  powensDeletedAt?: string;
 }
 
 export interface UserPut {
@@ -55,6 +57,11 @@ export interface UserRegistry {
   /** Removes the user and its token; false when there was none. */
   delete(userId: number): Promise<boolean>;
   get(userId: number): Promise<RegisteredUser | undefined>;
+  /**
+   * Powens deleted the user: its token is dead. Disables an existing item and removes the ciphertext, so neither the
+   * fan-out nor a step asks for it again; never creates an item. False when the user is not registered.
+   */
+  markDeletedAtPowens(userId: number, at: string): Promise<boolean>;
   listPage(options?: { limit?: number; cursor?: string; status?: UserStatus }): Promise<UserPage>;
   /**
    * Decrypted credentials of active users: the given ids (unknown or disabled ids are a ValidationFailed naming
@@ -123,6 +130,7 @@ function toRegisteredUser(item: Record<string, unknown>): RegisteredUser {
     updatedAt: String(item.updatedAt),
   };
   if (typeof item.label === 'string') user.label = item.label;
+  if (typeof item.powensDeletedAt === 'string') user.powensDeletedAt = item.powensDeletedAt;
   return user;
 }
 
@@ -136,7 +144,7 @@ const refuse = (): Promise<never> =>
   );
 const withoutTokenKey: TokenKeyProvider = { kind: 'local', keyId: 'none', encrypt: refuse, decrypt: refuse };
 
-const PUBLIC_ATTRIBUTES = 'userId, label, #status, createdAt, updatedAt';
+const PUBLIC_ATTRIBUTES = 'userId, label, #status, createdAt, updatedAt, powensDeletedAt';
 
 export function createUserRegistry(options: UserRegistryOptions): UserRegistry {
   const { client, tableName, tenantId } = options;
@@ -178,7 +186,7 @@ export function createUserRegistry(options: UserRegistryOptions): UserRegistry {
           UpdateExpression:
             'SET userId = :id, #status = :status, tokenCiphertext = :ct, keyProvider = :kind, keyId = :keyId, ' +
             'updatedAt = :now, createdAt = if_not_exists(createdAt, :now)' +
-            (user.label === undefined ? ' REMOVE label' : ', label = :label'),
+            (user.label === undefined ? ' REMOVE powensDeletedAt, label' : ', label = :label REMOVE powensDeletedAt'),
           ExpressionAttributeNames: { '#status': 'status' },
           ExpressionAttributeValues: {
             ':id': user.userId,
@@ -216,6 +224,28 @@ export function createUserRegistry(options: UserRegistryOptions): UserRegistry {
       ),
     );
     return result.Attributes !== undefined;
+  };
+
+  const markDeletedAtPowens: UserRegistry['markDeletedAtPowens'] = async (userId, at) => {
+    validateUserId(userId);
+    try {
+      await sender.send('UpdateItem', () =>
+        client.send(
+          new UpdateCommand({
+            TableName: tableName,
+            Key: tableKeys.registeredUser(tenantId, userId),
+            UpdateExpression: 'SET #status = :disabled, powensDeletedAt = :at, updatedAt = :now REMOVE tokenCiphertext',
+            ConditionExpression: 'attribute_exists(pk)',
+            ExpressionAttributeNames: { '#status': 'status' },
+            ExpressionAttributeValues: { ':disabled': 'disabled', ':at': at, ':now': clock().toISOString() },
+          }),
+        ),
+      );
+      return true;
+    } catch (error) {
+      if (isConditionalCheckFailed(error)) return false;
+      throw error;
+    }
   };
 
   const getItem = async (userId: number, withToken: boolean): Promise<Record<string, unknown> | undefined> => {
@@ -340,6 +370,7 @@ export function createUserRegistry(options: UserRegistryOptions): UserRegistry {
     put,
     delete: remove,
     get,
+    markDeletedAtPowens,
     listPage,
     credentials,
     resolve,
