@@ -52,8 +52,11 @@ export interface UserPage {
 
 export interface UserRegistry {
   readonly tenantId: string;
-  /** Creates or replaces the user (token re-encrypted); `created` is false for a replacement. */
-  put(user: UserPut): Promise<{ created: boolean; user: RegisteredUser }>;
+  /**
+   * Creates or replaces the user (token re-encrypted); `created` is false for a replacement. `keepStatus` (the bulk
+   * import): an existing user keeps its status and Powens-deletion mark, `user.status` only applies to a new one.
+   */
+  put(user: UserPut, options?: { keepStatus?: boolean }): Promise<{ created: boolean; user: RegisteredUser }>;
   /** Removes the user and its token; false when there was none. */
   delete(userId: number): Promise<boolean>;
   get(userId: number): Promise<RegisteredUser | undefined>;
@@ -174,19 +177,23 @@ export function createUserRegistry(options: UserRegistryOptions): UserRegistry {
     return record;
   };
 
-  const put: UserRegistry['put'] = async (user) => {
+  const put: UserRegistry['put'] = async (user, putOptions = {}) => {
+    const keepStatus = putOptions.keepStatus === true;
     validatePut(user);
     const now = clock().toISOString();
     const tokenCiphertext = await keys.encrypt(user.token, { tenantId, userId: user.userId });
+    const removed = [...(keepStatus ? [] : ['powensDeletedAt']), ...(user.label === undefined ? ['label'] : [])];
     const result = await sender.send('UpdateItem', () =>
       client.send(
         new UpdateCommand({
           TableName: tableName,
           Key: tableKeys.registeredUser(tenantId, user.userId),
           UpdateExpression:
-            'SET userId = :id, #status = :status, tokenCiphertext = :ct, keyProvider = :kind, keyId = :keyId, ' +
+            `SET userId = :id, #status = ${keepStatus ? 'if_not_exists(#status, :status)' : ':status'}, ` +
+            'tokenCiphertext = :ct, keyProvider = :kind, keyId = :keyId, ' +
             'updatedAt = :now, createdAt = if_not_exists(createdAt, :now)' +
-            (user.label === undefined ? ' REMOVE powensDeletedAt, label' : ', label = :label REMOVE powensDeletedAt'),
+            (user.label === undefined ? '' : ', label = :label') +
+            (removed.length === 0 ? '' : ` REMOVE ${removed.join(', ')}`),
           ExpressionAttributeNames: { '#status': 'status' },
           ExpressionAttributeValues: {
             ':id': user.userId,
@@ -202,13 +209,15 @@ export function createUserRegistry(options: UserRegistryOptions): UserRegistry {
       ),
     );
     const previous = result.Attributes as Record<string, unknown> | undefined;
+    const kept = keepStatus && previous !== undefined ? toRegisteredUser(previous) : undefined;
     const stored: RegisteredUser = {
       userId: user.userId,
-      status: user.status ?? 'active',
+      status: kept?.status ?? user.status ?? 'active',
       createdAt: typeof previous?.createdAt === 'string' ? previous.createdAt : now,
       updatedAt: now,
     };
     if (user.label !== undefined) stored.label = user.label;
+    if (kept?.powensDeletedAt !== undefined) stored.powensDeletedAt = kept.powensDeletedAt;
     return { created: previous === undefined, user: stored };
   };
 
