@@ -220,6 +220,29 @@ describe('Powens webhook receiver (dynalite + real adapters)', () => {
     expect(await deps.store.queryHistory(TENANT, '3101')).toHaveLength(2);
   });
 
+  it('a late redelivery of an older sync (signed later, older last_update) does not regress connection health', async () => {
+    // 07:00 sync failed (SCARequired, last success 06:00); its delivery is retried only after the holder reconnected
+    // and the workflow saw the 07:50 success. Powens signs each attempt anew, so the signing date says nothing.
+    await deps.health.record(TENANT, {
+      userId: 1001,
+      connectionId: 2001,
+      state: null,
+      lastUpdate: '2025-06-02T05:50:00.000Z',
+      nextTry: null,
+      needsUser: false,
+      observedAt: new Date(NOW.getTime() - 60_000).toISOString(),
+      source: 'workflow',
+    });
+    const late = await handlePowensWebhook(
+      signed('CONNECTION_SYNCED', synced(12, '2025-06-02 06:00:00', [100, 200], 'SCARequired')),
+      deps,
+    );
+    expect(late.status).toBe(200);
+    expect(await deps.health.list(TENANT)).toEqual([
+      expect.objectContaining({ state: null, needsUser: false, lastUpdate: '2025-06-02T05:50:00.000Z' }),
+    ]);
+  });
+
   it('a 5 MB gzip body is accepted (signature over the inflated JSON, or over the compressed bytes)', async () => {
     const body = synced(20, '2025-06-02 07:55:00', [100, 200]);
     // Powens attaches every new transaction: pad with a large transactions list, as a first sync would.
