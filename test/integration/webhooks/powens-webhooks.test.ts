@@ -21,6 +21,7 @@ import {
   type WebhookDeps,
   type WebhookRequest,
 } from '../../../lambdas/core/domain/powens-webhooks';
+import { ServiceUnavailableError } from '../../../lambdas/core/errors';
 import { toBalanceView } from '../../../lambdas/core/domain/positions';
 import { WEBHOOK_TABLE_ACTIONS } from '../../../infra/stack';
 import { useDynalite } from '../../support/dynalite';
@@ -185,6 +186,32 @@ describe('Powens webhook receiver (dynalite + real adapters)', () => {
       expect(response.status).toBe(200);
     });
 
+    it('BI-Signature-Date is UTC whatever the machine time zone; a date that is not ISO 8601 is 401', async () => {
+      const savedTz = process.env.TZ;
+      process.env.TZ = 'Pacific/Kiritimati'; // UTC+14: a zone-less date read as local time is 14 h off
+      try {
+        const zoneless = (date: string) => {
+          const raw = Buffer.from(JSON.stringify(body));
+          const signature = signPowensWebhook({ secret: SECRET, path: PATH('CONNECTION_SYNCED'), date, body: raw });
+          return {
+            ...valid(),
+            headers: { 'bi-signature': signature, 'bi-signature-date': date },
+            body: raw,
+          };
+        };
+        expect((await handlePowensWebhook(zoneless('2025-06-02T06:00:00.577831'), deps)).status).toBe(200);
+        for (const date of ['1', 'Mon, 02 Jun 2025 06:00:00 GMT', '2025-06-02']) {
+          expect(await handlePowensWebhook(zoneless(date), deps)).toMatchObject({
+            status: 401,
+            body: { message: 'BI-Signature-Date is not an ISO 8601 date.' },
+          });
+        }
+      } finally {
+        if (savedTz === undefined) delete process.env.TZ;
+        else process.env.TZ = savedTz;
+      }
+    });
+
     it('no webhookSecret configured → 401 for everything', async () => {
       const { webhookSecret: _none, ...withoutWebhookSecret } = powensSecret;
       const response = await handlePowensWebhook(valid(), {
@@ -207,6 +234,26 @@ describe('Powens webhook receiver (dynalite + real adapters)', () => {
     expect(before.filter((i) => String(i.pk).startsWith('WEBHOOK#'))).toEqual([
       expect.objectContaining({ status: 'done', sk: 'ID#7' }),
     ]);
+  });
+
+  it('a delivery that fails half-way answers 503 and its redelivery runs again (not a duplicate): nothing lost', async () => {
+    // dynalite cannot throttle on demand: the real health store, failing its first write (declared fault injection).
+    let failures = 1;
+    const flaky = {
+      ...deps.health,
+      record: async (...args: Parameters<WebhookDeps['health']['record']>) => {
+        if (failures-- > 0) throw new ServiceUnavailableError('DynamoDB PutItem failed transiently (injected).');
+        return deps.health.record(...args);
+      },
+    };
+    const request = signed('CONNECTION_SYNCED', synced(8, '2025-06-02 07:55:00', [100, 200]));
+    const first = await handlePowensWebhook(request, { ...deps, health: flaky });
+    expect(first).toMatchObject({ status: 503, body: { error: 'ServiceUnavailable' } });
+    expect(await deps.health.list(TENANT)).toEqual([]);
+    const again = await handlePowensWebhook(request, { ...deps, health: flaky });
+    expect(again).toMatchObject({ status: 200, body: { status: 'processed', balances: 2 } });
+    expect(await deps.health.list(TENANT)).toEqual([expect.objectContaining({ connectionId: 2001 })]);
+    expect((await handlePowensWebhook(request, deps)).body.status).toBe('duplicate');
   });
 
   it('an older webhook arriving after a newer snapshot never regresses latest (history keeps both)', async () => {
