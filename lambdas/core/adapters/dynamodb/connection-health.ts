@@ -3,7 +3,8 @@
  * refresh-balances (every connection it looks at) and the Powens webhooks (CONNECTION_SYNCED, deletions).
  *
  * A write is a conditional PutItem that never replaces a newer observation (`observedAt`, ISO, fixed width so string
- * order is time order), whichever of workflow or webhook arrives last. A deleted connection stays deleted unless a
+ * order is time order) nor one with a newer last successful sync (`lastUpdate`), whichever of workflow or webhook
+ * arrives last. A deleted connection stays deleted unless a
  * newer observation says otherwise. Read by `GET /connections` and by whoever needs "does this connection need the
  * account holder" (balances are flagged `stale` then).
  */
@@ -25,6 +26,13 @@ export interface ConnectionHealthStore {
 
 const ITEM_ONLY = new Set(['pk', 'sk', 'itemType']);
 
+/**
+ * Observation times alone cannot order a webhook: Powens signs every delivery attempt anew, so a retried delivery of
+ * an old sync looks recent. Its `last_update` (last successful sync) does not lie: an observation with an older one
+ * is older news and never replaces the stored one.
+ */
+const NOT_OLDER_SYNC = '(attribute_not_exists(lastUpdate) OR attribute_type(lastUpdate, :null) OR lastUpdate <= :lu)';
+
 export function createConnectionHealthStore(options: {
   client: DynamoDBDocumentClient;
   tableName: string;
@@ -41,10 +49,15 @@ export function createConnectionHealthStore(options: {
           itemType: 'health',
           ...health,
         },
-        ConditionExpression: options.onlyExisting
-          ? 'attribute_exists(pk) AND observedAt <= :t'
-          : 'attribute_not_exists(pk) OR observedAt <= :t',
-        ExpressionAttributeValues: { ':t': health.observedAt },
+        ConditionExpression:
+          (options.onlyExisting
+            ? 'attribute_exists(pk) AND observedAt <= :t'
+            : '(attribute_not_exists(pk) OR observedAt <= :t)') +
+          (health.lastUpdate === null ? '' : ` AND ${NOT_OLDER_SYNC}`),
+        ExpressionAttributeValues: {
+          ':t': health.observedAt,
+          ...(health.lastUpdate === null ? {} : { ':lu': health.lastUpdate, ':null': 'NULL' }),
+        },
       });
     },
 
