@@ -70,6 +70,13 @@ export function matchRetrier(state: Pick<TaskState, 'Retry'>, errorName: string)
   );
 }
 
+/**
+ * Definitions already validated by the interpreter. A fan-out runs the same seed definition object once per user, and
+ * validating it (asl-validator compiles its JSON schemas on every call) took half the CPU of a local fan-out: the
+ * first execution of a definition validates it, the others reuse that verdict.
+ */
+const validated = new WeakSet<StateMachineDefinition>();
+
 export async function executeLocally(options: ExecuteOptions): Promise<ExecutionReport> {
   const { definition, onProgress = () => undefined } = options;
   const region = options.region ?? 'eu-west-3';
@@ -124,7 +131,10 @@ export async function executeLocally(options: ExecuteOptions): Promise<Execution
     };
   }
 
-  const machine = new StateMachine(definition as never, { validationOptions: { checkArn: false, checkPaths: true } });
+  const machine = new StateMachine(definition as never, {
+    validationOptions: validated.has(definition) ? { noValidate: true } : { checkArn: false, checkPaths: true },
+  });
+  validated.add(definition);
   onProgress({ type: 'execution-started', executionName: options.executionName });
   const executionArn = `arn:aws:states:${region}:000000000000:execution:local:${options.executionName}`;
   const execution = machine.run(options.input as Json, {

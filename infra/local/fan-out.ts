@@ -45,6 +45,8 @@ export interface ChildRecord {
   userId: number;
   status: 'SUCCEEDED' | 'FAILED';
   transitions: number;
+  /** Epoch ms when the child started. */
+  startedAt: number;
   durationMs: number;
   error?: string;
 }
@@ -114,6 +116,7 @@ export async function runLocalFanOut(options: LocalFanOutOptions): Promise<Local
 
     const children: ChildRecord[] = [];
     let childCount = 0;
+    let failedChildren = 0;
     const startExecutionSync = async (request: { StateMachineArn?: string; Input?: unknown }): Promise<unknown> => {
       if (request.StateMachineArn !== seedArn) {
         throw Object.assign(
@@ -141,12 +144,19 @@ export async function runLocalFanOut(options: LocalFanOutOptions): Promise<Local
         userId,
         status: report.status,
         transitions: report.transitions,
+        startedAt: started,
         durationMs: Date.now() - started,
         ...(report.error === undefined ? {} : { error: report.error }),
       };
       children.push(record);
-      const failed = children.filter((c) => c.status === 'FAILED').length;
-      options.onUserProgress?.({ done: children.length, total: users, failed, userId, status: report.status });
+      if (report.status === 'FAILED') failedChildren += 1;
+      options.onUserProgress?.({
+        done: children.length,
+        total: users,
+        failed: failedChildren,
+        userId,
+        status: report.status,
+      });
       // What DescribeExecution answers (sync:2: Input and Output as JSON); the task's ResultSelector keeps who and how.
       const description = {
         ExecutionArn: `arn:aws:states:${region}:000000000000:execution:${LOCAL_SEED_NAME}:${name}`,

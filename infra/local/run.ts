@@ -34,6 +34,7 @@ import {
 import { startWebhookReceiver } from './webhook-receiver';
 import { buildWebhookDeps } from '../../lambdas/powens-webhooks/app';
 import { noMetrics, silentLogger } from '../../lambdas/core/observability';
+import { settleWithConcurrency } from '../../lambdas/core/concurrency';
 
 /**
  * One full refresh on this machine: the compiled seed state machine, unchanged, executed by aws-local-stepfunctions;
@@ -51,6 +52,11 @@ export interface LocalRunOptions {
   sandboxUsers?: number;
   /** Embedded sandbox: how long a forced sync takes. */
   syncLatencyMs?: number;
+  /**
+   * Embedded sandbox: refuse calls beyond this many per 60 s itself (429 + Retry-After), as Powens does: a referee
+   * for the rate budget. Default: no limit of its own.
+   */
+  sandboxCallsPerMinute?: number;
   /** Real Powens instead of the sandbox: API root and a secret file ({clientId, clientSecret, users:[...]}). */
   powensBaseUrl?: string;
   powensSecretFile?: string;
@@ -364,6 +370,7 @@ async function openPowens(
         : generateDataset({ users: options.sandboxUsers, connectionsPerUser: 2, accountsPerConnection: 2, now }),
     syncLatencyMs: options.syncLatencyMs ?? 200,
     webhooks: { baseUrl: receiver.baseUrl },
+    ...(options.sandboxCallsPerMinute === undefined ? {} : { rateLimit: { limit: options.sandboxCallsPerMinute } }),
   });
   stops.push(() => sandbox.close());
   for (const rule of options.faults ?? []) sandbox.faults.add(rule);
@@ -394,13 +401,16 @@ async function registerSandboxUsers(
     tenantId,
     keys: keyProviderFor({ kind: 'local', keyFile }),
   });
-  for (const user of sandbox.secret.users) {
-    await registry.put({
+  // A few puts in flight: `--users 10000` registers ten thousand users before the run starts.
+  const registered = await settleWithConcurrency(sandbox.secret.users, 16, (user) =>
+    registry.put({
       userId: user.userId,
       token: user.token,
       ...(user.label === undefined ? {} : { label: user.label }),
-    });
-  }
+    }),
+  );
+  const failed = registered.find((r) => r.status === 'rejected');
+  if (failed) throw (failed as PromiseRejectedResult).reason;
   const { clientId, clientSecret, webhookSecret } = sandbox.secret;
   await writeFile(powens.secretFile, JSON.stringify({ clientId, clientSecret, webhookSecret }, null, 2), {
     mode: 0o600,
