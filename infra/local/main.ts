@@ -43,6 +43,8 @@ Runs one refresh of the compiled state machine on this machine (embedded DynamoD
                              per user; progress shows users done/total. --fault rules then hit every user
   --max-concurrency N        with --users: Distributed Map MaxConcurrency (default 10, as deployed)
   --tolerated-failure-percentage N  with --users: ToleratedFailurePercentage (default 10, as deployed)
+                             with --users, --input takes {} or {"maxAgeMinutes":N} only: users none of whose
+                             connections needs a forced sync (connection health) are skipped; every child gets N
   --verbose                  also print the Lambdas' own structured logs
   --json                     print the execution result as JSON instead of tables (with the stored \`balances\`,
                              each with assetClass and stale, and \`positions\` per currency and asset class)
@@ -165,10 +167,12 @@ export async function main(
       );
     }
     if (!json) {
-      fanOut.onUserProgress = (p) =>
-        out(
-          `users ${p.done}/${p.total} done${p.failed > 0 ? ` (${p.failed} failed)` : ''}: user ${p.userId} ${p.status}`,
-        );
+      fanOut.onUserProgress = (p) => {
+        const notes = [p.failed > 0 ? `${p.failed} failed` : '', p.skipped > 0 ? `${p.skipped} skipped: fresh` : '']
+          .filter(Boolean)
+          .join(', ');
+        out(`users ${p.done}/${p.total} done${notes ? ` (${notes})` : ''}: user ${p.userId} ${p.status}`);
+      };
     }
     let fanOutResult: LocalFanOutResult;
     try {
@@ -316,6 +320,12 @@ export function renderFanOutResult(result: LocalFanOutResult): string {
   } else {
     const s = result.summary;
     lines.push(`Fan-out: ${s.users} user(s) in ${s.pages} page(s): ${s.succeeded} succeeded, ${s.failed} failed.`);
+    if (s.skippedFresh > 0) {
+      lines.push(
+        `${s.skippedFresh} user(s) skipped: every connection they have was fresh, due for Powens' own sync, waiting ` +
+          'for the account holder or deleted (connection health).',
+      );
+    }
     if (s.failed > 0)
       lines.push(`Failed users: ${s.failedUserIds.join(', ')}${s.failedUserIdsTruncated ? ', ...' : ''}`);
   }

@@ -4,11 +4,13 @@
  *
  * A write is a conditional PutItem that never replaces a newer observation (`observedAt`, ISO, fixed width so string
  * order is time order), whichever of workflow or webhook arrives last. A deleted connection stays deleted unless a
- * newer observation says otherwise. Read by `GET /connections` and by whoever needs "does this connection need the
- * account holder" (balances are flagged `stale` then).
+ * newer observation says otherwise. Read by `GET /connections`, by whoever needs "does this connection need the
+ * account holder" (balances are flagged `stale` then) and by the fan-out, which skips users none of whose connections
+ * needs a refresh (lambdas/core/domain/fan-out.ts).
  */
 import { type DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import type { ConnectionHealth } from '../../domain/connection-health';
+import { settleWithConcurrency } from '../../concurrency';
 import { conditionalPut, dynamoSender } from './errors';
 import { TABLE_KEY_PREFIX, tableKeys } from './table-schema';
 
@@ -17,10 +19,22 @@ export interface ConnectionHealthStore {
   record(tenantId: string, health: ConnectionHealth): Promise<boolean>;
   /** Every connection of the tenant, sorted by user then connection; `needsUser` filters. */
   list(tenantId: string, filter?: { needsUser?: boolean }): Promise<ConnectionHealth[]>;
+  /**
+   * The known connections (deleted ones included) of each of these users, by user id; a user never observed maps to
+   * []. One Query per user, at most HEALTH_READ_CONCURRENCY at once: `CONN#{userId}#…` sort keys are not zero-padded,
+   * so a page of users in numeric order is not one key range (user 10 sorts between 1 and 2).
+   */
+  listForUsers(tenantId: string, userIds: readonly number[]): Promise<Map<number, ConnectionHealth[]>>;
   readonly requestCount: number;
 }
 
+/** Per-user Queries in flight at once (a fan-out page reads up to a few thousand users). */
+export const HEALTH_READ_CONCURRENCY = 16;
+
 const ITEM_ONLY = new Set(['pk', 'sk', 'itemType']);
+
+const toHealth = (item: Record<string, unknown>): ConnectionHealth =>
+  Object.fromEntries(Object.entries(item).filter(([key]) => !ITEM_ONLY.has(key))) as unknown as ConnectionHealth;
 
 export function createConnectionHealthStore(options: {
   client: DynamoDBDocumentClient;
@@ -28,6 +42,27 @@ export function createConnectionHealthStore(options: {
 }): ConnectionHealthStore {
   const { client, tableName } = options;
   const dynamo = dynamoSender(tableName);
+
+  /** Every item of the tenant's health partition whose sort key starts with `prefix`, all pages. */
+  const query = async (tenantId: string, prefix: string): Promise<ConnectionHealth[]> => {
+    const items: Record<string, unknown>[] = [];
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const page = await dynamo.send('Query', () =>
+        client.send(
+          new QueryCommand({
+            TableName: tableName,
+            KeyConditionExpression: 'pk = :pk AND begins_with(sk, :conn)',
+            ExpressionAttributeValues: { ':pk': `${TABLE_KEY_PREFIX.health}${tenantId}`, ':conn': prefix },
+            ExclusiveStartKey: startKey,
+          }),
+        ),
+      );
+      items.push(...((page.Items ?? []) as Record<string, unknown>[]));
+      startKey = page.LastEvaluatedKey;
+    } while (startKey !== undefined);
+    return items.map(toHealth);
+  };
 
   return {
     async record(tenantId, health) {
@@ -44,34 +79,22 @@ export function createConnectionHealthStore(options: {
     },
 
     async list(tenantId, filter = {}) {
-      const items: Record<string, unknown>[] = [];
-      let startKey: Record<string, unknown> | undefined;
-      do {
-        const page = await dynamo.send('Query', () =>
-          client.send(
-            new QueryCommand({
-              TableName: tableName,
-              KeyConditionExpression: 'pk = :pk AND begins_with(sk, :conn)',
-              ExpressionAttributeValues: {
-                ':pk': `${TABLE_KEY_PREFIX.health}${tenantId}`,
-                ':conn': TABLE_KEY_PREFIX.connection,
-              },
-              ExclusiveStartKey: startKey,
-            }),
-          ),
-        );
-        items.push(...((page.Items ?? []) as Record<string, unknown>[]));
-        startKey = page.LastEvaluatedKey;
-      } while (startKey !== undefined);
-      return items
-        .map(
-          (item) =>
-            Object.fromEntries(
-              Object.entries(item).filter(([key]) => !ITEM_ONLY.has(key)),
-            ) as unknown as ConnectionHealth,
-        )
+      return (await query(tenantId, TABLE_KEY_PREFIX.connection))
         .filter((health) => filter.needsUser === undefined || health.needsUser === filter.needsUser)
         .sort((a, b) => a.userId - b.userId || a.connectionId - b.connectionId);
+    },
+
+    async listForUsers(tenantId, userIds) {
+      const read = await settleWithConcurrency(userIds, HEALTH_READ_CONCURRENCY, (userId) =>
+        // The trailing `#` keeps user 1 from matching users 10, 11, ...
+        query(tenantId, tableKeys.connectionHealthOfUser(userId)),
+      );
+      const byUser = new Map<number, ConnectionHealth[]>();
+      read.forEach((result, i) => {
+        if (result.status === 'rejected') throw result.reason;
+        byUser.set(userIds[i] as number, result.value);
+      });
+      return byUser;
     },
 
     get requestCount() {
