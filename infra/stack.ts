@@ -44,10 +44,12 @@ export const FAN_OUT_PAGE_TABLE_ACTIONS: readonly TableAction[] = ['dynamodb:Que
 /**
  * The Powens webhook receiver: delivery dedup (conditional put, then update), balances (history batches, conditional
  * latest puts), exclusion of disabled/deleted accounts (Query latest, conditional updates), connection health
- * (conditional put, Query) and Powens' own syncs counted in the PSD2 budget (conditional put, Query, update).
+ * (conditional put, Query), Powens' own syncs counted in the PSD2 budget (conditional put, Query, update) and the
+ * user registry's status of the delivery's user (GetItem; no KMS grant: it never reads a token).
  */
 export const WEBHOOK_TABLE_ACTIONS: readonly TableAction[] = [
   'dynamodb:BatchWriteItem',
+  'dynamodb:GetItem',
   'dynamodb:PutItem',
   'dynamodb:Query',
   'dynamodb:UpdateItem',

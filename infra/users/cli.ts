@@ -104,18 +104,8 @@ export async function main(
         : keyFile !== undefined
           ? keyProviderFor({ kind: 'local', keyFile })
           : undefined;
-    registry = createUserRegistry({
-      client: doc,
-      tableName,
-      tenantId,
-      // `list` never decrypts: a provider that refuses makes any accidental use loud.
-      keys: keys ?? {
-        kind: 'local',
-        keyId: 'none',
-        encrypt: () => Promise.reject(new Error('no key configured')),
-        decrypt: () => Promise.reject(new Error('no key configured')),
-      },
-    });
+    // `list` never decrypts: without a key, any accidental token use fails loudly.
+    registry = createUserRegistry({ client: doc, tableName, tenantId, ...(keys === undefined ? {} : { keys }) });
   } catch (error) {
     io.err(`error: ${(error as Error).message}\n\n${USAGE}`);
     destroy();

@@ -11,6 +11,7 @@ import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-l
 import { createBalanceStore } from '../core/adapters/dynamodb/balance-store';
 import { createConnectionHealthStore } from '../core/adapters/dynamodb/connection-health';
 import { createPsd2Budget } from '../core/adapters/dynamodb/psd2-budget';
+import { createUserRegistry } from '../core/adapters/dynamodb/user-registry';
 import { createWebhookDeliveries } from '../core/adapters/dynamodb/webhook-deliveries';
 import { secretSourceFor } from '../core/adapters/secrets/powens-secret';
 import { type WebhookDeps, type WebhookRequest, handlePowensWebhook } from '../core/domain/powens-webhooks';
@@ -29,6 +30,7 @@ export function buildWebhookDeps(env: NodeJS.ProcessEnv, dynamo: DynamoDBDocumen
     health: createConnectionHealthStore(table),
     budget: createPsd2Budget({ ...table, limit: config.psd2DailySyncLimit }),
     deliveries: createWebhookDeliveries(table),
+    users: createUserRegistry({ ...table, tenantId: config.tenantId }),
     logger,
     metrics: domainMetrics,
   };

@@ -7,7 +7,8 @@
  * anything is written:
  *   unknown event → 404 · body too large → 413 · missing signature headers, date further than 5 minutes from our
  *   clock, no webhook secret configured, or a signature that does not match → 401 · undecodable gzip, invalid JSON,
- *   malformed payload → 400 · a user not listed in the Powens secret (when it lists users) → 202 `ignored`.
+ *   malformed payload → 400 · a CONNECTION_SYNCED for a user this tenant does not serve (no active registry item, not
+ *   in the secret's list) → 202 `ignored`; deletions for such a user only touch what is stored.
  * Then the delivery is deduplicated on `id_webhook_data` (a redelivery of a finished one → 200 `duplicate`) and
  * processed:
  * - CONNECTION_SYNCED: accounts mapped exactly as fetch-balances maps them, stored through the same store (history by
@@ -29,7 +30,8 @@ import type { BalanceStore, ExclusionReason, LatestSelection } from '../adapters
 import type { ConnectionHealthStore } from '../adapters/dynamodb/connection-health';
 import type { Psd2Budget } from '../adapters/dynamodb/psd2-budget';
 import type { WebhookDeliveries } from '../adapters/dynamodb/webhook-deliveries';
-import type { SecretSource } from '../adapters/secrets/powens-secret';
+import type { UserRegistry } from '../adapters/dynamodb/user-registry';
+import type { PowensSecret, SecretSource } from '../adapters/secrets/powens-secret';
 import { parsePowensDateTime } from '../adapters/powens/datetime';
 import type { PowensBankAccount } from '../adapters/powens/types';
 import {
@@ -79,6 +81,8 @@ export interface WebhookDeps {
   health: ConnectionHealthStore;
   budget: Psd2Budget;
   deliveries: WebhookDeliveries;
+  /** The tenant's user registry, opened without a token key: only statuses are read. */
+  users: Pick<UserRegistry, 'get'>;
   clock?: () => Date;
   logger?: DomainLogger;
   metrics?: DomainMetrics;
@@ -229,7 +233,26 @@ interface ParsedDelivery {
   idWebhookData: number;
   /** Powens user the delivery is about, when the payload names one. */
   userId: number | undefined;
-  process(): Promise<Record<string, unknown>>;
+  /**
+   * `served`: the user is one this tenant refreshes. A deletion for any other user still takes what is stored out of
+   * positions (a family removed from the registry before Powens deleted it) but creates nothing.
+   */
+  process(served: boolean): Promise<Record<string, unknown>>;
+  /** Only deletions run for users the tenant does not serve; anything else is ignored for them. */
+  deletion: boolean;
+}
+
+type UserStanding = 'served' | 'unregistered' | 'disabled';
+
+/**
+ * Whose data this tenant stores: a user with an active registry item, or (deprecated path) one the Powens secret lists
+ * and the registry does not know. A registry item always wins, as in the step Lambdas' credentials: a disabled or
+ * deleted user is not written for, whatever the secret says. One rule for registry-only tenants and secret lists.
+ */
+async function standingOf(userId: number, secret: PowensSecret, deps: WebhookDeps): Promise<UserStanding> {
+  const registered = await deps.users.get(userId);
+  if (registered !== undefined) return registered.status === 'active' ? 'served' : 'disabled';
+  return secret.users.some((user) => user.userId === userId) ? 'served' : 'unregistered';
 }
 
 export async function handlePowensWebhook(request: WebhookRequest, deps: WebhookDeps): Promise<WebhookResponse> {
@@ -259,19 +282,19 @@ export async function handlePowensWebhook(request: WebhookRequest, deps: Webhook
     const payload = requireObject(json, 'The body');
     const delivery = parseDelivery(event, payload, signedAt, deps);
 
-    const secret = await deps.secrets.load();
-    // A secret that lists users is the tenant's allow-list; with a user registry the secret lists none and every user
-    // of the tenant's Powens domain is accepted (the domain belongs to the tenant).
-    if (
-      delivery.userId !== undefined &&
-      secret.users.length > 0 &&
-      !secret.users.some((user) => user.userId === delivery.userId)
-    ) {
+    // Answered 2xx either way: Powens would otherwise redeliver a delivery we will never want.
+    const standing =
+      delivery.userId === undefined ? 'served' : await standingOf(delivery.userId, await deps.secrets.load(), deps);
+    if (standing !== 'served' && !delivery.deletion) {
       metrics.count('WebhookIgnored', 1);
-      logger.warn('webhook for a user not configured in the Powens secret', { event, userId: delivery.userId });
+      logger.warn('webhook ignored: the user is not an active user of this tenant', {
+        event,
+        userId: delivery.userId,
+        standing,
+      });
       return {
         status: 202,
-        body: { status: 'ignored', message: 'The user is not configured for this tenant; nothing stored.' },
+        body: { status: 'ignored', message: 'The user is not an active user of this tenant; nothing stored.' },
       };
     }
     if ((await deps.deliveries.begin(deps.tenantId, delivery.idWebhookData, event)) === 'duplicate') {
@@ -281,7 +304,7 @@ export async function handlePowensWebhook(request: WebhookRequest, deps: Webhook
         body: { status: 'duplicate', message: `Delivery ${delivery.idWebhookData} was already processed.` },
       };
     }
-    const summary = await delivery.process();
+    const summary = await delivery.process(standing === 'served');
     await deps.deliveries.complete(deps.tenantId, delivery.idWebhookData, summary);
     metrics.count(`Webhook_${event}`, 1);
     logger.info('webhook processed', { event, idWebhookData: delivery.idWebhookData, ...summary });
@@ -342,6 +365,7 @@ function parseDelivery(event: PowensWebhookEvent, payload: Json, signedAt: Date,
       return {
         idWebhookData,
         userId,
+        deletion: false,
         process: () => storeConnectionSynced(deps, health, accounts, lastUpdate, signedAt),
       };
     }
@@ -354,6 +378,8 @@ function parseDelivery(event: PowensWebhookEvent, payload: Json, signedAt: Date,
       return {
         idWebhookData,
         userId,
+        // Marks the account's stored latest balance, if any: nothing is created.
+        deletion: true,
         process: async () => ({
           accountsExcluded: await deps.store.excludeLatest(
             deps.tenantId,
@@ -377,8 +403,8 @@ function parseDelivery(event: PowensWebhookEvent, payload: Json, signedAt: Date,
     case 'USER_DELETED': {
       const userId = requireId(payload.id, 'id');
       return deletion(deps, { idWebhookData, userId, observedAt }, { powensUserId: userId }, 'user_deleted', async () =>
-        (await deps.health.list(deps.tenantId))
-          .filter((h) => h.userId === userId && h.deleted !== true)
+        (await deps.health.list(deps.tenantId, { userId }))
+          .filter((h) => h.deleted !== true)
           .map((h) => h.connectionId),
       );
     }
@@ -400,12 +426,16 @@ function deletion(
   return {
     idWebhookData,
     userId,
-    process: async () => {
+    deletion: true,
+    process: async (served) => {
       const accountsExcluded = await deps.store.excludeLatest(deps.tenantId, scope, { reason, at: observedAt });
       const connectionIds = await deletedConnectionIds();
-      for (const connectionId of connectionIds)
-        await deps.health.record(deps.tenantId, deletedHealth(userId, connectionId, observedAt));
-      return { accountsExcluded, connectionsDeleted: connectionIds.length };
+      let connectionsDeleted = 0;
+      for (const connectionId of connectionIds) {
+        const health = deletedHealth(userId, connectionId, observedAt);
+        if (await deps.health.record(deps.tenantId, health, { onlyExisting: !served })) connectionsDeleted += 1;
+      }
+      return { accountsExcluded, connectionsDeleted };
     },
   };
 }

@@ -7,7 +7,13 @@ import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { createBalanceStore } from '../../../lambdas/core/adapters/dynamodb/balance-store';
 import { createConnectionHealthStore } from '../../../lambdas/core/adapters/dynamodb/connection-health';
 import { createPsd2Budget } from '../../../lambdas/core/adapters/dynamodb/psd2-budget';
+import { createUserRegistry, type UserRegistry } from '../../../lambdas/core/adapters/dynamodb/user-registry';
 import { createWebhookDeliveries } from '../../../lambdas/core/adapters/dynamodb/webhook-deliveries';
+import {
+  generateLocalKey,
+  localKeyProvider,
+  parseLocalKey,
+} from '../../../lambdas/core/adapters/keys/token-key-provider';
 import { signPowensWebhook } from '../../../lambdas/core/adapters/powens/webhook-signature';
 import type { PowensSecret } from '../../../lambdas/core/adapters/secrets/powens-secret';
 import {
@@ -109,6 +115,8 @@ describe('Powens webhook receiver (dynalite + real adapters)', () => {
       health: createConnectionHealthStore(table),
       budget: createPsd2Budget({ ...table, clock }),
       deliveries: createWebhookDeliveries({ ...table, clock }),
+      // The receiver reads the registry without a token key: statuses only.
+      users: createUserRegistry({ ...table, tenantId: TENANT, clock }),
       clock,
     };
   });
@@ -332,6 +340,104 @@ describe('Powens webhook receiver (dynalite + real adapters)', () => {
       body: { status: 'ignored' },
     });
     expect(await scan()).toEqual([]);
+  });
+
+  describe("only users of this tenant are written: the secret's list and the user registry, one rule", () => {
+    const registryOnly: PowensSecret = { clientId: 'c', clientSecret: 's', users: [], webhookSecret: SECRET };
+    let registry: UserRegistry;
+    let ignored: number;
+    let logged: string;
+    beforeEach(() => {
+      ignored = 0;
+      logged = '';
+      const capture = (message: string, ...attributes: Record<string, unknown>[]) => {
+        logged += `${message} ${JSON.stringify(attributes)}\n`;
+      };
+      deps = {
+        ...deps,
+        secrets: { description: 'registry-only secret', load: async () => registryOnly },
+        logger: { debug: capture, info: capture, warn: capture, error: capture },
+        metrics: { count: (name, value) => (ignored += name === 'WebhookIgnored' ? value : 0) },
+      };
+      registry = createUserRegistry({
+        client: dynamo().doc,
+        tableName,
+        tenantId: TENANT,
+        keys: localKeyProvider(parseLocalKey(generateLocalKey(), 'test')),
+        clock: () => new Date(NOW),
+      });
+    });
+    const written = async () => (await scan()).filter((item) => !String(item.pk).startsWith('USERS#'));
+
+    it('a registry-only tenant ignores (202) a user it never registered: nothing written, counted, logged', async () => {
+      await registry.put({ userId: 1003, token: 'token-of-another-user-0123' });
+      const response = await handlePowensWebhook(
+        signed('CONNECTION_SYNCED', synced(80, '2025-06-02 07:00:00', [1, 2])),
+        deps,
+      );
+      expect(response).toMatchObject({ status: 202, body: { status: 'ignored' } });
+      expect(await written()).toEqual([]);
+      expect(ignored).toBe(1);
+      expect(logged).toContain('1001');
+      expect(logged).not.toContain(SECRET);
+    });
+
+    it('an active registered user is processed; a disabled or deleted one is ignored', async () => {
+      await registry.put({ userId: 1001, token: 'token-claire-0123456789' });
+      const first = signed('CONNECTION_SYNCED', synced(81, '2025-06-02 07:00:00', [1, 2]));
+      expect(await handlePowensWebhook(first, deps)).toMatchObject({ status: 200, body: { status: 'processed' } });
+      const before = await written();
+
+      await registry.put({ userId: 1001, token: 'token-claire-0123456789', status: 'disabled' });
+      const second = signed('CONNECTION_SYNCED', synced(82, '2025-06-02 07:30:00', [5, 6]));
+      expect(await handlePowensWebhook(second, deps)).toMatchObject({ status: 202, body: { status: 'ignored' } });
+      await registry.delete(1001);
+      const third = signed('CONNECTION_SYNCED', synced(83, '2025-06-02 07:40:00', [7, 8]));
+      expect(await handlePowensWebhook(third, deps)).toMatchObject({ status: 202, body: { status: 'ignored' } });
+      expect(await written()).toEqual(before);
+      expect(ignored).toBe(2);
+    });
+
+    it('a registry item wins over the secret: a user the secret lists but the registry disabled is ignored', async () => {
+      deps = { ...deps, secrets: { description: 'secret with users', load: async () => powensSecret } };
+      await registry.put({ userId: 1001, token: 'token-claire-0123456789', status: 'disabled' });
+      const response = await handlePowensWebhook(
+        signed('CONNECTION_SYNCED', synced(84, '2025-06-02 07:00:00', [1, 2])),
+        deps,
+      );
+      expect(response).toMatchObject({ status: 202, body: { status: 'ignored' } });
+      expect(await written()).toEqual([]);
+    });
+
+    it('deletions for a user not active here touch only what is stored: its balances leave positions, nothing is created', async () => {
+      await registry.put({ userId: 1001, token: 'token-claire-0123456789' });
+      await handlePowensWebhook(signed('CONNECTION_SYNCED', synced(85, '2025-06-02 07:00:00', [1, 2])), deps);
+      // The operator removes the family, then Powens deletes its connection: its balances must not stay in positions.
+      await registry.delete(1001);
+      const deleted = signed('CONNECTION_DELETED', { id_webhook_data: 86, id: 2001, id_user: 1001 });
+      expect(await handlePowensWebhook(deleted, deps)).toMatchObject({
+        status: 200,
+        body: { accountsExcluded: 2, connectionsDeleted: 1 },
+      });
+      expect(await deps.store.listLatest(TENANT)).toEqual([]);
+      const before = await written();
+      // A connection and a user this tenant never stored: no health item, no exclusion, only the dedup record.
+      const strangers = [
+        signed('CONNECTION_DELETED', { id_webhook_data: 87, id: 9001, id_user: 4242 }),
+        signed('USER_DELETED', { id_webhook_data: 88, id: 4242 }),
+        signed('ACCOUNT_DISABLED', { id_webhook_data: 89, id: 9101, id_user: 4242, disabled: null }),
+      ];
+      for (const request of strangers) {
+        expect(await handlePowensWebhook(request, deps)).toMatchObject({
+          status: 200,
+          body: { accountsExcluded: 0 },
+        });
+      }
+      expect((await written()).filter((item) => !String(item.pk).startsWith('WEBHOOK#'))).toEqual(
+        before.filter((item) => !String(item.pk).startsWith('WEBHOOK#')),
+      );
+      expect(await deps.health.list(TENANT)).toEqual([expect.objectContaining({ connectionId: 2001, deleted: true })]);
+    });
   });
 
   it('an unsupported event → 404', async () => {

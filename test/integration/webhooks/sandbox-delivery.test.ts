@@ -6,6 +6,7 @@ import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { createBalanceStore } from '../../../lambdas/core/adapters/dynamodb/balance-store';
 import { createConnectionHealthStore } from '../../../lambdas/core/adapters/dynamodb/connection-health';
 import { createPsd2Budget } from '../../../lambdas/core/adapters/dynamodb/psd2-budget';
+import { createUserRegistry } from '../../../lambdas/core/adapters/dynamodb/user-registry';
 import { createWebhookDeliveries } from '../../../lambdas/core/adapters/dynamodb/webhook-deliveries';
 import {
   createFamilyOfficeDataset,
@@ -39,6 +40,7 @@ describe('sandbox → signed CONNECTION_SYNCED → local receiver (real handler)
       health: createConnectionHealthStore(table),
       budget: createPsd2Budget({ ...table, clock }),
       deliveries: createWebhookDeliveries({ ...table, clock }),
+      users: createUserRegistry({ ...table, tenantId: TENANT }),
       clock,
     };
     const receiver = await startWebhookReceiver({ deps });

@@ -480,7 +480,13 @@ describe('IAM least privilege', () => {
       FanOutPage: ['dynamodb:Query'],
       RefreshApiFunction: ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:UpdateItem'],
       // WEBHOOK_TABLE_ACTIONS; test/integration/webhooks checks the code calls exactly these.
-      PowensWebhookFunction: ['dynamodb:BatchWriteItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem'],
+      PowensWebhookFunction: [
+        'dynamodb:BatchWriteItem',
+        'dynamodb:GetItem',
+        'dynamodb:PutItem',
+        'dynamodb:Query',
+        'dynamodb:UpdateItem',
+      ],
     };
     const [tableId] = ofType('AWS::DynamoDB::GlobalTable').map(([id]) => id);
     const roleOf = (fn: Json) => ((fn.Role as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'] ?? [])[0];

@@ -15,10 +15,13 @@ import { conditionalPut, dynamoSender } from './errors';
 import { TABLE_KEY_PREFIX, tableKeys } from './table-schema';
 
 export interface ConnectionHealthStore {
-  /** Stores the observation unless a newer one is stored; returns whether it was written. */
-  record(tenantId: string, health: ConnectionHealth): Promise<boolean>;
-  /** Every connection of the tenant, sorted by user then connection; `needsUser` filters. */
-  list(tenantId: string, filter?: { needsUser?: boolean }): Promise<ConnectionHealth[]>;
+  /**
+   * Stores the observation unless a newer one is stored; returns whether it was written. `onlyExisting`: update a
+   * connection already known, never create one (a deletion for a user the tenant does not serve).
+   */
+  record(tenantId: string, health: ConnectionHealth, options?: { onlyExisting?: boolean }): Promise<boolean>;
+  /** Every connection of the tenant, sorted by user then connection; `needsUser` filters, `userId` reads one user's. */
+  list(tenantId: string, filter?: { needsUser?: boolean; userId?: number }): Promise<ConnectionHealth[]>;
   /**
    * The known connections (deleted ones included) of each of these users, by user id; a user never observed maps to
    * []. One Query per user, at most HEALTH_READ_CONCURRENCY at once: `CONN#{userId}#…` sort keys are not zero-padded,
@@ -65,7 +68,7 @@ export function createConnectionHealthStore(options: {
   };
 
   return {
-    async record(tenantId, health) {
+    async record(tenantId, health, options = {}) {
       return conditionalPut(dynamo, client, {
         TableName: tableName,
         Item: {
@@ -73,13 +76,17 @@ export function createConnectionHealthStore(options: {
           itemType: 'health',
           ...health,
         },
-        ConditionExpression: 'attribute_not_exists(pk) OR observedAt <= :t',
+        ConditionExpression: options.onlyExisting
+          ? 'attribute_exists(pk) AND observedAt <= :t'
+          : 'attribute_not_exists(pk) OR observedAt <= :t',
         ExpressionAttributeValues: { ':t': health.observedAt },
       });
     },
 
     async list(tenantId, filter = {}) {
-      return (await query(tenantId, TABLE_KEY_PREFIX.connection))
+      const prefix =
+        filter.userId === undefined ? TABLE_KEY_PREFIX.connection : tableKeys.connectionHealthOfUser(filter.userId);
+      return (await query(tenantId, prefix))
         .filter((health) => filter.needsUser === undefined || health.needsUser === filter.needsUser)
         .sort((a, b) => a.userId - b.userId || a.connectionId - b.connectionId);
     },

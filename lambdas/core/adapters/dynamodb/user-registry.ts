@@ -80,7 +80,11 @@ export interface UserRegistryOptions {
   client: DynamoDBDocumentClient;
   tableName: string;
   tenantId: string;
-  keys: TokenKeyProvider;
+  /**
+   * Absent for readers that never touch a token (the webhook receiver, `npm run users -- list`): put() and
+   * credentials() then fail with a ConfigurationError instead of encrypting or decrypting.
+   */
+  keys?: TokenKeyProvider;
   clock?: () => Date;
   /** Parallel GetItem + Decrypt calls in credentials() (default 8). */
   concurrency?: number;
@@ -126,10 +130,17 @@ function encodeCursor(key: Record<string, unknown> | undefined): string | undefi
   return key === undefined ? undefined : Buffer.from(JSON.stringify(key), 'utf8').toString('base64url');
 }
 
+const refuse = (): Promise<never> =>
+  Promise.reject(
+    new ConfigurationError('This user registry was opened without a token key: it cannot read or write tokens.'),
+  );
+const withoutTokenKey: TokenKeyProvider = { kind: 'local', keyId: 'none', encrypt: refuse, decrypt: refuse };
+
 const PUBLIC_ATTRIBUTES = 'userId, label, #status, createdAt, updatedAt';
 
 export function createUserRegistry(options: UserRegistryOptions): UserRegistry {
-  const { client, tableName, tenantId, keys } = options;
+  const { client, tableName, tenantId } = options;
+  const keys = options.keys ?? withoutTokenKey;
   const clock = options.clock ?? (() => new Date());
   const concurrency = options.concurrency ?? 8;
   const sender = dynamoSender(tableName);
@@ -264,6 +275,7 @@ export function createUserRegistry(options: UserRegistryOptions): UserRegistry {
   };
 
   const decrypt = async (item: Record<string, unknown>): Promise<PowensSecretUser> => {
+    if (options.keys === undefined) return refuse();
     const user = toRegisteredUser(item);
     if (item.keyProvider !== keys.kind) {
       throw new ConfigurationError(
