@@ -40,11 +40,11 @@ Runs one refresh of the compiled state machine on this machine (embedded DynamoD
   --users N                  run the fan-out instead (one seed execution per user, as the schedule does in AWS):
                              the sandbox generates N users of 2 connections each; the fan-out machine's ASL as CDK
                              synthesizes it runs locally, its Distributed Map starting the compiled seed machine once
-                             per user; progress shows users done/total. --fault rules then hit every user
+                             per user; progress shows users done/total. --fault rules then hit every user.
+                             --input is then the fan-out's: {} or {"maxAgeMinutes":N}; users none of whose
+                             connections needs a forced sync (connection health) are skipped, every child gets N
   --max-concurrency N        with --users: Distributed Map MaxConcurrency (default 10, as deployed)
   --tolerated-failure-percentage N  with --users: ToleratedFailurePercentage (default 10, as deployed)
-                             with --users, --input takes {} or {"maxAgeMinutes":N} only: users none of whose
-                             connections needs a forced sync (connection health) are skipped; every child gets N
   --verbose                  also print the Lambdas' own structured logs
   --json                     print the execution result as JSON instead of tables (with the stored \`balances\`,
                              each with assetClass and stale, and \`positions\` per currency and asset class)
