@@ -66,16 +66,23 @@ async function runFanOut(deps: FanOutDeps, fails: (userId: number) => boolean, i
 describe('fan-out pages', () => {
   const dynamo = useDynalite();
 
-  it('pages through the active users of the registry; failed users are counted and named, the others succeed', async () => {
-    await dynamo().createTable('fan-out');
+  /** A fresh table with users 1..n in the registry of tenant `t` (`disabled(id)`: stored disabled). */
+  async function tableWithUsers(tableName: string, n: number, disabled: (id: number) => boolean = () => false) {
+    await dynamo().createTable(tableName);
+    const client: DynamoDBDocumentClient = dynamo().doc;
     const registry = createUserRegistry({
-      client: dynamo().doc,
-      tableName: 'fan-out',
+      client,
+      tableName,
       tenantId: 't',
       keys: localKeyProvider(parseLocalKey(generateLocalKey(), 'test')),
     });
-    for (let id = 1; id <= 23; id++)
-      await registry.put({ userId: id, token: `tok-${id}`, status: id % 7 === 0 ? 'disabled' : 'active' });
+    for (let id = 1; id <= n; id++)
+      await registry.put({ userId: id, token: `tok-${id}`, status: disabled(id) ? 'disabled' : 'active' });
+    return { registry, health: createConnectionHealthStore({ client, tableName }) };
+  }
+
+  it('pages through the active users of the registry; failed users are counted and named, the others succeed', async () => {
+    const { registry } = await tableWithUsers('fan-out', 23, (id) => id % 7 === 0);
     const { summary, pages } = await runFanOut(depsOf(registryUserLister(registry), 5), (id) => id === 4 || id === 20);
     expect(pages.flat()).toEqual([1, 2, 3, 4, 5, 6, 8, 9, 10, 11, 12, 13, 15, 16, 17, 18, 19, 20, 22, 23]);
     expect(pages.every((p) => p.length <= 5 && p.length > 0)).toBe(true);
@@ -91,16 +98,7 @@ describe('fan-out pages', () => {
   });
 
   it('connection-health items on dynalite decide who is listed: fresh users are skipped and counted', async () => {
-    await dynamo().createTable('fan-out-health');
-    const client: DynamoDBDocumentClient = dynamo().doc;
-    const registry = createUserRegistry({
-      client,
-      tableName: 'fan-out-health',
-      tenantId: 't',
-      keys: localKeyProvider(parseLocalKey(generateLocalKey(), 'test')),
-    });
-    for (let id = 1; id <= 12; id++) await registry.put({ userId: id, token: `tok-${id}` });
-    const store = createConnectionHealthStore({ client, tableName: 'fan-out-health' });
+    const { registry, health: store } = await tableWithUsers('fan-out-health', 12);
     const now = new Date();
     const ago = (minutes: number) => new Date(now.getTime() - minutes * 60_000).toISOString();
     const observe = (userId: number, id: number, c: Record<string, unknown>, observedAt = now) =>
@@ -144,16 +142,7 @@ describe('fan-out pages', () => {
   });
 
   it('the fan-out page handler calls exactly the DynamoDB actions its role grants (FAN_OUT_PAGE_TABLE_ACTIONS)', async () => {
-    await dynamo().createTable('fan-out-iam');
-    const client = dynamo().doc;
-    const registry = createUserRegistry({
-      client,
-      tableName: 'fan-out-iam',
-      tenantId: 't',
-      keys: localKeyProvider(parseLocalKey(generateLocalKey(), 'test')),
-    });
-    for (let id = 1; id <= 4; id++) await registry.put({ userId: id, token: `tok-${id}` });
-    const store = createConnectionHealthStore({ client, tableName: 'fan-out-iam' });
+    const { registry, health: store } = await tableWithUsers('fan-out-iam', 4);
     await store.record(
       't',
       healthFromConnection(2, { id: 21, last_update: new Date().toISOString() }, new Date(), 'webhook'),
