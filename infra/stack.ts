@@ -72,6 +72,8 @@ export class OpenBankingStack extends Stack {
   /** Physical state machine name; the API's DescribeExecution grant is scoped to `execution:<name>:*`. */
   readonly stateMachineName: string;
   readonly fanOutFunction: NodeFunction;
+  /** Physical name of the fan-out machine; the API's DescribeExecution grant on it is `execution:<name>:*`. */
+  readonly fanOutStateMachineName: string;
   readonly fanOut: FanOutStateMachine;
   readonly schedule: RefreshSchedule;
   readonly cursorKey: Secret;
@@ -152,17 +154,18 @@ export class OpenBankingStack extends Stack {
     })
       .useTable(this.table.table, FAN_OUT_PAGE_TABLE_ACTIONS)
       .readSecret(this.powensSecret.secret, this.powensSecret.secretId);
+    this.fanOutStateMachineName = `${this.stackName}-fan-out`.replace(/[^A-Za-z0-9_-]/g, '-').slice(0, 80);
     this.fanOut = new FanOutStateMachine(this, 'FanOut', {
       seedName: this.stateMachineName,
       nextPage: this.fanOutFunction,
-      stateMachineName: `${this.stackName}-fan-out`.replace(/[^A-Za-z0-9_-]/g, '-').slice(0, 80),
+      stateMachineName: this.fanOutStateMachineName,
       maxConcurrency: settings.fanOutMaxConcurrency ?? DEFAULT_FAN_OUT.maxConcurrency,
       toleratedFailurePercentage:
         settings.fanOutToleratedFailurePercentage ?? DEFAULT_FAN_OUT.toleratedFailurePercentage,
     });
 
     // 4. Who starts it: the unattended schedule (PSD2-capped) starts the fan-out; the IAM-authenticated API starts
-    //    the seed machine for chosen users.
+    //    the seed machine for chosen users or connections and the fan-out for everyone.
     this.schedule = new RefreshSchedule(this, 'Schedule', {
       stateMachine: this.fanOut.stateMachine,
       expression: settings.refreshSchedule,
@@ -185,6 +188,7 @@ export class OpenBankingStack extends Stack {
       environment: { [ENV.tenantId]: settings.tenantId },
     })
       .startAndDescribeExecutions(stateMachine, this.stateMachineName)
+      .startAndDescribeExecutions(this.fanOut.stateMachine, this.fanOutStateMachineName, ENV.fanOutStateMachineArn)
       .useTable(this.table.table, [...REFRESH_API_TABLE_ACTIONS, ...USER_REGISTRY_API_TABLE_ACTIONS])
       .readCursorKey(this.cursorKey)
       .useTokenKey(this.userTokenKey.key, 'kms:Encrypt', settings.tenantId);

@@ -144,11 +144,16 @@ export class NodeFunction extends Construct {
   }
 
   /**
-   * StartExecution on the machine; DescribeExecution on its executions. Execution names are chosen per request, so
-   * the resource ends in `:*`; the state machine has a physical name so that resource (and its cdk-nag
-   * acknowledgement) is a readable literal.
+   * StartExecution on the machine; DescribeExecution on its executions; its ARN in `envName` (default
+   * STATE_MACHINE_ARN). Execution names are chosen per request, so the resource ends in `:*` (which excludes a
+   * Distributed Map's child executions, `<name>/<map run>:…`); the state machine has a physical name so that resource
+   * (and its cdk-nag acknowledgement) is a readable literal.
    */
-  startAndDescribeExecutions(stateMachine: IStateMachine, stateMachineName: string): this {
+  startAndDescribeExecutions(
+    stateMachine: IStateMachine,
+    stateMachineName: string,
+    envName: typeof ENV.stateMachineArn | typeof ENV.fanOutStateMachineArn = ENV.stateMachineArn,
+  ): this {
     stateMachine.grantStartExecution(this.function);
     const executions = Arn.format({
       partition: Aws.PARTITION,
@@ -166,6 +171,6 @@ export class NodeFunction extends Construct {
       id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:${stateMachineName}:*]`,
       reason: `DescribeExecution only on executions of the ${stateMachineName} state machine; execution names are per request.`,
     });
-    return this.setEnvironment(ENV.stateMachineArn, stateMachine.stateMachineArn);
+    return this.setEnvironment(envName, stateMachine.stateMachineArn);
   }
 }

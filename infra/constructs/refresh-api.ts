@@ -45,8 +45,9 @@ export interface RefreshApiProps {
 
 /**
  * REST API, IAM (SigV4) on every method — callers are AWS principals (dashboards, operators), no user pool:
- *   POST /refreshes       start a refresh (body validated against RefreshInput) → 202
- *   GET  /refreshes/{id}  status and output of one refresh
+ *   POST /refreshes       start a refresh (body validated against RefreshInput) → 202: the seed machine for named
+ *                         users/connections, the fan-out machine for everyone (lambdas/api/refresh-request.ts)
+ *   GET  /refreshes/{id}  status and output of one refresh (either machine)
  *   GET  /balances        latest balance per account, with asset class and staleness (paginated)
  *   GET  /positions       totals per currency and asset class
  *   GET  /accounts/{accountId}/history?from&to   stored snapshots of one account (paginated)

@@ -9,7 +9,10 @@ import {
 } from '../core/config';
 
 export interface ApiConfig {
+  /** The compiled refresh workflow: POST /refreshes naming users or connections. */
   stateMachineArn: string;
+  /** The fan-out machine: POST /refreshes for everyone. */
+  fanOutStateMachineArn: string;
   tableName: string;
   tenantId: string;
   /** Freshness threshold for `stale`: the same FRESHNESS_MAX_AGE_MINUTES as the refresh. */
@@ -26,21 +29,30 @@ function required(env: Environment, name: string, hint: string): string {
   return value;
 }
 
-export function parseApiConfig(env: Environment): ApiConfig {
-  const stateMachineArn = required(
-    env,
-    ENV.stateMachineArn,
-    'Set it to the refresh state machine ARN (the stack does).',
-  );
-  if (!/^arn:[\w-]+:states:[\w-]+:\d{12}:stateMachine:[\w-]+$/.test(stateMachineArn)) {
+function stateMachineArn(env: Environment, name: string, hint: string): string {
+  const arn = required(env, name, hint);
+  if (!/^arn:[\w-]+:states:[\w-]+:\d{12}:stateMachine:[\w-]+$/.test(arn)) {
     throw new ConfigurationError(
-      `${ENV.stateMachineArn}=${JSON.stringify(stateMachineArn)} is not a state machine ARN (arn:aws:states:<region>:<account>:stateMachine:<name>).`,
+      `${name}=${JSON.stringify(arn)} is not a state machine ARN (arn:aws:states:<region>:<account>:stateMachine:<name>).`,
     );
   }
+  return arn;
+}
+
+export function parseApiConfig(env: Environment): ApiConfig {
   const userRegistry = parseUserRegistryConfig(env);
   return {
     ...(userRegistry === undefined ? {} : { userRegistry }),
-    stateMachineArn,
+    stateMachineArn: stateMachineArn(
+      env,
+      ENV.stateMachineArn,
+      'Set it to the refresh state machine ARN (the stack does).',
+    ),
+    fanOutStateMachineArn: stateMachineArn(
+      env,
+      ENV.fanOutStateMachineArn,
+      'Set it to the fan-out state machine ARN (the stack does): POST /refreshes for everyone starts it.',
+    ),
     tableName: required(env, ENV.tableName, 'Set it to the balances DynamoDB table name.'),
     tenantId: required(env, ENV.tenantId, 'Set it to the tenant whose balances GET /balances returns.'),
     maxAgeMinutes: parseFreshnessMaxAgeMinutes(env),

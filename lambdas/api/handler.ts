@@ -19,7 +19,12 @@ const now = () => new Date();
 const health = createConnectionHealthStore({ client: dynamo, tableName });
 
 export const handler = createApiHandler({
-  refresh: { sfn: new SFNClient({}), stateMachineArn: config.stateMachineArn, now },
+  refresh: {
+    sfn: new SFNClient({}),
+    stateMachineArn: config.stateMachineArn,
+    fanOutStateMachineArn: config.fanOutStateMachineArn,
+    now,
+  },
   read: {
     store: createBalanceStore({ client: dynamo, tableName }),
     tenantId,

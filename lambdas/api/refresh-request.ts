@@ -1,7 +1,8 @@
 /**
- * Parsing, validation and normalisation of a `POST /refreshes` body, and the deterministic execution name that makes
- * double submits start one refresh. API Gateway validates the body against the same schema first (request model);
- * this is the second gate, so the handler is safe when invoked directly or locally.
+ * Parsing, validation and normalisation of a `POST /refreshes` body, which state machine it goes to, and the
+ * deterministic execution name that makes double submits start one refresh. API Gateway validates the body against
+ * the same schema first (request model); this is the second gate, so the handler is safe when invoked directly or
+ * locally.
  */
 import { createHash } from 'node:crypto';
 import type { RefreshInput } from '../core/domain/refresh-input';
@@ -27,8 +28,31 @@ export function parseRefreshBody(body: string | null | undefined): RefreshInput 
     const problems = describeInputErrors(validateRefreshInput.errors, 'body');
     throw badRequest(`Request body does not match RefreshInput: ${problems.join('; ')}.`);
   }
+  if (value.psuRequested === true && value.userIds === undefined) {
+    // The schema allows it (the step Lambdas accept it from the console); the API does not: "the account holder is
+    // present" cannot hold for every user of the tenant, and it would lift the PSD2 unattended limit for all of them.
+    throw badRequest(
+      'body.psuRequested=true requires body.userIds: it means the account holder is present, which only holds for ' +
+        'the users named. Name them in userIds, or omit psuRequested for an unattended refresh.',
+    );
+  }
   return value;
 }
+
+/**
+ * Which state machine a request starts:
+ * - `seed`: the compiled refresh workflow, one execution for the users (≤ 100) or connections named in the body;
+ * - `fan-out`: the fan-out machine, one seed execution per user of the tenant, for a body naming neither (the seed
+ *   machine would carry every user's state in one execution, which breaks past about a hundred users).
+ */
+export type RefreshKind = 'seed' | 'fan-out';
+
+export function refreshKindOf(input: RefreshInput): RefreshKind {
+  return input.userIds === undefined && input.connectionIds === undefined ? 'fan-out' : 'seed';
+}
+
+/** Fan-out execution names start with this; seed names (`req-…`, `auto-…`) never do, so a name selects its machine. */
+export const FAN_OUT_NAME_PREFIX = 'fanout-';
 
 /**
  * The canonical form of an input: ids sorted, defaults dropped (`psuRequested:false` ≡ absent). Two bodies that mean
@@ -40,18 +64,47 @@ export function normalizeRefreshInput(input: RefreshInput): RefreshInput {
   if (input.connectionIds !== undefined) out.connectionIds = [...input.connectionIds].sort((a, b) => a - b);
   if (input.psuRequested === true) out.psuRequested = true;
   if (input.requestId !== undefined) out.requestId = input.requestId;
+  if (input.maxAgeMinutes !== undefined) out.maxAgeMinutes = input.maxAgeMinutes;
   return out;
 }
 
-/** JSON with keys in a fixed order (normalizeRefreshInput's), used as the execution input. */
+/** JSON with keys in a fixed order (normalizeRefreshInput's), used as the seed execution's input. */
 export function canonicalInputJson(input: RefreshInput): string {
   return JSON.stringify(normalizeRefreshInput(input));
+}
+
+/**
+ * The fan-out machine's input: `{}` or `{"maxAgeMinutes": n}`, the contract of lambdas/core/domain/fan-out.ts
+ * (NextPage passes maxAgeMinutes on to every child). The requestId is in the execution name, not the input.
+ */
+export function fanOutInputJson(input: RefreshInput): string {
+  return JSON.stringify(input.maxAgeMinutes === undefined ? {} : { maxAgeMinutes: input.maxAgeMinutes });
+}
+
+export interface PlannedExecution {
+  kind: RefreshKind;
+  executionName: string;
+  /** The exact input string; a repeated StartExecution is only idempotent with the same bytes. */
+  executionInput: string;
+}
+
+/** The execution `input` maps to on the machine of `kind` (default: the machine the routing picks). */
+export function plannedExecution(
+  input: RefreshInput,
+  now: Date,
+  kind: RefreshKind = refreshKindOf(input),
+): PlannedExecution {
+  const executionName = executionNameFor(input, now);
+  return kind === 'seed'
+    ? { kind, executionName, executionInput: canonicalInputJson(input) }
+    : { kind, executionName: `${FAN_OUT_NAME_PREFIX}${executionName}`, executionInput: fanOutInputJson(input) };
 }
 
 /**
  * Execution names are unique per state machine for 90 days, so StartExecution itself is the idempotency check.
  * - With `requestId`: `req-<requestId>` (the schema limits it to [A-Za-z0-9_-]{1,64}; names allow 80 chars).
  * - Without: `auto-<window start, UTC yyyymmddThhmm>-<16 hex of sha256(canonical input)>`.
+ * Fan-out executions get FAN_OUT_NAME_PREFIX in front (plannedExecution): at most 7 + 4 + 64 = 75 chars.
  */
 export function executionNameFor(input: RefreshInput, now: Date, windowMs: number = DEDUP_WINDOW_MS): string {
   if (input.requestId !== undefined) return `req-${input.requestId}`;

@@ -50,6 +50,8 @@ export const ENV = {
   cursorSecretId: 'CURSOR_SECRET_ID',
   /** fan-out-page only: users per page, i.e. per Distributed Map run (1..1000, default 500). */
   fanOutPageSize: 'FANOUT_PAGE_SIZE',
-  /** refresh-api only: state machine to start. */
+  /** refresh-api only: state machine to start for named users or connections (the compiled refresh workflow). */
   stateMachineArn: 'STATE_MACHINE_ARN',
+  /** refresh-api only: the fan-out state machine, started by `POST /refreshes` for everyone. */
+  fanOutStateMachineArn: 'FAN_OUT_STATE_MACHINE_ARN',
 } as const;

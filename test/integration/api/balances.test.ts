@@ -107,6 +107,7 @@ describe('read API (handler + real store on dynalite)', () => {
       [ENV.tableName]: TABLE,
       [ENV.tenantId]: TENANT,
       [ENV.stateMachineArn]: 'arn:aws:states:eu-west-3:123456789012:stateMachine:Refresh',
+      [ENV.fanOutStateMachineArn]: 'arn:aws:states:eu-west-3:123456789012:stateMachine:FanOut',
       [ENV.cursorSecretId]: 'no-secrets-manager-here',
     });
     // Imported after the environment is set: the module reads it once, like a Lambda cold start.
@@ -119,6 +120,7 @@ describe('read API (handler + real store on dynalite)', () => {
       refresh: {
         sfn: new FakeSfn(() => NOW),
         stateMachineArn: 'arn:aws:states:eu-west-3:123456789012:stateMachine:Refresh',
+        fanOutStateMachineArn: 'arn:aws:states:eu-west-3:123456789012:stateMachine:FanOut',
         now: () => NOW,
       },
       read: {

@@ -39,6 +39,7 @@ describe('/users routes (API handler + dynalite + local token key)', () => {
       // Read lazily by the listing routes only; the /users routes never touch it.
       [ENV.cursorSecretId]: 'cursor-key-unused',
       [ENV.stateMachineArn]: 'arn:aws:states:eu-west-3:123456789012:stateMachine:Refresh',
+      [ENV.fanOutStateMachineArn]: 'arn:aws:states:eu-west-3:123456789012:stateMachine:FanOut',
     });
     ({ handler } = jest.requireActual<{ handler: typeof handler }>('../../../lambdas/api/handler'));
   });

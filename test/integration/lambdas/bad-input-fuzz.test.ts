@@ -27,6 +27,7 @@ const MAX_MESSAGE_CHARS = 4_096;
 const WRITES = new Set(['PutItem', 'UpdateItem', 'DeleteItem', 'BatchWriteItem', 'TransactWriteItems']);
 const TABLE = 'balances-fuzz';
 const STATE_MACHINE_ARN = 'arn:aws:states:eu-west-3:123456789012:stateMachine:Refresh';
+const FAN_OUT_STATE_MACHINE_ARN = 'arn:aws:states:eu-west-3:123456789012:stateMachine:FanOut';
 
 const known = {
   users: Object.values(FAMILY_OFFICE_IDS.users),
@@ -177,7 +178,12 @@ describe('bad input, fuzzed (seeded)', () => {
     const store = createBalanceStore({ client: env.dynamo.doc, tableName: TABLE });
     const handler = createApiHandler(
       {
-        refresh: { sfn, stateMachineArn: STATE_MACHINE_ARN, now: () => new Date('2025-03-01T06:00:00.000Z') },
+        refresh: {
+          sfn,
+          stateMachineArn: STATE_MACHINE_ARN,
+          fanOutStateMachineArn: FAN_OUT_STATE_MACHINE_ARN,
+          now: () => new Date('2025-03-01T06:00:00.000Z'),
+        },
         read: {
           store,
           tenantId: 'fuzz-family',
@@ -196,7 +202,7 @@ describe('bad input, fuzzed (seeded)', () => {
       () => apiEvent('POST', '/refreshes', { body: JSON.stringify(refreshInputLike(rng, known)) }),
       () =>
         apiEvent('GET', '/refreshes/{id}', {
-          path: `/refreshes/${rng.pick(['auto-1', '%E0%A4%A', '%zz', 'a'.repeat(100), 'req-x'])}`,
+          path: `/refreshes/${rng.pick(['auto-1', '%E0%A4%A', '%zz', 'a'.repeat(100), 'req-x', 'fanout-req-x'])}`,
           pathParameters: rng.chance(0.5) ? { id: 'auto-1' } : undefined,
         }),
       () => apiEvent('GET', '/balances'),

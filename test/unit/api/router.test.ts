@@ -7,12 +7,21 @@ import type { APIGatewayProxyResult, Context } from 'aws-lambda';
 import { API_ROUTES, createApiHandler, createApiRoutes } from '../../../lambdas/api/app';
 import type { ReadDeps } from '../../../lambdas/api/balances';
 import { createCursorCodec } from '../../../lambdas/api/cursor';
-import { DEDUP_WINDOW_MS, executionNameFor, parseRefreshBody } from '../../../lambdas/api/refresh-request';
+import {
+  DEDUP_WINDOW_MS,
+  executionNameFor,
+  parseRefreshBody,
+  plannedExecution,
+  refreshKindOf,
+} from '../../../lambdas/api/refresh-request';
+import { StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { executionArnFor } from '../../../lambdas/api/refreshes';
 import { apiEvent } from './events';
 import { FakeSfn } from './fake-sfn';
 
 const STATE_MACHINE_ARN = 'arn:aws:states:eu-west-3:123456789012:stateMachine:Refresh';
+const FAN_OUT_ARN = 'arn:aws:states:eu-west-3:123456789012:stateMachine:FanOut';
+const machines = { stateMachineArn: STATE_MACHINE_ARN, fanOutStateMachineArn: FAN_OUT_ARN };
 const T0 = new Date('2025-03-01T06:01:00.000Z');
 
 /** Read side with an empty in-memory store stub (the real store on dynalite: test/integration/api/). */
@@ -38,7 +47,7 @@ function setup(start: Date = T0) {
   const unexpected: unknown[] = [];
   const handler = createApiHandler(
     {
-      refresh: { sfn, stateMachineArn: STATE_MACHINE_ARN, now: () => now },
+      refresh: { sfn, ...machines, now: () => now },
       read: readDeps(),
       connections: async (filter) => ({ tenantId: 't1', filter }),
     },
@@ -90,7 +99,7 @@ describe('routing', () => {
 
   it('turns an unexpected failure into a generic 500 without the exception text', async () => {
     const handler = createApiHandler({
-      refresh: { sfn: new FakeSfn(() => T0), stateMachineArn: STATE_MACHINE_ARN, now: () => T0 },
+      refresh: { sfn: new FakeSfn(() => T0), ...machines, now: () => T0 },
       read: readDeps({
         listLatestPage: async () => {
           throw new Error('dynamo said: account FR76 secret detail');
@@ -150,90 +159,239 @@ describe('POST /refreshes', () => {
     expect(res.body.message).toMatch(message);
   });
 
-  it('starts an execution and answers 202 {executionArn, executionName, startDate}', async () => {
+  it('named users: starts the seed machine and answers 202 {executionArn, executionName, startDate, kind}', async () => {
     const { call, sfn } = setup();
-    const res = await call('POST', '/refreshes', { body: '{"userIds":[2,1]}' });
+    const res = await call('POST', '/refreshes', { body: '{"userIds":[2,1],"maxAgeMinutes":60}' });
     expect(res.status).toBe(202);
-    const name = executionNameFor({ userIds: [1, 2] }, T0);
+    const name = executionNameFor({ userIds: [1, 2], maxAgeMinutes: 60 }, T0);
     expect(res.body).toEqual({
       executionArn: executionArnFor(STATE_MACHINE_ARN, name),
       executionName: name,
       startDate: T0.toISOString(),
+      kind: 'seed',
     });
     expect(res.headers.location).toBe(`/refreshes/${name}`);
-    // The execution input is the normalised body: same meaning, same bytes.
-    expect([...sfn.executions.values()][0]?.input).toBe('{"userIds":[1,2]}');
+    // The execution input is the normalised body: same meaning, same bytes (maxAgeMinutes included).
+    expect([...sfn.executions.values()]).toEqual([
+      expect.objectContaining({ stateMachineArn: STATE_MACHINE_ARN, input: '{"userIds":[1,2],"maxAgeMinutes":60}' }),
+    ]);
+  });
+
+  it('everyone (no userIds, no connectionIds): starts the FAN-OUT machine with {} or {maxAgeMinutes}', async () => {
+    const { call, sfn } = setup();
+    const all = await call('POST', '/refreshes', { body: '{"psuRequested":false}' });
+    const fresh = await call('POST', '/refreshes', { body: '{"maxAgeMinutes":0,"requestId":"nightly-1"}' });
+    expect(all).toMatchObject({ status: 202, body: { kind: 'fan-out' } });
+    expect(all.body.executionName).toMatch(/^fanout-auto-20250301T0600-[0-9a-f]{16}$/);
+    expect(all.body.executionArn).toBe(executionArnFor(FAN_OUT_ARN, String(all.body.executionName)));
+    expect(all.headers.location).toBe(`/refreshes/${String(all.body.executionName)}`);
+    expect(fresh.body).toMatchObject({ kind: 'fan-out', executionName: 'fanout-req-nightly-1' });
+    // The fan-out contract: {} or {"maxAgeMinutes": n}; the requestId lives in the name only.
+    expect([...sfn.executions.values()].map(({ stateMachineArn, input }) => ({ stateMachineArn, input }))).toEqual([
+      { stateMachineArn: FAN_OUT_ARN, input: '{}' },
+      { stateMachineArn: FAN_OUT_ARN, input: '{"maxAgeMinutes":0}' },
+    ]);
+  });
+
+  it('connections without users: the seed machine, as before', async () => {
+    const { call, sfn } = setup();
+    const res = await call('POST', '/refreshes', { body: '{"connectionIds":[9,4]}' });
+    expect(res.body).toMatchObject({ kind: 'seed', executionName: expect.stringMatching(/^auto-/) });
+    expect([...sfn.executions.values()][0]).toMatchObject({
+      stateMachineArn: STATE_MACHINE_ARN,
+      input: '{"connectionIds":[4,9]}',
+    });
+  });
+
+  it.each([
+    ['alone', '{"psuRequested":true}'],
+    ['with connections only', '{"psuRequested":true,"connectionIds":[4]}'],
+  ])('psuRequested:true without userIds (%s) is a 400 naming the field, nothing started', async (_case, body) => {
+    const { call, sfn } = setup();
+    const res = await call('POST', '/refreshes', { body });
+    expect(res).toMatchObject({
+      status: 400,
+      body: { error: 'BadRequest', message: expect.stringContaining('body.psuRequested=true requires body.userIds') },
+    });
+    expect(sfn.calls).toEqual([]);
+  });
+
+  it('psuRequested:true with userIds starts the seed machine with it', async () => {
+    const { call, sfn } = setup();
+    const res = await call('POST', '/refreshes', { body: '{"psuRequested":true,"userIds":[3]}' });
+    expect(res.body.kind).toBe('seed');
+    expect([...sfn.executions.values()][0]?.input).toBe('{"userIds":[3],"psuRequested":true}');
   });
 
   it('treats an empty or base64 body like {} / the decoded JSON', async () => {
     const { call, sfn } = setup();
     const empty = await call('POST', '/refreshes', { body: null });
     const braces = await call('POST', '/refreshes', { body: '{}', base64: true });
-    expect(empty.status).toBe(202);
+    expect(empty).toMatchObject({ status: 202, body: { kind: 'fan-out' } });
     expect(braces.body.executionName).toBe(empty.body.executionName);
     expect(sfn.executions.size).toBe(1);
   });
 
-  it('double submit of the same body in the same 5-minute window starts ONE execution', async () => {
-    const { call, sfn, advance } = setup();
-    const first = await call('POST', '/refreshes', { body: '{"connectionIds":[7,3],"psuRequested":false}' });
-    advance(60_000);
-    const second = await call('POST', '/refreshes', { body: '{"connectionIds":[3,7]}' });
-    expect(second.status).toBe(202);
-    expect(second.body).toEqual(first.body); // same execution, original start date
-    expect(sfn.executions.size).toBe(1);
-    // Also when the first execution is already finished (StartExecution then throws ExecutionAlreadyExists).
-    sfn.finish(String(first.body.executionName), { output: '{}' });
-    const third = await call('POST', '/refreshes', { body: '{"connectionIds":[3,7]}' });
-    expect(third.status).toBe(202);
-    expect(third.body).toEqual(first.body);
-    expect(sfn.executions.size).toBe(1);
-  });
+  it.each([
+    ['seed', '{"connectionIds":[7,3],"psuRequested":false}', '{"connectionIds":[3,7]}'],
+    ['fan-out', '{"psuRequested":false}', '{}'],
+  ])(
+    'double submit of the same body in the same 5-minute window starts ONE execution (%s)',
+    async (kind, firstBody, sameMeaning) => {
+      const { call, sfn, advance } = setup();
+      const first = await call('POST', '/refreshes', { body: firstBody });
+      expect(first.body.kind).toBe(kind);
+      advance(60_000);
+      const second = await call('POST', '/refreshes', { body: sameMeaning });
+      expect(second.status).toBe(202);
+      expect(second.body).toEqual(first.body); // same execution, original start date
+      expect(sfn.executions.size).toBe(1);
+      // Also when the first execution is already finished (StartExecution then throws ExecutionAlreadyExists).
+      sfn.finish(String(first.body.executionName), { output: '{}' });
+      const third = await call('POST', '/refreshes', { body: sameMeaning });
+      expect(third.status).toBe(202);
+      expect(third.body).toEqual(first.body);
+      expect(sfn.executions.size).toBe(1);
+    },
+  );
 
   it('starts a new execution in the next window, and for a different body', async () => {
     const { call, sfn, advance } = setup();
     const first = await call('POST', '/refreshes', { body: '{}' });
     const other = await call('POST', '/refreshes', { body: '{"userIds":[1]}' });
+    const staler = await call('POST', '/refreshes', { body: '{"maxAgeMinutes":30}' });
     advance(DEDUP_WINDOW_MS);
     const later = await call('POST', '/refreshes', { body: '{}' });
-    expect(new Set([first.body.executionName, other.body.executionName, later.body.executionName]).size).toBe(3);
-    expect(sfn.executions.size).toBe(3);
+    const names = [first, other, staler, later].map((r) => r.body.executionName);
+    expect(new Set(names).size).toBe(4);
+    expect(sfn.executions.size).toBe(4);
   });
 
   it('derives the name from requestId regardless of time; reusing it with another body is a 409', async () => {
     const { call, advance } = setup();
-    const first = await call('POST', '/refreshes', { body: '{"requestId":"abc-1"}' });
-    expect(first.body.executionName).toBe('req-abc-1');
+    const first = await call('POST', '/refreshes', { body: '{"requestId":"abc-1","userIds":[5]}' });
+    expect(first.body).toMatchObject({ executionName: 'req-abc-1', kind: 'seed' });
     advance(7 * 24 * 3600_000);
-    const again = await call('POST', '/refreshes', { body: '{"requestId":"abc-1"}' });
+    const again = await call('POST', '/refreshes', { body: '{"requestId":"abc-1","userIds":[5]}' });
     expect(again).toMatchObject({ status: 202, body: first.body });
-    const clash = await call('POST', '/refreshes', { body: '{"requestId":"abc-1","userIds":[5]}' });
+    const clash = await call('POST', '/refreshes', { body: '{"requestId":"abc-1","userIds":[6]}' });
     expect(clash.status).toBe(409);
     expect(clash.body).toEqual({ error: 'Conflict', message: expect.stringContaining('req-abc-1') });
+  });
+
+  it('fan-out runs are idempotent by requestId too: same body → same execution, another body → 409', async () => {
+    const { call, sfn, advance } = setup();
+    const first = await call('POST', '/refreshes', { body: '{"requestId":"all-1","maxAgeMinutes":60}' });
+    expect(first.body).toMatchObject({ executionName: 'fanout-req-all-1', kind: 'fan-out' });
+    advance(7 * 24 * 3600_000);
+    sfn.finish('fanout-req-all-1', { output: '{"users":2,"succeeded":2,"failed":0}' });
+    const again = await call('POST', '/refreshes', { body: '{"maxAgeMinutes":60,"requestId":"all-1"}' });
+    expect(again).toMatchObject({ status: 202, body: first.body });
+    const other = await call('POST', '/refreshes', { body: '{"requestId":"all-1","maxAgeMinutes":0}' });
+    expect(other).toMatchObject({ status: 409, body: { message: expect.stringContaining('fanout-req-all-1') } });
+    expect(sfn.executions.size).toBe(1);
+  });
+
+  it('a requestId names ONE refresh across both machines: reusing it for a body of the other kind is a 409', async () => {
+    const { call, sfn } = setup();
+    await call('POST', '/refreshes', { body: '{"requestId":"x-1"}' }); // fan-out
+    const users = await call('POST', '/refreshes', { body: '{"requestId":"x-1","userIds":[1]}' });
+    expect(users).toMatchObject({ status: 409, body: { message: expect.stringContaining('fanout-req-x-1') } });
+    await call('POST', '/refreshes', { body: '{"requestId":"y-1","connectionIds":[2]}' }); // seed
+    const everyone = await call('POST', '/refreshes', { body: '{"requestId":"y-1"}' });
+    expect(everyone).toMatchObject({ status: 409, body: { message: expect.stringContaining('req-y-1') } });
+    expect([...sfn.executions.keys()]).toEqual([
+      executionArnFor(FAN_OUT_ARN, 'fanout-req-x-1'),
+      executionArnFor(STATE_MACHINE_ARN, 'req-y-1'),
+    ]);
+  });
+
+  it('a retry of a request the seed machine ran before fan-out routing gets that execution, not a second refresh', async () => {
+    const { call, sfn } = setup();
+    // What the API started for {"requestId":"old-1"} until it routed such bodies to the fan-out.
+    const legacy = await sfn.send(
+      new StartExecutionCommand({
+        stateMachineArn: STATE_MACHINE_ARN,
+        name: 'req-old-1',
+        input: '{"requestId":"old-1"}',
+      }),
+    );
+    const retry = await call('POST', '/refreshes', { body: '{"requestId":"old-1"}' });
+    expect(retry).toMatchObject({
+      status: 202,
+      body: { executionArn: legacy.executionArn, executionName: 'req-old-1', kind: 'seed' },
+    });
+    expect(sfn.executions.size).toBe(1);
   });
 });
 
 describe('GET /refreshes/{id}', () => {
-  it('returns status and the parsed output of a finished execution', async () => {
+  const get = (call: ReturnType<typeof setup>['call'], name: string) =>
+    call('GET', '/refreshes/{id}', { path: `/refreshes/${name}`, pathParameters: { id: name } });
+
+  it('seed run: status and the parsed output of a finished execution', async () => {
+    const { call, sfn } = setup();
+    const started = await call('POST', '/refreshes', { body: '{"userIds":[1]}' });
+    const name = String(started.body.executionName);
+    const running = await get(call, name);
+    expect(running.body).toMatchObject({ status: 'RUNNING', executionName: name, kind: 'seed' });
+    expect(running.body).not.toHaveProperty('output');
+    sfn.finish(name, { output: '{"balances":{"count":3}}' });
+    const done = await get(call, name);
+    expect(done).toMatchObject({
+      status: 200,
+      body: { status: 'SUCCEEDED', kind: 'seed', output: { balances: { count: 3 } } },
+    });
+  });
+
+  it('fan-out run: kind fan-out, described on the fan-out machine only, output = the summary', async () => {
     const { call, sfn } = setup();
     const started = await call('POST', '/refreshes', { body: '{}' });
     const name = String(started.body.executionName);
-    const running = await call('GET', '/refreshes/{id}', { path: `/refreshes/${name}`, pathParameters: { id: name } });
-    expect(running.body).toMatchObject({ status: 'RUNNING', executionName: name });
-    expect(running.body).not.toHaveProperty('output');
-    sfn.finish(name, { output: '{"balances":{"count":3}}' });
-    const done = await call('GET', '/refreshes/{id}', { path: `/refreshes/${name}`, pathParameters: { id: name } });
-    expect(done).toMatchObject({ status: 200, body: { status: 'SUCCEEDED', output: { balances: { count: 3 } } } });
+    sfn.calls.length = 0;
+    const running = await get(call, name);
+    expect(running.body).toMatchObject({
+      status: 'RUNNING',
+      kind: 'fan-out',
+      executionName: name,
+      executionArn: executionArnFor(FAN_OUT_ARN, name),
+    });
+    expect(sfn.calls).toEqual([`DescribeExecution ${executionArnFor(FAN_OUT_ARN, name)}`]);
+    const summary = { users: 3, succeeded: 2, failed: 1, failedUserIds: [7], failedUserIdsTruncated: false, pages: 1 };
+    sfn.finish(name, { output: JSON.stringify(summary) });
+    expect((await get(call, name)).body).toMatchObject({ status: 'SUCCEEDED', kind: 'fan-out', output: summary });
   });
 
-  it('answers 404 for an unknown execution and 400 for a malformed id', async () => {
-    const { call } = setup();
-    const missing = await call('GET', '/refreshes/{id}', { path: '/refreshes/nope', pathParameters: { id: 'nope' } });
+  it('finds a fan-out execution the API did not name (the schedule’s) after the seed machine', async () => {
+    const { call, sfn } = setup();
+    const scheduled = 'c2b3f5a0-6f2e-4a7e-9d1e-1a2b3c4d5e6f';
+    await sfn.send(new StartExecutionCommand({ stateMachineArn: FAN_OUT_ARN, name: scheduled, input: '{}' }));
+    sfn.finish(scheduled, { status: 'FAILED', error: 'States.ExceedToleratedFailureThreshold', cause: 'too many' });
+    const res = await get(call, scheduled);
+    expect(res).toMatchObject({
+      status: 200,
+      body: {
+        kind: 'fan-out',
+        status: 'FAILED',
+        error: 'States.ExceedToleratedFailureThreshold',
+        executionArn: executionArnFor(FAN_OUT_ARN, scheduled),
+      },
+    });
+  });
+
+  it('answers 404 for an unknown execution (either machine) and 400 for a malformed id', async () => {
+    const { call, sfn } = setup();
+    const missing = await get(call, 'nope');
     expect(missing).toEqual({
       status: 404,
       headers: expect.anything(),
       body: { error: 'NotFound', message: 'No refresh named nope.' },
     });
+    expect(sfn.calls).toEqual([
+      `DescribeExecution ${executionArnFor(STATE_MACHINE_ARN, 'nope')}`,
+      `DescribeExecution ${executionArnFor(FAN_OUT_ARN, 'nope')}`,
+    ]);
+    expect((await get(call, 'fanout-nope')).status).toBe(404);
     const bad = await call('GET', '/refreshes/{id}', { path: '/refreshes/a:b', pathParameters: { id: 'a:b' } });
     expect(bad.status).toBe(400);
     expect(bad.body.error).toBe('BadRequest');
@@ -251,6 +409,15 @@ describe('execution names', () => {
     expect(executionNameFor({ requestId: 'x'.repeat(64) }, T0).length).toBeLessThanOrEqual(80);
   });
 
+  it('fan-out names are the seed name behind a prefix no seed name has, so a name selects its machine', () => {
+    const everyone = plannedExecution({ requestId: 'x'.repeat(64) }, T0);
+    expect(everyone).toEqual({ kind: 'fan-out', executionName: `fanout-req-${'x'.repeat(64)}`, executionInput: '{}' });
+    expect(everyone.executionName.length).toBeLessThanOrEqual(80);
+    expect(plannedExecution({}, T0).executionName).toBe(`fanout-${executionNameFor({}, T0)}`);
+    expect(refreshKindOf({ userIds: [1], connectionIds: [2] })).toBe('seed');
+    expect(refreshKindOf({ maxAgeMinutes: 5, psuRequested: false })).toBe('fan-out');
+  });
+
   it('parseRefreshBody accepts the documented example', () => {
     expect(parseRefreshBody('{"userIds":[1],"connectionIds":[2],"psuRequested":true,"requestId":"r1"}')).toEqual({
       userIds: [1],
@@ -266,7 +433,7 @@ describe('odd shapes (direct invocations): a named 4xx, bounded, never a 500', (
     const { sfn, unexpected } = setup();
     const handler = createApiHandler(
       {
-        refresh: { sfn, stateMachineArn: STATE_MACHINE_ARN, now: () => T0 },
+        refresh: { sfn, ...machines, now: () => T0 },
         read: readDeps(),
         connections: async () => ({ connections: [] }),
       },

@@ -12,7 +12,11 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import { createApp } from '../../../infra/app';
 import { definitionParts, synthesizeFanOutDefinition } from '../../../infra/local/fan-out-definition';
 import { POWENS_SECRET_TEMPLATE } from '../../../infra/constructs/powens-secret';
+import { StartExecutionCommand, type DescribeExecutionCommand } from '@aws-sdk/client-sfn';
 import { API_ROUTES } from '../../../lambdas/api/app';
+import { parseApiConfig } from '../../../lambdas/api/config';
+import { describeRefresh, startRefresh, type SfnSender } from '../../../lambdas/api/refreshes';
+import { FakeSfn } from '../api/fake-sfn';
 import { ENV } from '../../../lambdas/core/env-names';
 import { REFRESH_INPUT_SCHEMA } from '../../../lambdas/core/domain/refresh-input';
 import { compileWorkflow, operationArnPlaceholder } from '../../../infra/compiler/compile';
@@ -144,10 +148,11 @@ describe('Lambda functions', () => {
     }
   });
 
-  it('the API function has the state machine ARN and the cursor key secret, not the Powens secret', () => {
+  it('the API function has both state machine ARNs and the cursor key secret, not the Powens secret', () => {
     const api = functionsByEntry().find(({ id }) => id.startsWith('RefreshApiFunction'));
     const env = (api?.props.Environment as { Variables: Record<string, unknown> }).Variables;
     expect(env[ENV.stateMachineArn]).toEqual({ Ref: expect.stringMatching(/^WorkflowStateMachine/) });
+    expect(env[ENV.fanOutStateMachineArn]).toEqual({ Ref: expect.stringMatching(/^FanOutStateMachine/) });
     expect(env[ENV.cursorSecretId]).toEqual({ Ref: expect.stringMatching(/^CursorKey/) });
     expect(env).not.toHaveProperty(ENV.powensSecretId);
   });
@@ -417,7 +422,7 @@ describe('IAM least privilege', () => {
     expect(violations).toEqual([]);
   });
 
-  it('the API role may start/describe executions, GetItem/Query the table, read the cursor key and write only user-registry items (Update/Delete)', () => {
+  it('the API role may start/describe executions (of two machines), GetItem/Query the table, read the cursor key and write only user-registry items (Update/Delete)', () => {
     const apiActions = statements()
       .filter((s) => s.where.startsWith('RefreshApiFunctionRole'))
       .flatMap((s) => s.Action)
@@ -433,12 +438,117 @@ describe('IAM least privilege', () => {
         'logs:PutLogEvents',
         'secretsmanager:DescribeSecret',
         'secretsmanager:GetSecretValue',
+        // Twice each: the seed machine (named users/connections) and the fan-out machine (everyone).
         'states:DescribeExecution',
+        'states:DescribeExecution',
+        'states:StartExecution',
         'states:StartExecution',
         'xray:PutTelemetryRecords',
         'xray:PutTraceSegments',
       ].sort(),
     );
+  });
+
+  it('the API role may start exactly the seed and fan-out machines and describe only their own executions', () => {
+    const states = statements().filter(
+      (s) => s.where.startsWith('RefreshApiFunctionRole') && s.Action.some((a) => a.startsWith('states:')),
+    );
+    expect(states.map((s) => ({ Action: s.Action, Resource: s.Resource }))).toEqual(
+      expect.arrayContaining([
+        { Action: ['states:StartExecution'], Resource: ['<token>'] },
+        { Action: ['states:StartExecution'], Resource: ['<token>'] },
+        {
+          Action: ['states:DescribeExecution'],
+          Resource: [
+            'arn:<token>:states:<token>:<token>:execution:OpenBankingRefresh-pfo-workflow-refresh-openbanking-balances:*',
+          ],
+        },
+        {
+          Action: ['states:DescribeExecution'],
+          Resource: ['arn:<token>:states:<token>:<token>:execution:OpenBankingRefresh-fan-out:*'],
+        },
+      ]),
+    );
+    expect(states).toHaveLength(4);
+  });
+
+  it('the API code, configured from its synthesized environment, calls only what its role allows (both machines)', async () => {
+    // CloudFormation's resolution, for this account/region: Ref of a state machine is its ARN.
+    const at = { 'AWS::Partition': 'aws', 'AWS::Region': 'eu-west-3', 'AWS::AccountId': '123456789012' } as const;
+    const resolve = (value: unknown): string => {
+      if (typeof value === 'string') return value;
+      const { Ref: ref, 'Fn::Join': join } = value as { Ref?: string; 'Fn::Join'?: [string, unknown[]] };
+      if (join) return join[1].map(resolve).join(join[0]);
+      if (ref !== undefined && ref in at) return at[ref as keyof typeof at];
+      const machine = ref === undefined ? undefined : resources[ref];
+      if (machine?.Type === 'AWS::StepFunctions::StateMachine') {
+        return `arn:aws:states:${at['AWS::Region']}:${at['AWS::AccountId']}:stateMachine:${String(machine.Properties?.StateMachineName)}`;
+      }
+      return `unresolved:${JSON.stringify(value)}`;
+    };
+    const api = functionsByEntry().find(({ id }) => id.startsWith('RefreshApiFunction'));
+    const env = Object.fromEntries(
+      Object.entries((api?.props.Environment as { Variables: Record<string, unknown> }).Variables).map(([k, v]) => [
+        k,
+        resolve(v),
+      ]),
+    );
+    const config = parseApiConfig(env);
+    // IAM wildcard semantics: `*` matches any run of characters, `?` one.
+    const glob = (pattern: string) =>
+      new RegExp(
+        `^${pattern
+          .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+          .replace(/\*/g, '.*')
+          .replace(/\?/g, '.')}$`,
+      );
+    const apiGrants = ofType('AWS::IAM::Policy')
+      .filter(([id]) => id.startsWith('RefreshApiFunctionRole'))
+      .flatMap(([, p]) => (p.Properties?.PolicyDocument as { Statement: Json[] }).Statement);
+    const allowed = (action: string, arn: string) =>
+      apiGrants
+        .filter((st) => st.Effect === 'Allow' && [st.Action].flat().includes(action))
+        .some((st) => [st.Resource].flat().some((resource) => glob(resolve(resource)).test(arn)));
+    // Step Functions: FakeSfn (no local Step Functions API exists), recording what each call targets.
+    const sfn = new FakeSfn(() => new Date('2026-12-01T06:00:00Z'));
+    const calls: [string, string][] = [];
+    const recorder: SfnSender = {
+      send: (command: StartExecutionCommand | DescribeExecutionCommand) => {
+        calls.push(
+          command instanceof StartExecutionCommand
+            ? ['states:StartExecution', command.input.stateMachineArn ?? '']
+            : ['states:DescribeExecution', (command as DescribeExecutionCommand).input.executionArn ?? ''],
+        );
+        return sfn.send(command as StartExecutionCommand);
+      },
+    } as SfnSender;
+    const deps = {
+      sfn: recorder,
+      stateMachineArn: config.stateMachineArn,
+      fanOutStateMachineArn: config.fanOutStateMachineArn,
+      now: () => new Date('2026-12-01T06:00:00Z'),
+    };
+    const everyone = await startRefresh(deps, { requestId: 'r1' });
+    const users = await startRefresh(deps, { userIds: [1] });
+    await describeRefresh(deps, everyone.executionName);
+    await describeRefresh(deps, users.executionName);
+    await expect(describeRefresh(deps, 'scheduled-run-1')).rejects.toThrow(/No refresh named/);
+    expect(everyone.executionArn).toContain(':execution:OpenBankingRefresh-fan-out:fanout-req-r1');
+    expect(new Set(calls.map(([action]) => action))).toEqual(
+      new Set(['states:StartExecution', 'states:DescribeExecution']),
+    );
+    expect(calls.filter(([action, arn]) => !allowed(action, arn))).toEqual([]);
+    const startable = apiGrants
+      .filter((st) => [st.Action].flat().includes('states:StartExecution'))
+      .flatMap((st) => [st.Resource].flat().map(resolve));
+    expect(startable.sort()).toEqual([config.stateMachineArn, config.fanOutStateMachineArn].sort());
+    // The check can fail: neither another machine nor the fan-out's own Map children are within the grants.
+    expect(
+      allowed('states:StartExecution', config.stateMachineArn.replace(/:stateMachine:.*/, ':stateMachine:Other')),
+    ).toBe(false);
+    expect(
+      allowed('states:DescribeExecution', `${everyone.executionArn.replace(/:fanout-req-r1$/, '')}/map-run-1:child-1`),
+    ).toBe(false);
   });
 
   it('user tokens: the API may only Encrypt and the steps only Decrypt, on the token key, for this tenant only', () => {
