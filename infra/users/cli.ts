@@ -3,7 +3,8 @@
  *
  * `import <file>` moves users from the Powens secret's JSON ({clientId, clientSecret, users:[{userId, token, label}]})
  * into the registry, each token encrypted under {tenant, powensUser} with KMS (`--kms-key-id`) or a local key
- * (`--key-file`). It prints counts and user ids, never a token. Importing again replaces tokens and labels (idempotent).
+ * (`--key-file`). It prints counts and user ids, never a token. Importing again replaces tokens and labels (idempotent); a user
+ * already disabled in the registry (by an operator, or because Powens deleted it) stays disabled (`keptDisabled`).
  * Exit codes: 0 ok; 1 a user failed (the others are imported; rerun after fixing); 2 usage error or unreadable file.
  */
 import '../local/node-compat';
@@ -151,17 +152,19 @@ async function importFile(registry: UserRegistry, file: string, json: boolean, i
   const result = {
     created: [] as number[],
     replaced: [] as number[],
+    keptDisabled: [] as number[],
     failed: [] as { userId: number; error: string }[],
   };
   // One at a time: a few hundred users at most come from a secret, and a failure is attributed to its user.
   for (const user of users) {
     try {
-      const { created } = await registry.put({
-        userId: user.userId,
-        token: user.token,
-        ...(user.label === undefined ? {} : { label: user.label }),
-      });
+      const { created, user: stored } = await registry.put(
+        { userId: user.userId, token: user.token, ...(user.label === undefined ? {} : { label: user.label }) },
+        // The secret's list predates the registry: it must not re-enable a user disabled since.
+        { keepStatus: true },
+      );
       (created ? result.created : result.replaced).push(user.userId);
+      if (stored.status === 'disabled') result.keptDisabled.push(user.userId);
     } catch (error) {
       // Our errors never quote the token (validation names fields; SDK errors name the operation).
       result.failed.push({ userId: user.userId, error: `${(error as Error).name}: ${(error as Error).message}` });
@@ -173,6 +176,7 @@ async function importFile(registry: UserRegistry, file: string, json: boolean, i
       `imported ${result.created.length + result.replaced.length} of ${users.length} users into tenant ${registry.tenantId} ` +
         `(created ${result.created.length}, replaced ${result.replaced.length}, failed ${result.failed.length})`,
     );
+    if (result.keptDisabled.length > 0) io.out(`kept disabled: ${result.keptDisabled.join(', ')}`);
     for (const f of result.failed) io.out(`  user ${f.userId}: ${f.error}`);
     if (result.failed.length === 0) {
       io.out(

@@ -82,7 +82,7 @@ export interface WebhookDeps {
   budget: Psd2Budget;
   deliveries: WebhookDeliveries;
   /** The tenant's user registry, opened without a token key: only statuses are read. */
-  users: Pick<UserRegistry, 'get'>;
+  users: Pick<UserRegistry, 'get' | 'markDeletedAtPowens'>;
   clock?: () => Date;
   logger?: DomainLogger;
   metrics?: DomainMetrics;
@@ -197,6 +197,18 @@ function decodeBody(request: WebhookRequest): { text: Buffer; candidates: Buffer
   return { text: inflated, candidates: [inflated, request.body] };
 }
 
+const ISO_DATE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})?$/;
+
+/**
+ * Powens documents a UTC ISO 8601 date (`2022-06-27T11:08:52.577831Z`). Only that shape is read, and one without a
+ * zone is UTC too: `new Date()` would read it in the machine's zone and anything date-like (`1`, RFC 2822) as well.
+ */
+function parseSignatureDate(date: string): Date | undefined {
+  if (!ISO_DATE_TIME.test(date)) return undefined;
+  const parsed = new Date(/[zZ]$|[+-]\d{2}:\d{2}$/.test(date) ? date : `${date}Z`);
+  return Number.isNaN(parsed.getTime()) ? undefined : parsed;
+}
+
 /** Authenticates the delivery; returns the inflated body and the signed date. */
 async function authenticate(
   request: WebhookRequest,
@@ -208,9 +220,8 @@ async function authenticate(
   if (signature === undefined || date === undefined) {
     throw reject(401, 'Unauthenticated', 'BI-Signature and BI-Signature-Date headers are required.');
   }
-  const signedAt = new Date(date);
-  if (date.length > 64 || Number.isNaN(signedAt.getTime()))
-    throw reject(401, 'Unauthenticated', 'BI-Signature-Date is not an ISO 8601 date.');
+  const signedAt = parseSignatureDate(date);
+  if (signedAt === undefined) throw reject(401, 'Unauthenticated', 'BI-Signature-Date is not an ISO 8601 date.');
   if (Math.abs(now.getTime() - signedAt.getTime()) > SIGNATURE_MAX_SKEW_MS) {
     throw reject(401, 'Unauthenticated', 'BI-Signature-Date is more than 5 minutes away from the receiver clock.');
   }
@@ -402,11 +413,24 @@ function parseDelivery(event: PowensWebhookEvent, payload: Json, signedAt: Date,
     }
     case 'USER_DELETED': {
       const userId = requireId(payload.id, 'id');
-      return deletion(deps, { idWebhookData, userId, observedAt }, { powensUserId: userId }, 'user_deleted', async () =>
-        (await deps.health.list(deps.tenantId, { userId }))
-          .filter((h) => h.deleted !== true)
-          .map((h) => h.connectionId),
+      const userDeletion = deletion(
+        deps,
+        { idWebhookData, userId, observedAt },
+        { powensUserId: userId },
+        'user_deleted',
+        async () =>
+          (await deps.health.list(deps.tenantId, { userId }))
+            .filter((h) => h.deleted !== true)
+            .map((h) => h.connectionId),
       );
+      return {
+        ...userDeletion,
+        // Last: a failure before it leaves the user as it was, and the redelivery runs everything again.
+        process: async (served) => ({
+          ...(await userDeletion.process(served)),
+          userDisabled: await deps.users.markDeletedAtPowens(userId, observedAt),
+        }),
+      };
     }
   }
 }

@@ -3,18 +3,25 @@
  * credential source built from the environment exactly as a handler builds it: users and tokens come from the
  * registry, a user only in the secret still works (deprecated fallback), and no token reaches the output or table.
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { main } from '../../../infra/users/cli';
 import { parseConfig, resetConfigForTests } from '../../../lambdas/core/config';
 import { buildStepDependencies } from '../../../lambdas/core/step-runtime';
-import { generateLocalKey } from '../../../lambdas/core/adapters/keys/token-key-provider';
+import { createUserRegistry } from '../../../lambdas/core/adapters/dynamodb/user-registry';
+import {
+  generateLocalKey,
+  localKeyProvider,
+  parseLocalKey,
+} from '../../../lambdas/core/adapters/keys/token-key-provider';
 import { useDynalite } from '../../support/dynalite';
 import { USER_REGISTRY_STEP_TABLE_ACTIONS } from '../../../infra/stack';
 
 const TENANT = 'martin-family';
+/** The tenant of the cases that leave users disabled or half-imported, so the shared table's TENANT stays clean. */
+const OTHER = 'dupont-family';
 const SECRET = {
   clientId: 'client-1',
   clientSecret: 'client-secret-XYZ',
@@ -51,7 +58,14 @@ describe('npm run users and the registry-backed step credentials', () => {
     const code = await main(argv, { out: (l) => lines.push(l), err: (l) => lines.push(l) });
     return { code, text: lines.join('\n') };
   }
-  const common = () => ['--table-name', table, '--tenant-id', TENANT, '--dynamodb-endpoint', dynamo().endpoint];
+  const common = (tenant = TENANT) => [
+    '--table-name',
+    table,
+    '--tenant-id',
+    tenant,
+    '--dynamodb-endpoint',
+    dynamo().endpoint,
+  ];
 
   it('imports every user of the secret file (tokens encrypted), idempotently, and lists them without tokens', async () => {
     const first = await run('import', secretFile, ...common(), '--key-file', keyFile);
@@ -62,7 +76,7 @@ describe('npm run users and the registry-backed step credentials', () => {
       ),
     });
     const again = await run('import', secretFile, ...common(), '--key-file', keyFile, '--json');
-    expect(JSON.parse(again.text)).toEqual({ created: [], replaced: [1001, 1002, 1003], failed: [] });
+    expect(JSON.parse(again.text)).toEqual({ created: [], replaced: [1001, 1002, 1003], keptDisabled: [], failed: [] });
     const listed = await run('list', ...common());
     expect(listed.text.split('\n')).toEqual(['1001\tactive\tClaire', '1002\tactive\t', '1003\tactive\tHolding']);
 
@@ -72,6 +86,50 @@ describe('npm run users and the registry-backed step credentials', () => {
       expect(JSON.stringify(Items)).not.toContain(secret);
       for (const out of [first.text, again.text, listed.text]) expect(out).not.toContain(secret);
     }
+  });
+
+  it('importing again keeps a user the operator disabled (or Powens deleted) disabled: the secret is older news', async () => {
+    await run('import', secretFile, ...common(OTHER), '--key-file', keyFile);
+    const registry = createUserRegistry({ client: dynamo().doc, tableName: table, tenantId: OTHER });
+    await registry.markDeletedAtPowens(1003, '2026-11-30T10:00:00.000Z');
+    const keys = localKeyProvider(parseLocalKey(await readFile(keyFile, 'utf8'), 'test'));
+    await createUserRegistry({ client: dynamo().doc, tableName: table, tenantId: OTHER, keys }).put({
+      userId: 1002,
+      token: 'token-louis-1a2b3c4d5e6f',
+      status: 'disabled',
+    });
+    const again = await run('import', secretFile, ...common(OTHER), '--key-file', keyFile, '--json');
+    expect(again.code).toBe(0);
+    expect(JSON.parse(again.text)).toMatchObject({ replaced: [1001, 1002, 1003], keptDisabled: [1002, 1003] });
+    expect((await run('list', ...common(OTHER))).text.split('\n')).toEqual([
+      '1001\tactive\tClaire',
+      '1002\tdisabled\t',
+      '1003\tdisabled\tHolding',
+    ]);
+    expect(await registry.get(1003)).toMatchObject({ powensDeletedAt: '2026-11-30T10:00:00.000Z' });
+  });
+
+  it('a user that cannot be stored fails alone: the others are imported, exit 1 names it, never its token', async () => {
+    const partial = join(dir, 'partial.json');
+    const huge = `token-huge-${'x'.repeat(5000)}`;
+    await writeFile(
+      partial,
+      JSON.stringify({
+        ...SECRET,
+        users: [
+          { userId: 3001, token: huge },
+          { userId: 3002, token: 'token-ok-3002-abc' },
+        ],
+      }),
+    );
+    const result = await run('import', partial, ...common(OTHER), '--key-file', keyFile);
+    expect(result.code).toBe(1);
+    expect(result.text).toContain('imported 1 of 2 users');
+    expect(result.text).toMatch(/user 3001: ValidationFailed: token must be/);
+    expect(result.text).not.toContain('x'.repeat(50));
+    const registry = createUserRegistry({ client: dynamo().doc, tableName: table, tenantId: OTHER });
+    expect(await registry.get(3001)).toBeUndefined();
+    expect(await registry.get(3002)).toMatchObject({ status: 'active' });
   });
 
   it.each([

@@ -21,6 +21,7 @@ import {
   type WebhookDeps,
   type WebhookRequest,
 } from '../../../lambdas/core/domain/powens-webhooks';
+import { ServiceUnavailableError } from '../../../lambdas/core/errors';
 import { toBalanceView } from '../../../lambdas/core/domain/positions';
 import { WEBHOOK_TABLE_ACTIONS } from '../../../infra/stack';
 import { useDynalite } from '../../support/dynalite';
@@ -185,6 +186,32 @@ describe('Powens webhook receiver (dynalite + real adapters)', () => {
       expect(response.status).toBe(200);
     });
 
+    it('BI-Signature-Date is UTC whatever the machine time zone; a date that is not ISO 8601 is 401', async () => {
+      const savedTz = process.env.TZ;
+      process.env.TZ = 'Pacific/Kiritimati'; // UTC+14: a zone-less date read as local time is 14 h off
+      try {
+        const zoneless = (date: string) => {
+          const raw = Buffer.from(JSON.stringify(body));
+          const signature = signPowensWebhook({ secret: SECRET, path: PATH('CONNECTION_SYNCED'), date, body: raw });
+          return {
+            ...valid(),
+            headers: { 'bi-signature': signature, 'bi-signature-date': date },
+            body: raw,
+          };
+        };
+        expect((await handlePowensWebhook(zoneless('2025-06-02T06:00:00.577831'), deps)).status).toBe(200);
+        for (const date of ['1', 'Mon, 02 Jun 2025 06:00:00 GMT', '2025-06-02']) {
+          expect(await handlePowensWebhook(zoneless(date), deps)).toMatchObject({
+            status: 401,
+            body: { message: 'BI-Signature-Date is not an ISO 8601 date.' },
+          });
+        }
+      } finally {
+        if (savedTz === undefined) delete process.env.TZ;
+        else process.env.TZ = savedTz;
+      }
+    });
+
     it('no webhookSecret configured → 401 for everything', async () => {
       const { webhookSecret: _none, ...withoutWebhookSecret } = powensSecret;
       const response = await handlePowensWebhook(valid(), {
@@ -209,6 +236,26 @@ describe('Powens webhook receiver (dynalite + real adapters)', () => {
     ]);
   });
 
+  it('a delivery that fails half-way answers 503 and its redelivery runs again (not a duplicate): nothing lost', async () => {
+    // dynalite cannot throttle on demand: the real health store, failing its first write (declared fault injection).
+    let failures = 1;
+    const flaky = {
+      ...deps.health,
+      record: async (...args: Parameters<WebhookDeps['health']['record']>) => {
+        if (failures-- > 0) throw new ServiceUnavailableError('DynamoDB PutItem failed transiently (injected).');
+        return deps.health.record(...args);
+      },
+    };
+    const request = signed('CONNECTION_SYNCED', synced(8, '2025-06-02 07:55:00', [100, 200]));
+    const first = await handlePowensWebhook(request, { ...deps, health: flaky });
+    expect(first).toMatchObject({ status: 503, body: { error: 'ServiceUnavailable' } });
+    expect(await deps.health.list(TENANT)).toEqual([]);
+    const again = await handlePowensWebhook(request, { ...deps, health: flaky });
+    expect(again).toMatchObject({ status: 200, body: { status: 'processed', balances: 2 } });
+    expect(await deps.health.list(TENANT)).toEqual([expect.objectContaining({ connectionId: 2001 })]);
+    expect((await handlePowensWebhook(request, deps)).body.status).toBe('duplicate');
+  });
+
   it('an older webhook arriving after a newer snapshot never regresses latest (history keeps both)', async () => {
     await handlePowensWebhook(signed('CONNECTION_SYNCED', synced(11, '2025-06-02 07:55:00', [150, 250])), deps);
     const late = await handlePowensWebhook(
@@ -218,6 +265,29 @@ describe('Powens webhook receiver (dynalite + real adapters)', () => {
     expect(late).toMatchObject({ status: 200, body: { latestAdvanced: 0, latestStale: 2 } });
     expect((await deps.store.listLatest(TENANT)).map((r) => r.currentBalance)).toEqual([150, 250]);
     expect(await deps.store.queryHistory(TENANT, '3101')).toHaveLength(2);
+  });
+
+  it('a late redelivery of an older sync (signed later, older last_update) does not regress connection health', async () => {
+    // 07:00 sync failed (SCARequired, last success 06:00); its delivery is retried only after the holder reconnected
+    // and the workflow saw the 07:50 success. Powens signs each attempt anew, so the signing date says nothing.
+    await deps.health.record(TENANT, {
+      userId: 1001,
+      connectionId: 2001,
+      state: null,
+      lastUpdate: '2025-06-02T05:50:00.000Z',
+      nextTry: null,
+      needsUser: false,
+      observedAt: new Date(NOW.getTime() - 60_000).toISOString(),
+      source: 'workflow',
+    });
+    const late = await handlePowensWebhook(
+      signed('CONNECTION_SYNCED', synced(12, '2025-06-02 06:00:00', [100, 200], 'SCARequired')),
+      deps,
+    );
+    expect(late.status).toBe(200);
+    expect(await deps.health.list(TENANT)).toEqual([
+      expect.objectContaining({ state: null, needsUser: false, lastUpdate: '2025-06-02T05:50:00.000Z' }),
+    ]);
   });
 
   it('a 5 MB gzip body is accepted (signature over the inflated JSON, or over the compressed bytes)', async () => {
@@ -407,6 +477,25 @@ describe('Powens webhook receiver (dynalite + real adapters)', () => {
       );
       expect(response).toMatchObject({ status: 202, body: { status: 'ignored' } });
       expect(await written()).toEqual([]);
+    });
+
+    it('USER_DELETED disables the user in the registry and drops its dead token: nothing refreshes it again', async () => {
+      await registry.put({ userId: 1001, token: 'token-claire-0123456789', label: 'Claire' });
+      const response = await handlePowensWebhook(signed('USER_DELETED', { id_webhook_data: 95, id: 1001 }), deps);
+      expect(response).toMatchObject({ status: 200, body: { status: 'processed', userDisabled: true } });
+      expect(await registry.get(1001)).toMatchObject({
+        status: 'disabled',
+        label: 'Claire',
+        powensDeletedAt: NOW.toISOString(),
+      });
+      const [item] = (await scan()).filter((i) => String(i.pk).startsWith('USERS#'));
+      expect(item).not.toHaveProperty('tokenCiphertext');
+      await expect(registry.credentials()).resolves.toEqual([]);
+      const late = signed('CONNECTION_SYNCED', synced(96, '2025-06-02 07:00:00', [1, 2]));
+      expect((await handlePowensWebhook(late, deps)).status).toBe(202);
+      // An operator may register the id again (with a token): the mark goes.
+      await registry.put({ userId: 1001, token: 'token-claire-new-0123456' });
+      expect(await registry.get(1001)).not.toHaveProperty('powensDeletedAt');
     });
 
     it('deletions for a user not active here touch only what is stored: its balances leave positions, nothing is created', async () => {

@@ -3,10 +3,11 @@
  * refresh-balances (every connection it looks at) and the Powens webhooks (CONNECTION_SYNCED, deletions).
  *
  * A write is a conditional PutItem that never replaces a newer observation (`observedAt`, ISO, fixed width so string
- * order is time order), whichever of workflow or webhook arrives last. A deleted connection stays deleted unless a
- * newer observation says otherwise. Read by `GET /connections`, by whoever needs "does this connection need the
- * account holder" (balances are flagged `stale` then) and by the fan-out, which skips users none of whose connections
- * needs a refresh (lambdas/core/domain/fan-out.ts).
+ * order is time order) nor one with a newer last successful sync (`lastUpdate`), whichever of workflow or webhook
+ * arrives last. A deleted connection stays deleted unless a newer observation says otherwise. Read by
+ * `GET /connections`, by whoever needs "does this connection need the account holder" (balances are flagged `stale`
+ * then) and by the fan-out, which skips users none of whose connections needs a refresh
+ * (lambdas/core/domain/fan-out.ts).
  */
 import { type DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import type { ConnectionHealth } from '../../domain/connection-health';
@@ -38,6 +39,13 @@ const ITEM_ONLY = new Set(['pk', 'sk', 'itemType']);
 
 const toHealth = (item: Record<string, unknown>): ConnectionHealth =>
   Object.fromEntries(Object.entries(item).filter(([key]) => !ITEM_ONLY.has(key))) as unknown as ConnectionHealth;
+
+/**
+ * Observation times alone cannot order a webhook: Powens signs every delivery attempt anew, so a retried delivery of
+ * an old sync looks recent. Its `last_update` (last successful sync) does not lie: an observation with an older one
+ * is older news and never replaces the stored one.
+ */
+const NOT_OLDER_SYNC = '(attribute_not_exists(lastUpdate) OR attribute_type(lastUpdate, :null) OR lastUpdate <= :lu)';
 
 export function createConnectionHealthStore(options: {
   client: DynamoDBDocumentClient;
@@ -76,10 +84,15 @@ export function createConnectionHealthStore(options: {
           itemType: 'health',
           ...health,
         },
-        ConditionExpression: options.onlyExisting
-          ? 'attribute_exists(pk) AND observedAt <= :t'
-          : 'attribute_not_exists(pk) OR observedAt <= :t',
-        ExpressionAttributeValues: { ':t': health.observedAt },
+        ConditionExpression:
+          (options.onlyExisting
+            ? 'attribute_exists(pk) AND observedAt <= :t'
+            : '(attribute_not_exists(pk) OR observedAt <= :t)') +
+          (health.lastUpdate === null ? '' : ` AND ${NOT_OLDER_SYNC}`),
+        ExpressionAttributeValues: {
+          ':t': health.observedAt,
+          ...(health.lastUpdate === null ? {} : { ':lu': health.lastUpdate, ':null': 'NULL' }),
+        },
       });
     },
 

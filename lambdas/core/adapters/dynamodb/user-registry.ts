@@ -20,7 +20,7 @@ import { settleWithConcurrency } from '../../concurrency';
 import { ConfigurationError, ValidationFailedError } from '../../errors';
 import type { TokenKeyProvider } from '../keys/token-key-provider';
 import type { PowensSecretUser } from '../secrets/powens-secret';
-import { dynamoSender } from './errors';
+import { dynamoSender, isConditionalCheckFailed } from './errors';
 import { tableKeys } from './table-schema';
 
 export const USER_STATUSES = ['active', 'disabled'] as const;
@@ -33,6 +33,8 @@ export interface RegisteredUser {
   status: UserStatus;
   createdAt: string;
   updatedAt: string;
+  /** Powens deleted the user (USER_DELETED): disabled, token dropped, until an operator registers the id again. */
+  powensDeletedAt?: string;
 }
 
 export interface UserPut {
@@ -50,11 +52,19 @@ export interface UserPage {
 
 export interface UserRegistry {
   readonly tenantId: string;
-  /** Creates or replaces the user (token re-encrypted); `created` is false for a replacement. */
-  put(user: UserPut): Promise<{ created: boolean; user: RegisteredUser }>;
+  /**
+   * Creates or replaces the user (token re-encrypted); `created` is false for a replacement. `keepStatus` (the bulk
+   * import): an existing user keeps its status and Powens-deletion mark, `user.status` only applies to a new one.
+   */
+  put(user: UserPut, options?: { keepStatus?: boolean }): Promise<{ created: boolean; user: RegisteredUser }>;
   /** Removes the user and its token; false when there was none. */
   delete(userId: number): Promise<boolean>;
   get(userId: number): Promise<RegisteredUser | undefined>;
+  /**
+   * Powens deleted the user: its token is dead. Disables an existing item and removes the ciphertext, so neither the
+   * fan-out nor a step asks for it again; never creates an item. False when the user is not registered.
+   */
+  markDeletedAtPowens(userId: number, at: string): Promise<boolean>;
   listPage(options?: { limit?: number; cursor?: string; status?: UserStatus }): Promise<UserPage>;
   /**
    * Decrypted credentials of active users: the given ids (unknown or disabled ids are a ValidationFailed naming
@@ -123,6 +133,7 @@ function toRegisteredUser(item: Record<string, unknown>): RegisteredUser {
     updatedAt: String(item.updatedAt),
   };
   if (typeof item.label === 'string') user.label = item.label;
+  if (typeof item.powensDeletedAt === 'string') user.powensDeletedAt = item.powensDeletedAt;
   return user;
 }
 
@@ -136,7 +147,7 @@ const refuse = (): Promise<never> =>
   );
 const withoutTokenKey: TokenKeyProvider = { kind: 'local', keyId: 'none', encrypt: refuse, decrypt: refuse };
 
-const PUBLIC_ATTRIBUTES = 'userId, label, #status, createdAt, updatedAt';
+const PUBLIC_ATTRIBUTES = 'userId, label, #status, createdAt, updatedAt, powensDeletedAt';
 
 export function createUserRegistry(options: UserRegistryOptions): UserRegistry {
   const { client, tableName, tenantId } = options;
@@ -166,19 +177,23 @@ export function createUserRegistry(options: UserRegistryOptions): UserRegistry {
     return record;
   };
 
-  const put: UserRegistry['put'] = async (user) => {
+  const put: UserRegistry['put'] = async (user, putOptions = {}) => {
+    const keepStatus = putOptions.keepStatus === true;
     validatePut(user);
     const now = clock().toISOString();
     const tokenCiphertext = await keys.encrypt(user.token, { tenantId, userId: user.userId });
+    const removed = [...(keepStatus ? [] : ['powensDeletedAt']), ...(user.label === undefined ? ['label'] : [])];
     const result = await sender.send('UpdateItem', () =>
       client.send(
         new UpdateCommand({
           TableName: tableName,
           Key: tableKeys.registeredUser(tenantId, user.userId),
           UpdateExpression:
-            'SET userId = :id, #status = :status, tokenCiphertext = :ct, keyProvider = :kind, keyId = :keyId, ' +
+            `SET userId = :id, #status = ${keepStatus ? 'if_not_exists(#status, :status)' : ':status'}, ` +
+            'tokenCiphertext = :ct, keyProvider = :kind, keyId = :keyId, ' +
             'updatedAt = :now, createdAt = if_not_exists(createdAt, :now)' +
-            (user.label === undefined ? ' REMOVE label' : ', label = :label'),
+            (user.label === undefined ? '' : ', label = :label') +
+            (removed.length === 0 ? '' : ` REMOVE ${removed.join(', ')}`),
           ExpressionAttributeNames: { '#status': 'status' },
           ExpressionAttributeValues: {
             ':id': user.userId,
@@ -194,13 +209,15 @@ export function createUserRegistry(options: UserRegistryOptions): UserRegistry {
       ),
     );
     const previous = result.Attributes as Record<string, unknown> | undefined;
+    const kept = keepStatus && previous !== undefined ? toRegisteredUser(previous) : undefined;
     const stored: RegisteredUser = {
       userId: user.userId,
-      status: user.status ?? 'active',
+      status: kept?.status ?? user.status ?? 'active',
       createdAt: typeof previous?.createdAt === 'string' ? previous.createdAt : now,
       updatedAt: now,
     };
     if (user.label !== undefined) stored.label = user.label;
+    if (kept?.powensDeletedAt !== undefined) stored.powensDeletedAt = kept.powensDeletedAt;
     return { created: previous === undefined, user: stored };
   };
 
@@ -216,6 +233,28 @@ export function createUserRegistry(options: UserRegistryOptions): UserRegistry {
       ),
     );
     return result.Attributes !== undefined;
+  };
+
+  const markDeletedAtPowens: UserRegistry['markDeletedAtPowens'] = async (userId, at) => {
+    validateUserId(userId);
+    try {
+      await sender.send('UpdateItem', () =>
+        client.send(
+          new UpdateCommand({
+            TableName: tableName,
+            Key: tableKeys.registeredUser(tenantId, userId),
+            UpdateExpression: 'SET #status = :disabled, powensDeletedAt = :at, updatedAt = :now REMOVE tokenCiphertext',
+            ConditionExpression: 'attribute_exists(pk)',
+            ExpressionAttributeNames: { '#status': 'status' },
+            ExpressionAttributeValues: { ':disabled': 'disabled', ':at': at, ':now': clock().toISOString() },
+          }),
+        ),
+      );
+      return true;
+    } catch (error) {
+      if (isConditionalCheckFailed(error)) return false;
+      throw error;
+    }
   };
 
   const getItem = async (userId: number, withToken: boolean): Promise<Record<string, unknown> | undefined> => {
@@ -340,6 +379,7 @@ export function createUserRegistry(options: UserRegistryOptions): UserRegistry {
     put,
     delete: remove,
     get,
+    markDeletedAtPowens,
     listPage,
     credentials,
     resolve,
