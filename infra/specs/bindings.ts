@@ -44,8 +44,8 @@ export const STEP_FUNCTIONS: readonly StepFunctionBinding[] = [
     // Execution markers: a retried refresh never forces a second Powens sync (PSD2 budget) for one execution.
     executionId: true,
     // Execution markers (read, then conditional updates), the PSD2 budget (conditional update; Powens' own syncs:
-    // conditional put + slot query), connection health (conditional put) and the Powens rate budget (read, then
-    // conditional update).
+    // conditional put + slot query), connection health (conditional put) and the Powens rate budget (a conditional
+    // update reserves each call's slot).
     tableActions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem'],
   },
   {
@@ -54,8 +54,8 @@ export const STEP_FUNCTIONS: readonly StepFunctionBinding[] = [
     operations: ['openbanking.balances.get@1.0.0'],
     timeoutSeconds: 120,
     memoryMb: 512,
-    // History in batches, latest as conditional puts; the Powens rate budget (read, then conditional update).
-    tableActions: ['dynamodb:BatchWriteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
+    // History in batches, latest as conditional puts; the Powens rate budget (a conditional update per call).
+    tableActions: ['dynamodb:BatchWriteItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
   },
 ];
 

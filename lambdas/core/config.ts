@@ -19,8 +19,11 @@ export const CONFIG_DEFAULTS = {
   freshnessMaxAgeMinutes: 360,
   /** The published limit of a Powens sandbox client; production limits are negotiated, so set them explicitly. */
   powensCallsPerMinute: 30,
-  /** Below the shortest step timeout (fetch-balances, 120 s) with room for the calls themselves. */
-  powensRateMaxWaitMs: 20_000,
+  /**
+   * No cap of its own by default (Lambda's longest timeout): a wait for a rate slot is bounded by the invocation's
+   * remaining time minus the call's timeout (adapters/powens/rate-budget.ts), which is always the tighter bound.
+   */
+  powensRateMaxWaitMs: 900_000,
 } as const;
 
 export interface PowensRateConfig {
@@ -171,7 +174,7 @@ export function parseConfig(env: Environment): StepConfig {
     bucket,
     callsPerMinute,
     burst,
-    maxWaitMs: integer(env, ENV.powensRateMaxWaitMs, CONFIG_DEFAULTS.powensRateMaxWaitMs, 0, 600_000),
+    maxWaitMs: integer(env, ENV.powensRateMaxWaitMs, CONFIG_DEFAULTS.powensRateMaxWaitMs, 0, 900_000),
   };
 
   const userRegistry = parseUserRegistryConfig(env);

@@ -33,9 +33,12 @@ export const ENV = {
    * (adapters/powens/rate-budget.ts). Powens sandbox clients: 30; production: the figure agreed with Powens.
    */
   powensCallsPerMinute: 'POWENS_CALLS_PER_MINUTE',
-  /** Tokens the bucket may hand out at once after idling (default: a sixth of the limit); refill = limit − burst. */
+  /** Calls that may go at once after idling (default: a sixth of the limit); sustained rate = limit − burst. */
   powensRateBurst: 'POWENS_RATE_BURST',
-  /** Longest a Powens call waits for a token before failing with RateLimited (retryable), ms. */
+  /**
+   * Optional cap (ms) on how long a Powens call waits for its rate slot. The wait is always bounded by the invocation's
+   * remaining time minus the call's timeout; only a slot past that bound (or this cap) fails with RateLimited.
+   */
   powensRateMaxWaitMs: 'POWENS_RATE_MAX_WAIT_MS',
   /** Bucket name (default: the host of POWENS_BASE_URL, i.e. one bucket per Powens domain/client). */
   powensRateBucket: 'POWENS_RATE_BUCKET',

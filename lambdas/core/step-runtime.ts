@@ -25,6 +25,7 @@ import { type SecretSource, secretSourceFor } from './adapters/secrets/powens-se
 import { logger, metrics } from './observability';
 import type { StepCallContext } from './domain/refresh-balances';
 import { withoutExecutionId } from './workflow-contract';
+import { deadlineOf, withInvocationDeadline } from './invocation-deadline';
 import { createExecutionMarkers, type ExecutionMarkers } from './adapters/dynamodb/execution-markers';
 import { createConnectionHealthStore, type ConnectionHealthStore } from './adapters/dynamodb/connection-health';
 import { createUserRegistry } from './adapters/dynamodb/user-registry';
@@ -138,7 +139,8 @@ export type StepFunction<Deps, Output> = (input: unknown, call: StepCallContext,
 
 /**
  * The one step-handler factory: `middy(domainFn)` with what every step Lambda needs (Lambda context in the logs,
- * metrics flushed, errors classified by stepErrorBoundary). When the operation asks for the execution id, the state
+ * metrics flushed, errors classified by stepErrorBoundary, the invocation's deadline in scope for the Powens rate
+ * budget). When the operation asks for the execution id, the state
  * machine adds it to the input; it is taken out here and passed as call context (workflow-contract.ts).
  */
 export function createStepHandler<Deps, Output>(
@@ -146,10 +148,13 @@ export function createStepHandler<Deps, Output>(
   resolveDeps: () => Deps,
   options: { publishMetrics?: boolean } = {},
 ) {
-  const base = async (event: unknown): Promise<Output> => {
+  const base = async (event: unknown, context: unknown): Promise<Output> => {
     const { input, executionId } = withoutExecutionId(event);
     if (executionId !== undefined) logger.appendKeys({ executionId });
-    return domainFn(input, executionId === undefined ? {} : { executionId }, resolveDeps());
+    const run = () => domainFn(input, executionId === undefined ? {} : { executionId }, resolveDeps());
+    // The Powens rate budget waits for a slot only as long as the invocation can afford (invocation-deadline.ts).
+    const deadline = deadlineOf(context);
+    return deadline === undefined ? run() : withInvocationDeadline(deadline, run);
   };
   const handler = middy(base).use(injectLambdaContext(logger, { resetKeys: true }));
   // A step that emits no metric skips the flush (Powertools warns on every empty publish).

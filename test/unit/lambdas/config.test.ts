@@ -19,7 +19,7 @@ describe('parseConfig', () => {
       psd2DailySyncLimit: 4,
       historyTtlDays: 400,
       freshnessMaxAgeMinutes: 360,
-      powensRate: { bucket: 'acme-sandbox.biapi.pro', callsPerMinute: 30, burst: 5, maxWaitMs: 20_000 },
+      powensRate: { bucket: 'acme-sandbox.biapi.pro', callsPerMinute: 30, burst: 5, maxWaitMs: 900_000 },
     });
     expect(CONFIG_DEFAULTS.psd2DailySyncLimit).toBe(4);
   });

@@ -23,6 +23,7 @@ import {
   UnauthenticatedError,
 } from '../../errors';
 import type { PowensApi, PowensUserCredentials, SyncResult } from './client-contract';
+import type { RateBudget } from './rate-budget';
 import type {
   PowensAccountsList,
   PowensBankAccount,
@@ -56,10 +57,11 @@ export interface PowensClientOptions {
   /** Clock used to turn an HTTP-date Retry-After into a delay (default Date.now). */
   now?: () => number;
   /**
-   * Shared per-client call budget (./rate-budget.ts): every HTTP request, page follow-ups included, takes a token
-   * first. Its RateLimited error (no token within the bounded wait) propagates like Powens' own 429.
+   * Shared per-client call budget (./rate-budget.ts): every HTTP request, page follow-ups included, waits for its
+   * slot first, telling the budget its timeout (the slot must leave room for the call before the invocation ends).
+   * Its RateLimited error (no slot within the invocation's time) propagates like Powens' own 429.
    */
-  rateBudget?: { acquire(label: string): Promise<void> };
+  rateBudget?: Pick<RateBudget, 'acquire'>;
 }
 
 /** The concrete client: PowensApi plus a few reads the sandbox tests and operators use. */
@@ -231,7 +233,7 @@ export function createPowensClient(options: PowensClientOptions): PowensClient {
     const label = `${spec.method} ${spec.path}`;
     const url = spec.absoluteUrl ?? urlFor(spec.path);
     // Before the timeout starts: waiting for a token is not time Powens spends answering.
-    if (options.rateBudget) await options.rateBudget.acquire(label);
+    if (options.rateBudget) await options.rateBudget.acquire(label, { timeoutMs: spec.timeoutMs });
     const headers: Record<string, string> = {
       accept: 'application/json',
       authorization: `Bearer ${spec.token}`,

@@ -1,37 +1,58 @@
 /**
- * Powens rate budget: one DynamoDB token bucket per Powens client, shared by every Lambda container (and every
- * execution of a fan-out), so N users refreshed in parallel cannot exceed the client's calls per minute.
+ * Powens rate budget: one DynamoDB item per Powens client, shared by every Lambda container (and every execution of a
+ * fan-out), so N users refreshed in parallel cannot exceed the client's calls per minute.
  *
- * Why a bucket whose burst + refill per window equals the limit: Powens (and the sandbox) count calls in a sliding
- * window (30 per 60 s for a sandbox client). A bucket of capacity B refilled at R tokens per window lets through at
- * most B + R calls in any window of that length (what was in the bucket at its start plus what flowed in during
- * it), so R = limit − B makes "never more than `limit` in any window" hold by construction, for any number of
- * concurrent callers. The price is a sustained rate of limit − B per window; B (the burst) buys latency for small
- * refreshes. With B = limit, R would be 0, so B is capped at limit − 1.
+ * Waiting for a token is not an error. A caller RESERVES its own future slot with one conditional write and then
+ * sleeps exactly until that slot: it never re-contends, so concurrent callers do not wake together to race for the
+ * same token (the thundering herd of a polled bucket), and slots are served in the order they were reserved (no
+ * caller starves). The wait is bounded by what the invocation can afford: the Lambda's remaining time minus the
+ * call's own timeout and a margin (../../invocation-deadline.ts), optionally capped by `maxWaitMs`. Only a slot that
+ * would fall past that bound fails, with RateLimited (retryable), and then no slot is consumed.
  *
- * Concurrency: one item (pk `RATE#{bucket}`, sk `BUCKET`) with a version number. Taking a token = consistent
- * GetItem, refill computed from the caller's clock, then UpdateItem conditioned on the version read (optimistic
- * locking; DynamoDB serialises conditional writes per item), so two callers can never take the same token. A lost
- * race re-reads and tries again. A caller whose clock is behind the stored `refilledAt` gets no refill (never more
- * tokens than time allows).
+ * Algorithm: GCRA ("virtual scheduling", the token bucket stated in time). With a refill of R = limit − B calls per
+ * window W (60 s) and a burst of B, the emission interval is T = ceil(W / R) and the tolerance τ = (B − 1)·T. The item
+ * stores one number, TAT (theoretical arrival time). The k-th reservation, by a caller whose clock reads t_k, sets
+ *   TAT_k = max(TAT_{k−1}, t_k) + T     and gets the slot     s_k = max(t_k, TAT_{k−1} − τ).
+ * Two conditional UpdateItems implement it without a read, because TAT only ever grows:
+ *   busy: `SET tat = tat + T` if `t ≤ tat ≤ latestStart + τ` (returns the new TAT; refused past the deadline),
+ *   idle: `SET tat = t + T`   if `tat` is absent or `tat < t` (slot = t).
+ * A caller tries the one its last known TAT suggests, then the other, then (idle refused ⇒ TAT ≥ t for good) busy
+ * once more: at most 3 requests per token whatever the concurrency, 1 in the usual case, and never a read. A busy
+ * write refused after an idle one was refused means TAT − τ > latestStart: the caller fails having written nothing.
  *
- * An empty bucket is not an error: the caller waits until the next token is due, up to `maxWaitMs` in total, and only
- * then fails with RateLimited (retryable: the step's Retry tries again later). The wait uses the injected sleep and
- * clock, so tests drive it on virtual time.
+ * Invariant — never more than `limit` calls in any window of W, for any number of callers and any clock skew between
+ * them (the slots are what is bounded; a caller calls Powens at its slot by its own clock):
+ *   1. TAT_k ≥ TAT_{k−1} + T, so TAT_{k+m−1} ≥ TAT_k + (m − 1)·T.
+ *   2. s_k ≤ TAT_k − T (both terms of s_k are: t_k ≤ max(TAT_{k−1}, t_k) and TAT_{k−1} − τ ≤ TAT_{k−1}).
+ *   3. s_{k+m} ≥ TAT_{k+m−1} − τ ≥ TAT_k + (m − 1)·T − (B − 1)·T ≥ s_k + (m − B + 1)·T   (by 1 and 2).
+ *   Take the n reservations whose slots lie in one window, i < j the first and last reserved of them (j − i ≥ n − 1):
+ *   by 3, s_j − s_i ≥ (n − B)·T, and |s_j − s_i| ≤ W, so n ≤ B + W/T ≤ B + R = limit. (Powens and the sandbox count a
+ *   half-open window, where the bound is one lower: the budget keeps one call of slack for network jitter.)
+ * The price is a sustained rate of limit − B per window; B buys latency for small refreshes. B = limit would leave
+ * R = 0, so B is capped at limit − 1. A reserved slot whose caller dies is simply lost (conservative).
+ *
+ * Fairness: each caller holds at most one reservation at a time (it sleeps on it), so with N callers a caller's slot
+ * is at most N − 1 intervals behind the others': its wait is ≤ N·T (plus the idle burst), never unbounded.
+ *
+ * The item is `RATE#{bucket}` / `BUCKET` with attribute `tat` (epoch ms). Sleep and clock are injected: tests drive the
+ * budget on virtual time.
  */
-import { type DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { type DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { dynamoSender, isConditionalCheckFailed } from '../dynamodb/errors';
 import { tableKeys } from '../dynamodb/table-schema';
 import { ConfigurationError, RateLimitedError } from '../../errors';
+import { invocationDeadline } from '../../invocation-deadline';
 
 export const RATE_WINDOW_MS = 60_000;
+/** Kept free before the invocation's deadline after the call's own timeout: the step still has to store and answer. */
+export const DEADLINE_MARGIN_MS = 2_000;
 
 export interface RateBudgetSettings {
   /** Calls allowed per 60 s window for this Powens client (sandbox client: 30). */
   callsPerMinute: number;
-  /** Tokens that may be spent at once after an idle period (1..callsPerMinute-1; default: a sixth of the limit). */
+  /** Calls that may go at once after an idle period (1..callsPerMinute-1; default: a sixth of the limit). */
   burst?: number;
-  /** Longest a caller waits for a token before failing with RateLimited (ms). */
+  /** Upper bound on one wait for a slot (ms), on top of the invocation's deadline (the bound that usually applies). */
   maxWaitMs: number;
 }
 
@@ -44,30 +65,40 @@ export interface RateBudgetOptions extends RateBudgetSettings {
   now?: () => number;
   /** Default: a real timer. Tests pass a virtual one. */
   sleep?: (ms: number) => Promise<void>;
-  /** Upper bound on consecutive lost optimistic-locking races (default 50): a guard against livelock, not a knob. */
-  maxRaces?: number;
+  /**
+   * Epoch ms (same clock as `now`) by which the current invocation must have finished, or undefined outside one.
+   * Default: the running Lambda invocation's (../../invocation-deadline.ts).
+   */
+  deadline?: () => number | undefined;
+}
+
+/** What a caller says about the call it wants a slot for. */
+export interface RateBudgetCall {
+  /** The call's own timeout: a wait for its slot must leave that much (plus DEADLINE_MARGIN_MS) before the deadline. */
+  timeoutMs?: number;
 }
 
 export interface RateBudget {
   readonly bucket: string;
   readonly callsPerMinute: number;
   readonly burst: number;
-  /** Resolves when a token is taken; throws RateLimited after `maxWaitMs` of waiting. `label` names the call. */
-  acquire(label: string): Promise<void>;
-  /** DynamoDB requests made (benchmarks report them). */
+  /**
+   * Resolves at the caller's reserved slot. Throws RateLimited, having reserved nothing, when the slot would fall past
+   * the deadline (or past `maxWaitMs`). `label` names the call.
+   */
+  acquire(label: string, call?: RateBudgetCall): Promise<void>;
+  /** DynamoDB requests made (benchmarks and tests report them per token). */
   readonly requestCount: number;
-  /** Total ms spent waiting for tokens (benchmarks report it). */
+  /** Slots reserved (= calls let through). */
+  readonly acquiredCount: number;
+  /** Calls refused with RateLimited. */
+  readonly refusedCount: number;
+  /** Total ms spent waiting for slots. */
   readonly waitedMs: number;
 }
 
 export function defaultBurst(callsPerMinute: number): number {
   return Math.max(1, Math.min(callsPerMinute - 1, Math.floor(callsPerMinute / 6)));
-}
-
-interface BucketItem {
-  tokens: number;
-  refilledAt: number;
-  version: number;
 }
 
 export function createRateBudget(options: RateBudgetOptions): RateBudget {
@@ -86,37 +117,51 @@ export function createRateBudget(options: RateBudgetOptions): RateBudget {
   }
   const now = options.now ?? Date.now;
   const sleep = options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
-  const maxRaces = options.maxRaces ?? 50;
-  /** Tokens per ms. */
-  const refillRate = (callsPerMinute - burst) / RATE_WINDOW_MS;
+  const deadline = options.deadline ?? invocationDeadline;
+  // Rounded up: a longer interval only slows the rate, so the invariant's W/T ≤ R still holds.
+  const interval = Math.ceil(RATE_WINDOW_MS / (callsPerMinute - burst));
+  const tolerance = (burst - 1) * interval;
   const key = tableKeys.rateBucket(bucket);
   const sender = dynamoSender(tableName);
+  /** The highest TAT this container has seen: a lower bound of the stored one, which never decreases. */
+  let knownTat: number | undefined;
+  let acquiredCount = 0;
+  let refusedCount = 0;
   let waitedMs = 0;
 
-  const read = async (): Promise<BucketItem | undefined> => {
-    const { Item } = await sender.send('GetItem', () =>
-      client.send(new GetCommand({ TableName: tableName, Key: key, ConsistentRead: true })),
-    );
-    if (Item === undefined) return undefined;
-    return { tokens: Number(Item.tokens), refilledAt: Number(Item.refilledAt), version: Number(Item.version) };
+  /** Busy path: the next interval after TAT, if TAT is at or past `t` and the slot is not after `latestStart`. */
+  const reserveBusy = async (t: number, latestStart: number): Promise<number | undefined> => {
+    try {
+      const { Attributes } = await sender.send('UpdateItem', () =>
+        client.send(
+          new UpdateCommand({
+            TableName: tableName,
+            Key: key,
+            UpdateExpression: 'SET tat = tat + :interval',
+            ConditionExpression: 'tat BETWEEN :t AND :latest',
+            ExpressionAttributeValues: { ':interval': interval, ':t': t, ':latest': latestStart + tolerance },
+            ReturnValues: 'UPDATED_NEW',
+          }),
+        ),
+      );
+      return Number(Attributes?.tat);
+    } catch (error) {
+      if (isConditionalCheckFailed(error)) return undefined;
+      throw error;
+    }
   };
 
-  /** Writes the bucket state if nobody else wrote since `seen`; false when a concurrent caller won. */
-  const write = async (seen: BucketItem | undefined, next: BucketItem): Promise<boolean> => {
+  /** Idle path: the slot `t` itself, if the bucket has been idle (TAT absent or before `t`). */
+  const reserveIdle = async (t: number): Promise<boolean> => {
     try {
       await sender.send('UpdateItem', () =>
         client.send(
           new UpdateCommand({
             TableName: tableName,
             Key: key,
-            UpdateExpression: 'SET tokens = :tokens, refilledAt = :at, version = :next',
-            ConditionExpression: seen === undefined ? 'attribute_not_exists(version)' : 'version = :seen',
-            ExpressionAttributeValues: {
-              ':tokens': next.tokens,
-              ':at': next.refilledAt,
-              ':next': next.version,
-              ...(seen === undefined ? {} : { ':seen': seen.version }),
-            },
+            UpdateExpression: 'SET tat = :next',
+            ConditionExpression: 'attribute_not_exists(tat) OR tat < :t',
+            ExpressionAttributeValues: { ':next': t + interval, ':t': t },
           }),
         ),
       );
@@ -127,38 +172,68 @@ export function createRateBudget(options: RateBudgetOptions): RateBudget {
     }
   };
 
-  const acquire = async (label: string): Promise<void> => {
-    let waited = 0;
-    for (let races = 0; races <= maxRaces;) {
-      const t = now();
-      const seen = await read();
-      const elapsed = seen === undefined ? 0 : Math.max(0, t - seen.refilledAt);
-      const available = seen === undefined ? burst : Math.min(burst, seen.tokens + elapsed * refillRate);
-      if (available >= 1) {
-        const refilledAt = seen === undefined ? t : Math.max(t, seen.refilledAt);
-        if (await write(seen, { tokens: available - 1, refilledAt, version: (seen?.version ?? 0) + 1 })) return;
-        races += 1;
+  /** `tat`: a lower bound of the stored TAT when known, so the error can say when the slot would have been. */
+  const refuse = (label: string, t: number, latestStart: number, tat: number | undefined): RateLimitedError => {
+    refusedCount += 1;
+    const canWaitMs = Math.max(0, latestStart - t);
+    const slotInMs = tat === undefined ? undefined : Math.max(0, tat - tolerance - t);
+    return new RateLimitedError(
+      `Powens rate budget "${bucket}" (${callsPerMinute} calls/min) has no slot for ${label} within the ${canWaitMs} ms ` +
+        `this invocation can wait${slotInMs === undefined ? '' : ` (next slot in ${slotInMs} ms)`}; ` +
+        'too many concurrent refreshes for this Powens client',
+      {
+        ...(slotInMs === undefined ? {} : { retryAfterMs: slotInMs }),
+        details: { bucket, callsPerMinute, canWaitMs },
+      },
+    );
+  };
+
+  const acquire = async (label: string, call: RateBudgetCall = {}): Promise<void> => {
+    const t = now();
+    const end = deadline();
+    // The deadline bounds the WAIT: a call whose slot is now goes ahead even if its timeout outlasts the invocation
+    // (whether it may run that long is the step's business, as without a budget).
+    const latestStart = Math.min(
+      t + maxWaitMs,
+      end === undefined ? Infinity : Math.max(t, end - (call.timeoutMs ?? 0) - DEADLINE_MARGIN_MS),
+    );
+    // TAT never decreases: a slot already known to be too late needs no request to refuse.
+    if (knownTat !== undefined && knownTat - tolerance > latestStart) {
+      throw refuse(label, t, latestStart, knownTat);
+    }
+    let slot: number | undefined;
+    let idleRefused = false;
+    let tryIdle = knownTat === undefined || knownTat < t;
+    while (slot === undefined) {
+      if (tryIdle) {
+        if (await reserveIdle(t)) {
+          slot = t;
+          knownTat = Math.max(knownTat ?? 0, t + interval);
+        } else {
+          idleRefused = true;
+          tryIdle = false;
+        }
         continue;
       }
-      // Not an error yet: the next token is due in a known time. Sleep until then (at least 1 ms).
-      const dueMs = Math.max(1, Math.ceil((1 - available) / refillRate));
-      if (waited + dueMs > maxWaitMs) {
-        throw new RateLimitedError(
-          `Powens rate budget "${bucket}" (${callsPerMinute} calls/min) had no token for ${label} within ${maxWaitMs} ms; ` +
-            'too many concurrent refreshes for this Powens client',
-          { retryAfterMs: dueMs, details: { bucket, callsPerMinute, waitedMs: waited } },
-        );
+      const tat = await reserveBusy(t, latestStart);
+      if (tat !== undefined) {
+        slot = Math.max(t, tat - interval - tolerance);
+        knownTat = Math.max(knownTat ?? 0, tat);
+      } else if (idleRefused) {
+        // TAT ≥ t (the idle write was refused), so the busy write was refused for the deadline alone: TAT is past
+        // latestStart + τ, which is all we know without a read (and worth remembering: TAT never decreases).
+        knownTat = Math.max(knownTat ?? 0, latestStart + tolerance + 1);
+        throw refuse(label, t, latestStart, undefined);
+      } else {
+        tryIdle = true;
       }
-      await sleep(dueMs);
-      waited += dueMs;
-      waitedMs += dueMs;
-      races = 0;
     }
-    // Only reachable under pathological contention (every re-read lost to another writer).
-    throw new RateLimitedError(
-      `Powens rate budget "${bucket}": lost ${maxRaces} consecutive races for a token for ${label}`,
-      { details: { bucket, callsPerMinute } },
-    );
+    acquiredCount += 1;
+    const wait = slot - now();
+    if (wait > 0) {
+      waitedMs += wait;
+      await sleep(wait);
+    }
   };
 
   return {
@@ -168,6 +243,12 @@ export function createRateBudget(options: RateBudgetOptions): RateBudget {
     acquire,
     get requestCount() {
       return sender.requestCount;
+    },
+    get acquiredCount() {
+      return acquiredCount;
+    },
+    get refusedCount() {
+      return refusedCount;
     },
     get waitedMs() {
       return waitedMs;
