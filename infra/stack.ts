@@ -206,6 +206,7 @@ export class OpenBankingStack extends Stack {
     // 5. Who is told when it breaks.
     this.alarms = new OperationsAlarms(this, 'Alarms', {
       stateMachine,
+      fanOutStateMachine: this.fanOut.stateMachine,
       functions: [...stepFunctions.values(), this.fanOutFunction, this.apiFunction, this.webhookFunction],
       deadLetterQueue: this.schedule.deadLetterQueue,
       api: this.api.api,

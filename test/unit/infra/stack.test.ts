@@ -286,7 +286,7 @@ describe('REST API', () => {
 });
 
 describe('alarms', () => {
-  it('watch the state machine, every Lambda and the schedule DLQ, and notify an encrypted SSL-only topic', () => {
+  it('watch both state machines, every Lambda and the schedule DLQ, and notify an encrypted SSL-only topic', () => {
     const alarms = ofType('AWS::CloudWatch::Alarm').map(([, r]) => r.Properties as Json);
     const metrics = alarms.map((a) => `${String(a.Namespace)}:${String(a.MetricName)}`);
     expect(metrics).toEqual(
@@ -298,6 +298,16 @@ describe('alarms', () => {
         'AWS/ApiGateway:5XXError',
       ]),
     );
+    // The seed machine and the fan-out machine, each on its own ARN.
+    for (const name of ['ExecutionsFailed', 'ExecutionsTimedOut', 'ExecutionThrottled']) {
+      const watched = alarms
+        .filter((a) => a.MetricName === name)
+        .map((a) => (a.Dimensions as { Value: { Ref: string } }[])[0]?.Value.Ref);
+      expect(watched.sort()).toEqual([
+        expect.stringMatching(/^FanOutStateMachine/),
+        expect.stringMatching(/^WorkflowStateMachine/),
+      ]);
+    }
     expect(metrics.filter((m) => m === 'AWS/Lambda:Errors')).toHaveLength(STEP_FUNCTIONS.length + 3);
     expect(metrics.filter((m) => m === 'AWS/Lambda:Throttles')).toHaveLength(STEP_FUNCTIONS.length + 3);
     for (const alarm of alarms) {
