@@ -4,7 +4,7 @@
  *
  * A write is a conditional PutItem that never replaces a newer observation (`observedAt`, ISO, fixed width so string
  * order is time order) nor one with a newer last successful sync (`lastUpdate`), whichever of workflow or webhook
- * arrives last. A deleted connection stays deleted unless a newer observation says otherwise. Read by
+ * arrives last. A deleted connection stays deleted (a late retry of an earlier sync cannot bring it back). Read by
  * `GET /connections`, by whoever needs "does this connection need the account holder" (balances are flagged `stale`
  * then) and by the fan-out, which skips users none of whose connections needs a refresh
  * (lambdas/core/domain/fan-out.ts).
@@ -88,7 +88,9 @@ export function createConnectionHealthStore(options: {
           (options.onlyExisting
             ? 'attribute_exists(pk) AND observedAt <= :t'
             : '(attribute_not_exists(pk) OR observedAt <= :t)') +
-          (health.lastUpdate === null ? '' : ` AND ${NOT_OLDER_SYNC}`),
+          (health.lastUpdate === null ? '' : ` AND ${NOT_OLDER_SYNC}`) +
+          // Powens never reuses a deleted connection's id: deletion is final, whatever arrives after it.
+          (health.deleted === true ? '' : ' AND attribute_not_exists(deleted)'),
         ExpressionAttributeValues: {
           ':t': health.observedAt,
           ...(health.lastUpdate === null ? {} : { ':lu': health.lastUpdate, ':null': 'NULL' }),
