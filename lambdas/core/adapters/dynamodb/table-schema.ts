@@ -14,7 +14,8 @@
  * | registered Powens user   | USERS#{tenantId}                     | USER#{userId, 16 digits}   | none       |
  *
  * Access patterns: latest by tenant (Query pk, begins_with LATEST#), history by account and time range (Query pk,
- * sk BETWEEN), PSD2 budget (conditional UpdateItem on one slot), retry idempotency (conditional UpdateItem).
+ * sk BETWEEN), PSD2 budget (conditional UpdateItem on one slot), retry idempotency (conditional UpdateItem), one
+ * user's connection health (Query pk, begins_with `CONN#{userId}#`: the fan-out, one Query per user).
  *
  * As implemented: latest and history items carry the AccountBalanceRecord fields plus `balanceAt` (epoch ms of
  * lastUpdatedAt; latest is written only if `attribute_not_exists(pk) OR balanceAt < :t`). History `expiresAt` =
