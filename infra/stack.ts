@@ -34,8 +34,11 @@ export const USER_REGISTRY_API_TABLE_ACTIONS: readonly TableAction[] = [
   'dynamodb:UpdateItem',
 ];
 
-/** The fan-out's NextPage lists registry users page by page (Query) and never reads a token. */
-export const USER_REGISTRY_LIST_TABLE_ACTIONS: readonly TableAction[] = ['dynamodb:Query'];
+/**
+ * The fan-out's NextPage lists registry users page by page (Query; it never reads a token) and their connection-health
+ * items (one Query per user) to skip users whose connections need no forced sync. It writes nothing.
+ */
+export const FAN_OUT_PAGE_TABLE_ACTIONS: readonly TableAction[] = ['dynamodb:Query'];
 
 /** What a step Lambda reads from the user registry: GetItem per requested user, Query for "everyone". */
 /**
@@ -149,7 +152,7 @@ export class OpenBankingStack extends Stack {
         [ENV.tokenKmsKeyId]: this.userTokenKey.key.keyArn,
       },
     })
-      .useTable(this.table.table, USER_REGISTRY_LIST_TABLE_ACTIONS)
+      .useTable(this.table.table, FAN_OUT_PAGE_TABLE_ACTIONS)
       .readSecret(this.powensSecret.secret, this.powensSecret.secretId);
     this.fanOutStateMachineName = `${this.stackName}-fan-out`.replace(/[^A-Za-z0-9_-]/g, '-').slice(0, 80);
     this.fanOut = new FanOutStateMachine(this, 'FanOut', {

@@ -652,13 +652,22 @@ describe('fan-out state machine (one seed execution per user)', () => {
     };
   };
 
-  it('NextPage, then a Distributed Map that starts the seed machine per user with .sync:2 and {userIds:[id]}', () => {
+  it('NextPage, then a Distributed Map that starts the seed machine per user with .sync:2 and {userIds:[id], maxAgeMinutes}', () => {
     const asl = fanOutDefinition();
     expect(asl.StartAt).toBe('NextPage');
     expect(asl.States.NextPage).toMatchObject({
       Type: 'Task',
       Resource: 'arn:aws:states:::lambda:invoke',
       Next: 'AnyUsersLeft',
+    });
+    // Done when NextPage says so; a page with nobody to refresh (all fresh) goes back to NextPage without a Map Run.
+    expect(asl.States.AnyUsersLeft).toEqual({
+      Type: 'Choice',
+      Choices: [
+        { Variable: '$.done', BooleanEquals: true, Next: 'Done' },
+        { Variable: '$.items[0]', IsPresent: true, Next: 'PerUser' },
+      ],
+      Default: 'NextPage',
     });
     const map = asl.States.PerUser as Json & {
       ItemProcessor: { ProcessorConfig: Json; StartAt: string; States: Record<string, Json> };
@@ -671,12 +680,14 @@ describe('fan-out state machine (one seed execution per user)', () => {
       ResultPath: '$.results',
       Next: 'NextPage',
       ItemProcessor: { ProcessorConfig: { Mode: 'DISTRIBUTED', ExecutionType: 'STANDARD' } },
+      // The fan-out's threshold (NextPage's output) reaches every item.
+      ItemSelector: { 'userId.$': '$$.Map.Item.Value.userId', 'maxAgeMinutes.$': '$.maxAgeMinutes' },
     });
     const task = map.ItemProcessor.States[map.ItemProcessor.StartAt];
     expect(task).toMatchObject({
       Resource: 'arn:<token>:states:::states:startExecution.sync:2',
       Parameters: {
-        Input: { 'userIds.$': 'States.Array($.userId)' },
+        Input: { 'userIds.$': 'States.Array($.userId)', 'maxAgeMinutes.$': '$.maxAgeMinutes' },
         StateMachineArn: expect.stringMatching(
           /:stateMachine:OpenBankingRefresh-pfo-workflow-refresh-openbanking-balances$/,
         ),

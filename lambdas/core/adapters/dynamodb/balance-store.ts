@@ -301,8 +301,11 @@ export function createBalanceStore(options: BalanceStoreOptions): BalanceStore {
                   balanceAt: at,
                   updatedAt: clock().toISOString(),
                 },
+                // An excluded account (disabled, deleted) is not brought back by a state change of the same balance:
+                // only a newer balance would do that.
                 ConditionExpression: knowsState
-                  ? 'attribute_not_exists(pk) OR balanceAt < :t OR (balanceAt = :t AND NOT connectionState = :cs)'
+                  ? 'attribute_not_exists(pk) OR balanceAt < :t OR ' +
+                    '(balanceAt = :t AND NOT connectionState = :cs AND attribute_not_exists(excludedReason))'
                   : 'attribute_not_exists(pk) OR balanceAt < :t',
                 ExpressionAttributeValues: knowsState ? { ':t': at, ':cs': record.connectionState } : { ':t': at },
                 ReturnValues: 'ALL_OLD',

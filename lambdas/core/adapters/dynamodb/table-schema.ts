@@ -75,6 +75,8 @@ export const tableKeys = {
     pk: `${TABLE_KEY_PREFIX.health}${tenantId}`,
     sk: `${TABLE_KEY_PREFIX.connection}${userId}#${connectionId}`,
   }),
+  /** Sort-key prefix of one user's connection-health items (the `#` ends the user id: 1 is not a prefix of 10). */
+  connectionHealthOfUser: (userId: number) => `${TABLE_KEY_PREFIX.connection}${userId}#`,
   /** One Powens webhook delivery, by Powens' `id_webhook_data` (idempotency). */
   webhookDelivery: (tenantId: string, idWebhookData: number) => ({
     pk: `${TABLE_KEY_PREFIX.webhook}${tenantId}`,

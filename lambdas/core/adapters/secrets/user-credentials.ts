@@ -47,25 +47,16 @@ export function registryCredentialSource(options: {
 }
 
 /**
- * Active users of the registry, page by page, for the fan-out (lambdas/core/domain/fan-out.ts). The registry's
- * status filter may return short or empty pages before the end; this keeps reading until the page is full or the
- * partition is exhausted, so an empty page always means "no more users".
+ * Active users of the registry, page by page, for the fan-out (lambdas/core/domain/fan-out.ts). One Query per call:
+ * it reads `limit` registry items, so a page may come back short or empty (disabled users) before the end; the fan-out
+ * bounds the users it examines per call and goes on from the cursor.
  */
 export function registryUserLister(registry: UserRegistry): UserLister {
   return {
     listPage: async (cursor, limit) => {
-      const userIds: number[] = [];
-      let next = cursor;
-      do {
-        const page = await registry.listPage({
-          limit: limit - userIds.length,
-          status: 'active',
-          ...(next === undefined ? {} : { cursor: next }),
-        });
-        userIds.push(...page.users.map((u) => u.userId));
-        next = page.cursor;
-      } while (userIds.length < limit && next !== undefined);
-      return next === undefined ? { userIds } : { userIds, cursor: next };
+      const page = await registry.listPage({ limit, status: 'active', ...(cursor === undefined ? {} : { cursor }) });
+      const userIds = page.users.map((u) => u.userId);
+      return page.cursor === undefined ? { userIds } : { userIds, cursor: page.cursor };
     },
   };
 }
