@@ -401,6 +401,17 @@ describe('Powens webhook receiver (dynalite + real adapters)', () => {
     expect((await handlePowensWebhook(userDeleted, deps)).status).toBe(200);
   });
 
+  it('USER_DELETED for a user only the Powens secret lists warns the operator to remove it from the secret', async () => {
+    const warnings: string[] = [];
+    const logger = { debug: () => {}, info: () => {}, error: () => {}, warn: (m: string) => void warnings.push(m) };
+    const response = await handlePowensWebhook(signed('USER_DELETED', { id_webhook_data: 54, id: 1001 }), {
+      ...deps,
+      logger,
+    });
+    expect(response.body).toMatchObject({ status: 'processed', userDisabled: false });
+    expect(warnings).toEqual([expect.stringContaining('remove it from the Powens secret')]);
+  });
+
   it('calls exactly the DynamoDB actions its role allows (infra/stack.ts WEBHOOK_TABLE_ACTIONS)', async () => {
     dynamo().operations.length = 0;
     await handlePowensWebhook(signed('CONNECTION_SYNCED', synced(70, '2025-06-02 07:00:00', [1, 2])), deps);
