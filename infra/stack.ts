@@ -35,10 +35,11 @@ export const USER_REGISTRY_API_TABLE_ACTIONS: readonly TableAction[] = [
 ];
 
 /**
- * The fan-out's NextPage lists registry users page by page (Query; it never reads a token) and their connection-health
- * items (one Query per user) to skip users whose connections need no forced sync. It writes nothing.
+ * The fan-out's NextPage lists registry users page by page (Query; it never reads a token), then whether each user of
+ * the Powens secret's deprecated list has a registry item (GetItem, public attributes only), and the listed users'
+ * connection-health items (one Query per user) to skip users whose connections need no forced sync. It writes nothing.
  */
-export const FAN_OUT_PAGE_TABLE_ACTIONS: readonly TableAction[] = ['dynamodb:Query'];
+export const FAN_OUT_PAGE_TABLE_ACTIONS: readonly TableAction[] = ['dynamodb:GetItem', 'dynamodb:Query'];
 
 /** What a step Lambda reads from the user registry: GetItem per requested user, Query for "everyone". */
 /**
@@ -148,7 +149,8 @@ export class OpenBankingStack extends Stack {
         [ENV.powensBaseUrl]: settings.powensBaseUrl,
         [ENV.tenantId]: settings.tenantId,
         [ENV.fanOutPageSize]: String(settings.fanOutPageSize ?? 500),
-        // Lists registry users (no Decrypt: it never reads a token), hence the key id without a KMS grant.
+        // Lists registry users (no Decrypt: it never reads a token), hence the key id without a KMS grant. The secret
+        // grant is for its deprecated user list, listed after the registry's users (users not imported yet).
         [ENV.tokenKmsKeyId]: this.userTokenKey.key.keyArn,
       },
     })

@@ -5,6 +5,9 @@
  * path). The Map itself (Distributed Map, one seed execution per user) is AWS-only: here its result array is built by
  * the test, one `{userIds, status}` per child as the task's ResultSelector keeps it.
  */
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { createConnectionHealthStore } from '../../../lambdas/core/adapters/dynamodb/connection-health';
 import { createUserRegistry } from '../../../lambdas/core/adapters/dynamodb/user-registry';
@@ -13,7 +16,11 @@ import {
   localKeyProvider,
   parseLocalKey,
 } from '../../../lambdas/core/adapters/keys/token-key-provider';
-import { registryUserLister, secretUserLister } from '../../../lambdas/core/adapters/secrets/user-credentials';
+import type { SecretSource } from '../../../lambdas/core/adapters/secrets/powens-secret';
+import {
+  registryThenSecretUserLister,
+  secretUserLister,
+} from '../../../lambdas/core/adapters/secrets/user-credentials';
 import { healthFromConnection } from '../../../lambdas/core/domain/connection-health';
 import {
   type FanOutDeps,
@@ -23,9 +30,19 @@ import {
   type UserLister,
 } from '../../../lambdas/core/domain/fan-out';
 import { createFanOutPageHandler } from '../../../lambdas/fan-out-page/handler';
-import { parseFanOutPageSize } from '../../../lambdas/core/config';
+import { parseConfig, parseFanOutPageSize } from '../../../lambdas/core/config';
+import { buildStepDependencies } from '../../../lambdas/core/step-runtime';
+import { logger } from '../../../lambdas/core/observability';
 import { FAN_OUT_PAGE_TABLE_ACTIONS } from '../../../infra/stack';
 import { useDynalite } from '../../support/dynalite';
+
+/** A Powens secret whose user list is empty (the migration to the registry is done). */
+const noSecretUsers: SecretSource = {
+  description: 'client credentials only',
+  load: async () => ({ clientId: 'c', clientSecret: 's', users: [] }),
+};
+const registryUserLister = (registry: ReturnType<typeof createUserRegistry>) =>
+  registryThenSecretUserLister({ registry, secret: noSecretUsers });
 
 /** No connection known for anyone: every listed user is refreshed (the pagination tests below). */
 const nothingKnown: FanOutDeps['health'] = async (userIds) => new Map(userIds.map((id) => [id, []]));
@@ -141,28 +158,60 @@ describe('fan-out pages', () => {
     expect(everyone.pages.flat()).toHaveLength(12);
   });
 
-  it('the fan-out page handler calls exactly the DynamoDB actions its role grants (FAN_OUT_PAGE_TABLE_ACTIONS)', async () => {
-    const { registry, health: store } = await tableWithUsers('fan-out-iam', 4);
-    await store.record(
-      't',
-      healthFromConnection(2, { id: 21, last_update: new Date().toISOString() }, new Date(), 'webhook'),
-    );
-    const handler = createFanOutPageHandler(() =>
-      depsOf(registryUserLister(registry), 2, (ids) => store.listForUsers('t', ids)),
-    );
-    dynamo().operations.length = 0;
-    let state = (await handler({}, {} as never)) as FanOutState;
-    const listed: number[] = [];
-    while (!state.done) {
-      listed.push(...state.items.map((i) => i.userId));
-      const results = state.items.map(({ userId }) => ({ userIds: [userId], status: 'SUCCEEDED' }));
-      state = (await handler({ ...state, results }, {} as never)) as FanOutState;
+  it('with the step wiring (registry + secret file): registry users, then users only the secret lists, exactly the granted actions', async () => {
+    // Registry: 1, 2 (fresh), 3 (disabled), 4. Secret: 3 and 4 (the registry wins), 50, 51, 52 (fresh) never imported.
+    const { health: store } = await tableWithUsers('fan-out-iam', 4, (id) => id === 3);
+    const now = new Date();
+    const fresh = { last_update: now.toISOString(), active: true };
+    await store.record('t', healthFromConnection(2, { id: 21, ...fresh }, now, 'webhook'));
+    await store.record('t', healthFromConnection(52, { id: 521, ...fresh }, now, 'webhook'));
+    const dir = await mkdtemp(join(tmpdir(), 'fan-out-secret-'));
+    const warnings: [string, { userIds?: number[] }][] = [];
+    const spy = jest.spyOn(logger, 'warn').mockImplementation((...args: unknown[]) => {
+      warnings.push([String(args[0]), args[1] as { userIds?: number[] }]);
+    });
+    try {
+      await writeFile(join(dir, 'key'), generateLocalKey());
+      await writeFile(
+        join(dir, 'secret.json'),
+        JSON.stringify({
+          clientId: 'c',
+          clientSecret: 's',
+          users: [3, 4, 50, 51, 52].map((userId) => ({ userId, token: `secret-token-${userId}` })),
+        }),
+      );
+      const config = parseConfig({
+        TABLE_NAME: 'fan-out-iam',
+        POWENS_BASE_URL: 'http://127.0.0.1:9/2.0',
+        POWENS_SECRET_FILE: join(dir, 'secret.json'),
+        TENANT_ID: 't',
+        TOKEN_KEY_FILE: join(dir, 'key'),
+      });
+      const deps = buildStepDependencies(config, dynamo().doc);
+      const handler = createFanOutPageHandler(() => depsOf(deps.users, 2, (ids) => deps.health.listForUsers('t', ids)));
+      dynamo().operations.length = 0;
+      let state = (await handler({}, {} as never)) as FanOutState;
+      const listed: number[] = [];
+      while (!state.done) {
+        listed.push(...state.items.map((i) => i.userId));
+        const results = state.items.map(({ userId }) => ({ userIds: [userId], status: 'SUCCEEDED' }));
+        state = (await handler({ ...state, results }, {} as never)) as FanOutState;
+      }
+      expect(listed).toEqual([1, 4, 50, 51]);
+      expect(state.summary).toMatchObject({ users: 4, succeeded: 4, skippedFresh: 2 });
+      expect([...new Set(dynamo().operations.map((o) => `dynamodb:${o}`))].sort()).toEqual(
+        [...FAN_OUT_PAGE_TABLE_ACTIONS].sort(),
+      );
+      // The operator is told which users are still to import (52 too: skipped as fresh, still only in the secret).
+      const warned = warnings
+        .filter(([message]) => message.includes('only the Powens secret lists'))
+        .flatMap(([, extra]) => extra.userIds ?? []);
+      expect(warned.sort((a, b) => a - b)).toEqual([50, 51, 52]);
+      expect(JSON.stringify(warnings)).not.toContain('secret-token-');
+    } finally {
+      spy.mockRestore();
+      await rm(dir, { recursive: true, force: true });
     }
-    expect(listed).toEqual([1, 3, 4]);
-    expect(state.summary).toMatchObject({ users: 3, skippedFresh: 1 });
-    expect([...new Set(dynamo().operations.map((o) => `dynamodb:${o}`))].sort()).toEqual(
-      [...FAN_OUT_PAGE_TABLE_ACTIONS].sort(),
-    );
   });
 
   it('no users: done at once with an empty summary', async () => {

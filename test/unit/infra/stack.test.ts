@@ -596,8 +596,9 @@ describe('IAM least privilege', () => {
         'dynamodb:Query',
         'dynamodb:UpdateItem',
       ],
+      // FAN_OUT_PAGE_TABLE_ACTIONS; test/integration/users/fan-out-pages checks the code calls exactly these.
+      FanOutPage: ['dynamodb:GetItem', 'dynamodb:Query'],
       // + Update/Delete/Query of the user routes (USER_REGISTRY_API_TABLE_ACTIONS; test/integration/api/users).
-      FanOutPage: ['dynamodb:Query'],
       RefreshApiFunction: ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:UpdateItem'],
       // WEBHOOK_TABLE_ACTIONS; test/integration/webhooks checks the code calls exactly these.
       PowensWebhookFunction: [
