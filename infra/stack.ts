@@ -27,7 +27,10 @@ import { refreshOpenBankingBalancesWorkflow } from './specs';
  */
 export const REFRESH_API_TABLE_ACTIONS: readonly TableAction[] = ['dynamodb:GetItem', 'dynamodb:Query'];
 
-/** The API's user routes: UpdateItem (PUT /users/{id}), DeleteItem (DELETE), Query (GET /users). */
+/**
+ * The API's user routes: UpdateItem (PUT /users/{id}), DeleteItem (DELETE), Query (GET /users); DELETE also takes the
+ * user's latest balances out of positions (Query of the latest items, conditional UpdateItem each).
+ */
 export const USER_REGISTRY_API_TABLE_ACTIONS: readonly TableAction[] = [
   'dynamodb:DeleteItem',
   'dynamodb:Query',
