@@ -1,8 +1,8 @@
 /**
  * Fan-out state machine step: fold the page just refreshed into the summary, list the next page of users to refresh
- * (lambdas/core/domain/fan-out.ts). Users come from the user registry when a token key is configured (active users
- * only), else from the Powens secret's list (deprecated path); users whose connections need no forced sync, as the
- * connection-health items tell, are skipped.
+ * (lambdas/core/domain/fan-out.ts). Users come from the user registry when a token key is configured (active users,
+ * then the Powens secret's users that have no registry item: not imported yet), else from the Powens secret's list
+ * (deprecated path); users whose connections need no forced sync, as the connection-health items tell, are skipped.
  */
 import { parseFanOutPageSize } from '../core/config';
 import { type FanOutDeps, nextFanOutPage, type FanOutState } from '../core/domain/fan-out';
