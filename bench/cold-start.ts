@@ -93,6 +93,7 @@ export function coldStartEnvironment(): Record<string, string> {
     [ENV.powensBaseUrl]: 'http://127.0.0.1:9/2.0',
     [ENV.powensSecretFile]: '/dev/null',
     [ENV.stateMachineArn]: 'arn:aws:states:us-east-1:000000000000:stateMachine:bench',
+    [ENV.fanOutStateMachineArn]: 'arn:aws:states:us-east-1:000000000000:stateMachine:bench-fan-out',
     [ENV.cursorSecretId]: 'bench-cursor-key',
   };
 }

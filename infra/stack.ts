@@ -27,15 +27,22 @@ import { refreshOpenBankingBalancesWorkflow } from './specs';
  */
 export const REFRESH_API_TABLE_ACTIONS: readonly TableAction[] = ['dynamodb:GetItem', 'dynamodb:Query'];
 
-/** The API's user routes: UpdateItem (PUT /users/{id}), DeleteItem (DELETE), Query (GET /users). */
+/**
+ * The API's user routes: UpdateItem (PUT /users/{id}), DeleteItem (DELETE), Query (GET /users); DELETE also takes the
+ * user's latest balances out of positions (Query of the latest items, conditional UpdateItem each).
+ */
 export const USER_REGISTRY_API_TABLE_ACTIONS: readonly TableAction[] = [
   'dynamodb:DeleteItem',
   'dynamodb:Query',
   'dynamodb:UpdateItem',
 ];
 
-/** The fan-out's NextPage lists registry users page by page (Query) and never reads a token. */
-export const USER_REGISTRY_LIST_TABLE_ACTIONS: readonly TableAction[] = ['dynamodb:Query'];
+/**
+ * The fan-out's NextPage lists registry users page by page (Query; it never reads a token), then whether each user of
+ * the Powens secret's deprecated list has a registry item (GetItem, public attributes only), and the listed users'
+ * connection-health items (one Query per user) to skip users whose connections need no forced sync. It writes nothing.
+ */
+export const FAN_OUT_PAGE_TABLE_ACTIONS: readonly TableAction[] = ['dynamodb:GetItem', 'dynamodb:Query'];
 
 /** What a step Lambda reads from the user registry: GetItem per requested user, Query for "everyone". */
 /**
@@ -145,11 +152,12 @@ export class OpenBankingStack extends Stack {
         [ENV.powensBaseUrl]: settings.powensBaseUrl,
         [ENV.tenantId]: settings.tenantId,
         [ENV.fanOutPageSize]: String(settings.fanOutPageSize ?? 500),
-        // Lists registry users (no Decrypt: it never reads a token), hence the key id without a KMS grant.
+        // Lists registry users (no Decrypt: it never reads a token), hence the key id without a KMS grant. The secret
+        // grant is for its deprecated user list, listed after the registry's users (users not imported yet).
         [ENV.tokenKmsKeyId]: this.userTokenKey.key.keyArn,
       },
     })
-      .useTable(this.table.table, USER_REGISTRY_LIST_TABLE_ACTIONS)
+      .useTable(this.table.table, FAN_OUT_PAGE_TABLE_ACTIONS)
       .readSecret(this.powensSecret.secret, this.powensSecret.secretId);
     this.fanOutStateMachineName = `${this.stackName}-fan-out`.replace(/[^A-Za-z0-9_-]/g, '-').slice(0, 80);
     this.fanOut = new FanOutStateMachine(this, 'FanOut', {
@@ -206,6 +214,7 @@ export class OpenBankingStack extends Stack {
     // 5. Who is told when it breaks.
     this.alarms = new OperationsAlarms(this, 'Alarms', {
       stateMachine,
+      fanOutStateMachine: this.fanOut.stateMachine,
       functions: [...stepFunctions.values(), this.fanOutFunction, this.apiFunction, this.webhookFunction],
       deadLetterQueue: this.schedule.deadLetterQueue,
       api: this.api.api,

@@ -19,6 +19,11 @@ import type { NodeFunction } from './node-function';
 
 export interface OperationsAlarmsProps {
   stateMachine: StateMachine;
+  /**
+   * The fan-out machine (the schedule's and `POST /refreshes` for everyone). Watched on its own: a fan-out can fail
+   * before starting any seed execution (NextPage failing, too many users failing), which no seed alarm would see.
+   */
+  fanOutStateMachine?: StateMachine;
   functions: readonly NodeFunction[];
   deadLetterQueue: IQueue;
   api: RestApi;
@@ -51,6 +56,12 @@ export class OperationsAlarms extends Construct {
     this.add('ExecutionsFailed', sm.metricFailed(), 'A balance refresh execution failed.');
     this.add('ExecutionsTimedOut', sm.metricTimedOut(), 'A balance refresh execution timed out.');
     this.add('ExecutionThrottled', sm.metricThrottled(), 'Step Functions throttled the refresh state machine.');
+    const fanOut = props.fanOutStateMachine;
+    if (fanOut !== undefined) {
+      this.add('FanOutExecutionsFailed', fanOut.metricFailed(), 'A fan-out (refresh of every user) failed.');
+      this.add('FanOutExecutionsTimedOut', fanOut.metricTimedOut(), 'A fan-out (refresh of every user) timed out.');
+      this.add('FanOutExecutionThrottled', fanOut.metricThrottled(), 'Step Functions throttled the fan-out machine.');
+    }
     for (const fn of props.functions) {
       const name = fn.node.id;
       this.add(`${name}Errors`, fn.function.metricErrors(), `Lambda ${name} returned errors.`);
@@ -70,6 +81,19 @@ export class OperationsAlarms extends Construct {
             title: 'Refresh executions',
             left: [sm.metricStarted(), sm.metricSucceeded(), sm.metricFailed(), sm.metricTimedOut()],
           }),
+          ...(fanOut === undefined
+            ? []
+            : [
+                new GraphWidget({
+                  title: 'Fan-out executions',
+                  left: [
+                    fanOut.metricStarted(),
+                    fanOut.metricSucceeded(),
+                    fanOut.metricFailed(),
+                    fanOut.metricTimedOut(),
+                  ],
+                }),
+              ]),
           new GraphWidget({
             title: 'Lambda errors / duration p90',
             left: props.functions.map((fn) => fn.function.metricErrors()),

@@ -49,9 +49,11 @@ export interface FanOutStateMachineProps extends FanOutSettings {
  * it hits the 256 KB payload limit at about a hundred users):
  *
  *   NextPage (Lambda) ─ done? ─→ Done (output: summary)
- *        ↑               └─→ PerUser: Distributed Map over the page, MaxConcurrency / ToleratedFailurePercentage,
- *        └──────────────────     each item = StartExecution of the seed machine (.sync:2), input {userIds:[id]},
- *                                result kept as {userIds, status} (never the child's output: it holds balances)
+ *        ↑↑              ├─→ items? PerUser: Distributed Map over the page, MaxConcurrency / ToleratedFailurePercentage,
+ *        │└──────────────│──     each item = StartExecution of the seed machine (.sync:2), input
+ *        │               │        {userIds:[id], maxAgeMinutes}, result kept as {userIds, status} (never the child's
+ *        │               │        output: it holds balances)
+ *        └───────────────┘ no items (every user examined was fresh), more to examine: NextPage again
  *
  * No state grows with the number of users: the machine holds one page of ids and results plus a fixed-size summary.
  * The schedule starts this machine; the seed machine stays the compiled spec, unchanged.
@@ -94,14 +96,19 @@ export class FanOutStateMachine extends Construct {
       // By name, so the grants CDK derives (DescribeExecution/StopExecution on `execution:<name>*`) are literal.
       stateMachine: StateMachine.fromStateMachineName(this, 'Seed', props.seedName),
       integrationPattern: IntegrationPattern.RUN_JOB,
-      input: TaskInput.fromObject({ userIds: JsonPath.array(JsonPath.stringAt('$.userId')) }),
+      // The fan-out's freshness threshold, so the child judges each connection as NextPage judged the user.
+      input: TaskInput.fromObject({
+        userIds: JsonPath.array(JsonPath.stringAt('$.userId')),
+        maxAgeMinutes: JsonPath.numberAt('$.maxAgeMinutes'),
+      }),
       // The child's output holds balances: keep only who and how.
       resultSelector: { 'userIds.$': '$.Input.userIds', 'status.$': '$.Status' },
     });
 
     this.map = new DistributedMap(this, 'PerUser', {
       itemsPath: '$.items',
-      itemSelector: { 'userId.$': '$$.Map.Item.Value.userId' },
+      // `$` here is the Map's input (NextPage's output): every item gets the fan-out's maxAgeMinutes.
+      itemSelector: { 'userId.$': '$$.Map.Item.Value.userId', 'maxAgeMinutes.$': '$.maxAgeMinutes' },
       maxConcurrency: props.maxConcurrency,
       toleratedFailurePercentage: props.toleratedFailurePercentage,
       mapExecutionType: StateMachineType.STANDARD,
@@ -110,11 +117,14 @@ export class FanOutStateMachine extends Construct {
     this.map.itemProcessor(refreshUser);
 
     const done = new Succeed(this, 'Done', { outputPath: '$.summary' });
-    // Started with {} (the schedule's input): NextPage reads that as "first page, empty summary".
+    // Started with {} or {"maxAgeMinutes": n} (the schedule's input, the API's): NextPage reads that as "first page,
+    // empty summary". A call whose users were all fresh returns no items but a cursor: straight back to NextPage,
+    // without a Map Run over nothing.
     const definition = nextPage.next(
       new Choice(this, 'AnyUsersLeft')
         .when(Condition.booleanEquals('$.done', true), done)
-        .otherwise(this.map.next(nextPage)),
+        .when(Condition.isPresent('$.items[0]'), this.map.next(nextPage))
+        .otherwise(nextPage),
     );
 
     this.logGroup = new LogGroup(this, 'Logs', { retention: RetentionDays.ONE_MONTH });

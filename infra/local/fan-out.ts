@@ -37,8 +37,23 @@ export interface LocalFanOutOptions extends LocalRunOptions {
   toleratedFailurePercentage?: number;
   /** Users per NextPage page (FANOUT_PAGE_SIZE; default 500 as deployed). */
   pageSize?: number;
-  /** Progress of the users: `done` of `total` children finished, `failed` of them failed. */
-  onUserProgress?: (progress: { done: number; total: number; failed: number; userId: number; status: string }) => void;
+  /**
+   * Progress of the users: `done` of `total` children finished, `failed` of them failed; `skipped` users NextPage
+   * left out so far (fresh, see lambdas/core/domain/fan-out.ts), who get no child.
+   */
+  onUserProgress?: (progress: {
+    done: number;
+    total: number;
+    failed: number;
+    skipped: number;
+    userId: number;
+    status: string;
+  }) => void;
+  /**
+   * Called once the table, sandbox and webhook receiver are up, before the fan-out starts: tests shape what Powens
+   * and the table know first (e.g. the sandbox syncing a connection by itself, delivered as CONNECTION_SYNCED).
+   */
+  prepare?: (resources: LocalResources) => Promise<void>;
 }
 
 export interface ChildRecord {
@@ -95,6 +110,14 @@ export async function runLocalFanOut(options: LocalFanOutOptions): Promise<Local
     });
     stops.push(() => pageFn.close());
 
+    const resources: LocalResources = {
+      dynamodb: local.dynamo.client,
+      tableName,
+      tenantId,
+      ...(local.powens.sandbox ? { sandbox: local.powens.sandbox } : {}),
+    };
+    await options.prepare?.(resources);
+
     const users = options.sandboxUsers ?? local.powens.sandbox?.secret.users.length ?? 0;
     let largestStateBytes = 0;
     const measure = (value: unknown): void => {
@@ -102,14 +125,17 @@ export async function runLocalFanOut(options: LocalFanOutOptions): Promise<Local
     };
     // The Map Run in progress: the page NextPage just listed, and how many of its children failed.
     let mapRun = { items: 0, failed: 0 };
+    let skipped = 0;
     const nextPage: LocalFunction = {
       name: pageFn.name,
       close: () => pageFn.close(),
       invoke: async (payload) => {
         measure(payload);
-        const out = (await pageFn.invoke(payload)) as { items?: unknown[] } | undefined;
+        const out = (await pageFn.invoke(payload)) as
+          { items?: unknown[]; summary?: Partial<FanOutSummary> } | undefined;
         measure(out);
         mapRun = { items: out?.items?.length ?? 0, failed: 0 };
+        skipped = out?.summary?.skippedFresh ?? skipped;
         return out;
       },
     };
@@ -154,6 +180,7 @@ export async function runLocalFanOut(options: LocalFanOutOptions): Promise<Local
         done: children.length,
         total: users,
         failed: failedChildren,
+        skipped,
         userId,
         status: report.status,
       });
@@ -190,15 +217,7 @@ export async function runLocalFanOut(options: LocalFanOutOptions): Promise<Local
       startExecutionSync,
       ...(options.timeScale === undefined ? {} : { timeScale: options.timeScale }),
     });
-    if (options.inspect) {
-      const resources: LocalResources = {
-        dynamodb: local.dynamo.client,
-        tableName,
-        tenantId,
-        ...(local.powens.sandbox ? { sandbox: local.powens.sandbox } : {}),
-      };
-      await options.inspect(resources);
-    }
+    await options.inspect?.(resources);
     return {
       ...report,
       executionName,

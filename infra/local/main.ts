@@ -40,7 +40,9 @@ Runs one refresh of the compiled state machine on this machine (embedded DynamoD
   --users N                  run the fan-out instead (one seed execution per user, as the schedule does in AWS):
                              the sandbox generates N users of 2 connections each; the fan-out machine's ASL as CDK
                              synthesizes it runs locally, its Distributed Map starting the compiled seed machine once
-                             per user; progress shows users done/total. --fault rules then hit every user
+                             per user; progress shows users done/total. --fault rules then hit every user.
+                             --input is then the fan-out's: {} or {"maxAgeMinutes":N}; users none of whose
+                             connections needs a forced sync (connection health) are skipped, every child gets N
   --max-concurrency N        with --users: Distributed Map MaxConcurrency (default 10, as deployed)
   --tolerated-failure-percentage N  with --users: ToleratedFailurePercentage (default 10, as deployed)
   --verbose                  also print the Lambdas' own structured logs
@@ -165,10 +167,12 @@ export async function main(
       );
     }
     if (!json) {
-      fanOut.onUserProgress = (p) =>
-        out(
-          `users ${p.done}/${p.total} done${p.failed > 0 ? ` (${p.failed} failed)` : ''}: user ${p.userId} ${p.status}`,
-        );
+      fanOut.onUserProgress = (p) => {
+        const notes = [p.failed > 0 ? `${p.failed} failed` : '', p.skipped > 0 ? `${p.skipped} skipped: fresh` : '']
+          .filter(Boolean)
+          .join(', ');
+        out(`users ${p.done}/${p.total} done${notes ? ` (${notes})` : ''}: user ${p.userId} ${p.status}`);
+      };
     }
     let fanOutResult: LocalFanOutResult;
     try {
@@ -316,6 +320,12 @@ export function renderFanOutResult(result: LocalFanOutResult): string {
   } else {
     const s = result.summary;
     lines.push(`Fan-out: ${s.users} user(s) in ${s.pages} page(s): ${s.succeeded} succeeded, ${s.failed} failed.`);
+    if (s.skippedFresh > 0) {
+      lines.push(
+        `${s.skippedFresh} user(s) skipped: every connection they have was fresh, due for Powens' own sync, waiting ` +
+          'for the account holder or deleted (connection health).',
+      );
+    }
     if (s.failed > 0)
       lines.push(`Failed users: ${s.failedUserIds.join(', ')}${s.failedUserIdsTruncated ? ', ...' : ''}`);
   }

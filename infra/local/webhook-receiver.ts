@@ -19,6 +19,15 @@ export interface WebhookReceiver {
   close(): Promise<void>;
 }
 
+/** undefined for a malformed percent-encoding: no event can have that name. */
+function decodePathSegment(segment: string): string | undefined {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return undefined;
+  }
+}
+
 function lambdaContext(): Context {
   return {
     callbackWaitsForEmptyEventLoop: false,
@@ -53,23 +62,24 @@ export async function startWebhookReceiver(options: {
         res.end(JSON.stringify(body));
       };
       const match = WEBHOOK_ROUTE.exec(url.pathname);
-      if (req.method !== 'POST' || !match)
+      const event = match === null ? undefined : decodePathSegment(match[1] ?? '');
+      if (req.method !== 'POST' || event === undefined)
         return reply(404, { error: 'NotFound', message: 'POST /webhooks/powens/{event} only.' });
       const chunks: Buffer[] = [];
       let size = 0;
       for await (const chunk of req) {
+        // One byte over the limit is enough for the handler's 413: keep at most that, drain the rest of a flood.
+        const room = MAX_WEBHOOK_BODY_BYTES + 1 - size;
+        if (room > 0) chunks.push((chunk as Buffer).subarray(0, room));
         size += (chunk as Buffer).length;
-        // Beyond the limit the handler answers 413 anyway; stop buffering a flood.
-        if (size > MAX_WEBHOOK_BODY_BYTES + 1) break;
-        chunks.push(chunk as Buffer);
       }
       const headers: Record<string, string> = {};
       for (const [name, value] of Object.entries(req.headers)) if (typeof value === 'string') headers[name] = value;
-      const event = {
+      const proxyEvent = {
         httpMethod: 'POST',
         resource: '/webhooks/powens/{event}',
         path: url.pathname,
-        pathParameters: { event: decodeURIComponent(match[1] ?? '') },
+        pathParameters: { event },
         headers,
         multiValueHeaders: {},
         queryStringParameters: null,
@@ -79,7 +89,7 @@ export async function startWebhookReceiver(options: {
         isBase64Encoded: true,
         requestContext: { path: url.pathname, requestId: `local-${Date.now()}` },
       } as unknown as APIGatewayProxyEvent;
-      const result = (await handler(event, lambdaContext())) as APIGatewayProxyResult;
+      const result = (await handler(proxyEvent, lambdaContext())) as APIGatewayProxyResult;
       res.writeHead(result.statusCode, (result.headers ?? {}) as Record<string, string>);
       res.end(result.body);
     })().catch(() => {

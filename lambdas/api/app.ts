@@ -11,8 +11,7 @@ import { accountHistory, getPositions, listBalances, type ReadDeps } from './bal
 import { ApiError, badRequest, internalError, jsonResponse, notFound, requestBody } from './http';
 import { parseRefreshBody } from './refresh-request';
 import { describeRefresh, startRefresh, type RefreshDeps } from './refreshes';
-import { deleteUser, listUsers, putUser } from './users';
-import type { UserRegistry } from '../core/adapters/dynamodb/user-registry';
+import { deleteUser, listUsers, putUser, type UserRoutesDeps } from './users';
 import { logger } from '../core/observability';
 
 export interface ApiDeps {
@@ -21,8 +20,11 @@ export interface ApiDeps {
   read: ReadDeps;
   /** Connection health of the tenant (GET /connections), optionally only those that need the account holder. */
   connections: (filter: { needsUser?: boolean }) => Promise<unknown>;
-  /** The tenant's user registry (PUT/DELETE/GET /users); absent when the API has no token key configured. */
-  users?: UserRegistry;
+  /**
+   * The tenant's user registry (PUT/DELETE/GET /users) and the balance store DELETE excludes the user's balances from;
+   * absent when the API has no token key configured.
+   */
+  users?: UserRoutesDeps;
 }
 
 export type ApiRoute = Route<APIGatewayProxyEvent, APIGatewayProxyResult>;

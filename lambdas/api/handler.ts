@@ -17,6 +17,7 @@ const dynamo = DynamoDBDocumentClient.from(new DynamoDBClient({}), {
 const { tableName, tenantId, userRegistry } = config;
 const now = () => new Date();
 const health = createConnectionHealthStore({ client: dynamo, tableName });
+const store = createBalanceStore({ client: dynamo, tableName });
 
 export const handler = createApiHandler({
   refresh: {
@@ -26,7 +27,7 @@ export const handler = createApiHandler({
     now,
   },
   read: {
-    store: createBalanceStore({ client: dynamo, tableName }),
+    store,
     tenantId,
     maxAgeMinutes: config.maxAgeMinutes,
     cursors: createCursorCodec(secretCursorKey(config.cursorSecretId)),
@@ -34,6 +35,11 @@ export const handler = createApiHandler({
   },
   connections: async (filter) => ({ tenantId, connections: await health.list(tenantId, filter) }),
   ...(userRegistry && {
-    users: createUserRegistry({ client: dynamo, tableName, tenantId, keys: keyProviderFor(userRegistry) }),
+    users: {
+      registry: createUserRegistry({ client: dynamo, tableName, tenantId, keys: keyProviderFor(userRegistry) }),
+      balances: store,
+      tenantId,
+      now,
+    },
   }),
 });

@@ -77,7 +77,7 @@ export function canonicalInputJson(input: RefreshInput): string {
  * The fan-out machine's input: `{}` or `{"maxAgeMinutes": n}`, the contract of lambdas/core/domain/fan-out.ts
  * (NextPage passes maxAgeMinutes on to every child). The requestId is in the execution name, not the input.
  */
-export function fanOutInputJson(input: RefreshInput): string {
+function fanOutInputJson(input: RefreshInput): string {
   return JSON.stringify(input.maxAgeMinutes === undefined ? {} : { maxAgeMinutes: input.maxAgeMinutes });
 }
 

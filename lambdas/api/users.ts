@@ -3,9 +3,15 @@
  * The token is write-only: it goes in with PUT (encrypted before it is stored) and never comes back out, in any
  * answer or log. Registry validation errors become 400 BadRequest with the registry's message (it names fields, never
  * values).
+ *
+ * DELETE stops serving the user: its registry item goes first (so no new refresh or webhook serves it), then its
+ * latest balances leave /balances and /positions (excluded as `user_removed`, history kept), as USER_DELETED does.
+ * A PUT of the same user and a refresh bring them back (balance-store.ts lifts `user_removed` on the same balance).
  */
 import type { APIGatewayProxyEvent } from 'aws-lambda';
-import { ValidationFailedError } from '../core/errors';
+import type { BalanceStore } from '../core/adapters/dynamodb/balance-store';
+import { toStepError, ValidationFailedError } from '../core/errors';
+import { logger } from '../core/observability';
 import {
   USER_STATUSES,
   type UserPut,
@@ -16,6 +22,14 @@ import { ApiError, badRequest, notFound, requestBody } from './http';
 
 const PUT_FIELDS = ['token', 'label', 'status'];
 
+/** What the /users routes use: the registry, and the balance store for DELETE's exclusion. */
+export interface UserRoutesDeps {
+  registry: UserRegistry;
+  balances: Pick<BalanceStore, 'excludeLatest'>;
+  tenantId: string;
+  now: () => Date;
+}
+
 async function asApiErrors<T>(work: () => Promise<T>): Promise<T> {
   try {
     return await work();
@@ -25,15 +39,15 @@ async function asApiErrors<T>(work: () => Promise<T>): Promise<T> {
   }
 }
 
-function registryOrFail(registry: UserRegistry | undefined): UserRegistry {
-  if (registry === undefined) {
+function registryOrFail(users: UserRoutesDeps | undefined): UserRoutesDeps {
+  if (users === undefined) {
     throw new ApiError(
       500,
       'ConfigurationError',
       'The user registry is not configured for this API (TOKEN_KMS_KEY_ID).',
     );
   }
-  return registry;
+  return users;
 }
 
 function pathUserId(event: APIGatewayProxyEvent): number {
@@ -79,22 +93,49 @@ export function parseUserBody(userId: number, text: string | null): UserPut {
   };
 }
 
-export async function putUser(registry: UserRegistry | undefined, event: APIGatewayProxyEvent) {
-  const users = registryOrFail(registry);
+export async function putUser(deps: UserRoutesDeps | undefined, event: APIGatewayProxyEvent) {
+  const { registry } = registryOrFail(deps);
   const put = parseUserBody(pathUserId(event), requestBody(event));
-  const { created, user } = await asApiErrors(() => users.put(put));
+  const { created, user } = await asApiErrors(() => registry.put(put));
   return { statusCode: created ? 201 : 200, body: { created, user } };
 }
 
-export async function deleteUser(registry: UserRegistry | undefined, event: APIGatewayProxyEvent): Promise<void> {
+/**
+ * 204 when it removed the registry item or excluded a balance, 404 when there was neither (nothing changed). Every
+ * step is idempotent, so a DELETE repeated after a failure finishes the job: if the exclusion fails once the item is
+ * gone, the answer is 503 (500 for a non-retryable cause) saying so, and the next DELETE excludes what is left (204).
+ * Repeating DELETE also takes out a balance a refresh already running when the user was removed stored afterwards.
+ */
+export async function deleteUser(deps: UserRoutesDeps | undefined, event: APIGatewayProxyEvent): Promise<void> {
   const userId = pathUserId(event);
-  if (!(await registryOrFail(registry).delete(userId))) throw notFound(`User ${userId} is not in the registry.`);
+  const { registry, balances, tenantId, now } = registryOrFail(deps);
+  const removed = await registry.delete(userId);
+  let accountsExcluded: number;
+  try {
+    accountsExcluded = await balances.excludeLatest(
+      tenantId,
+      { powensUserId: userId },
+      { reason: 'user_removed', at: now().toISOString() },
+    );
+  } catch (error) {
+    const cause = toStepError(error);
+    logger.error('DELETE /users: balances not excluded', { userId, removed, errorName: cause.name });
+    throw new ApiError(
+      cause.retryable ? 503 : 500,
+      cause.retryable ? 'ServiceUnavailable' : 'InternalError',
+      `User ${userId} is out of the registry, but its balances could not all be taken out of /balances and ` +
+        `/positions (${cause.name}); nothing is lost: retry DELETE /users/${userId}.`,
+    );
+  }
+  if (!removed && accountsExcluded === 0) throw notFound(`User ${userId} is not in the registry.`);
+  logger.info('user removed', { userId, removed, accountsExcluded });
 }
 
-export async function listUsers(registry: UserRegistry | undefined, event: APIGatewayProxyEvent) {
+export async function listUsers(deps: UserRoutesDeps | undefined, event: APIGatewayProxyEvent) {
   const query = event.queryStringParameters ?? {};
   const limit = query.limit === undefined ? 100 : Number(query.limit);
+  const { registry } = registryOrFail(deps);
   return asApiErrors(() =>
-    registryOrFail(registry).listPage({ limit, ...(query.cursor === undefined ? {} : { cursor: query.cursor }) }),
+    registry.listPage({ limit, ...(query.cursor === undefined ? {} : { cursor: query.cursor }) }),
   );
 }

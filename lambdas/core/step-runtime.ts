@@ -30,7 +30,12 @@ import { createExecutionMarkers, type ExecutionMarkers } from './adapters/dynamo
 import { createConnectionHealthStore, type ConnectionHealthStore } from './adapters/dynamodb/connection-health';
 import { createUserRegistry } from './adapters/dynamodb/user-registry';
 import { keyProviderFor } from './adapters/keys/key-provider-for';
-import { registryCredentialSource, registryUserLister, secretUserLister } from './adapters/secrets/user-credentials';
+import {
+  registryCredentialSource,
+  registryThenSecretUserLister,
+  secretOnlyWarning,
+  secretUserLister,
+} from './adapters/secrets/user-credentials';
 import type { UserLister } from './domain/fan-out';
 import type { UserRegistry } from './adapters/dynamodb/user-registry';
 
@@ -43,7 +48,10 @@ export interface StepDependencies {
   budget: Psd2Budget;
   markers: ExecutionMarkers;
   health: ConnectionHealthStore;
-  /** Pages of the tenant's user ids (fan-out): the registry's active users, else the secret's list. */
+  /**
+   * Pages of the tenant's user ids (fan-out): the registry's active users then the secret's users it does not know
+   * (deprecated fallback), else the secret's list.
+   */
   users: UserLister;
 }
 
@@ -67,13 +75,15 @@ export function buildStepDependencies(config: StepConfig, dynamo: DynamoDBDocume
           tenantId: config.tenantId,
           keys: keyProviderFor(config.userRegistry),
         });
-  const secrets = credentialSourceFor(config, registry);
+  // With a registry the secret needs no users; one cached source serves the credentials and the fan-out's listing.
+  const secret = secretSourceFor(config.secret, registry === undefined ? {} : { usersOptional: true });
+  const secrets = registry === undefined ? secret : registryCredentialSource({ secret, registry, onSecretFallback });
   return {
     config,
     dynamo,
     powens,
     secrets,
-    users: registry === undefined ? secretUserLister(secrets) : registryUserLister(registry),
+    users: registry === undefined ? secretUserLister(secrets) : usersToImportToo(registry, secret),
     store: createBalanceStore({ client: dynamo, tableName: config.tableName, historyTtlDays: config.historyTtlDays }),
     budget: createPsd2Budget({ client: dynamo, tableName: config.tableName, limit: config.psd2DailySyncLimit }),
     markers: createExecutionMarkers({ client: dynamo, tableName: config.tableName }),
@@ -81,15 +91,21 @@ export function buildStepDependencies(config: StepConfig, dynamo: DynamoDBDocume
   };
 }
 
-/** Users and tokens: from the user registry when a token key is configured, else from the secret's user list. */
-function credentialSourceFor(config: StepConfig, registry: UserRegistry | undefined): SecretSource {
-  if (registry === undefined) return secretSourceFor(config.secret);
-  return registryCredentialSource({
-    secret: secretSourceFor(config.secret, { usersOptional: true }),
+/** A step asked for users the registry does not know, served from the secret: the operator has imports to do. */
+const onSecretFallback = (userIds: number[]): void =>
+  logger.warn('users refreshed from the Powens secret, not the user registry (deprecated): import them', { userIds });
+
+/**
+ * The fan-out's listing with a registry: its active users, then the users still only in the secret (the same
+ * deprecated fallback the step Lambdas serve), each page of those logged so an operator sees what is left to import.
+ */
+function usersToImportToo(registry: UserRegistry, secret: SecretSource): UserLister {
+  return registryThenSecretUserLister({
     registry,
-    onSecretFallback: (userIds) =>
-      logger.warn('users refreshed from the Powens secret, not the user registry (deprecated): import them', {
-        userIds,
+    secret,
+    onSecretOnly: (userIds) =>
+      logger.warn('fan-out: users only the Powens secret lists (deprecated) are refreshed from it: import them', {
+        ...secretOnlyWarning(userIds),
       }),
   });
 }

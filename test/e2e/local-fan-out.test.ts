@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { createBalanceStore } from '../../lambdas/core/adapters/dynamodb/balance-store';
+import { formatPowensDateTime } from '../../lambdas/core/adapters/powens/datetime';
 import { runLocalFanOut } from '../../infra/local/fan-out';
 import type { FaultRule } from '../../infra/local/powens-sandbox';
 
@@ -55,6 +56,7 @@ describe('local fan-out: one seed execution per user, ToleratedFailurePercentage
       failedUserIds: [10_003],
       failedUserIdsTruncated: false,
       pages: 1,
+      skippedFresh: 0,
     });
     expect(result.children.map((c) => `${c.userId}:${c.status}`).sort()).toEqual([
       '10000:SUCCEEDED',
@@ -75,6 +77,47 @@ describe('local fan-out: one seed execution per user, ToleratedFailurePercentage
       '100009',
       '100010',
     ]);
+  });
+
+  it('users Powens synced by itself (CONNECTION_SYNCED webhooks) are skipped; the others get the fan-out’s maxAgeMinutes', async () => {
+    const progress: string[] = [];
+    const apiSyncs: number[] = [];
+    const result = await runLocalFanOut({
+      ...fiveUsersTwentyPercent(),
+      // Two days: the generated connections (synced about a day ago) are fresh for it, 100005 is made older.
+      input: { maxAgeMinutes: 2880 },
+      prepare: async ({ sandbox }) => {
+        if (!sandbox) throw new Error('the local fan-out runs on the embedded sandbox');
+        // Powens' own daily sync of users 10001 and 10003, pushed to the local webhook receiver: health says fresh.
+        for (const connectionId of [100003, 100004, 100007, 100008]) await sandbox.autoSync(connectionId);
+        await sandbox.flushWebhooks();
+        // Never seen by us (no webhook, no run yet): user 10002 is refreshed, and this connection is stale even
+        // for 2880 minutes.
+        Object.assign(sandbox.connection(100005), {
+          last_update: formatPowensDateTime(new Date(Date.now() - 3 * 86_400_000)),
+          next_try: null,
+        });
+      },
+      onUserProgress: (p) => progress.push(`${p.done}/${p.total} skipped ${p.skipped}`),
+      inspect: async ({ sandbox }) => {
+        // Forced syncs only: user 10002's stale connection. Skipped users none; and the refreshed users' day-old
+        // connections none, which the default 360 minutes would have forced: the children got 2880.
+        apiSyncs.push(...(sandbox?.bankSyncs() ?? []).filter((s) => s.trigger === 'api').map((s) => s.connectionId));
+      },
+    });
+    expect(result.status).toBe('SUCCEEDED');
+    expect(result.summary).toEqual({
+      users: 3,
+      succeeded: 3,
+      failed: 0,
+      failedUserIds: [],
+      failedUserIdsTruncated: false,
+      pages: 1,
+      skippedFresh: 2,
+    });
+    expect(result.children.map((c) => c.userId).sort()).toEqual([10_000, 10_002, 10_004]);
+    expect(progress.at(-1)).toBe('3/5 skipped 2');
+    expect(apiSyncs).toEqual([100005]);
   });
 
   it('above the tolerated percentage the fan-out fails with States.ExceedToleratedFailureThreshold', async () => {

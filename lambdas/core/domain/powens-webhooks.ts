@@ -426,10 +426,18 @@ function parseDelivery(event: PowensWebhookEvent, payload: Json, signedAt: Date,
       return {
         ...userDeletion,
         // Last: a failure before it leaves the user as it was, and the redelivery runs everything again.
-        process: async (served) => ({
-          ...(await userDeletion.process(served)),
-          userDisabled: await deps.users.markDeletedAtPowens(userId, observedAt),
-        }),
+        process: async (served) => {
+          const summary = await userDeletion.process(served);
+          const userDisabled = await deps.users.markDeletedAtPowens(userId, observedAt);
+          if (!userDisabled && (await deps.secrets.load()).users.some((user) => user.userId === userId)) {
+            // The secret is read-only here: every refresh of this user would fail on its dead token until then.
+            (deps.logger ?? silentLogger).warn(
+              'Powens deleted a user the Powens secret still lists: remove it from the Powens secret',
+              { userId },
+            );
+          }
+          return { ...summary, userDisabled };
+        },
       };
     }
   }

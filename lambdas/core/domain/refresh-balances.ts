@@ -118,7 +118,9 @@ function isoOrNull(value: string | null | undefined): string | null {
 }
 
 /** Outcome implied by a connection's state, or undefined when a sync may be forced. */
-function outcomeForState(connection: PowensConnection): Pick<ConnectionReport, 'outcome' | 'reason'> | undefined {
+function outcomeForState(
+  connection: Pick<PowensConnection, 'state'>,
+): Pick<ConnectionReport, 'outcome' | 'reason'> | undefined {
   switch (classifyConnectionState(connection.state)) {
     case 'needs_user':
       return { outcome: 'needs_user_action', reason: 'user_action_required' };
@@ -161,6 +163,27 @@ export function freshnessReason(
     return 'provider_sync_due';
   }
   return undefined;
+}
+
+/** What the policy needs to know of a connection: a Powens listing or a connection-health observation. */
+export type ConnectionFacts = Pick<PowensConnection, 'state' | 'active' | 'last_update' | 'next_try'>;
+
+/**
+ * The policy's steps 1, 2 and 5 (see the header): why a sync of this connection would not be forced now, or undefined
+ * when it would be (PSD2 budget permitting). One rule for refresh-balances (on the live listing) and the fan-out (on
+ * the connection-health items, lambdas/core/domain/fan-out.ts), so a user the fan-out skips is one this step would
+ * have left alone.
+ */
+export function whyNotForced(
+  connection: ConnectionFacts,
+  now: Date,
+  maxAgeMinutes: number,
+): Pick<ConnectionReport, 'outcome' | 'reason'> | undefined {
+  const byState = outcomeForState(connection);
+  if (byState) return byState;
+  if (!connection.active) return { outcome: 'skipped', reason: 'inactive' };
+  const fresh = freshnessReason(connection, now, maxAgeMinutes);
+  return fresh === undefined ? undefined : { outcome: 'skipped', reason: fresh };
 }
 
 function lastUpdateMs(value: string | null | undefined): number {
@@ -274,13 +297,8 @@ export async function refreshBalances(
     }
 
     // After the marker: a retry that finds the connection in one of these states still reports its earlier requests.
-    const byState = outcomeForState(connection);
-    if (byState) return finish({ ...base, ...byState, ...stateFields(connection) });
-    if (!connection.active)
-      return finish({ ...base, outcome: 'skipped', reason: 'inactive', ...stateFields(connection) });
-
-    const fresh = freshnessReason(connection, clock(), maxAgeMinutes);
-    if (fresh) return finish({ ...base, outcome: 'skipped', reason: fresh, ...stateFields(connection) });
+    const notForced = whyNotForced(connection, clock(), maxAgeMinutes);
+    if (notForced) return finish({ ...base, ...notForced, ...stateFields(connection) });
 
     if (!psuRequested) {
       const lastUpdate = parsePowensDateTime(connection.last_update);

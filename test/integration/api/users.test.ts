@@ -110,6 +110,17 @@ describe('/users routes (API handler + dynalite + local token key)', () => {
     ['no token', '5', { label: 'x' }, /token is required/],
     ['an unknown field', '5', { token: TOKEN, password: 'x' }, /Unknown field\(s\) "password"/],
     ['an unknown status', '5', { token: TOKEN, status: 'gone' }, /status must be one of active, disabled/],
+    ['a blank token', '5', { token: '   ' }, /token must be a non-empty string of at most 4096/],
+    ['a token over 4096 characters', '5', { token: `${TOKEN}${'x'.repeat(4096)}` }, /at most 4096 characters/],
+    [
+      'a label over 200 characters',
+      '5',
+      { token: TOKEN, label: 'l'.repeat(201) },
+      /label must be a string of at most 200/,
+    ],
+    ['a label that is not a string', '5', { token: TOKEN, label: 42 }, /label must be a string/],
+    ['a user id of 0', '0', { token: TOKEN }, /positive integer Powens user id/],
+    ['a user id beyond 2^53', '99999999999999999', { token: TOKEN }, /positive integer Powens user id/],
   ])('PUT with %s → 400 BadRequest, nothing stored, token not echoed', async (_what, userId, body, message) => {
     const res = await call('PUT', userId, body);
     expect(res.statusCode).toBe(400);

@@ -90,6 +90,29 @@ describe('balance store on dynalite', () => {
     expect((await store.queryHistory(TENANT, '1')).map((r) => r.currentBalance)).toEqual([50, 999]);
   });
 
+  it('a user removed from the registry: its balances leave latest (history kept) until it is refreshed again, same balance included', async () => {
+    const { store } = await newStore();
+    const at = '2025-06-01T12:00:00.000Z';
+    const of = (userId: number) => ({ metadata: { powensUserId: userId } });
+    const removedA = record('a1', at, 10, { ...of(7), connectionState: null });
+    const removedB = record('a2', at, 20, of(7)); // no connection state known (the other write condition)
+    const deleted = record('c1', at, 30, of(9));
+    const other = record('b1', at, 40, of(8));
+    await store.writeSnapshots([removedA, removedB, deleted, other]);
+    const removal = { reason: 'user_removed', at: NOW.toISOString() } as const;
+    expect(await store.excludeLatest(TENANT, { powensUserId: 7 }, removal)).toBe(2);
+    expect(await store.excludeLatest(TENANT, { powensUserId: 7 }, removal)).toBe(0); // idempotent
+    await store.excludeLatest(TENANT, { powensUserId: 9 }, { reason: 'user_deleted', at: NOW.toISOString() });
+    expect((await store.listLatest(TENANT)).map((r) => r.accountId)).toEqual(['b1']);
+    expect(await store.queryHistory(TENANT, 'a1')).toHaveLength(1);
+
+    // Registered and refreshed again: the very same snapshots bring the removed user's accounts back...
+    expect(await store.writeSnapshots([removedA, removedB])).toMatchObject({ latestAdvanced: 2, latestStale: 0 });
+    // ...but not those of a user Powens deleted (nor a disabled account): only a newer balance would.
+    expect(await store.writeSnapshots([deleted])).toMatchObject({ latestAdvanced: 0, latestStale: 1 });
+    expect((await store.listLatest(TENANT)).map((r) => r.accountId)).toEqual(['a1', 'a2', 'b1']);
+  });
+
   it('concurrent writers of different snapshots converge on the newest', async () => {
     const { store } = await newStore();
     const snapshots = Array.from({ length: 12 }, (_, i) =>

@@ -290,6 +290,18 @@ describe('Powens webhook receiver (dynalite + real adapters)', () => {
     ]);
   });
 
+  it('a deleted connection stays deleted: a late redelivery of an earlier sync brings back neither health nor balances', async () => {
+    await handlePowensWebhook(signed('CONNECTION_SYNCED', synced(13, '2025-06-02 07:00:00', [100, 200])), deps);
+    await handlePowensWebhook(signed('CONNECTION_DELETED', { id_webhook_data: 14, id: 2001, id_user: 1001 }), deps);
+    // The same sync state as before, but a different delivery (another attempt of an earlier one, signed later).
+    const late = signed('CONNECTION_SYNCED', synced(15, '2025-06-02 07:00:00', [100, 200], 'SCARequired'), {
+      date: new Date(NOW.getTime() + 60_000),
+    });
+    expect((await handlePowensWebhook(late, deps)).status).toBe(200);
+    expect(await deps.health.list(TENANT)).toEqual([expect.objectContaining({ connectionId: 2001, deleted: true })]);
+    expect(await deps.store.listLatest(TENANT)).toEqual([]);
+  });
+
   it('a 5 MB gzip body is accepted (signature over the inflated JSON, or over the compressed bytes)', async () => {
     const body = synced(20, '2025-06-02 07:55:00', [100, 200]);
     // Powens attaches every new transaction: pad with a large transactions list, as a first sync would.
@@ -387,6 +399,17 @@ describe('Powens webhook receiver (dynalite + real adapters)', () => {
 
     const userDeleted = signed('USER_DELETED', { id_webhook_data: 53, id: 1001, signin: '2024-01-01 00:00:00' });
     expect((await handlePowensWebhook(userDeleted, deps)).status).toBe(200);
+  });
+
+  it('USER_DELETED for a user only the Powens secret lists warns the operator to remove it from the secret', async () => {
+    const warnings: string[] = [];
+    const logger = { debug: () => {}, info: () => {}, error: () => {}, warn: (m: string) => void warnings.push(m) };
+    const response = await handlePowensWebhook(signed('USER_DELETED', { id_webhook_data: 54, id: 1001 }), {
+      ...deps,
+      logger,
+    });
+    expect(response.body).toMatchObject({ status: 'processed', userDisabled: false });
+    expect(warnings).toEqual([expect.stringContaining('remove it from the Powens secret')]);
   });
 
   it('calls exactly the DynamoDB actions its role allows (infra/stack.ts WEBHOOK_TABLE_ACTIONS)', async () => {

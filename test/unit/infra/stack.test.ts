@@ -286,7 +286,7 @@ describe('REST API', () => {
 });
 
 describe('alarms', () => {
-  it('watch the state machine, every Lambda and the schedule DLQ, and notify an encrypted SSL-only topic', () => {
+  it('watch both state machines, every Lambda and the schedule DLQ, and notify an encrypted SSL-only topic', () => {
     const alarms = ofType('AWS::CloudWatch::Alarm').map(([, r]) => r.Properties as Json);
     const metrics = alarms.map((a) => `${String(a.Namespace)}:${String(a.MetricName)}`);
     expect(metrics).toEqual(
@@ -298,6 +298,16 @@ describe('alarms', () => {
         'AWS/ApiGateway:5XXError',
       ]),
     );
+    // The seed machine and the fan-out machine, each on its own ARN.
+    for (const name of ['ExecutionsFailed', 'ExecutionsTimedOut', 'ExecutionThrottled']) {
+      const watched = alarms
+        .filter((a) => a.MetricName === name)
+        .map((a) => (a.Dimensions as { Value: { Ref: string } }[])[0]?.Value.Ref);
+      expect(watched.sort()).toEqual([
+        expect.stringMatching(/^FanOutStateMachine/),
+        expect.stringMatching(/^WorkflowStateMachine/),
+      ]);
+    }
     expect(metrics.filter((m) => m === 'AWS/Lambda:Errors')).toHaveLength(STEP_FUNCTIONS.length + 3);
     expect(metrics.filter((m) => m === 'AWS/Lambda:Throttles')).toHaveLength(STEP_FUNCTIONS.length + 3);
     for (const alarm of alarms) {
@@ -586,8 +596,9 @@ describe('IAM least privilege', () => {
         'dynamodb:Query',
         'dynamodb:UpdateItem',
       ],
+      // FAN_OUT_PAGE_TABLE_ACTIONS; test/integration/users/fan-out-pages checks the code calls exactly these.
+      FanOutPage: ['dynamodb:GetItem', 'dynamodb:Query'],
       // + Update/Delete/Query of the user routes (USER_REGISTRY_API_TABLE_ACTIONS; test/integration/api/users).
-      FanOutPage: ['dynamodb:Query'],
       RefreshApiFunction: ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:UpdateItem'],
       // WEBHOOK_TABLE_ACTIONS; test/integration/webhooks checks the code calls exactly these.
       PowensWebhookFunction: [
@@ -642,13 +653,22 @@ describe('fan-out state machine (one seed execution per user)', () => {
     };
   };
 
-  it('NextPage, then a Distributed Map that starts the seed machine per user with .sync:2 and {userIds:[id]}', () => {
+  it('NextPage, then a Distributed Map that starts the seed machine per user with .sync:2 and {userIds:[id], maxAgeMinutes}', () => {
     const asl = fanOutDefinition();
     expect(asl.StartAt).toBe('NextPage');
     expect(asl.States.NextPage).toMatchObject({
       Type: 'Task',
       Resource: 'arn:aws:states:::lambda:invoke',
       Next: 'AnyUsersLeft',
+    });
+    // Done when NextPage says so; a page with nobody to refresh (all fresh) goes back to NextPage without a Map Run.
+    expect(asl.States.AnyUsersLeft).toEqual({
+      Type: 'Choice',
+      Choices: [
+        { Variable: '$.done', BooleanEquals: true, Next: 'Done' },
+        { Variable: '$.items[0]', IsPresent: true, Next: 'PerUser' },
+      ],
+      Default: 'NextPage',
     });
     const map = asl.States.PerUser as Json & {
       ItemProcessor: { ProcessorConfig: Json; StartAt: string; States: Record<string, Json> };
@@ -661,12 +681,14 @@ describe('fan-out state machine (one seed execution per user)', () => {
       ResultPath: '$.results',
       Next: 'NextPage',
       ItemProcessor: { ProcessorConfig: { Mode: 'DISTRIBUTED', ExecutionType: 'STANDARD' } },
+      // The fan-out's threshold (NextPage's output) reaches every item.
+      ItemSelector: { 'userId.$': '$$.Map.Item.Value.userId', 'maxAgeMinutes.$': '$.maxAgeMinutes' },
     });
     const task = map.ItemProcessor.States[map.ItemProcessor.StartAt];
     expect(task).toMatchObject({
       Resource: 'arn:<token>:states:::states:startExecution.sync:2',
       Parameters: {
-        Input: { 'userIds.$': 'States.Array($.userId)' },
+        Input: { 'userIds.$': 'States.Array($.userId)', 'maxAgeMinutes.$': '$.maxAgeMinutes' },
         StateMachineArn: expect.stringMatching(
           /:stateMachine:OpenBankingRefresh-pfo-workflow-refresh-openbanking-balances$/,
         ),

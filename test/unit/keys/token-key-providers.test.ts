@@ -25,7 +25,7 @@ function namedError(name: string): Error {
 }
 
 /** Declared fake of KMS Encrypt/Decrypt (see the file comment). */
-function fakeKms(keyId: string) {
+function fakeKms(...keyIds: string[]) {
   const stored = new Map<string, { plaintext: Uint8Array; keyId: string; context: string }>();
   const calls: { command: string; context: Record<string, string> | undefined }[] = [];
   let failWith: string | undefined;
@@ -46,7 +46,8 @@ function fakeKms(keyId: string) {
         throw error;
       }
       if (name === 'EncryptCommand') {
-        if (input.KeyId !== keyId) throw namedError('NotFoundException');
+        const keyId = String(input.KeyId);
+        if (!keyIds.includes(keyId)) throw namedError('NotFoundException');
         const blob = randomBytes(32);
         stored.set(blob.toString('hex'), {
           plaintext: input.Plaintext as Uint8Array,
@@ -61,7 +62,7 @@ function fakeKms(keyId: string) {
       if (canonical(input.EncryptionContext as Record<string, string>) !== entry.context) {
         throw namedError('InvalidCiphertextException');
       }
-      return { Plaintext: entry.plaintext, KeyId: keyId };
+      return { Plaintext: entry.plaintext, KeyId: entry.keyId };
     },
   };
   return sender;
@@ -148,5 +149,18 @@ describe('KMS key provider (declared fake of the KMS API)', () => {
     const ciphertext = await keys.encrypt(TOKEN, ALICE);
     kms.failNext(sdkError);
     await expect(keys.decrypt(ciphertext, ALICE)).rejects.toMatchObject({ name: stepError });
+  });
+  it('a token stored under a previous key (the deployment moved to a new key) names the user and says to store it again', async () => {
+    const OLD = 'arn:aws:kms:eu-west-3:123456789012:key/old';
+    const kms = fakeKms(OLD, KEY);
+    const ciphertext = await kmsKeyProvider(OLD, kms as unknown as KmsSender).encrypt(TOKEN, ALICE);
+    const error = await kmsKeyProvider(KEY, kms as unknown as KmsSender)
+      .decrypt(ciphertext, ALICE)
+      .catch((e: unknown) => e);
+    expect(error).toMatchObject({
+      name: 'ConfigurationError',
+      details: { userId: 1001, reason: 'tokenDecryptionFailed' },
+      message: expect.stringContaining('PUT /users/1001'),
+    });
   });
 });

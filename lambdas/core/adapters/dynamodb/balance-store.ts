@@ -91,7 +91,14 @@ export interface LatestSelection {
   powensUserId?: number;
 }
 
-export type ExclusionReason = 'account_disabled' | 'connection_deleted' | 'user_deleted';
+/**
+ * Why a latest balance left positions. `user_removed` (DELETE /users/{id}: we stopped serving the user) is the one a
+ * refresh lifts even at the same balance time, since a refresh means the user is served again (registered anew); the
+ * others are facts about the account at Powens, which only a newer balance overrides.
+ */
+export type ExclusionReason = 'account_disabled' | 'connection_deleted' | 'user_deleted' | 'user_removed';
+
+const LIFTED_BY_A_REFRESH: ExclusionReason = 'user_removed';
 
 export interface LatestExclusion {
   reason: ExclusionReason;
@@ -301,15 +308,26 @@ export function createBalanceStore(options: BalanceStoreOptions): BalanceStore {
                   balanceAt: at,
                   updatedAt: clock().toISOString(),
                 },
-                ConditionExpression: knowsState
-                  ? 'attribute_not_exists(pk) OR balanceAt < :t OR (balanceAt = :t AND NOT connectionState = :cs)'
-                  : 'attribute_not_exists(pk) OR balanceAt < :t',
-                ExpressionAttributeValues: knowsState ? { ':t': at, ':cs': record.connectionState } : { ':t': at },
+                // An excluded account (disabled, deleted) is not brought back by a state change of the same balance:
+                // only a newer balance would do that. A user removed from the registry is: its accounts are being
+                // refreshed again, so the same balance is current again.
+                ConditionExpression:
+                  'attribute_not_exists(pk) OR balanceAt < :t OR (balanceAt = :t AND excludedReason = :lifted)' +
+                  (knowsState
+                    ? ' OR (balanceAt = :t AND NOT connectionState = :cs AND attribute_not_exists(excludedReason))'
+                    : ''),
+                ExpressionAttributeValues: {
+                  ':t': at,
+                  ':lifted': LIFTED_BY_A_REFRESH,
+                  ...(knowsState ? { ':cs': record.connectionState } : {}),
+                },
                 ReturnValues: 'ALL_OLD',
               }),
             ),
           );
-          if (put.Attributes?.balanceAt === at) latestConnectionStateChanged += 1;
+          // Same balance time: a connection state change, or a removed user's balance brought back (counted advanced).
+          if (put.Attributes?.balanceAt === at && put.Attributes.excludedReason === undefined)
+            latestConnectionStateChanged += 1;
           else latestAdvanced += 1;
         } catch (error) {
           if (!isConditionalCheckFailed(error)) throw error;

@@ -14,7 +14,8 @@
  * | registered Powens user   | USERS#{tenantId}                     | USER#{userId, 16 digits}   | none       |
  *
  * Access patterns: latest by tenant (Query pk, begins_with LATEST#), history by account and time range (Query pk,
- * sk BETWEEN), PSD2 budget (conditional UpdateItem on one slot), retry idempotency (conditional UpdateItem).
+ * sk BETWEEN), PSD2 budget (conditional UpdateItem on one slot), retry idempotency (conditional UpdateItem), one
+ * user's connection health (Query pk, begins_with `CONN#{userId}#`: the fan-out, one Query per user).
  *
  * As implemented: latest and history items carry the AccountBalanceRecord fields plus `balanceAt` (epoch ms of
  * lastUpdatedAt; latest is written only if `attribute_not_exists(pk) OR balanceAt < :t`). History `expiresAt` =
@@ -75,6 +76,8 @@ export const tableKeys = {
     pk: `${TABLE_KEY_PREFIX.health}${tenantId}`,
     sk: `${TABLE_KEY_PREFIX.connection}${userId}#${connectionId}`,
   }),
+  /** Sort-key prefix of one user's connection-health items (the `#` ends the user id: 1 is not a prefix of 10). */
+  connectionHealthOfUser: (userId: number) => `${TABLE_KEY_PREFIX.connection}${userId}#`,
   /** One Powens webhook delivery, by Powens' `id_webhook_data` (idempotency). */
   webhookDelivery: (tenantId: string, idWebhookData: number) => ({
     pk: `${TABLE_KEY_PREFIX.webhook}${tenantId}`,

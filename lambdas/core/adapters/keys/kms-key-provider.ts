@@ -94,6 +94,11 @@ export function kmsKeyProvider(keyId: string, client?: KmsSender): TokenKeyProvi
         if (error instanceof Error && error.name === 'InvalidCiphertextException') {
           throw tokenDecryptionError(context, 'KMS InvalidCiphertextException (other tenant/user, or altered)', error);
         }
+        // Automatic rotation keeps the key id, so old ciphertexts still decrypt; this is a token stored under another
+        // key (the deployment moved to a new one): only storing the token again fixes it, user by user.
+        if (error instanceof Error && error.name === 'IncorrectKeyException') {
+          throw tokenDecryptionError(context, `encrypted under another KMS key than ${keyId}`, error);
+        }
         throw classify(error, 'Decrypt', keyId);
       }
       if (!out.Plaintext) throw tokenDecryptionError(context, 'KMS Decrypt returned no plaintext');
