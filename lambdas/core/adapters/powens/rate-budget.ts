@@ -101,6 +101,14 @@ export function defaultBurst(callsPerMinute: number): number {
   return Math.max(1, Math.min(callsPerMinute - 1, Math.floor(callsPerMinute / 6)));
 }
 
+/**
+ * T, the interval between two slots once the burst is spent: rounded up, since a longer interval only slows the rate
+ * (the invariant's W/T ≤ R still holds).
+ */
+export function slotIntervalMs(callsPerMinute: number, burst: number): number {
+  return Math.ceil(RATE_WINDOW_MS / (callsPerMinute - burst));
+}
+
 export function createRateBudget(options: RateBudgetOptions): RateBudget {
   const { client, tableName, bucket, callsPerMinute, maxWaitMs } = options;
   if (!Number.isInteger(callsPerMinute) || callsPerMinute < 2) {
@@ -118,8 +126,7 @@ export function createRateBudget(options: RateBudgetOptions): RateBudget {
   const now = options.now ?? Date.now;
   const sleep = options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
   const deadline = options.deadline ?? invocationDeadline;
-  // Rounded up: a longer interval only slows the rate, so the invariant's W/T ≤ R still holds.
-  const interval = Math.ceil(RATE_WINDOW_MS / (callsPerMinute - burst));
+  const interval = slotIntervalMs(callsPerMinute, burst);
   const tolerance = (burst - 1) * interval;
   const key = tableKeys.rateBucket(bucket);
   const sender = dynamoSender(tableName);
