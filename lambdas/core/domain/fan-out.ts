@@ -110,15 +110,18 @@ const LASTING_REASONS: ReadonlySet<ConnectionReason | undefined> = new Set<Conne
 /**
  * Does this user need a refresh, judged from its connection-health items? Yes when it has none (never observed), when
  * any live connection was last observed more than OBSERVATION_MAX_AGE_MS ago, or when refresh-balances would force a
- * sync of one of them now (whyNotForced: no lasting reason to leave it). Deleted connections are ignored; a user
- * whose every connection was deleted is not refreshed.
+ * sync of one of them now (whyNotForced: no lasting reason to leave it). Deleted connections are ignored, but a user
+ * whose every connection was deleted is refreshed once its latest deletion is older than OBSERVATION_MAX_AGE_MS too:
+ * a connection the account holder added since is one we may never have heard of (nothing else would ever list it).
  */
 export function userNeedsRefresh(known: readonly ConnectionHealth[], now: Date, maxAgeMinutes: number): boolean {
+  const observedLately = (health: ConnectionHealth) =>
+    now.getTime() - Date.parse(health.observedAt) <= OBSERVATION_MAX_AGE_MS;
   if (known.length === 0) return true;
+  if (known.every((health) => health.deleted === true)) return !known.some(observedLately);
   return known.some((health) => {
     if (health.deleted === true) return false;
-    const observedAt = Date.parse(health.observedAt);
-    if (!(now.getTime() - observedAt <= OBSERVATION_MAX_AGE_MS)) return true;
+    if (!observedLately(health)) return true;
     const facts = {
       state: health.state,
       // Unknown (a webhook payload without it): assume Powens syncs it, as refresh-balances would see it.

@@ -52,8 +52,19 @@ describe('userNeedsRefresh: the refresh-balances rule on connection-health items
         health(1, { connectionId: 6, lastUpdate: minutesAgo(9000), deleted: true, observedAt: minutesAgo(90_000) }),
       ]),
     ).toBe(false);
-    // Every connection deleted: nothing left to refresh.
-    expect(needs([health(1, { deleted: true, lastUpdate: null, observedAt: minutesAgo(90_000) })])).toBe(false);
+    // Every connection deleted, lately: nothing left to refresh.
+    expect(needs([health(1, { deleted: true, lastUpdate: null, observedAt: minutesAgo(60) })])).toBe(false);
+  });
+
+  it('every connection deleted more than a day ago: refreshed, so a connection added since is found (not skipped forever)', () => {
+    const old = new Date(NOW.getTime() - OBSERVATION_MAX_AGE_MS - 1000).toISOString();
+    expect(needs([health(1, { deleted: true, lastUpdate: null, observedAt: old })])).toBe(true);
+    expect(
+      needs([
+        health(1, { deleted: true, lastUpdate: null, observedAt: old }),
+        health(1, { connectionId: 2, deleted: true, lastUpdate: null, observedAt: minutesAgo(60) }),
+      ]),
+    ).toBe(false);
   });
 
   it('refreshed as soon as one connection would be forced: stale, or Powens’ next try past or more than an hour away', () => {
