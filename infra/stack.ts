@@ -44,7 +44,6 @@ export const USER_REGISTRY_API_TABLE_ACTIONS: readonly TableAction[] = [
  */
 export const FAN_OUT_PAGE_TABLE_ACTIONS: readonly TableAction[] = ['dynamodb:GetItem', 'dynamodb:Query'];
 
-/** What a step Lambda reads from the user registry: GetItem per requested user, Query for "everyone". */
 /**
  * The Powens webhook receiver: delivery dedup (conditional put, then update), balances (history batches, conditional
  * latest puts), exclusion of disabled/deleted accounts (Query latest, conditional updates), connection health
@@ -59,6 +58,7 @@ export const WEBHOOK_TABLE_ACTIONS: readonly TableAction[] = [
   'dynamodb:UpdateItem',
 ];
 
+/** What a step Lambda reads from the user registry: GetItem per requested user, Query for "everyone". */
 export const USER_REGISTRY_STEP_TABLE_ACTIONS: readonly TableAction[] = ['dynamodb:GetItem', 'dynamodb:Query'];
 
 export interface OpenBankingStackProps extends StackProps {
