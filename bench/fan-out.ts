@@ -20,6 +20,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { runLocalFanOut } from '../infra/local/fan-out';
+import { defaultBurst, slotIntervalMs } from '../lambdas/core/adapters/powens/rate-budget';
 import { LOCAL_SANDBOX_CALLS_PER_MINUTE } from '../infra/local/run';
 import { costOf } from './prices';
 import { BENCH_WORK_DIR, machineInfo, median, RESULTS_DIR, round, startDynamoDbProcess } from './support';
@@ -145,18 +146,21 @@ function listArg(name: string, fallback: number[]): number[] {
 
 /**
  * AWS wall time, MODELLED (labelled so in the output): ceil(users / MaxConcurrency) rounds of one child each, a child
- * taking what the 10-user run measured (an unloaded child here), and never faster than the Powens limit allows.
+ * taking what the 10-user run measured (an unloaded child here), and never faster than the Powens rate budget lets the
+ * calls through (its default burst at once, then one per slot interval: limit − burst per minute, not the limit).
  */
-function awsWallModel(runs: Run[], powensCallsPerMinute: number) {
+export function awsWallModel(runs: readonly Run[], powensCallsPerMinute: number) {
   const basis = runs.find((r) => r.users === 10 && r.configuredCallsPerMinute === CPU_BOUND_CALLS_PER_MINUTE);
   if (!basis) return undefined;
   const sizes = [...new Set(runs.map((r) => r.users))].sort((a, b) => a - b);
+  const burst = defaultBurst(powensCallsPerMinute);
+  const interval = slotIntervalMs(powensCallsPerMinute, burst);
   return {
     powensCallsPerMinute,
     childSeconds: round(basis.childMedianMs / 1000, 2),
     rows: sizes.map((users) => {
       const run = runs.find((r) => r.users === users) as Run;
-      const budgetFloor = (run.powensCalls * 60) / powensCallsPerMinute;
+      const budgetFloor = (Math.max(0, run.powensCalls - burst) * interval) / 1000;
       return {
         users,
         ...Object.fromEntries(
@@ -217,7 +221,9 @@ async function main(): Promise<void> {
   console.table([...runs, ...budgetBinding].map(({ loadAverage: load, ...run }) => ({ ...run, load: load.before[0] })));
 }
 
-main().catch((error: unknown) => {
-  console.error(error);
-  process.exitCode = 1;
-});
+if (require.main === module) {
+  main().catch((error: unknown) => {
+    console.error(error);
+    process.exitCode = 1;
+  });
+}

@@ -19,7 +19,8 @@
  *    `provider_sync_due`. Powens syncs every connection about once a day by itself: forcing is for stale data only.
  * 6. Unattended (psuRequested false): Powens' own recent sync is counted first (observeSync), then one PSD2 slot is
  *    taken for THIS request; none left → `skipped` / `psd2_budget_exhausted` (a policy outcome, not a failure).
- *    The marker counts the request before it leaves (`forcedSyncs` in the report, across attempts).
+ *    The marker counts the request before it leaves (`forcedSyncs` in the report, across attempts). Both happen once
+ *    the request has its Powens rate-budget slot: a request that budget refuses is never sent and spends neither.
  * 7. PUT sync (psu_requested = input.psuRequested ?? false): 200 with a healthy state → `synced`; 202 or a
  *    needs-user state → `needs_user_action`; a Powens-retrying state → `skipped` / `provider_retrying`;
  *    409 → `skipped` / `sync_in_progress`.
@@ -303,21 +304,32 @@ export async function refreshBalances(
     if (!psuRequested) {
       const lastUpdate = parsePowensDateTime(connection.last_update);
       if (lastUpdate !== null) await deps.budget.observeSync(user.userId, listed.id, lastUpdate);
-      const reservation = await deps.budget.reserve(user.userId, listed.id, executionId ? { executionId } : {});
-      if (!reservation.granted) {
-        return finish({ ...base, outcome: 'skipped', reason: 'psd2_budget_exhausted', ...stateFields(connection) });
-      }
     }
-    const pending: PendingSync = { lastUpdateBefore: isoOrNull(connection.last_update), sentAt: clock().toISOString() };
-    syncsSent =
-      executionId === undefined
-        ? syncsSent + 1
-        : await deps.markers.beforeSend(executionId, user.userId, listed.id, pending);
-    sentCounts.set(listed.id, syncsSent);
+    // Run by the client once the request has its Powens rate slot, right before it leaves: a request the rate budget
+    // refuses (RateLimited) is never sent, so it must spend no PSD2 slot and leave no `pending` marker behind.
+    let psd2Exhausted = false;
+    const beforeSend = async (): Promise<void> => {
+      if (!psuRequested) {
+        const reservation = await deps.budget.reserve(user.userId, listed.id, executionId ? { executionId } : {});
+        if (!reservation.granted) {
+          psd2Exhausted = true;
+          throw new Error('PSD2 budget exhausted: not sending');
+        }
+      }
+      const pending: PendingSync = {
+        lastUpdateBefore: isoOrNull(connection.last_update),
+        sentAt: clock().toISOString(),
+      };
+      syncsSent =
+        executionId === undefined
+          ? syncsSent + 1
+          : await deps.markers.beforeSend(executionId, user.userId, listed.id, pending);
+      sentCounts.set(listed.id, syncsSent);
+    };
 
     let report: ConnectionReport;
     try {
-      const result = await deps.powens.syncConnection(user, listed.id, { psuRequested });
+      const result = await deps.powens.syncConnection(user, listed.id, { psuRequested, beforeSend });
       const after = result.connection;
       const afterState = outcomeForState(after);
       if (result.httpStatus === 202) {
@@ -330,6 +342,9 @@ export async function refreshBalances(
         report = { ...base, outcome: 'synced', ...stateFields(after) };
       }
     } catch (error) {
+      if (psd2Exhausted) {
+        return finish({ ...base, outcome: 'skipped', reason: 'psd2_budget_exhausted', ...stateFields(connection) });
+      }
       const stepError = toStepError(error);
       // 409: a sync is already running for this connection (Powens or another execution).
       if (stepError.name === 'Conflict') {

@@ -6,6 +6,7 @@ import { refreshBalances, type RefreshBalancesOutput } from '../../../lambdas/co
 import { FAMILY_OFFICE_IDS } from '../../../infra/local/powens-sandbox';
 import { createPowensClient } from '../../../lambdas/core/adapters/powens/client';
 import { createConnectionHealthStore } from '../../../lambdas/core/adapters/dynamodb/connection-health';
+import { createRateBudget } from '../../../lambdas/core/adapters/powens/rate-budget';
 import { useDynalite } from '../../support/dynalite';
 import { startHarness, TENANT, type Harness } from './harness';
 
@@ -288,6 +289,43 @@ describe('refreshBalances (real client + sandbox + dynalite)', () => {
 
     h.clock.now = new Date(h.clock.now.getTime() + 24 * 3_600_000);
     expect((await refreshBalances(input, { executionId: 'exec-b6' }, h.refreshDeps())).summary.synced).toBe(1);
+  });
+
+  it('a sync refused by the Powens rate budget (never sent) takes no PSD2 slot; the retry sends it without a GET', async () => {
+    const input = { userIds: [FAMILY_OFFICE_IDS.users.holding], connectionIds: [C.holdingQonto], maxAgeMinutes: 0 };
+    // 2 calls/min with a burst of 1 and no wait allowed: the listing takes the only slot, the PUT's is 60 s away.
+    const rateBudget = createRateBudget({
+      client: h.dynamo.doc,
+      tableName: h.tableName,
+      bucket: 'sandbox',
+      callsPerMinute: 2,
+      burst: 1,
+      maxWaitMs: 0,
+      now: () => h.clock.now.getTime(),
+      deadline: () => undefined,
+    });
+    const limited = createPowensClient({
+      baseUrl: h.sandbox.baseUrl,
+      timeoutMs: 30_000,
+      syncTimeoutMs: 60_000,
+      rateBudget,
+    });
+    await expect(
+      refreshBalances(input, { executionId: 'exec-rate' }, h.refreshDeps({ powens: limited })),
+    ).rejects.toMatchObject({ name: 'RateLimited' });
+    expect(rateBudget.refusedCount).toBe(1);
+    expect(h.sandbox.requests.filter((r) => r.method === 'PUT')).toEqual([]);
+    // Nothing reached the bank: no PSD2 slot spent, no request counted in the marker.
+    const items = await h.scan();
+    expect(items.filter((i) => String(i.sk).startsWith('SLOT#') && i.executionId === 'exec-rate')).toEqual([]);
+    expect(items.find((i) => i.pk === 'EXEC#exec-rate')).not.toHaveProperty('pending');
+    h.sandbox.clearRequests();
+
+    const retry = await refreshBalances(input, { executionId: 'exec-rate' }, h.refreshDeps());
+    expect(h.sandbox.requests.filter((r) => r.connectionId === C.holdingQonto).map((r) => r.method)).toEqual(['PUT']);
+    expect(retry.connections).toEqual([expect.objectContaining({ outcome: 'synced', forcedSyncs: 1 })]);
+    const slots = (await h.scan()).filter((i) => String(i.sk).startsWith('SLOT#') && i.executionId === 'exec-rate');
+    expect(slots).toHaveLength(1);
   });
 
   it('409 (sync already running) → skipped sync_in_progress', async () => {

@@ -27,11 +27,13 @@ export interface PowensApi {
   /**
    * PUT /users/{id}/connections/{cid}?psu_requested=<bool>. A 409 (sync already running) throws ConflictError.
    * Uses the long sync timeout: a forced sync can take minutes.
+   * `beforeSend` runs once the request has its rate-budget slot, right before it leaves: what must count only a
+   * request actually sent (the PSD2 slot, the execution marker). If it throws, nothing is sent and its error propagates.
    */
   syncConnection(
     user: PowensUserCredentials,
     connectionId: number,
-    options: { psuRequested: boolean },
+    options: { psuRequested: boolean; beforeSend?: () => Promise<void> },
   ): Promise<SyncResult>;
   /**
    * GET /users/{id}/accounts (or /users/{id}/connections/{cid}/accounts). Powens answers 400 `noAccount` for a

@@ -151,6 +151,8 @@ interface RequestSpec {
   token: string;
   timeoutMs: number;
   body?: unknown;
+  /** After the rate-budget slot, before the request leaves (see PowensApi.syncConnection). */
+  beforeSend?: () => Promise<void>;
 }
 
 interface RawResponse {
@@ -234,6 +236,7 @@ export function createPowensClient(options: PowensClientOptions): PowensClient {
     const url = spec.absoluteUrl ?? urlFor(spec.path);
     // Before the timeout starts: waiting for a token is not time Powens spends answering.
     if (options.rateBudget) await options.rateBudget.acquire(label, { timeoutMs: spec.timeoutMs });
+    await spec.beforeSend?.();
     const headers: Record<string, string> = {
       accept: 'application/json',
       authorization: `Bearer ${spec.token}`,
@@ -387,7 +390,7 @@ export function createPowensClient(options: PowensClientOptions): PowensClient {
   const syncConnection = async (
     user: PowensUserCredentials,
     connectionId: number,
-    syncOptions: { psuRequested: boolean },
+    syncOptions: { psuRequested: boolean; beforeSend?: () => Promise<void> },
   ): Promise<SyncResult> => {
     // Always explicit: Powens defaults psu_requested to true, which may trigger an SCA on an unattended run.
     const path = `${userPath(user)}/connections/${encodeURIComponent(String(connectionId))}?psu_requested=${syncOptions.psuRequested ? 'true' : 'false'}`;
@@ -396,6 +399,7 @@ export function createPowensClient(options: PowensClientOptions): PowensClient {
       path,
       token: user.token,
       timeoutMs: options.syncTimeoutMs,
+      ...(syncOptions.beforeSend === undefined ? {} : { beforeSend: syncOptions.beforeSend }),
     });
     return { httpStatus: status === 202 ? 202 : 200, connection: asConnection(`PUT ${path}`, body) };
   };

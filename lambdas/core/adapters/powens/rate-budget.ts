@@ -20,8 +20,9 @@
  * once more: at most 3 requests per token whatever the concurrency, 1 in the usual case, and never a read. A busy
  * write refused after an idle one was refused means TAT − τ > latestStart: the caller fails having written nothing.
  *
- * Invariant — never more than `limit` calls in any window of W, for any number of callers and any clock skew between
- * them (the slots are what is bounded; a caller calls Powens at its slot by its own clock):
+ * Invariant — never more than `limit` SLOTS in any window of W, for any number of callers, whatever their clocks read
+ * (a caller calls Powens at its slot by its own clock: callers whose clocks differ by δ may put up to δ/T more calls
+ * in one real window; Lambda clocks are NTP-synchronised, δ is milliseconds and T seconds at Powens' limits):
  *   1. TAT_k ≥ TAT_{k−1} + T, so TAT_{k+m−1} ≥ TAT_k + (m − 1)·T.
  *   2. s_k ≤ TAT_k − T (both terms of s_k are: t_k ≤ max(TAT_{k−1}, t_k) and TAT_{k−1} − τ ≤ TAT_{k−1}).
  *   3. s_{k+m} ≥ TAT_{k+m−1} − τ ≥ TAT_k + (m − 1)·T − (B − 1)·T ≥ s_k + (m − B + 1)·T   (by 1 and 2).
@@ -30,6 +31,11 @@
  *   half-open window, where the bound is one lower: the budget keeps one call of slack for network jitter.)
  * The price is a sustained rate of limit − B per window; B buys latency for small refreshes. B = limit would leave
  * R = 0, so B is capped at limit − 1. A reserved slot whose caller dies is simply lost (conservative).
+ *
+ * Deploy from the previous scheme (a polled token bucket: `tokens`, `refilledAt`, `version` on the same item): those
+ * attributes are neither read nor written here, so both schemes work on the item side by side, each counting only its
+ * own calls. While containers of the old code still run (at most one Lambda timeout after the deploy) the two together
+ * may exceed the limit; Powens' own 429 (RateLimited, retried by the step) is the backstop for that overlap.
  *
  * Fairness: each caller holds at most one reservation at a time (it sleeps on it), so with N callers a caller's slot
  * is at most N − 1 intervals behind the others': its wait is ≤ N·T (plus the idle burst), never unbounded.
@@ -101,6 +107,14 @@ export function defaultBurst(callsPerMinute: number): number {
   return Math.max(1, Math.min(callsPerMinute - 1, Math.floor(callsPerMinute / 6)));
 }
 
+/**
+ * T, the interval between two slots once the burst is spent: rounded up, since a longer interval only slows the rate
+ * (the invariant's W/T ≤ R still holds).
+ */
+export function slotIntervalMs(callsPerMinute: number, burst: number): number {
+  return Math.ceil(RATE_WINDOW_MS / (callsPerMinute - burst));
+}
+
 export function createRateBudget(options: RateBudgetOptions): RateBudget {
   const { client, tableName, bucket, callsPerMinute, maxWaitMs } = options;
   if (!Number.isInteger(callsPerMinute) || callsPerMinute < 2) {
@@ -118,8 +132,7 @@ export function createRateBudget(options: RateBudgetOptions): RateBudget {
   const now = options.now ?? Date.now;
   const sleep = options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
   const deadline = options.deadline ?? invocationDeadline;
-  // Rounded up: a longer interval only slows the rate, so the invariant's W/T ≤ R still holds.
-  const interval = Math.ceil(RATE_WINDOW_MS / (callsPerMinute - burst));
+  const interval = slotIntervalMs(callsPerMinute, burst);
   const tolerance = (burst - 1) * interval;
   const key = tableKeys.rateBucket(bucket);
   const sender = dynamoSender(tableName);
