@@ -29,7 +29,8 @@ export const REFRESH_API_TABLE_ACTIONS: readonly TableAction[] = ['dynamodb:GetI
 
 /**
  * The API's user routes: UpdateItem (PUT /users/{id}), DeleteItem (DELETE), Query (GET /users); DELETE also takes the
- * user's latest balances out of positions (Query of the latest items, conditional UpdateItem each).
+ * user's latest balances out of positions (Query of the latest items, conditional UpdateItem each) and deletes its
+ * connection-health items (Query, DeleteItem each).
  */
 export const USER_REGISTRY_API_TABLE_ACTIONS: readonly TableAction[] = [
   'dynamodb:DeleteItem',

@@ -38,6 +38,7 @@ export const handler = createApiHandler({
     users: {
       registry: createUserRegistry({ client: dynamo, tableName, tenantId, keys: keyProviderFor(userRegistry) }),
       balances: store,
+      health,
       tenantId,
       now,
     },

@@ -5,11 +5,13 @@
  * values).
  *
  * DELETE stops serving the user: its registry item goes first (so no new refresh or webhook serves it), then its
- * latest balances leave /balances and /positions (excluded as `user_removed`, history kept), as USER_DELETED does.
+ * latest balances leave /balances and /positions (excluded as `user_removed`, history kept), as USER_DELETED does, and
+ * its connection-health items are deleted (gone from /connections; registered again, it counts as never observed).
  * A PUT of the same user and a refresh bring them back (balance-store.ts lifts `user_removed` on the same balance).
  */
 import type { APIGatewayProxyEvent } from 'aws-lambda';
 import type { BalanceStore } from '../core/adapters/dynamodb/balance-store';
+import type { ConnectionHealthStore } from '../core/adapters/dynamodb/connection-health';
 import { toStepError, ValidationFailedError } from '../core/errors';
 import { logger } from '../core/observability';
 import {
@@ -22,10 +24,11 @@ import { ApiError, badRequest, notFound, requestBody } from './http';
 
 const PUT_FIELDS = ['token', 'label', 'status'];
 
-/** What the /users routes use: the registry, and the balance store for DELETE's exclusion. */
+/** What the /users routes use: the registry, and for DELETE the balance store (exclusion) and connection health. */
 export interface UserRoutesDeps {
   registry: UserRegistry;
   balances: Pick<BalanceStore, 'excludeLatest'>;
+  health: Pick<ConnectionHealthStore, 'forgetUser'>;
   tenantId: string;
   now: () => Date;
 }
@@ -101,34 +104,39 @@ export async function putUser(deps: UserRoutesDeps | undefined, event: APIGatewa
 }
 
 /**
- * 204 when it removed the registry item or excluded a balance, 404 when there was neither (nothing changed). Every
- * step is idempotent, so a DELETE repeated after a failure finishes the job: if the exclusion fails once the item is
- * gone, the answer is 503 (500 for a non-retryable cause) saying so, and the next DELETE excludes what is left (204).
- * Repeating DELETE also takes out a balance a refresh already running when the user was removed stored afterwards.
+ * 204 when it removed the registry item, excluded a balance or forgot a connection, 404 when there was none of these
+ * (nothing changed). Every step is idempotent, so a DELETE repeated after a failure finishes the job: if the exclusion
+ * or the forgetting fails once the item is gone, the answer is 503 (500 for a non-retryable cause) saying so, and the
+ * next DELETE does what is left (204). Repeating DELETE also takes out a balance a refresh already running when the
+ * user was removed stored afterwards.
  */
 export async function deleteUser(deps: UserRoutesDeps | undefined, event: APIGatewayProxyEvent): Promise<void> {
   const userId = pathUserId(event);
-  const { registry, balances, tenantId, now } = registryOrFail(deps);
+  const { registry, balances, health, tenantId, now } = registryOrFail(deps);
   const removed = await registry.delete(userId);
   let accountsExcluded: number;
+  let connectionsForgotten: number;
   try {
     accountsExcluded = await balances.excludeLatest(
       tenantId,
       { powensUserId: userId },
       { reason: 'user_removed', at: now().toISOString() },
     );
+    connectionsForgotten = await health.forgetUser(tenantId, userId);
   } catch (error) {
     const cause = toStepError(error);
-    logger.error('DELETE /users: balances not excluded', { userId, removed, errorName: cause.name });
+    logger.error('DELETE /users: balances or connections not removed', { userId, removed, errorName: cause.name });
     throw new ApiError(
       cause.retryable ? 503 : 500,
       cause.retryable ? 'ServiceUnavailable' : 'InternalError',
-      `User ${userId} is out of the registry, but its balances could not all be taken out of /balances and ` +
-        `/positions (${cause.name}); nothing is lost: retry DELETE /users/${userId}.`,
+      `User ${userId} is out of the registry, but its balances and connections could not all be taken out of ` +
+        `/balances, /positions and /connections (${cause.name}); nothing is lost: retry DELETE /users/${userId}.`,
     );
   }
-  if (!removed && accountsExcluded === 0) throw notFound(`User ${userId} is not in the registry.`);
-  logger.info('user removed', { userId, removed, accountsExcluded });
+  if (!removed && accountsExcluded === 0 && connectionsForgotten === 0) {
+    throw notFound(`User ${userId} is not in the registry.`);
+  }
+  logger.info('user removed', { userId, removed, accountsExcluded, connectionsForgotten });
 }
 
 export async function listUsers(deps: UserRoutesDeps | undefined, event: APIGatewayProxyEvent) {

@@ -12,6 +12,10 @@ import { FAMILY_OFFICE_IDS } from '../../../infra/local/powens-sandbox';
 import { createApiHandler } from '../../../lambdas/api/app';
 import { createCursorCodec } from '../../../lambdas/api/cursor';
 import type { BalanceStore } from '../../../lambdas/core/adapters/dynamodb/balance-store';
+import {
+  type ConnectionHealthStore,
+  createConnectionHealthStore,
+} from '../../../lambdas/core/adapters/dynamodb/connection-health';
 import { createUserRegistry, type UserRegistry } from '../../../lambdas/core/adapters/dynamodb/user-registry';
 import {
   generateLocalKey,
@@ -20,6 +24,8 @@ import {
 } from '../../../lambdas/core/adapters/keys/token-key-provider';
 import type { SecretSource } from '../../../lambdas/core/adapters/secrets/powens-secret';
 import { registryCredentialSource } from '../../../lambdas/core/adapters/secrets/user-credentials';
+import { healthFromConnection } from '../../../lambdas/core/domain/connection-health';
+import { userNeedsRefresh } from '../../../lambdas/core/domain/fan-out';
 import { fetchBalances } from '../../../lambdas/core/domain/fetch-balances';
 import { ServiceUnavailableError } from '../../../lambdas/core/errors';
 import { USER_REGISTRY_API_TABLE_ACTIONS } from '../../../infra/stack';
@@ -33,6 +39,7 @@ describe('DELETE /users/{userId}: the user leaves balances and positions, and co
   const dynamo = useDynalite();
   let h: Harness;
   let registry: UserRegistry;
+  let health: ConnectionHealthStore;
   let refreshSecrets: SecretSource;
   let tokens: Map<number, string>;
   /** When set, the store's exclusion fails with it (a DynamoDB outage mid-DELETE). */
@@ -59,6 +66,7 @@ describe('DELETE /users/{userId}: the user leaves balances and positions, and co
         exclusionFault === undefined ? h.store.excludeLatest(...args) : Promise.reject(exclusionFault),
     };
     const now = () => new Date(h.clock.now);
+    health = createConnectionHealthStore({ client: h.dynamo.doc, tableName: h.tableName });
     const key = randomBytes(32);
     handler = createApiHandler(
       {
@@ -70,8 +78,8 @@ describe('DELETE /users/{userId}: the user leaves balances and positions, and co
           cursors: createCursorCodec(async () => key),
           now,
         },
-        connections: async () => ({}),
-        users: { registry, balances, tenantId: TENANT, now },
+        connections: async (filter) => ({ connections: await health.list(TENANT, filter) }),
+        users: { registry, balances, health, tenantId: TENANT, now },
       },
       { onUnexpectedError: () => undefined },
     ) as unknown as typeof handler;
@@ -132,6 +140,27 @@ describe('DELETE /users/{userId}: the user leaves balances and positions, and co
     await refresh([louis]);
     expect(await servedAccounts()).toEqual(everyone);
     expect(await positionsAccounts()).toBe(accountsBefore);
+  });
+
+  it('DELETE forgets the user’s connections: not in GET /connections, and once registered again the fan-out refreshes it', async () => {
+    const observed = new Date(h.clock.now);
+    await put(louis);
+    // A connection waiting for the account holder and a fresh one, as a refresh or a webhook records them.
+    await health.record(TENANT, healthFromConnection(louis, { id: 77, state: 'SCARequired' }, observed, 'workflow'));
+    const fresh = { id: 78, state: null, last_update: observed.toISOString(), active: true };
+    await health.record(TENANT, healthFromConnection(louis, fresh, observed, 'workflow'));
+    const connectionsOf = async (query: Record<string, string> = {}) =>
+      ((await call('GET', '/connections', { query })).body as { connections: { userId: number }[] }).connections
+        .filter((c) => c.userId === louis)
+        .map((c) => (c as unknown as { connectionId: number }).connectionId);
+    expect(await connectionsOf({ needsUser: 'true' })).toEqual([77]);
+    expect(userNeedsRefresh(await health.list(TENANT, { userId: louis }), observed, 360)).toBe(false);
+
+    expect((await remove(louis)).status).toBe(204);
+    // No longer a family that "must reconnect", nor one the fan-out would judge by what it knew before.
+    expect(await connectionsOf()).toEqual([]);
+    await put(louis);
+    expect(userNeedsRefresh(await health.list(TENANT, { userId: louis }), observed, 360)).toBe(true);
   });
 
   it('an exclusion that fails answers 503 (retry); the retry finishes the job with 204, nothing lost', async () => {

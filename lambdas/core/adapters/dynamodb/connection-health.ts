@@ -9,7 +9,7 @@
  * then) and by the fan-out, which skips users none of whose connections needs a refresh
  * (lambdas/core/domain/fan-out.ts).
  */
-import { type DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, type DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import type { ConnectionHealth } from '../../domain/connection-health';
 import { settleWithConcurrency } from '../../concurrency';
 import { conditionalPut, dynamoSender } from './errors';
@@ -29,6 +29,11 @@ export interface ConnectionHealthStore {
    * so a page of users in numeric order is not one key range (user 10 sorts between 1 and 2).
    */
   listForUsers(tenantId: string, userIds: readonly number[]): Promise<Map<number, ConnectionHealth[]>>;
+  /**
+   * Deletes every item of one user (DELETE /users: the tenant stops serving it), returns how many. Its connections
+   * leave GET /connections, and a user registered again is one never observed: the next fan-out refreshes it.
+   */
+  forgetUser(tenantId: string, userId: number): Promise<number>;
   readonly requestCount: number;
 }
 
@@ -117,6 +122,23 @@ export function createConnectionHealthStore(options: {
         byUser.set(userIds[i] as number, result.value);
       });
       return byUser;
+    },
+
+    async forgetUser(tenantId, userId) {
+      const known = await query(tenantId, tableKeys.connectionHealthOfUser(userId));
+      const deleted = await settleWithConcurrency(known, HEALTH_READ_CONCURRENCY, (health) =>
+        dynamo.send('DeleteItem', () =>
+          client.send(
+            new DeleteCommand({
+              TableName: tableName,
+              Key: tableKeys.connectionHealth(tenantId, health.userId, health.connectionId),
+            }),
+          ),
+        ),
+      );
+      const failed = deleted.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      if (failed) throw failed.reason;
+      return known.length;
     },
 
     get requestCount() {
