@@ -5,6 +5,8 @@ import {
   Condition,
   DefinitionBody,
   DistributedMap,
+  Errors,
+  Fail,
   IntegrationPattern,
   JsonPath,
   LogLevel,
@@ -114,6 +116,19 @@ export class FanOutStateMachine extends Construct {
       mapExecutionType: StateMachineType.STANDARD,
       resultPath: '$.results',
     });
+    // A failed child still fails its item (the Map's ToleratedFailurePercentage counts it), but through a Fail state
+    // whose error keeps the child's and whose cause is one short sentence: the Map's result array holds one entry per
+    // item, and a failed `.sync:2` task's own Cause is the child's whole description (input, error, cause: kilobytes
+    // each), so a page of 500 with its tolerated failures could pass the 256 KB state limit and fail the fan-out.
+    refreshUser.addCatch(
+      new Fail(this, 'UserRefreshFailed', {
+        errorPath: '$.failure.Error',
+        // Static: a CausePath with States.Format would name the user, but aws-local-stepfunctions does not evaluate
+        // intrinsic functions there, and the local run must execute this very definition. The item's input names it.
+        cause: 'The seed execution of this item failed (its error is the item error).',
+      }),
+      { errors: [Errors.ALL], resultPath: '$.failure' },
+    );
     this.map.itemProcessor(refreshUser);
 
     const done = new Succeed(this, 'Done', { outputPath: '$.summary' });

@@ -76,6 +76,7 @@ export interface LocalFanOutResult extends ExecutionReport {
 }
 
 const LOCAL_SEED_NAME = 'local-refresh-openbanking-balances';
+const THRESHOLD_ERROR = 'States.ExceedToleratedFailureThreshold';
 
 export async function runLocalFanOut(options: LocalFanOutOptions): Promise<LocalFanOutResult> {
   const workDir = options.workDir ?? path.join(PROJECT_ROOT, '.local');
@@ -125,6 +126,8 @@ export async function runLocalFanOut(options: LocalFanOutOptions): Promise<Local
     };
     // The Map Run in progress: the page NextPage just listed, and how many of its children failed.
     let mapRun = { items: 0, failed: 0 };
+    /** Set when the stand-in fails a Map Run (ToleratedFailurePercentage exceeded): the cause AWS would give the run. */
+    let mapRunFailure: string | undefined;
     let skipped = 0;
     const nextPage: LocalFunction = {
       name: pageFn.name,
@@ -196,13 +199,8 @@ export async function runLocalFanOut(options: LocalFanOutOptions): Promise<Local
       if (report.status === 'FAILED') {
         mapRun.failed += 1;
         if (mapRun.items === 0 || (mapRun.failed * 100) / mapRun.items > tolerated) {
-          throw Object.assign(
-            new Error(
-              `Map Run failed: ${mapRun.failed} of ${mapRun.items} items failed, more than ToleratedFailurePercentage ${tolerated}% ` +
-                `(last: user ${userId}, ${report.error ?? 'error'}).`,
-            ),
-            { name: 'States.ExceedToleratedFailureThreshold' },
-          );
+          mapRunFailure = `Map Run failed: ${mapRun.failed} of ${mapRun.items} items failed, more than ToleratedFailurePercentage ${tolerated}% (last: user ${userId}, ${report.error ?? 'error'}).`;
+          throw Object.assign(new Error(mapRunFailure), { name: THRESHOLD_ERROR });
         }
       }
       return description;
@@ -218,8 +216,15 @@ export async function runLocalFanOut(options: LocalFanOutOptions): Promise<Local
       ...(options.timeScale === undefined ? {} : { timeScale: options.timeScale }),
     });
     await options.inspect?.(resources);
+    // In AWS the Map Run itself fails with this error and its own cause. Here the stand-in throws it from the item,
+    // where the item's Catch turns it into the UserRefreshFailed Fail state's short cause: report the Map Run's.
+    const failedRun =
+      report.status === 'FAILED' && report.error === THRESHOLD_ERROR && mapRunFailure !== undefined
+        ? { cause: mapRunFailure }
+        : {};
     return {
       ...report,
+      ...failedRun,
       executionName,
       ...(report.status === 'SUCCEEDED' ? { summary: report.output as FanOutSummary } : {}),
       children,

@@ -695,6 +695,14 @@ describe('fan-out state machine (one seed execution per user)', () => {
       },
       // Only who and how: the child's output (balances) never reaches the fan-out's state.
       ResultSelector: { 'userIds.$': '$.Input.userIds', 'status.$': '$.Status' },
+      // A failed child fails its item through a Fail state with the child's error and a one-sentence cause, rather
+      // than the task's own cause (the child's whole description): the Map's results stay small within tolerance.
+      Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.failure', Next: 'UserRefreshFailed' }],
+    });
+    expect(map.ItemProcessor.States.UserRefreshFailed).toEqual({
+      Type: 'Fail',
+      ErrorPath: '$.failure.Error',
+      Cause: expect.stringMatching(/^.{1,100}$/),
     });
     expect(asl.States.Done).toMatchObject({ Type: 'Succeed', OutputPath: '$.summary' });
   });
