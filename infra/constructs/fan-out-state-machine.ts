@@ -1,4 +1,4 @@
-import { Stack, Validations } from 'aws-cdk-lib';
+import { Stack, Token, Validations } from 'aws-cdk-lib';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import {
   Choice,
@@ -166,16 +166,22 @@ export class FanOutStateMachine extends Construct {
         'AWS requires Resource "*" for the CloudWatch Logs vended-delivery actions Step Functions logging uses and ' +
         'for X-Ray (PutTraceSegments, PutTelemetryRecords, GetSamplingRules, GetSamplingTargets).',
     });
+    // The grants below come from CDK (StepFunctionsStartExecution, DistributedMap), which builds the ARNs from the
+    // stack's partition/region/account: literals once the stack has an environment (`cdk synth`/`deploy` set one from
+    // the CLI's profile), tokens otherwise. cdk-nag names a finding by the rendered ARN, so the ids must follow suit.
+    const stack = Stack.of(this);
+    const part = (value: string, token: string) => (Token.isUnresolved(value) ? `<${token}>` : value);
+    const executions = `arn:${part(stack.partition, 'AWS::Partition')}:states:${part(stack.region, 'AWS::Region')}:${part(stack.account, 'AWS::AccountId')}:execution`;
     Validations.of(this.stateMachine).acknowledge({
-      id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:${props.seedName}*]`,
+      id: `AwsSolutions-IAM5[Resource::${executions}:${props.seedName}*]`,
       reason:
         'startExecution.sync:2 polls and may stop the child executions it starts, whose names Step Functions ' +
         'generates: DescribeExecution/StopExecution on the seed machine executions only.',
     });
-    const self = `{"Fn::Select":[6,{"Fn::Split":[":",{"Ref":"${Stack.of(this).getLogicalId(this.stateMachine.node.defaultChild as CfnStateMachine)}"}]}]}`;
+    const self = `{"Fn::Select":[6,{"Fn::Split":[":",{"Ref":"${stack.getLogicalId(this.stateMachine.node.defaultChild as CfnStateMachine)}"}]}]}`;
     for (const suffix of [':*', '/*:*']) {
       Validations.of(this.stateMachine).acknowledge({
-        id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:${self}${suffix}]`,
+        id: `AwsSolutions-IAM5[Resource::${executions}:${self}${suffix}]`,
         reason:
           'Distributed Map runs its items as child executions of this machine (map runs): AWS requires ' +
           'DescribeExecution/StopExecution on them and RedriveExecution on `<machine>/<map run>:*` (CDK DistributedMap).',

@@ -72,6 +72,28 @@ describe('cdk-nag AwsSolutions', () => {
     });
   });
 
+  it('has zero unacknowledged findings with a concrete account and region too (what cdk synth/deploy see)', () => {
+    // The CLI sets CDK_DEFAULT_ACCOUNT/REGION from the profile: CDK then renders partition, region and account as
+    // literals in the ARNs it builds, and cdk-nag names findings by those ARNs.
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'cdk-stack-env-'));
+    const saved = { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION };
+    process.env.CDK_DEFAULT_ACCOUNT = '123456789012';
+    process.env.CDK_DEFAULT_REGION = 'eu-west-3';
+    try {
+      const { app } = createApp(new App({ outdir: dir, context: CONTEXT }));
+      expect(() => app.synth()).not.toThrow();
+    } finally {
+      for (const [key, value] of [
+        ['CDK_DEFAULT_ACCOUNT', saved.account],
+        ['CDK_DEFAULT_REGION', saved.region],
+      ] as const) {
+        if (value === undefined) delete process.env[key];
+        else process.env[key] = value;
+      }
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 300_000);
+
   it('control: the same plugin set-up does fail a synth on an unacknowledged finding', () => {
     const app = new App({ outdir: mkdtempSync(path.join(os.tmpdir(), 'cdk-nag-control-')) });
     Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
