@@ -3,6 +3,7 @@ import {
   ComparisonOperator,
   Dashboard,
   GraphWidget,
+  MathExpression,
   TreatMissingData,
   type IMetric,
 } from 'aws-cdk-lib/aws-cloudwatch';
@@ -32,7 +33,16 @@ export interface OperationsAlarmsProps {
 }
 
 /**
- * Every alarm fires on the first occurrence (threshold 1, one 5-minute period): a refresh runs twice a day, so one
+ * Seed executions that ended in a 5-minute period and failed, in percent, above which the seed machine's failure alarm
+ * fires. A rate, not a count: a fan-out runs one seed execution per user, and at thousands of users one family with a
+ * revoked consent would otherwise page on every scheduled run. A single refresh (API with userIds, console) that fails
+ * is 100 %; failed users within a fan-out are named in its summary (`failedUserIds`), and a fan-out whose failures pass
+ * its ToleratedFailurePercentage fails and fires FanOutExecutionsFailed.
+ */
+export const SEED_FAILURE_RATE_ALARM_PERCENT = 5;
+
+/**
+ * Every other alarm fires on the first occurrence (threshold 1, one 5-minute period): a refresh runs twice a day, so one
  * failure is already a missed refresh. Missing data is "not breaching" (no run, no problem).
  * The topic is encrypted with a customer-managed key because CloudWatch cannot publish to a topic encrypted with
  * the AWS-managed SNS key (its key policy does not admit cloudwatch.amazonaws.com).
@@ -53,7 +63,18 @@ export class OperationsAlarms extends Construct {
     if (props.email !== undefined) this.topic.addSubscription(new EmailSubscription(props.email));
 
     const sm = props.stateMachine;
-    this.add('ExecutionsFailed', sm.metricFailed(), 'A balance refresh execution failed.');
+    const failureRate = new MathExpression({
+      // Of the executions that ended (succeeded or failed) in the period; 0 when none ended.
+      expression: 'IF((FILL(ok, 0) + FILL(failed, 0)) > 0, 100 * FILL(failed, 0) / (FILL(ok, 0) + FILL(failed, 0)), 0)',
+      usingMetrics: { ok: sm.metricSucceeded(), failed: sm.metricFailed() },
+      label: 'Failed refresh executions (% of those that ended)',
+    });
+    this.add(
+      'ExecutionsFailed',
+      failureRate,
+      `More than ${SEED_FAILURE_RATE_ALARM_PERCENT} % of the balance refresh executions that ended in 5 minutes failed.`,
+      { threshold: SEED_FAILURE_RATE_ALARM_PERCENT, comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD },
+    );
     this.add('ExecutionsTimedOut', sm.metricTimedOut(), 'A balance refresh execution timed out.');
     this.add('ExecutionThrottled', sm.metricThrottled(), 'Step Functions throttled the refresh state machine.');
     const fanOut = props.fanOutStateMachine;
@@ -108,13 +129,20 @@ export class OperationsAlarms extends Construct {
     });
   }
 
-  private add(id: string, metric: IMetric, description: string): void {
+  private add(
+    id: string,
+    metric: IMetric,
+    description: string,
+    trigger: { threshold: number; comparisonOperator: ComparisonOperator } = {
+      threshold: 1,
+      comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+    },
+  ): void {
     const alarm = new Alarm(this, id, {
       metric,
       alarmDescription: description,
-      threshold: 1,
+      ...trigger,
       evaluationPeriods: 1,
-      comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
       treatMissingData: TreatMissingData.NOT_BREACHING,
     });
     alarm.addAlarmAction(new SnsAction(this.topic));

@@ -320,8 +320,8 @@ describe('alarms', () => {
         'AWS/ApiGateway:5XXError',
       ]),
     );
-    // The seed machine and the fan-out machine, each on its own ARN.
-    for (const name of ['ExecutionsFailed', 'ExecutionsTimedOut', 'ExecutionThrottled']) {
+    // The seed machine and the fan-out machine, each on its own ARN (the seed's failures as a rate, below).
+    for (const name of ['ExecutionsTimedOut', 'ExecutionThrottled']) {
       const watched = alarms
         .filter((a) => a.MetricName === name)
         .map((a) => (a.Dimensions as { Value: { Ref: string } }[])[0]?.Value.Ref);
@@ -330,6 +330,34 @@ describe('alarms', () => {
         expect.stringMatching(/^WorkflowStateMachine/),
       ]);
     }
+    const failed = alarms.filter((a) => a.MetricName === 'ExecutionsFailed');
+    expect(failed.map((a) => (a.Dimensions as { Value: { Ref: string } }[])[0]?.Value.Ref)).toEqual([
+      expect.stringMatching(/^FanOutStateMachine/),
+    ]);
+    // One failed user of a 10,000-user fan-out must not page; a failed single refresh (100 %) must.
+    const seedFailureRate = alarms.find((a) => String(a.AlarmDescription).includes('balance refresh executions'));
+    expect(seedFailureRate).toMatchObject({
+      Threshold: 5,
+      ComparisonOperator: 'GreaterThanThreshold',
+      Metrics: expect.arrayContaining([
+        expect.objectContaining({ Expression: expect.stringContaining('100 * FILL(failed, 0)') }),
+        expect.objectContaining({
+          Id: 'failed',
+          MetricStat: expect.objectContaining({
+            Metric: expect.objectContaining({
+              MetricName: 'ExecutionsFailed',
+              Dimensions: [{ Name: 'StateMachineArn', Value: { Ref: expect.stringMatching(/^WorkflowStateMachine/) } }],
+            }),
+          }),
+        }),
+        expect.objectContaining({
+          Id: 'ok',
+          MetricStat: expect.objectContaining({
+            Metric: expect.objectContaining({ MetricName: 'ExecutionsSucceeded' }),
+          }),
+        }),
+      ]),
+    });
     expect(metrics.filter((m) => m === 'AWS/Lambda:Errors')).toHaveLength(STEP_FUNCTIONS.length + 3);
     expect(metrics.filter((m) => m === 'AWS/Lambda:Throttles')).toHaveLength(STEP_FUNCTIONS.length + 3);
     for (const alarm of alarms) {
