@@ -28,12 +28,13 @@ export function parseRefreshBody(body: string | null | undefined): RefreshInput 
     const problems = describeInputErrors(validateRefreshInput.errors, 'body');
     throw badRequest(`Request body does not match RefreshInput: ${problems.join('; ')}.`);
   }
-  if (value.psuRequested === true && value.userIds === undefined) {
+  if (value.psuRequested === true && value.userIds === undefined && value.connectionIds === undefined) {
     // The schema allows it (the step Lambdas accept it from the console); the API does not: "the account holder is
     // present" cannot hold for every user of the tenant, and it would lift the PSD2 unattended limit for all of them.
+    // Named connections are fine: the holder of those connections can be present.
     throw badRequest(
-      'body.psuRequested=true requires body.userIds: it means the account holder is present, which only holds for ' +
-        'the users named. Name them in userIds, or omit psuRequested for an unattended refresh.',
+      'body.psuRequested=true requires body.userIds or body.connectionIds: it means the account holder is present, ' +
+        'which only holds for the users or connections named. Name them, or omit psuRequested for an unattended refresh.',
     );
   }
   return value;

@@ -205,15 +205,25 @@ describe('POST /refreshes', () => {
 
   it.each([
     ['alone', '{"psuRequested":true}'],
-    ['with connections only', '{"psuRequested":true,"connectionIds":[4]}'],
-  ])('psuRequested:true without userIds (%s) is a 400 naming the field, nothing started', async (_case, body) => {
+    ['with a maxAgeMinutes', '{"psuRequested":true,"maxAgeMinutes":0}'],
+  ])('psuRequested:true naming no one (%s) is a 400 naming the field, nothing started', async (_case, body) => {
     const { call, sfn } = setup();
     const res = await call('POST', '/refreshes', { body });
     expect(res).toMatchObject({
       status: 400,
-      body: { error: 'BadRequest', message: expect.stringContaining('body.psuRequested=true requires body.userIds') },
+      body: {
+        error: 'BadRequest',
+        message: expect.stringContaining('body.psuRequested=true requires body.userIds or body.connectionIds'),
+      },
     });
     expect(sfn.calls).toEqual([]);
+  });
+
+  it('psuRequested:true with connections only starts the seed machine with it (the holder of those is present)', async () => {
+    const { call, sfn } = setup();
+    const res = await call('POST', '/refreshes', { body: '{"psuRequested":true,"connectionIds":[4]}' });
+    expect(res).toMatchObject({ status: 202, body: { kind: 'seed' } });
+    expect([...sfn.executions.values()][0]?.input).toBe('{"connectionIds":[4],"psuRequested":true}');
   });
 
   it('psuRequested:true with userIds starts the seed machine with it', async () => {
