@@ -10,7 +10,7 @@ import path from 'node:path';
 import { buildLambda, PROJECT_ROOT } from '../infra/bundling';
 import { STEP_FUNCTIONS } from '../infra/specs/bindings';
 import { ENV } from '../lambdas/core/env-names';
-import { BENCH_WORK_DIR, round, summarize, type Summary } from './support';
+import { BENCH_WORK_DIR, elapsed, round, summarize, type Summary } from './support';
 
 export const COLD_START_TARGETS = { maxBundleKb: 250, maxImportMs: 30, minSpeedup: 2 } as const;
 
@@ -116,7 +116,7 @@ function probe(target: string | undefined, env: Record<string, string>): Promise
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     child.once('error', reject);
     child.once('close', (code) => {
-      const processMs = performance.now() - started;
+      const processMs = elapsed(started);
       if (code !== 0) {
         reject(
           new Error(`import probe of ${target ?? '(nothing)'} exited with ${code}: ${stderr.trim().slice(0, 2000)}`),

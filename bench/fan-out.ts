@@ -181,8 +181,7 @@ async function main(): Promise<void> {
   const budgetBinding: Run[] = [];
   const write = async () => {
     const out = {
-      machine: machineInfo(),
-      date: new Date().toISOString(),
+      machine: machineInfo(), // its `date` is the run's date
       method:
         'Every row measured end to end: runLocalFanOut (fan-out ASL as CDK synthesizes it in aws-local-stepfunctions, ' +
         'the real Lambda bundles in worker processes, dynalite in its own process, the HTTP Powens sandbox with 2 ' +

@@ -2,12 +2,13 @@
 // few milliseconds per request (network + service), dynalite on 127.0.0.1 in ~0. Each request is held `delayMs` and
 // then forwarded to the upstream port; requests in flight wait concurrently (timers, no queue), as on a network, so
 // what batching and bounded concurrency save shows. Runs in its own Node process (forked, port sent over IPC) so its
-// work does not share the benchmark's event loop. Plain ESM JavaScript: no TypeScript runner in the child.
+// work does not share the benchmark's event loop (bench/forked-server.mjs). Plain ESM JavaScript.
 // Usage: fork(latency-proxy.mjs, [upstreamPort, delayMs])
 import { Buffer } from 'node:buffer';
 import { Agent, createServer, request } from 'node:http';
 import { setTimeout } from 'node:timers';
 import process from 'node:process';
+import { serveForParent } from './forked-server.mjs';
 
 const upstreamPort = Number(process.argv[2]);
 const delayMs = Number(process.argv[3]);
@@ -37,17 +38,4 @@ const server = createServer((req, res) => {
     }, delayMs);
   });
 });
-server.keepAliveTimeout = 0; // as infra/local/embedded-dynamodb.ts: no idle-socket race with the SDK's agent
-server.listen(0, '127.0.0.1', () => {
-  const address = server.address();
-  if (process.send === undefined || address === null || typeof address === 'string') {
-    process.stderr.write('latency-proxy: must be started with child_process.fork (IPC channel)\n');
-    process.exit(2);
-  }
-  process.send({ port: address.port });
-});
-process.on('disconnect', () => {
-  server.closeAllConnections();
-  agent.destroy();
-  server.close(() => process.exit(0));
-});
+serveForParent(server, 'latency-proxy', () => agent.destroy());
