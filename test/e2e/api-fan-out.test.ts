@@ -3,7 +3,7 @@
  *
  * Step Functions itself is half real here. No local Step Functions API exists (aws-local-stepfunctions runs a
  * definition; it serves no StartExecution/DescribeExecution), so execution names, idempotency and DescribeExecution
- * are FakeSfn's documented MOCK (test/unit/api/fake-sfn.ts). Every execution the API newly starts on the fan-out
+ * are FakeSfn's documented MOCK (test/support/fake-sfn.ts). Every execution the API newly starts on the fan-out
  * machine, though, is run for real with the input the API sent: the fan-out's synthesized ASL in
  * aws-local-stepfunctions, the fan-out-page bundle, one child execution of the compiled seed machine per user, dynalite
  * and the HTTP Powens sandbox (runLocalFanOut, as `npm start -- --users N`). Its result finishes the fake execution.
@@ -23,8 +23,8 @@ import { runLocalFanOut, type LocalFanOutOptions, type LocalFanOutResult } from 
 import { createApiHandler } from '../../lambdas/api/app';
 import type { SfnSender } from '../../lambdas/api/refreshes';
 import { createBalanceStore } from '../../lambdas/core/adapters/dynamodb/balance-store';
-import { apiEvent } from '../unit/api/events';
-import { FakeSfn } from '../unit/api/fake-sfn';
+import { apiEvent } from '../support/api-events';
+import { FakeSfn } from '../support/fake-sfn';
 
 const SEED_ARN = 'arn:aws:states:eu-west-3:123456789012:stateMachine:OpenBankingRefresh-seed';
 const FAN_OUT_ARN = 'arn:aws:states:eu-west-3:123456789012:stateMachine:OpenBankingRefresh-fan-out';

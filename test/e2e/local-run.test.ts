@@ -165,7 +165,13 @@ describe('npm start: the compiled state machine run locally end to end', () => {
     };
     expect(Object.keys(steps)).toEqual(['refresh-balances', 'fetch-balances']);
     expect(steps['fetch-balances']?.output.balances).toHaveLength(enabledAccounts.length);
-    expect(steps['refresh-balances']?.output.summary).toBeDefined();
+    // The 6 forceable connections synced on the third attempt; the SCA-blocked one needs its holder.
+    expect(steps['refresh-balances']?.output.summary).toEqual({
+      synced: 6,
+      skipped: 0,
+      needs_user_action: 1,
+      failed: 0,
+    });
   });
 
   it('fails with the named error once retries are exhausted, without running the next step', async () => {

@@ -20,8 +20,8 @@ import { createConnectionHealthStore } from '../../../lambdas/core/adapters/dyna
 import { healthFromConnection } from '../../../lambdas/core/domain/connection-health';
 import { REFRESH_API_TABLE_ACTIONS } from '../../../infra/stack';
 import { DUMMY_AWS_ENV, startDynalite, type LocalDynamo } from '../../support/dynalite';
-import { apiEvent } from '../../unit/api/events';
-import { FakeSfn } from '../../unit/api/fake-sfn';
+import { apiEvent } from '../../support/api-events';
+import { FakeSfn } from '../../support/fake-sfn';
 
 const TABLE = 'balances-api-test';
 const TENANT = 'family-office';

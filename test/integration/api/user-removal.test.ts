@@ -30,7 +30,7 @@ import { fetchBalances } from '../../../lambdas/core/domain/fetch-balances';
 import { ServiceUnavailableError } from '../../../lambdas/core/errors';
 import { USER_REGISTRY_API_TABLE_ACTIONS } from '../../../infra/stack';
 import { useDynalite } from '../../support/dynalite';
-import { apiEvent } from '../../unit/api/events';
+import { apiEvent } from '../../support/api-events';
 import { startHarness, TENANT, type Harness } from '../lambdas/harness';
 
 const { claire, louis } = FAMILY_OFFICE_IDS.users;

@@ -12,7 +12,7 @@ import { ENV } from '../../../lambdas/core/env-names';
 import { USER_REGISTRY_API_TABLE_ACTIONS } from '../../../infra/stack';
 import { generateLocalKey } from '../../../lambdas/core/adapters/keys/token-key-provider';
 import { DUMMY_AWS_ENV, startDynalite, type LocalDynamo } from '../../support/dynalite';
-import { apiEvent } from '../../unit/api/events';
+import { apiEvent } from '../../support/api-events';
 
 const TABLE = 'users-api-test';
 const TENANT = 'family-office';

@@ -16,8 +16,8 @@ import { createBalanceStore } from '../../../lambdas/core/adapters/dynamodb/bala
 import { isClassifiedErrorName } from '../../../lambdas/core/errors';
 import { FAMILY_OFFICE_IDS } from '../../../infra/local/powens-sandbox';
 import { createRng, jsonValue, manyKeys, mutate, refreshInputLike, type Rng } from '../../support/fuzz';
-import { apiEvent } from '../../unit/api/events';
-import { FakeSfn } from '../../unit/api/fake-sfn';
+import { apiEvent } from '../../support/api-events';
+import { FakeSfn } from '../../support/fake-sfn';
 import { lambdaContext, useStepHandlerEnvironment } from './harness';
 
 const SEED = Number(process.env.FUZZ_SEED ?? 20261130);

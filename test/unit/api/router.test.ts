@@ -1,7 +1,7 @@
 /**
  * The refresh API's routing, validation and idempotency. Step Functions is the hand-written FakeSfn MOCK (see
- * fake-sfn.ts: no local Step Functions API exists); the balance store is an empty stub here — the real store against
- * dynalite is covered in test/integration/api/balances.test.ts.
+ * test/support/fake-sfn.ts: no local Step Functions API exists); the balance store is an empty stub here — the real
+ * store against dynalite is covered in test/integration/api/balances.test.ts.
  */
 import type { APIGatewayProxyResult, Context } from 'aws-lambda';
 import { API_ROUTES, createApiHandler, createApiRoutes } from '../../../lambdas/api/app';
@@ -16,8 +16,8 @@ import {
 } from '../../../lambdas/api/refresh-request';
 import { StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { executionArnFor } from '../../../lambdas/api/refreshes';
-import { apiEvent } from './events';
-import { FakeSfn } from './fake-sfn';
+import { apiEvent } from '../../support/api-events';
+import { FakeSfn } from '../../support/fake-sfn';
 
 const STATE_MACHINE_ARN = 'arn:aws:states:eu-west-3:123456789012:stateMachine:Refresh';
 const FAN_OUT_ARN = 'arn:aws:states:eu-west-3:123456789012:stateMachine:FanOut';

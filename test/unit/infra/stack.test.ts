@@ -16,7 +16,7 @@ import { StartExecutionCommand, type DescribeExecutionCommand } from '@aws-sdk/c
 import { API_ROUTES } from '../../../lambdas/api/app';
 import { parseApiConfig } from '../../../lambdas/api/config';
 import { describeRefresh, startRefresh, type SfnSender } from '../../../lambdas/api/refreshes';
-import { FakeSfn } from '../api/fake-sfn';
+import { FakeSfn } from '../../support/fake-sfn';
 import { ENV } from '../../../lambdas/core/env-names';
 import { REFRESH_INPUT_SCHEMA } from '../../../lambdas/core/domain/refresh-input';
 import { compileWorkflow, operationArnPlaceholder } from '../../../infra/compiler/compile';

@@ -14,7 +14,7 @@ import {
   type ExecutionStatus,
   type StartExecutionCommandOutput,
 } from '@aws-sdk/client-sfn';
-import type { SfnSender } from '../../../lambdas/api/refreshes';
+import type { SfnSender } from '../../lambdas/api/refreshes';
 
 interface FakeExecution {
   executionArn: string;
