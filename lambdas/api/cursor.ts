@@ -26,13 +26,15 @@ export type CursorKeySource = () => Promise<Buffer>;
 export function secretCursorKey(secretId: string): CursorKeySource {
   let cursorKey: Promise<Buffer> | undefined;
   return () => {
-    const loading = (cursorKey ??= readSecretString(secretId, ENV.cursorSecretId).then((text) =>
-      Buffer.from(text, 'utf8'),
-    ));
-    loading.catch(() => {
-      if (cursorKey === loading) cursorKey = undefined;
-    });
-    return loading;
+    if (cursorKey === undefined) {
+      // One rejection handler per read, not one more per request on the cached promise.
+      const loading = readSecretString(secretId, ENV.cursorSecretId).then((text) => Buffer.from(text, 'utf8'));
+      cursorKey = loading;
+      loading.catch(() => {
+        if (cursorKey === loading) cursorKey = undefined;
+      });
+    }
+    return cursorKey;
   };
 }
 

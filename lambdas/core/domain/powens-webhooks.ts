@@ -209,12 +209,12 @@ function parseSignatureDate(date: string): Date | undefined {
   return Number.isNaN(parsed.getTime()) ? undefined : parsed;
 }
 
-/** Authenticates the delivery; returns the inflated body and the signed date. */
+/** Authenticates the delivery; returns the inflated body, the signed date and the secret it was checked against. */
 async function authenticate(
   request: WebhookRequest,
   deps: WebhookDeps,
   now: Date,
-): Promise<{ text: Buffer; signedAt: Date }> {
+): Promise<{ text: Buffer; signedAt: Date; secret: PowensSecret }> {
   const signature = header(request, SIGNATURE_HEADER);
   const date = header(request, SIGNATURE_DATE_HEADER);
   if (signature === undefined || date === undefined) {
@@ -225,7 +225,8 @@ async function authenticate(
   if (Math.abs(now.getTime() - signedAt.getTime()) > SIGNATURE_MAX_SKEW_MS) {
     throw reject(401, 'Unauthenticated', 'BI-Signature-Date is more than 5 minutes away from the receiver clock.');
   }
-  const secret = (await deps.secrets.load()).webhookSecret;
+  const powensSecret = await deps.secrets.load();
+  const secret = powensSecret.webhookSecret;
   if (secret === undefined) {
     (deps.logger ?? silentLogger).error('webhook refused: the Powens secret has no webhookSecret', {
       secret: deps.secrets.description,
@@ -237,7 +238,7 @@ async function authenticate(
     verifyPowensWebhookSignature({ secret, path: request.path, date, signature, body }),
   );
   if (!valid) throw reject(401, 'Unauthenticated', 'BI-Signature does not match.');
-  return { text, signedAt };
+  return { text, signedAt, secret: powensSecret };
 }
 
 interface ParsedDelivery {
@@ -283,7 +284,7 @@ export async function handlePowensWebhook(request: WebhookRequest, deps: Webhook
       );
     }
     const now = clock();
-    const { text, signedAt } = await authenticate(request, deps, now);
+    const { text, signedAt, secret } = await authenticate(request, deps, now);
     let json: unknown;
     try {
       json = JSON.parse(text.toString('utf8'));
@@ -294,8 +295,7 @@ export async function handlePowensWebhook(request: WebhookRequest, deps: Webhook
     const delivery = parseDelivery(event, payload, signedAt, deps);
 
     // Answered 2xx either way: Powens would otherwise redeliver a delivery we will never want.
-    const standing =
-      delivery.userId === undefined ? 'served' : await standingOf(delivery.userId, await deps.secrets.load(), deps);
+    const standing = delivery.userId === undefined ? 'served' : await standingOf(delivery.userId, secret, deps);
     if (standing !== 'served' && !delivery.deletion) {
       metrics.count('WebhookIgnored', 1);
       logger.warn('webhook ignored: the user is not an active user of this tenant', {

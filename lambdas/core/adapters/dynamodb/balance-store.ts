@@ -26,7 +26,7 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { ServiceUnavailableError } from '../../errors';
 import { settleWithConcurrency } from '../../concurrency';
-import { dynamoSender, isConditionalCheckFailed } from './errors';
+import { dynamoSender, isConditionalCheckFailed, queryAllPages } from './errors';
 import { assetClassOf, isAssetClass } from '../../domain/asset-class';
 import type { AccountBalanceRecord } from '../../domain/balances';
 import { TABLE_KEY_PREFIX, tableKeys } from './table-schema';
@@ -353,16 +353,7 @@ export function createBalanceStore(options: BalanceStoreOptions): BalanceStore {
     return last === undefined ? { items } : { items, lastKey: { pk: String(last.pk), sk: String(last.sk) } };
   }
 
-  async function queryAll(input: QueryInput): Promise<Record<string, unknown>[]> {
-    const items: Record<string, unknown>[] = [];
-    let startKey: PageKey | undefined;
-    do {
-      const page = await queryPage(input, startKey === undefined ? {} : { startKey });
-      items.push(...page.items);
-      startKey = page.lastKey;
-    } while (startKey !== undefined);
-    return items;
-  }
+  const queryAll = (input: QueryInput): Promise<Record<string, unknown>[]> => queryAllPages(dynamo, client, input);
 
   const latestQuery = (tenantId: string): QueryInput => ({
     TableName: tableName,

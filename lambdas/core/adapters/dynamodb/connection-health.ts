@@ -9,10 +9,10 @@
  * then) and by the fan-out, which skips users none of whose connections needs a refresh
  * (lambdas/core/domain/fan-out.ts).
  */
-import { DeleteCommand, type DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { ConnectionHealth } from '../../domain/connection-health';
 import { settleWithConcurrency } from '../../concurrency';
-import { conditionalPut, dynamoSender } from './errors';
+import { conditionalPut, dynamoSender, queryAllPages } from './errors';
 import { TABLE_KEY_PREFIX, tableKeys } from './table-schema';
 
 export interface ConnectionHealthStore {
@@ -60,25 +60,14 @@ export function createConnectionHealthStore(options: {
   const dynamo = dynamoSender(tableName);
 
   /** Every item of the tenant's health partition whose sort key starts with `prefix`, all pages. */
-  const query = async (tenantId: string, prefix: string): Promise<ConnectionHealth[]> => {
-    const items: Record<string, unknown>[] = [];
-    let startKey: Record<string, unknown> | undefined;
-    do {
-      const page = await dynamo.send('Query', () =>
-        client.send(
-          new QueryCommand({
-            TableName: tableName,
-            KeyConditionExpression: 'pk = :pk AND begins_with(sk, :conn)',
-            ExpressionAttributeValues: { ':pk': `${TABLE_KEY_PREFIX.health}${tenantId}`, ':conn': prefix },
-            ExclusiveStartKey: startKey,
-          }),
-        ),
-      );
-      items.push(...((page.Items ?? []) as Record<string, unknown>[]));
-      startKey = page.LastEvaluatedKey;
-    } while (startKey !== undefined);
-    return items.map(toHealth);
-  };
+  const query = async (tenantId: string, prefix: string): Promise<ConnectionHealth[]> =>
+    (
+      await queryAllPages(dynamo, client, {
+        TableName: tableName,
+        KeyConditionExpression: 'pk = :pk AND begins_with(sk, :conn)',
+        ExpressionAttributeValues: { ':pk': `${TABLE_KEY_PREFIX.health}${tenantId}`, ':conn': prefix },
+      })
+    ).map(toHealth);
 
   return {
     async record(tenantId, health, options = {}) {

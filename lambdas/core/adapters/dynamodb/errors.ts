@@ -4,7 +4,13 @@
  * deployment mistake (ConfigurationError); anything else is a bug on our side (InternalError). A conditional-check
  * failure is never passed here: callers treat it as an expected outcome.
  */
-import { type DynamoDBDocumentClient, PutCommand, type PutCommandInput } from '@aws-sdk/lib-dynamodb';
+import {
+  type DynamoDBDocumentClient,
+  PutCommand,
+  type PutCommandInput,
+  QueryCommand,
+  type QueryCommandInput,
+} from '@aws-sdk/lib-dynamodb';
 import { ConfigurationError, InternalError, ServiceUnavailableError, type StepError } from '../../errors';
 
 const THROTTLING = new Set([
@@ -86,4 +92,22 @@ export async function conditionalPut(
     if (isConditionalCheckFailed(error)) return false;
     throw error;
   }
+}
+
+/** Every item a Query returns, all pages, through the component's sender (one counted request per page). */
+export async function queryAllPages(
+  dynamo: ReturnType<typeof dynamoSender>,
+  client: DynamoDBDocumentClient,
+  input: QueryCommandInput,
+): Promise<Record<string, unknown>[]> {
+  const items: Record<string, unknown>[] = [];
+  let startKey: Record<string, unknown> | undefined;
+  do {
+    const page = await dynamo.send('Query', () =>
+      client.send(new QueryCommand({ ...input, ExclusiveStartKey: startKey })),
+    );
+    items.push(...((page.Items ?? []) as Record<string, unknown>[]));
+    startKey = page.LastEvaluatedKey;
+  } while (startKey !== undefined);
+  return items;
 }

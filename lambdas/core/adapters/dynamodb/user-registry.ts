@@ -14,13 +14,14 @@ import {
   type DynamoDBDocumentClient,
   GetCommand,
   QueryCommand,
+  type QueryCommandInput,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { settleWithConcurrency } from '../../concurrency';
 import { ConfigurationError, ValidationFailedError } from '../../errors';
 import type { TokenKeyProvider } from '../keys/token-key-provider';
 import type { PowensSecretUser } from '../secrets/powens-secret';
-import { dynamoSender, isConditionalCheckFailed } from './errors';
+import { dynamoSender, isConditionalCheckFailed, queryAllPages } from './errors';
 import { tableKeys } from './table-schema';
 
 export const USER_STATUSES = ['active', 'disabled'] as const;
@@ -277,29 +278,17 @@ export function createUserRegistry(options: UserRegistryOptions): UserRegistry {
     return item === undefined ? undefined : toRegisteredUser(item);
   };
 
-  const queryPage = async (
-    limit: number,
-    startKey: Record<string, unknown> | undefined,
-    withToken: boolean,
-    status?: UserStatus,
-  ): Promise<{ items: Record<string, unknown>[]; lastKey?: Record<string, unknown> }> => {
+  const queryInput = (withToken: boolean, status?: UserStatus): QueryCommandInput => {
     // DynamoDB rejects unused names: only declare #status when an expression mentions it.
     const usesStatus = status !== undefined || !withToken;
-    const page = await sender.send('Query', () =>
-      client.send(
-        new QueryCommand({
-          TableName: tableName,
-          KeyConditionExpression: 'pk = :pk',
-          ExpressionAttributeValues: { ':pk': partition, ...(status === undefined ? {} : { ':status': status }) },
-          ...(usesStatus ? { ExpressionAttributeNames: { '#status': 'status' } } : {}),
-          ...(status === undefined ? {} : { FilterExpression: '#status = :status' }),
-          ...(withToken ? {} : { ProjectionExpression: PUBLIC_ATTRIBUTES }),
-          Limit: limit,
-          ExclusiveStartKey: startKey,
-        }),
-      ),
-    );
-    return { items: (page.Items ?? []) as Record<string, unknown>[], lastKey: page.LastEvaluatedKey };
+    return {
+      TableName: tableName,
+      KeyConditionExpression: 'pk = :pk',
+      ExpressionAttributeValues: { ':pk': partition, ...(status === undefined ? {} : { ':status': status }) },
+      ...(usesStatus ? { ExpressionAttributeNames: { '#status': 'status' } } : {}),
+      ...(status === undefined ? {} : { FilterExpression: '#status = :status' }),
+      ...(withToken ? {} : { ProjectionExpression: PUBLIC_ATTRIBUTES }),
+    };
   };
 
   const listPage: UserRegistry['listPage'] = async (pageOptions = {}) => {
@@ -308,9 +297,16 @@ export function createUserRegistry(options: UserRegistryOptions): UserRegistry {
       throw new ValidationFailedError(`limit must be an integer in 1..${MAX_USER_PAGE}.`);
     }
     const startKey = pageOptions.cursor === undefined ? undefined : decodeCursor(pageOptions.cursor);
-    const { items, lastKey } = await queryPage(limit, startKey, false, pageOptions.status);
-    const cursor = encodeCursor(lastKey);
-    return { users: items.map(toRegisteredUser), ...(cursor === undefined ? {} : { cursor }) };
+    const page = await sender.send('Query', () =>
+      client.send(
+        new QueryCommand({ ...queryInput(false, pageOptions.status), Limit: limit, ExclusiveStartKey: startKey }),
+      ),
+    );
+    const cursor = encodeCursor(page.LastEvaluatedKey);
+    return {
+      users: ((page.Items ?? []) as Record<string, unknown>[]).map(toRegisteredUser),
+      ...(cursor === undefined ? {} : { cursor }),
+    };
   };
 
   const decrypt = async (item: Record<string, unknown>): Promise<PowensSecretUser> => {
@@ -333,12 +329,7 @@ export function createUserRegistry(options: UserRegistryOptions): UserRegistry {
     const missing: number[] = [];
     const disabled: number[] = [];
     if (userIds === undefined) {
-      let startKey: Record<string, unknown> | undefined;
-      do {
-        const page = await queryPage(MAX_USER_PAGE, startKey, true);
-        items.push(...page.items);
-        startKey = page.lastKey;
-      } while (startKey !== undefined);
+      items = await queryAllPages(sender, client, { ...queryInput(true), Limit: MAX_USER_PAGE });
     } else {
       const ids = userIds.map((id, i) => validateUserId(id, `userIds[${i}]`));
       const found = await settleWithConcurrency(ids, concurrency, (id) => getItem(id, true));
