@@ -1,8 +1,8 @@
-import { type Duration, Validations } from 'aws-cdk-lib';
+import type { Duration } from 'aws-cdk-lib';
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { Function as LambdaFunction, type IFunction } from 'aws-cdk-lib/aws-lambda';
-import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
-import { DefinitionBody, LogLevel, StateMachine, StateMachineType } from 'aws-cdk-lib/aws-stepfunctions';
+import type { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { DefinitionBody, type StateMachine } from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import {
   compileWorkflow,
@@ -12,6 +12,7 @@ import {
   type OperationFunction,
 } from '../compiler/compile';
 import type { WorkflowSpec } from '../compiler/spec';
+import { loggedStateMachine } from './logged-state-machine';
 
 /** A function bound to an operation, with what the compiler cannot read from an `IFunction`. */
 export interface OperationBinding {
@@ -110,15 +111,15 @@ export class ContractSpecStateMachine extends Construct {
       invoked.set(fn.node.path, fn);
     }
 
-    this.logGroup = new LogGroup(this, 'Logs', { retention: props.logRetention ?? RetentionDays.ONE_MONTH });
-    this.stateMachine = new StateMachine(this, 'StateMachine', {
+    ({ logGroup: this.logGroup, stateMachine: this.stateMachine } = loggedStateMachine(this, {
       stateMachineName: props.stateMachineName,
-      stateMachineType: StateMachineType.STANDARD,
       definitionBody: DefinitionBody.fromString(this.compiled.json),
       definitionSubstitutions,
-      logs: { destination: this.logGroup, level: LogLevel.ERROR, includeExecutionData: false },
-      tracingEnabled: true,
-    });
+      ...(props.logRetention === undefined ? {} : { logRetention: props.logRetention }),
+      errorLevelReason:
+        'Level ERROR on purpose: "ALL" would copy every state input/output (bank balances, Powens ids) into CloudWatch ' +
+        'Logs. Failures are logged; the full history stays in Step Functions (90 days, IAM-protected).',
+    }));
 
     // fromString cannot see the ARNs, so invoke rights are explicit: only the functions the ASL uses, unqualified
     // ARNs only (the Tasks call `$LATEST` by ARN; grantInvoke would also add `:*` for every version and alias).
@@ -127,20 +128,5 @@ export class ContractSpecStateMachine extends Construct {
         new PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: [fn.functionArn] }),
       );
     }
-
-    Validations.of(this.stateMachine).acknowledge({
-      id: 'AwsSolutions-SF1',
-      reason:
-        'Level ERROR on purpose: "ALL" would copy every state input/output (bank balances, Powens ids) into CloudWatch ' +
-        'Logs. Failures are logged; the full history stays in Step Functions (90 days, IAM-protected).',
-    });
-    Validations.of(this.stateMachine).acknowledge({
-      id: 'AwsSolutions-IAM5[Resource::*]',
-      reason:
-        'AWS requires Resource "*" for the CloudWatch Logs vended-delivery actions Step Functions logging uses ' +
-        '(logs:CreateLogDelivery, GetLogDelivery, UpdateLogDelivery, DeleteLogDelivery, ListLogDeliveries, ' +
-        'PutResourcePolicy, DescribeResourcePolicies, DescribeLogGroups) and for X-Ray (PutTraceSegments, ' +
-        'PutTelemetryRecords, GetSamplingRules, GetSamplingTargets).',
-    });
   }
 }

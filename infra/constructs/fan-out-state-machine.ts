@@ -1,5 +1,5 @@
 import { Stack, Token, Validations } from 'aws-cdk-lib';
-import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
+import type { LogGroup } from 'aws-cdk-lib/aws-logs';
 import {
   Choice,
   Condition,
@@ -9,7 +9,6 @@ import {
   Fail,
   IntegrationPattern,
   JsonPath,
-  LogLevel,
   CustomState,
   StateMachine,
   StateMachineType,
@@ -21,6 +20,7 @@ import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { StepFunctionsStartExecution } from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
+import { loggedStateMachine } from './logged-state-machine';
 
 export interface FanOutSettings {
   /** Child (seed) executions running at once (Distributed Map MaxConcurrency). Powens calls stay under the rate budget. */
@@ -142,30 +142,17 @@ export class FanOutStateMachine extends Construct {
         .otherwise(nextPage),
     );
 
-    this.logGroup = new LogGroup(this, 'Logs', { retention: RetentionDays.ONE_MONTH });
-    this.stateMachine = new StateMachine(this, 'StateMachine', {
+    ({ logGroup: this.logGroup, stateMachine: this.stateMachine } = loggedStateMachine(this, {
       stateMachineName: props.stateMachineName,
-      stateMachineType: StateMachineType.STANDARD,
       definitionBody: DefinitionBody.fromChainable(definition),
-      logs: { destination: this.logGroup, level: LogLevel.ERROR, includeExecutionData: false },
-      tracingEnabled: true,
-    });
+      errorLevelReason:
+        'Level ERROR on purpose, as the seed machine: "ALL" would copy state data into CloudWatch Logs. The fan-out ' +
+        'carries user ids and outcomes only, but its child executions carry balances.',
+    }));
     this.stateMachine.addToRolePolicy(
       new PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: [props.nextPage.function.functionArn] }),
     );
 
-    Validations.of(this.stateMachine).acknowledge({
-      id: 'AwsSolutions-SF1',
-      reason:
-        'Level ERROR on purpose, as the seed machine: "ALL" would copy state data into CloudWatch Logs. The fan-out ' +
-        'carries user ids and outcomes only, but its child executions carry balances.',
-    });
-    Validations.of(this.stateMachine).acknowledge({
-      id: 'AwsSolutions-IAM5[Resource::*]',
-      reason:
-        'AWS requires Resource "*" for the CloudWatch Logs vended-delivery actions Step Functions logging uses and ' +
-        'for X-Ray (PutTraceSegments, PutTelemetryRecords, GetSamplingRules, GetSamplingTargets).',
-    });
     // The grants below come from CDK (StepFunctionsStartExecution, DistributedMap), which builds the ARNs from the
     // stack's partition/region/account: literals once the stack has an environment (`cdk synth`/`deploy` set one from
     // the CLI's profile), tokens otherwise. cdk-nag names a finding by the rendered ARN, so the ids must follow suit.

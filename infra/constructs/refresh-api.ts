@@ -51,9 +51,10 @@ export interface RefreshApiProps {
  *   GET  /balances        latest balance per account, with asset class and staleness (paginated)
  *   GET  /positions       totals per currency and asset class
  *   GET  /accounts/{accountId}/history?from&to   stored snapshots of one account (paginated)
- *   GET  /balances        latest cash positions
+ *   GET  /connections     connection health (`?needsUser=true`: who must reconnect)
  *   GET  /users, PUT|DELETE /users/{userId}   the user registry (tokens write-only)
- * One thin Lambda serves them all (lambdas/api/handler.ts).
+ * One thin Lambda serves them all (lambdas/api/handler.ts); `POST /webhooks/powens/{event}` (props.webhooks) is the
+ * one route without IAM auth.
  */
 export class RefreshApi extends Construct {
   readonly api: RestApi;

@@ -1,6 +1,6 @@
 import './node-compat';
 import path from 'node:path';
-import { buildLambda, PROJECT_ROOT } from '../bundling';
+import { buildLambda } from '../bundling';
 import type { StateMachineDefinition } from '../compiler/asl';
 import { DEFAULT_FAN_OUT } from '../constructs/fan-out-state-machine';
 import type { FanOutSummary } from '../../lambdas/core/domain/fan-out';
@@ -79,9 +79,6 @@ const LOCAL_SEED_NAME = 'local-refresh-openbanking-balances';
 const THRESHOLD_ERROR = 'States.ExceedToleratedFailureThreshold';
 
 export async function runLocalFanOut(options: LocalFanOutOptions): Promise<LocalFanOutResult> {
-  const workDir = options.workDir ?? path.join(PROJECT_ROOT, '.local');
-  const tenantId = options.tenantId ?? 'family-office';
-  const tableName = options.tableName ?? 'openbanking-balances-local';
   const executionName = options.executionName ?? `local-fan-out-${new Date().toISOString().replace(/[:.]/g, '-')}`;
   const tolerated = options.toleratedFailurePercentage ?? DEFAULT_FAN_OUT.toleratedFailurePercentage;
   const stops: (() => Promise<void>)[] = [];
@@ -89,7 +86,7 @@ export async function runLocalFanOut(options: LocalFanOutOptions): Promise<Local
   // teardown waits for them, or it would close the table under their writes.
   const runningChildren = new Set<Promise<unknown>>();
   try {
-    const local = await openLocalAws(options, { workDir, tenantId, tableName }, stops);
+    const local = await openLocalAws(options, stops);
     const region = local.dynamo.region;
     const definition = renderDefinition<StateMachineDefinition>(
       synthesizeFanOutDefinition({
@@ -101,7 +98,10 @@ export async function runLocalFanOut(options: LocalFanOutOptions): Promise<Local
     );
     const seedArn = `arn:aws:states:${region}:000000000000:stateMachine:${LOCAL_SEED_NAME}`;
 
-    const built = await buildLambda('lambdas/fan-out-page/handler.ts', path.join(workDir, 'bundles', 'fan-out-page'));
+    const built = await buildLambda(
+      'lambdas/fan-out-page/handler.ts',
+      path.join(local.workDir, 'bundles', 'fan-out-page'),
+    );
     const pageFn = startBundledFunction(built.outfile, {
       name: 'fan-out-page',
       timeoutSeconds: 55,
@@ -111,12 +111,7 @@ export async function runLocalFanOut(options: LocalFanOutOptions): Promise<Local
     });
     stops.push(() => pageFn.close());
 
-    const resources: LocalResources = {
-      dynamodb: local.dynamo.client,
-      tableName,
-      tenantId,
-      ...(local.powens.sandbox ? { sandbox: local.powens.sandbox } : {}),
-    };
+    const { resources } = local;
     await options.prepare?.(resources);
 
     const users = options.sandboxUsers ?? local.powens.sandbox?.secret.users.length ?? 0;

@@ -138,15 +138,11 @@ const DEFAULT_TENANT = 'family-office';
 const DEFAULT_TABLE = 'openbanking-balances-local';
 
 export async function runLocalRefresh(options: LocalRunOptions = {}): Promise<LocalRunResult> {
-  const workDir = options.workDir ?? path.join(PROJECT_ROOT, '.local');
-  const tenantId = options.tenantId ?? DEFAULT_TENANT;
-  const tableName = options.tableName ?? DEFAULT_TABLE;
   const executionName = options.executionName ?? `local-${new Date().toISOString().replace(/[:.]/g, '-')}`;
   const stops: (() => Promise<void>)[] = [];
   try {
-    const { definition, dynamo, powens, functions } = await openLocalAws(
+    const { definition, dynamo, powens, functions, tenantId, tableName, resources } = await openLocalAws(
       options,
-      { workDir, tenantId, tableName },
       stops,
     );
 
@@ -177,14 +173,7 @@ export async function runLocalRefresh(options: LocalRunOptions = {}): Promise<Lo
       balances: latest.map((record) => toBalanceView(record, policy)),
       positions: positionsOf(latest, policy),
     };
-    if (options.inspect) {
-      await options.inspect({
-        dynamodb: dynamo.client,
-        tableName,
-        tenantId,
-        ...(powens.sandbox ? { sandbox: powens.sandbox } : {}),
-      });
-    }
+    await options.inspect?.(resources);
     return { ...report, executionName, tableName, tenantId, ...dashboard, ...(webhooks ? { webhooks } : {}) };
   } finally {
     for (const stop of stops.reverse()) await stop().catch(() => undefined);
@@ -200,19 +189,22 @@ export interface OpenedLocalAws {
   functions: Record<string, LocalFunction>;
   /** The environment every local function gets (what CDK gives them in AWS). */
   environment: Record<string, string>;
+  /** Work dir, tenant and table: the options' or the defaults. */
   workDir: string;
+  tenantId: string;
+  tableName: string;
+  /** What `prepare` and `inspect` callbacks get. */
+  resources: LocalResources;
 }
 
 /**
  * Everything a local execution needs, started in order (each stop pushed onto `stops`): the compiled seed machine,
  * DynamoDB, Powens (sandbox users in the user registry), and the seed machine's bundles in worker processes.
  */
-export async function openLocalAws(
-  options: LocalRunOptions,
-  names: { workDir: string; tenantId: string; tableName: string },
-  stops: (() => Promise<void>)[],
-): Promise<OpenedLocalAws> {
-  const { workDir, tenantId, tableName } = names;
+export async function openLocalAws(options: LocalRunOptions, stops: (() => Promise<void>)[]): Promise<OpenedLocalAws> {
+  const workDir = options.workDir ?? path.join(PROJECT_ROOT, '.local');
+  const tenantId = options.tenantId ?? DEFAULT_TENANT;
+  const tableName = options.tableName ?? DEFAULT_TABLE;
   // Compile first: an invalid spec or an unbound operation must fail before anything starts.
   const compiled = compileWorkflow(refreshOpenBankingBalancesWorkflow, { functions: stepFunctionsByOperation() });
   const definition = JSON.parse(compiled.json) as StateMachineDefinition;
@@ -264,7 +256,13 @@ export async function openLocalAws(
     stops.push(() => fn.close());
     for (const operation of binding.operations) functions[operationArnPlaceholder(operation)] = fn;
   }
-  return { definition, dynamo, powens, functions, environment, workDir };
+  const resources: LocalResources = {
+    dynamodb: dynamo.client,
+    tableName,
+    tenantId,
+    ...(powens.sandbox ? { sandbox: powens.sandbox } : {}),
+  };
+  return { definition, dynamo, powens, functions, environment, workDir, tenantId, tableName, resources };
 }
 
 export interface OpenedDynamo {
