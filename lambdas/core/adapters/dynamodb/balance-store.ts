@@ -413,9 +413,27 @@ export function createBalanceStore(options: BalanceStoreOptions): BalanceStore {
     return results.reduce((n, r) => n + (r.status === 'fulfilled' ? r.value : 0), 0);
   }
 
+  /** The latest items of these accounts: one GetItem each, not a read of the tenant's whole latest partition. */
+  async function latestItemsOf(tenantId: string, accountIds: readonly string[]): Promise<Record<string, unknown>[]> {
+    const read = await settleWithConcurrency([...new Set(accountIds)], latestConcurrency, (accountId) =>
+      send('GetItem', () =>
+        client.send(new GetCommand({ TableName: tableName, Key: tableKeys.latest(tenantId, accountId) })),
+      ),
+    );
+    return read.flatMap((result) => {
+      if (result.status === 'rejected') throw result.reason;
+      return result.value.Item === undefined ? [] : [result.value.Item];
+    });
+  }
+
   async function excludeLatest(tenantId: string, select: LatestSelection, excluded: LatestExclusion): Promise<number> {
     const accounts = select.accountIds === undefined ? undefined : new Set(select.accountIds);
-    const chosen = (await latestItems(tenantId)).filter((item) => {
+    const onlyAccounts =
+      select.accountIds !== undefined && select.connectionId === undefined && select.powensUserId === undefined;
+    const candidates = onlyAccounts
+      ? await latestItemsOf(tenantId, select.accountIds as readonly string[])
+      : await latestItems(tenantId);
+    const chosen = candidates.filter((item) => {
       if (item.excludedReason !== undefined) return false;
       if (accounts?.has(String(item.accountId))) return true;
       if (select.connectionId !== undefined && item.connectionId === select.connectionId) return true;
