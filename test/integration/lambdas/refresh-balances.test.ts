@@ -8,15 +8,11 @@ import { createPowensClient } from '../../../lambdas/core/adapters/powens/client
 import { createConnectionHealthStore } from '../../../lambdas/core/adapters/dynamodb/connection-health';
 import { createRateBudget } from '../../../lambdas/core/adapters/powens/rate-budget';
 import { useDynalite } from '../../support/dynalite';
+import { waitFor } from '../../support/wait-for';
 import { startHarness, TENANT, type Harness } from './harness';
 
 const C = FAMILY_OFFICE_IDS.connections;
 const HEALTHY = [C.claireBnp, C.claireUbs, C.louisSocGen, C.holdingQonto, C.holdingHsbc, C.holdingIbkr];
-
-/** Polls a condition the sandbox reaches on its own (a released sync finishing); no fixed sleep. */
-async function waitFor(condition: () => boolean): Promise<void> {
-  while (!condition()) await new Promise((resolve) => setImmediate(resolve));
-}
 
 function byConnection(output: RefreshBalancesOutput) {
   return Object.fromEntries(output.connections.map((c) => [c.connectionId, c]));

@@ -12,6 +12,7 @@ import {
   type PowensSandbox,
 } from '../../../infra/local/powens-sandbox';
 import { optionalPowensOpenApi, type PowensSchemaName } from '../../support/powens-openapi';
+import { waitFor } from '../../support/wait-for';
 
 const NOW = new Date('2025-06-02T06:00:00Z');
 const openapi = optionalPowensOpenApi();
@@ -307,7 +308,7 @@ describe('POST /users/{id}/connections/{cid} (update and/or sync)', () => {
     expect([answer.status, (answer.json as { state: string }).state]).toEqual([202, 'validating']);
     await hold.started;
     hold.release();
-    await new Promise((r) => setImmediate(r));
+    await waitFor(() => !sandbox.inFlightSyncs().includes(IDS.connections.claireBnp));
     expect(sandbox.connection(IDS.connections.claireBnp).state).toBeNull();
   });
 });

@@ -9,6 +9,7 @@ import {
   type PowensSandbox,
 } from '../../../infra/local/powens-sandbox';
 import { optionalPowensOpenApi, OPENAPI_DEVIATIONS } from '../../support/powens-openapi';
+import { waitFor } from '../../support/wait-for';
 
 const openapi = optionalPowensOpenApi();
 let sandbox: PowensSandbox;
@@ -179,7 +180,7 @@ describe('close()', () => {
     const hung = fetch(`${sandbox.baseUrl}/users/me`, { headers: { authorization: `Bearer ${token}` } }).catch(
       (e: unknown) => e,
     );
-    while (sandbox.requests.length < 2) await new Promise((r) => setImmediate(r));
+    await waitFor(() => sandbox.requests.length >= 2);
     await sandbox.close();
     // Rejected with a socket error (a TypeError from undici's realm), not left pending.
     expect(await hung).toMatchObject({ name: 'TypeError', message: 'fetch failed' });
