@@ -26,7 +26,7 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { ServiceUnavailableError } from '../../errors';
 import { settleWithConcurrency } from '../../concurrency';
-import { dynamoSender, isConditionalCheckFailed, queryAllPages } from './errors';
+import { conditionalWrite, dynamoSender, isConditionalCheckFailed, queryAllPages } from './errors';
 import { assetClassOf, isAssetClass } from '../../domain/asset-class';
 import type { AccountBalanceRecord } from '../../domain/balances';
 import { TABLE_KEY_PREFIX, tableKeys } from './table-schema';
@@ -389,24 +389,19 @@ export function createBalanceStore(options: BalanceStoreOptions): BalanceStore {
     values: Record<string, NativeAttributeValue>,
   ): Promise<number> {
     const results = await settleWithConcurrency(items, latestConcurrency, async (item) => {
-      try {
-        await send('UpdateItem', () =>
-          client.send(
-            new UpdateCommand({
-              TableName: tableName,
-              Key: { pk: item.pk, sk: item.sk },
-              UpdateExpression: expression,
-              // Only the snapshot we read: a newer one written meanwhile is not marked by an older fact.
-              ConditionExpression: 'balanceAt = :balanceAt',
-              ExpressionAttributeValues: { ...values, ':balanceAt': item.balanceAt as number },
-            }),
-          ),
-        );
-        return 1;
-      } catch (error) {
-        if (isConditionalCheckFailed(error)) return 0;
-        throw error;
-      }
+      const written = await conditionalWrite(dynamo, 'UpdateItem', () =>
+        client.send(
+          new UpdateCommand({
+            TableName: tableName,
+            Key: { pk: item.pk, sk: item.sk },
+            UpdateExpression: expression,
+            // Only the snapshot we read: a newer one written meanwhile is not marked by an older fact.
+            ConditionExpression: 'balanceAt = :balanceAt',
+            ExpressionAttributeValues: { ...values, ':balanceAt': item.balanceAt as number },
+          }),
+        ),
+      );
+      return written === undefined ? 0 : 1;
     });
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) throw failed.reason;

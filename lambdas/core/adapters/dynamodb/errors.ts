@@ -79,19 +79,30 @@ export function dynamoSender(tableName: string): {
   };
 }
 
+/**
+ * A conditional write through the component's sender: its output when written, undefined when its condition refused
+ * it (the expected outcome); any other failure is the sender's named step error.
+ */
+export async function conditionalWrite<T>(
+  dynamo: ReturnType<typeof dynamoSender>,
+  operation: string,
+  call: () => Promise<T>,
+): Promise<T | undefined> {
+  try {
+    return await dynamo.send(operation, call);
+  } catch (error) {
+    if (isConditionalCheckFailed(error)) return undefined;
+    throw error;
+  }
+}
+
 /** A conditional PutItem through the component's sender: true when written, false when its condition refused it. */
 export async function conditionalPut(
   dynamo: ReturnType<typeof dynamoSender>,
   client: DynamoDBDocumentClient,
   input: PutCommandInput,
 ): Promise<boolean> {
-  try {
-    await dynamo.send('PutItem', () => client.send(new PutCommand(input)));
-    return true;
-  } catch (error) {
-    if (isConditionalCheckFailed(error)) return false;
-    throw error;
-  }
+  return (await conditionalWrite(dynamo, 'PutItem', () => client.send(new PutCommand(input)))) !== undefined;
 }
 
 /** Every item a Query returns, all pages, through the component's sender (one counted request per page). */

@@ -21,7 +21,7 @@ import { settleWithConcurrency } from '../../concurrency';
 import { ConfigurationError, ValidationFailedError } from '../../errors';
 import type { TokenKeyProvider } from '../keys/token-key-provider';
 import type { PowensSecretUser } from '../secrets/powens-secret';
-import { dynamoSender, isConditionalCheckFailed, queryAllPages } from './errors';
+import { conditionalWrite, dynamoSender, queryAllPages } from './errors';
 import { tableKeys } from './table-schema';
 
 export const USER_STATUSES = ['active', 'disabled'] as const;
@@ -238,24 +238,19 @@ export function createUserRegistry(options: UserRegistryOptions): UserRegistry {
 
   const markDeletedAtPowens: UserRegistry['markDeletedAtPowens'] = async (userId, at) => {
     validateUserId(userId);
-    try {
-      await sender.send('UpdateItem', () =>
-        client.send(
-          new UpdateCommand({
-            TableName: tableName,
-            Key: tableKeys.registeredUser(tenantId, userId),
-            UpdateExpression: 'SET #status = :disabled, powensDeletedAt = :at, updatedAt = :now REMOVE tokenCiphertext',
-            ConditionExpression: 'attribute_exists(pk)',
-            ExpressionAttributeNames: { '#status': 'status' },
-            ExpressionAttributeValues: { ':disabled': 'disabled', ':at': at, ':now': clock().toISOString() },
-          }),
-        ),
-      );
-      return true;
-    } catch (error) {
-      if (isConditionalCheckFailed(error)) return false;
-      throw error;
-    }
+    const written = await conditionalWrite(sender, 'UpdateItem', () =>
+      client.send(
+        new UpdateCommand({
+          TableName: tableName,
+          Key: tableKeys.registeredUser(tenantId, userId),
+          UpdateExpression: 'SET #status = :disabled, powensDeletedAt = :at, updatedAt = :now REMOVE tokenCiphertext',
+          ConditionExpression: 'attribute_exists(pk)',
+          ExpressionAttributeNames: { '#status': 'status' },
+          ExpressionAttributeValues: { ':disabled': 'disabled', ':at': at, ':now': clock().toISOString() },
+        }),
+      ),
+    );
+    return written !== undefined;
   };
 
   const getItem = async (userId: number, withToken: boolean): Promise<Record<string, unknown> | undefined> => {

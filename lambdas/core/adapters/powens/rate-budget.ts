@@ -44,7 +44,7 @@
  * budget on virtual time.
  */
 import { type DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { dynamoSender, isConditionalCheckFailed } from '../dynamodb/errors';
+import { conditionalWrite, dynamoSender } from '../dynamodb/errors';
 import { tableKeys } from '../dynamodb/table-schema';
 import { ConfigurationError, RateLimitedError } from '../../errors';
 import { invocationDeadline } from '../../invocation-deadline';
@@ -144,46 +144,34 @@ export function createRateBudget(options: RateBudgetOptions): RateBudget {
 
   /** Busy path: the next interval after TAT, if TAT is at or past `t` and the slot is not after `latestStart`. */
   const reserveBusy = async (t: number, latestStart: number): Promise<number | undefined> => {
-    try {
-      const { Attributes } = await sender.send('UpdateItem', () =>
-        client.send(
-          new UpdateCommand({
-            TableName: tableName,
-            Key: key,
-            UpdateExpression: 'SET tat = tat + :interval',
-            ConditionExpression: 'tat BETWEEN :t AND :latest',
-            ExpressionAttributeValues: { ':interval': interval, ':t': t, ':latest': latestStart + tolerance },
-            ReturnValues: 'UPDATED_NEW',
-          }),
-        ),
-      );
-      return Number(Attributes?.tat);
-    } catch (error) {
-      if (isConditionalCheckFailed(error)) return undefined;
-      throw error;
-    }
+    const written = await conditionalWrite(sender, 'UpdateItem', () =>
+      client.send(
+        new UpdateCommand({
+          TableName: tableName,
+          Key: key,
+          UpdateExpression: 'SET tat = tat + :interval',
+          ConditionExpression: 'tat BETWEEN :t AND :latest',
+          ExpressionAttributeValues: { ':interval': interval, ':t': t, ':latest': latestStart + tolerance },
+          ReturnValues: 'UPDATED_NEW',
+        }),
+      ),
+    );
+    return written === undefined ? undefined : Number(written.Attributes?.tat);
   };
 
   /** Idle path: the slot `t` itself, if the bucket has been idle (TAT absent or before `t`). */
-  const reserveIdle = async (t: number): Promise<boolean> => {
-    try {
-      await sender.send('UpdateItem', () =>
-        client.send(
-          new UpdateCommand({
-            TableName: tableName,
-            Key: key,
-            UpdateExpression: 'SET tat = :next',
-            ConditionExpression: 'attribute_not_exists(tat) OR tat < :t',
-            ExpressionAttributeValues: { ':next': t + interval, ':t': t },
-          }),
-        ),
-      );
-      return true;
-    } catch (error) {
-      if (isConditionalCheckFailed(error)) return false;
-      throw error;
-    }
-  };
+  const reserveIdle = async (t: number): Promise<boolean> =>
+    (await conditionalWrite(sender, 'UpdateItem', () =>
+      client.send(
+        new UpdateCommand({
+          TableName: tableName,
+          Key: key,
+          UpdateExpression: 'SET tat = :next',
+          ConditionExpression: 'attribute_not_exists(tat) OR tat < :t',
+          ExpressionAttributeValues: { ':next': t + interval, ':t': t },
+        }),
+      ),
+    )) !== undefined;
 
   /** `tat`: a lower bound of the stored TAT when known, so the error can say when the slot would have been. */
   const refuse = (label: string, t: number, latestStart: number, tat: number | undefined): RateLimitedError => {
