@@ -5,8 +5,8 @@
  * `kms:EncryptionContext:tenant` condition key (the stack does).
  *
  * Named static imports, not a lazy import() of the package: esbuild then bundles the client and these two commands
- * only (a lazily imported package is bundled whole: ~50 commands, ~70 KB per handler). The client itself is created
- * on first use, so a function that never touches a token does not build it.
+ * only (a lazily imported package is bundled whole, ~50 commands: a step bundle went 378 → 343 KB with this change).
+ * The client itself is created on first use, so a function that never touches a token does not build it.
  */
 import { DecryptCommand, EncryptCommand, KMSClient } from '@aws-sdk/client-kms';
 import type * as KmsSdk from '@aws-sdk/client-kms';
