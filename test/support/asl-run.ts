@@ -16,6 +16,7 @@ import { StateMachine, type StateMachineDefinition as LocalDefinition } from 'aw
 import { TextDocument } from 'vscode-languageserver-textdocument';
 import type { CompiledWorkflow } from '../../infra/compiler/compile';
 import type { StateMachineDefinition, TaskState } from '../../infra/compiler/asl';
+import { namedError } from './named-error';
 
 export const TEST_CONTEXT = {
   Execution: { Id: 'arn:aws:states:eu-west-1:123456789012:execution:wf:exec-1', Name: 'exec-1' },
@@ -54,13 +55,6 @@ export interface RunResult {
 export interface RunOptions {
   /** Default true. */
   fakeTimers?: boolean;
-}
-
-/** An Error whose `name` is the ASL error name (Step Functions matches Retry/Catch on it). */
-export function namedError(name: string, message = `${name} (test)`): Error {
-  const error = new Error(message);
-  error.name = name;
-  return error;
 }
 
 export class LocalWorkflow {

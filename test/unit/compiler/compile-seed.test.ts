@@ -14,7 +14,8 @@ import {
   RateLimitedError,
   ServiceUnavailableError,
 } from '../../../lambdas/core/errors';
-import { aslDiagnostics, LocalWorkflow, namedError, TEST_CONTEXT } from '../../support/asl-run';
+import { aslDiagnostics, LocalWorkflow, TEST_CONTEXT } from '../../support/asl-run';
+import { namedError } from '../../support/named-error';
 
 const RETRYABLE = [...ASL_RETRYABLE_ERROR_NAMES];
 

@@ -6,7 +6,8 @@ import { compileWorkflow, type CompileOptions, type CompiledWorkflow } from '../
 import type { ChoiceState, TaskState } from '../../../infra/compiler/asl';
 import type { WorkflowSpec } from '../../../infra/compiler/spec';
 import { RateLimitedError, TimeoutError } from '../../../lambdas/core/errors';
-import { aslDiagnostics, LocalWorkflow, namedError, TEST_CONTEXT } from '../../support/asl-run';
+import { aslDiagnostics, LocalWorkflow, TEST_CONTEXT } from '../../support/asl-run';
+import { namedError } from '../../support/named-error';
 import { TEST_FUNCTIONS, TEST_HUMAN_TASK } from '../../support/specs/bindings';
 import { ingestEmailThreadsWorkflow } from '../../support/specs/ingest-email-threads';
 import { paymentApprovalWorkflow } from '../../support/specs/payment-approval';

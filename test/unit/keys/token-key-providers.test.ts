@@ -14,15 +14,10 @@ import {
   parseLocalKey,
   type TokenKeyProvider,
 } from '../../../lambdas/core/adapters/keys/token-key-provider';
+import { namedError } from '../../support/named-error';
 
 const TOKEN = 'tok_' + randomBytes(24).toString('hex');
 const ALICE = { tenantId: 'martin-family', userId: 1001 };
-
-function namedError(name: string): Error {
-  const error = new Error(`${name} (fake KMS)`);
-  error.name = name;
-  return error;
-}
 
 /** Declared fake of KMS Encrypt/Decrypt (see the file comment). */
 function fakeKms(...keyIds: string[]) {
